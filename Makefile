@@ -1,0 +1,96 @@
+# faultline — build, test, demo, bench.
+#   make          build build/faultline (installs Debian packages first: make deps)
+#   make test     unit tests (cmocka, under ASan/UBSan) + end-to-end tests (prove, as root)
+#   make demo     record the bundled example and print its report
+#   make bench    benchmarks (bench/)
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+BUILD    := build
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += $(WARN) -std=gnu11 -Iinclude -I$(BUILD) -Iuser -D_GNU_SOURCE
+LDLIBS   := -lbpf -lelf -lz
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+USER_SRC := $(wildcard user/*.c)
+USER_LIB := $(filter-out user/main.c,$(USER_SRC))
+BPF_SRC  := $(wildcard bpf/*.bpf.c)
+SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRC))
+HDRS     := $(wildcard include/*.h user/*.h)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+EXAMPLES := $(patsubst tools/examples/%.c,$(BUILD)/examples/%,$(wildcard tools/examples/*.c))
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+.PHONY: all deps test unit e2e demo bench clean asan
+all: $(BUILD)/faultline $(EXAMPLES)
+
+# Debian packages the build, tests and benchmarks need; quiet when all are present.
+PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev pkg-config \
+        strace linux-perf bpftrace sqlite3 python3 gzip tar coreutils
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	@mkdir -p $(BUILD)
+	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to install packages" >&2; exit 1; fi; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	fi; touch $@
+
+$(BUILD)/vmlinux.h: | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c include/faultline.h $(BUILD)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Iinclude -I$(BUILD) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/%.o: user/%.c $(HDRS) $(SKELS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/faultline: $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRC))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Sanitized build of the userspace parts, for the tests.
+$(BUILD)/asan/%.o: user/%.c $(HDRS) $(SKELS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/faultline-asan: $(patsubst user/%.c,$(BUILD)/asan/%.o,$(USER_SRC))
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(patsubst user/%.c,$(BUILD)/asan/%.o,$(USER_LIB))
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/examples/%: tools/examples/%.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -Wall -Wextra -Werror -o $@ $<
+
+unit: $(UNIT_BIN)
+	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
+
+e2e: $(BUILD)/faultline $(BUILD)/faultline-asan $(EXAMPLES)
+	prove -v tests/e2e/
+
+# The one test command (README, .ci/run): unit tests, then end-to-end tests.
+test: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/faultline-asan
+	@unit_rc=0; for t in $(UNIT_BIN); do $$t || unit_rc=1; done; \
+	prove tests/e2e/; e2e_rc=$$?; \
+	[ $$unit_rc = 0 ] && [ $$e2e_rc = 0 ]
+
+demo: all
+	./$(BUILD)/faultline record -o $(BUILD)/demo.data -- ./$(BUILD)/examples/seed_claims
+	./$(BUILD)/faultline report $(BUILD)/demo.data
+
+bench: all
+	bash bench/run.sh
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tests $(BUILD)/examples $(BUILD)/*.o $(BUILD)/*.skel.h $(BUILD)/faultline*

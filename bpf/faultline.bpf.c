@@ -1,0 +1,398 @@
+// SPDX-License-Identifier: GPL-2.0
+/* faultline.bpf.c - what the kernel records for faultline.
+ *
+ * Three kinds of hooks, all filtered to the traced processes (map "targets"):
+ *  - uprobes/uretprobes on the allocator's entry points: a per-thread stack of
+ *    calls in flight; one FL_EV_CALL record when a call returns;
+ *  - syscalls tracepoints for brk, mmap, munmap, mremap, mprotect, madvise:
+ *    arguments kept at entry, one FL_EV_SYSCALL record at exit;
+ *  - page_fault_user / page_fault_kernel (tp_btf): one FL_EV_FAULT record.
+ * Syscall and fault records are tagged with the outermost allocator call in
+ * flight on the thread (FL_F_IN_CALL and h.func), the one fact only the kernel
+ * knows. Everything else (attribution, regions, sizes) is done in userspace.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "faultline.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile bool follow_forks = false;
+/* wake the consumer only once this much data waits (it polls anyway) */
+const volatile __u64 wakeup_bytes = 256 * 1024;
+
+#define MAX_DEPTH 4
+#define USER_ADDR_MAX 0x00007ffffffff000ULL
+
+struct frame {
+	__u64 ts, a0, a1, a2;
+	__u8 func;
+};
+
+struct thread_state {
+	struct frame frames[MAX_DEPTH];
+	__u32 depth;      /* calls in flight, may exceed MAX_DEPTH */
+	__u32 sys;        /* syscall in flight, valid when in_sys */
+	__u32 in_sys;
+	__u64 sargs[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);   /* tgid */
+	__type(value, __u32); /* FL_TARGET_* */
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} tstate SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FL_NCOUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool is_target(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 *st = bpf_map_lookup_elem(&targets, &tgid);
+
+	return st && *st == FL_TARGET_ACTIVE;
+}
+
+static __always_inline struct thread_state *thread_state(bool create)
+{
+	return bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+static __always_inline void *reserve(__u64 size)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
+		count(FL_CNT_LOST);
+	return rec;
+}
+
+static __always_inline void submit(void *rec)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(rec, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void fill_hdr(struct fl_hdr *h, __u8 type, __u8 func, __u16 flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	h->type = type;
+	h->func = func;
+	h->flags = flags;
+	h->tid = (__u32)id;
+	h->tgid = id >> 32;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts = bpf_ktime_get_ns();
+}
+
+/* The outermost call in flight, for tagging syscalls and faults. */
+static __always_inline void tag_of(struct thread_state *ts, __u8 *func, __u16 *flags)
+{
+	*func = FL_FUNC_NONE;
+	*flags = 0;
+	if (ts && ts->depth > 0) {
+		*func = ts->frames[0].func;
+		*flags = FL_F_IN_CALL;
+	}
+}
+
+/* ---- allocator calls ---------------------------------------------------- */
+
+static __always_inline int call_enter(__u8 func, __u64 a0, __u64 a1, __u64 a2)
+{
+	struct thread_state *ts;
+	__u32 d;
+
+	if (!is_target())
+		return 0;
+	ts = thread_state(true);
+	if (!ts)
+		return 0;
+	d = ts->depth;
+	if (d < MAX_DEPTH) {
+		struct frame *f = &ts->frames[d];
+
+		f->ts = bpf_ktime_get_ns();
+		f->func = func;
+		f->a0 = a0;
+		f->a1 = a1;
+		f->a2 = a2;
+	} else {
+		count(FL_CNT_DEPTH_OVF);
+	}
+	ts->depth = d + 1;
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(call_return, __u64 ret)
+{
+	struct thread_state *ts;
+	struct fl_ev_call *e;
+	struct frame *f;
+	__u32 d;
+
+	if (!is_target())
+		return 0;
+	ts = thread_state(false);
+	if (!ts || ts->depth == 0)
+		return 0;
+	d = ts->depth - 1;
+	ts->depth = d;
+	if (d >= MAX_DEPTH)
+		return 0;
+	f = &ts->frames[d];
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, FL_EV_CALL, f->func, d > 0 ? FL_F_NESTED : 0);
+	e->h.ts = f->ts;
+	e->a0 = f->a0;
+	e->a1 = f->a1;
+	e->a2 = f->a2;
+	e->ret = ret;
+	if (f->func == FL_POSIX_MEMALIGN) {
+		__u64 p = 0;
+
+		if (ret == 0)
+			bpf_probe_read_user(&p, sizeof(p), (void *)f->a2);
+		e->ret = p;
+	}
+	e->ts_ret = bpf_ktime_get_ns();
+	submit(e);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, __u64 size) { return call_enter(FL_MALLOC, size, 0, 0); }
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, __u64 n, __u64 size) { return call_enter(FL_CALLOC, n, size, 0); }
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, __u64 old, __u64 size) { return call_enter(FL_REALLOC, size, 0, old); }
+SEC("uprobe")
+int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 n, __u64 size)
+{
+	return call_enter(FL_REALLOCARRAY, n, size, old);
+}
+SEC("uprobe")
+int BPF_KPROBE(free_enter, __u64 ptr) { return call_enter(FL_FREE, 0, 0, ptr); }
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
+{
+	return call_enter(FL_POSIX_MEMALIGN, size, align, memptr);
+}
+SEC("uprobe")
+int BPF_KPROBE(aligned_alloc_enter, __u64 align, __u64 size)
+{
+	return call_enter(FL_ALIGNED_ALLOC, size, align, 0);
+}
+SEC("uprobe")
+int BPF_KPROBE(memalign_enter, __u64 align, __u64 size) { return call_enter(FL_MEMALIGN, size, align, 0); }
+SEC("uprobe")
+int BPF_KPROBE(valloc_enter, __u64 size) { return call_enter(FL_VALLOC, size, 0, 0); }
+SEC("uprobe")
+int BPF_KPROBE(pvalloc_enter, __u64 size) { return call_enter(FL_PVALLOC, size, 0, 0); }
+
+/* ---- memory syscalls ---------------------------------------------------- */
+
+/* A tracepoint program may read only the arguments its syscall has (the
+ * kernel refuses to attach one whose context reads run past the record), so
+ * nargs is a constant per syscall. */
+static __always_inline int sys_enter(__u32 sys, struct trace_event_raw_sys_enter *ctx, int nargs)
+{
+	struct thread_state *ts;
+
+	if (!is_target())
+		return 0;
+	ts = thread_state(true);
+	if (!ts)
+		return 0;
+	ts->sys = sys;
+	ts->in_sys = 1;
+	ts->sargs[0] = ctx->args[0];
+	ts->sargs[1] = nargs > 1 ? ctx->args[1] : 0;
+	ts->sargs[2] = nargs > 2 ? ctx->args[2] : 0;
+	ts->sargs[3] = nargs > 3 ? ctx->args[3] : 0;
+	ts->sargs[4] = nargs > 4 ? ctx->args[4] : 0;
+	return 0;
+}
+
+static __always_inline int sys_exit(__u32 sys, struct trace_event_raw_sys_exit *ctx)
+{
+	struct thread_state *ts;
+	struct fl_ev_syscall *e;
+	__u16 flags;
+	__u8 func;
+
+	if (!is_target())
+		return 0;
+	ts = thread_state(false);
+	if (!ts || !ts->in_sys || ts->sys != sys)
+		return 0;
+	ts->in_sys = 0;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	tag_of(ts, &func, &flags);
+	fill_hdr(&e->h, FL_EV_SYSCALL, func, flags);
+	e->sys = sys;
+	e->pad = 0;
+	__builtin_memcpy(e->args, ts->sargs, sizeof(e->args));
+	e->ret = ctx->ret;
+	submit(e);
+	return 0;
+}
+
+#define SYSCALL_PAIR(name, id, nargs)                                              \
+	SEC("tp/syscalls/sys_enter_" #name)                                        \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx) { return sys_enter(id, ctx, nargs); } \
+	SEC("tp/syscalls/sys_exit_" #name)                                         \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx) { return sys_exit(id, ctx); }
+
+SYSCALL_PAIR(brk, FL_SYS_BRK, 1)
+SYSCALL_PAIR(mmap, FL_SYS_MMAP, 5)
+SYSCALL_PAIR(munmap, FL_SYS_MUNMAP, 2)
+SYSCALL_PAIR(mremap, FL_SYS_MREMAP, 5)
+SYSCALL_PAIR(mprotect, FL_SYS_MPROTECT, 3)
+SYSCALL_PAIR(madvise, FL_SYS_MADVISE, 3)
+
+/* ---- page faults -------------------------------------------------------- */
+
+static __always_inline int fault(__u64 addr, struct pt_regs *regs, __u64 error_code, __u16 mode)
+{
+	struct thread_state *ts;
+	struct fl_ev_fault *e;
+	__u16 flags;
+	__u8 func;
+
+	if (addr >= USER_ADDR_MAX || !is_target())
+		return 0;
+	ts = thread_state(false);
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	tag_of(ts, &func, &flags);
+	flags |= mode;
+	if (error_code & 2)
+		flags |= FL_F_FAULT_WRITE;
+	if (error_code & 1)
+		flags |= FL_F_FAULT_PRESENT;
+	fill_hdr(&e->h, FL_EV_FAULT, func, flags);
+	e->addr = addr;
+	e->ip = BPF_CORE_READ(regs, ip);
+	submit(e);
+	return 0;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return fault(address, regs, error_code, 0);
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(fault_kernel, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	return fault(address, regs, error_code, FL_F_FAULT_KERNEL);
+}
+
+/* ---- process lifecycle -------------------------------------------------- */
+
+static __always_inline void proc_event(__u32 kind, __u32 child, __s32 code)
+{
+	struct fl_ev_proc *e = reserve(sizeof(*e));
+
+	if (!e)
+		return;
+	fill_hdr(&e->h, FL_EV_PROC, FL_FUNC_NONE, 0);
+	e->kind = kind;
+	e->child = child;
+	e->exit_code = code;
+	e->pad = 0;
+	submit(e);
+}
+
+/* A pending target becomes active when it calls execve: from then on its
+ * whole life is seen, as with `strace -c CMD` and `perf stat CMD`. */
+static __always_inline void arm_pending(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 *st = bpf_map_lookup_elem(&targets, &tgid);
+
+	if (st && *st == FL_TARGET_PENDING)
+		*st = FL_TARGET_ACTIVE;
+}
+
+SEC("tp/syscalls/sys_enter_execve")
+int enter_execve(void *ctx)
+{
+	arm_pending();
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	arm_pending();
+	if (is_target())
+		proc_event(FL_PROC_EXEC, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(proc_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 child_pid = BPF_CORE_READ(child, pid);
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	__u32 active = FL_TARGET_ACTIVE;
+
+	if (!is_target())
+		return 0;
+	if (child_pid != child_tgid)
+		return 0; /* a new thread of a traced process: already covered */
+	if (!follow_forks)
+		return 0;
+	bpf_map_update_elem(&targets, &child_tgid, &active, BPF_ANY);
+	proc_event(FL_PROC_FORK, child_pid, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit, struct task_struct *p)
+{
+	if (!is_target())
+		return 0;
+	proc_event(FL_PROC_EXIT, 0, BPF_CORE_READ(p, exit_code));
+	return 0;
+}

@@ -1,0 +1,130 @@
+/* faultline.h - the one contract between bpf/ and user/: event layout and enums.
+ *
+ * Every record the kernel writes into the ring buffer starts with struct fl_hdr.
+ * The same bytes are stored (compressed) in the trace file, so a change here
+ * must bump FL_EVENT_ABI. Fixed-size, plain integer fields, no pointers.
+ */
+#ifndef FAULTLINE_H
+#define FAULTLINE_H
+
+#ifdef __VMLINUX_H__
+typedef __u64 fl_u64;
+typedef __s64 fl_s64;
+#else
+#include <stdint.h>
+#include <linux/types.h>
+typedef uint64_t fl_u64; /* so userspace prints them with PRIu64 */
+typedef int64_t fl_s64;
+#endif
+
+#define FL_EVENT_ABI 1
+
+/* Allocator entry points, in the order of the JSON "calls" object. */
+enum fl_func {
+	FL_MALLOC = 0,
+	FL_CALLOC,
+	FL_REALLOC,
+	FL_REALLOCARRAY,
+	FL_FREE,
+	FL_POSIX_MEMALIGN,
+	FL_ALIGNED_ALLOC,
+	FL_MEMALIGN,
+	FL_VALLOC,
+	FL_PVALLOC,
+	FL_NFUNC,
+	FL_FUNC_NONE = 0xff,
+};
+
+/* Memory syscalls, in the order of the JSON "syscalls" object. */
+enum fl_sys {
+	FL_SYS_BRK = 0,
+	FL_SYS_MMAP,
+	FL_SYS_MUNMAP,
+	FL_SYS_MREMAP,
+	FL_SYS_MPROTECT,
+	FL_SYS_MADVISE,
+	FL_NSYS,
+};
+
+enum fl_ev_type {
+	FL_EV_CALL = 1,    /* an allocator call returned (free: entered and returned) */
+	FL_EV_SYSCALL = 2, /* a memory syscall returned */
+	FL_EV_FAULT = 3,   /* a page fault on a user address */
+	FL_EV_PROC = 4,    /* exec, fork, exit */
+};
+
+/* fl_hdr.flags */
+#define FL_F_IN_CALL 0x1     /* an allocator call was in flight on this thread */
+#define FL_F_NESTED 0x2      /* FL_EV_CALL: made from inside another allocator call */
+#define FL_F_FAULT_WRITE 0x4 /* FL_EV_FAULT: write access */
+#define FL_F_FAULT_KERNEL 0x8 /* FL_EV_FAULT: taken in kernel mode (e.g. read() into a buffer) */
+#define FL_F_FAULT_PRESENT 0x10 /* FL_EV_FAULT: page was present (protection fault, not first touch) */
+
+struct fl_hdr {
+	__u8 type;   /* enum fl_ev_type */
+	__u8 func;   /* FL_EV_CALL: enum fl_func; others: func of the call in flight or FL_FUNC_NONE */
+	__u16 flags; /* FL_F_* */
+	__u32 tid;
+	__u32 tgid;
+	__u32 cpu;
+	fl_u64 ts;    /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
+};
+
+/* FL_EV_CALL. args by func:
+ *   malloc/valloc/pvalloc: a0=size
+ *   calloc/reallocarray:   a0=nmemb a1=size (reallocarray: a2=old ptr)
+ *   realloc:               a0=size a2=old ptr
+ *   free:                  a2=ptr
+ *   posix_memalign:        a0=size a1=align a2=memptr (ret = the stored pointer, 0 on error)
+ *   aligned_alloc/memalign:a0=size a1=align
+ * ret is the returned pointer (posix_memalign: *memptr on success). ts is the entry time. */
+struct fl_ev_call {
+	struct fl_hdr h;
+	fl_u64 a0, a1, a2;
+	fl_u64 ret;
+	fl_u64 ts_ret;
+};
+
+/* FL_EV_SYSCALL: h.func is the call in flight (with FL_F_IN_CALL), sys an enum fl_sys. */
+struct fl_ev_syscall {
+	struct fl_hdr h;
+	__u32 sys;
+	__u32 pad;
+	fl_u64 args[5]; /* brk: addr; mmap: addr len prot flags fd; munmap: addr len;
+			   mremap: old len new_len flags new_addr; mprotect/madvise: addr len arg */
+	fl_s64 ret;
+};
+
+/* FL_EV_FAULT */
+struct fl_ev_fault {
+	struct fl_hdr h;
+	fl_u64 addr;
+	fl_u64 ip;
+};
+
+enum fl_proc_kind { FL_PROC_EXEC = 1, FL_PROC_FORK = 2, FL_PROC_EXIT = 3 };
+
+/* FL_EV_PROC: exec (tgid now runs a new image), fork (child), thread/process exit. */
+struct fl_ev_proc {
+	struct fl_hdr h;
+	__u32 kind;
+	__u32 child;      /* fork: child pid */
+	__s32 exit_code;  /* exit: task->exit_code */
+	__u32 pad;
+};
+
+/* Largest record, for buffers. */
+#define FL_EV_MAX_SIZE (sizeof(struct fl_ev_syscall))
+
+/* Value of the BPF "targets" map: tgid -> state. */
+#define FL_TARGET_PENDING 1 /* armed at its next execve */
+#define FL_TARGET_ACTIVE 2
+
+/* Indexes of the BPF "counters" per-CPU array. */
+enum fl_counter {
+	FL_CNT_LOST = 0,      /* ring buffer reservation failed */
+	FL_CNT_DEPTH_OVF = 1, /* allocator call nesting deeper than tracked */
+	FL_NCOUNTERS,
+};
+
+#endif

@@ -1,0 +1,36 @@
+/* allocator.h - finding the object a process really gets malloc from, and
+ * where each allocator entry point sits in it. */
+#ifndef FL_ALLOCATOR_H
+#define FL_ALLOCATOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "faultline.h"
+
+struct allocator {
+	char path[4096];          /* file to attach to (as seen from here) */
+	uint64_t offset[FL_NFUNC]; /* file offset of each entry point, 0 = absent */
+	uint64_t vaddr[FL_NFUNC];  /* its symbol value */
+	int alias_of[FL_NFUNC];    /* -1, or the func sharing the same address */
+	uint64_t free_skip;        /* bytes past free's entry to place its probe (0 = entry) */
+	int nfuncs;                /* entry points found */
+};
+
+/* Looks up every allocator entry point in the ELF file at path. Returns the
+ * number found (0: the file defines no malloc), -1 with err set if the file
+ * cannot be read as ELF. */
+int allocator_scan(const char *path, struct allocator *a, char *err, size_t errlen);
+
+/* Resolves an executable about to be exec'd: the first object in symbol
+ * lookup order (the executable, LD_PRELOAD, then its libraries) that defines
+ * malloc. Returns 0 or -1 with a one-line message in err. */
+int allocator_for_exec(const char *exe_path, struct allocator *a, char *err, size_t errlen);
+
+/* The path of CMD as execvp would find it, in out. Returns 0 or -1 (errno). */
+int resolve_command(const char *cmd, char *out, size_t outlen);
+
+extern const char *const fl_func_names[FL_NFUNC];
+extern const char *const fl_sys_names[FL_NSYS];
+
+#endif

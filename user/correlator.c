@@ -1,0 +1,559 @@
+/* correlator.c - joins allocator calls, memory syscalls and page faults.
+ *
+ * The kernel tags each syscall and fault with "an allocator call was in
+ * flight on this thread". Such events reach us before the call's own record
+ * (which is written when the call returns), so they wait in the thread's
+ * pending list; when the call's record arrives, the call is applied to the
+ * live-allocation index first (so a fault on the header of a block being
+ * returned finds that block), then its pending events are resolved in order,
+ * then a freed block leaves the index. Untagged events resolve at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "correlator.h"
+#include "meta.h"
+
+const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other" };
+
+#define PAGE_SIZE_ 4096ull
+#define MAX_SINKS 4
+
+struct pending {
+	uint32_t tid;
+	uint32_t n, cap;
+	uint8_t (*recs)[FL_EV_MAX_SIZE];
+};
+
+struct correlator {
+	uint64_t header_bytes;
+	uint64_t next_seq;
+	uint64_t bad_records, events;
+	struct summary sum;
+	struct run_info info;
+	struct corr_sink sinks[MAX_SINKS];
+	int nsinks;
+	struct corr_proc *procs;
+	size_t nprocs, cap_procs;
+	struct pending *threads;
+	size_t nthreads, cap_threads;
+};
+
+static uint64_t page_up(uint64_t n)
+{
+	return (n + PAGE_SIZE_ - 1) & ~(PAGE_SIZE_ - 1);
+}
+
+static bool syscall_failed(int64_t ret)
+{
+	return ret < 0 && ret > -4096;
+}
+
+struct correlator *corr_new(uint64_t header_bytes)
+{
+	struct correlator *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->header_bytes = header_bytes;
+	c->next_seq = 1;
+	return c;
+}
+
+static void proc_release(struct corr_proc *p)
+{
+	alloc_index_free(p->index);
+	region_set_free(p->regions);
+}
+
+void corr_free(struct correlator *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nprocs; i++)
+		proc_release(&c->procs[i]);
+	for (size_t i = 0; i < c->nthreads; i++)
+		free(c->threads[i].recs);
+	for (int i = 0; i < c->info.argc; i++)
+		free(c->info.argv[i]);
+	free(c->info.argv);
+	free(c->procs);
+	free(c->threads);
+	free(c);
+}
+
+void corr_add_sink(struct correlator *c, const struct corr_sink *s)
+{
+	if (c->nsinks < MAX_SINKS)
+		c->sinks[c->nsinks++] = *s;
+}
+
+static void emit(struct correlator *c, struct corr_item *it)
+{
+	it->seq = c->next_seq++;
+	for (int i = 0; i < c->nsinks; i++)
+		c->sinks[i].item(c->sinks[i].ctx, it);
+}
+
+/* ---- processes and threads -------------------------------------------- */
+
+static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
+{
+	memset(p, 0, sizeof(*p));
+	p->tgid = tgid;
+	p->index = alloc_index_new(c->header_bytes);
+	p->regions = region_set_new();
+	return p->index && p->regions ? 0 : -1;
+}
+
+static struct corr_proc *proc_get(struct correlator *c, uint32_t tgid)
+{
+	for (size_t i = 0; i < c->nprocs; i++)
+		if (c->procs[i].tgid == tgid)
+			return &c->procs[i];
+	if (c->nprocs == c->cap_procs) {
+		size_t cap = c->cap_procs ? c->cap_procs * 2 : 8;
+		struct corr_proc *np = realloc(c->procs, cap * sizeof(*np));
+
+		if (!np)
+			abort();
+		c->procs = np;
+		c->cap_procs = cap;
+	}
+	if (proc_init(c, &c->procs[c->nprocs], tgid))
+		abort();
+	return &c->procs[c->nprocs++];
+}
+
+/* The summed footprint of every process, for the peaks. */
+static void update_peaks(struct correlator *c)
+{
+	uint64_t live = 0, heap = 0, mmap_bytes = 0;
+	struct summary *s = &c->sum;
+
+	for (size_t i = 0; i < c->nprocs; i++) {
+		struct corr_proc *p = &c->procs[i];
+
+		live += alloc_index_live_bytes(p->index);
+		if (p->heap_start && p->brk > p->heap_start)
+			heap += p->brk - p->heap_start;
+		mmap_bytes += region_set_bytes(p->regions);
+	}
+	s->cur_live = live;
+	s->cur_heap = heap;
+	s->cur_mmap = mmap_bytes;
+	if (live > s->peak_live)
+		s->peak_live = live;
+	if (heap > s->peak_heap)
+		s->peak_heap = heap;
+	if (mmap_bytes > s->peak_mmap)
+		s->peak_mmap = mmap_bytes;
+}
+
+static struct pending *thread_get(struct correlator *c, uint32_t tid)
+{
+	for (size_t i = 0; i < c->nthreads; i++)
+		if (c->threads[i].tid == tid)
+			return &c->threads[i];
+	if (c->nthreads == c->cap_threads) {
+		size_t cap = c->cap_threads ? c->cap_threads * 2 : 16;
+		struct pending *nt = realloc(c->threads, cap * sizeof(*nt));
+
+		if (!nt)
+			abort();
+		c->threads = nt;
+		c->cap_threads = cap;
+	}
+	memset(&c->threads[c->nthreads], 0, sizeof(struct pending));
+	c->threads[c->nthreads].tid = tid;
+	return &c->threads[c->nthreads++];
+}
+
+static void pending_push(struct pending *t, const void *rec, size_t len)
+{
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap ? t->cap * 2 : 16;
+		void *nr = realloc(t->recs, cap * sizeof(*t->recs));
+
+		if (!nr)
+			abort();
+		t->recs = nr;
+		t->cap = cap;
+	}
+	memset(t->recs[t->n], 0, FL_EV_MAX_SIZE);
+	memcpy(t->recs[t->n++], rec, len < FL_EV_MAX_SIZE ? len : FL_EV_MAX_SIZE);
+}
+
+/* ---- syscalls ------------------------------------------------------------ */
+
+static void apply_brk(struct corr_proc *p, const struct fl_ev_syscall *e, struct corr_item *it)
+{
+	uint64_t ret = (uint64_t)e->ret;
+
+	it->heap_old = p->brk;
+	if (!p->heap_start && (e->args[0] == 0 || !p->brk))
+		p->heap_start = ret;
+	p->brk = ret;
+	it->heap_new = ret;
+}
+
+static void apply_map_change(struct corr_proc *p, const struct fl_ev_syscall *e, bool in_call, uint64_t call_seq)
+{
+	uint64_t ret = (uint64_t)e->ret;
+
+	switch (e->sys) {
+	case FL_SYS_MMAP:
+		region_set_remove(p->regions, ret, ret + page_up(e->args[1]));
+		if (in_call && e->args[2] != PROT_NONE)
+			region_set_add(p->regions, ret, ret + page_up(e->args[1]), call_seq);
+		break;
+	case FL_SYS_MUNMAP:
+		region_set_remove(p->regions, e->args[0], e->args[0] + page_up(e->args[1]));
+		break;
+	case FL_SYS_MREMAP: {
+		bool was_ours = region_set_overlap(p->regions, e->args[0], e->args[0] + page_up(e->args[1])) > 0;
+
+		region_set_remove(p->regions, e->args[0], e->args[0] + page_up(e->args[1]));
+		if (in_call || was_ours)
+			region_set_add(p->regions, ret, ret + page_up(e->args[2]), call_seq);
+		break;
+	}
+	case FL_SYS_MPROTECT:
+		if (!in_call)
+			break;
+		if (e->args[2] == PROT_NONE)
+			region_set_remove(p->regions, e->args[0], e->args[0] + page_up(e->args[1]));
+		else
+			region_set_add(p->regions, e->args[0], e->args[0] + page_up(e->args[1]), call_seq);
+		break;
+	}
+}
+
+static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e, uint64_t call_seq)
+{
+	struct corr_proc *p = proc_get(c, e->h.tgid);
+	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = p };
+	bool in_call = e->h.flags & FL_F_IN_CALL;
+	uint32_t caller = in_call && e->h.func < FL_NFUNC ? e->h.func : FL_CALLER_NONE;
+
+	if (e->sys >= FL_NSYS) {
+		c->bad_records++;
+		return;
+	}
+	c->sum.syscalls[e->sys]++;
+	c->sum.by_caller[caller][e->sys]++;
+	if (e->sys == FL_SYS_BRK)
+		apply_brk(p, e, &it);
+	else if (!syscall_failed(e->ret))
+		apply_map_change(p, e, in_call, call_seq);
+	update_peaks(c);
+	emit(c, &it);
+}
+
+/* ---- faults -------------------------------------------------------------- */
+
+static uint8_t fault_owner(struct corr_proc *p, uint64_t addr, struct alloc_block **block)
+{
+	*block = alloc_index_find(p->index, addr);
+	if (*block)
+		return FL_OWNER_ALLOCATION;
+	if (p->heap_start && addr >= p->heap_start && addr < p->brk)
+		return FL_OWNER_ALLOCATOR;
+	if (region_set_find(p->regions, addr))
+		return FL_OWNER_ALLOCATOR;
+	return FL_OWNER_OTHER;
+}
+
+static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uint64_t call_seq)
+{
+	struct corr_proc *p = proc_get(c, e->h.tgid);
+	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = p };
+	struct summary *s = &c->sum;
+	struct alloc_block *b;
+
+	it.owner = fault_owner(p, e->addr, &b);
+	it.first_touch = !(e->h.flags & FL_F_FAULT_PRESENT);
+	it.alloc_seq = b ? b->seq : 0;
+	it.block = b;
+	s->faults_total++;
+	if (e->h.flags & FL_F_FAULT_KERNEL)
+		s->faults_kernel++;
+	else
+		s->faults_user++;
+	s->faults_owner[it.owner]++;
+	if (b && (e->h.flags & FL_F_IN_CALL))
+		s->alloc_faults_in_call++;
+	if (it.first_touch) {
+		s->first_touch++;
+		s->first_touch_owner[it.owner]++;
+		if (b)
+			b->faults++;
+	}
+	emit(c, &it);
+}
+
+/* ---- allocator calls ------------------------------------------------------- */
+
+static uint64_t requested_bytes(const struct fl_ev_call *e)
+{
+	switch (e->h.func) {
+	case FL_CALLOC:
+	case FL_REALLOCARRAY:
+		return e->a0 * e->a1;
+	case FL_FREE:
+		return 0;
+	case FL_PVALLOC:
+		return page_up(e->a0);
+	default:
+		return e->a0;
+	}
+}
+
+static bool returns_block(uint8_t func)
+{
+	return func != FL_FREE;
+}
+
+/* The pointer this call releases (free, or realloc that moved or freed). */
+static uint64_t released_ptr(const struct fl_ev_call *e)
+{
+	uint64_t size = requested_bytes(e);
+
+	if (e->h.func == FL_FREE)
+		return e->a2;
+	if (e->h.func != FL_REALLOC && e->h.func != FL_REALLOCARRAY)
+		return 0;
+	if (!e->a2)
+		return 0;
+	if (e->ret && e->ret != e->a2)
+		return e->a2;  /* moved */
+	if (!e->ret && size == 0)
+		return e->a2;  /* realloc(p, 0) frees */
+	return 0;
+}
+
+static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
+				      const struct fl_ev_call *e, uint64_t seq, struct corr_item *it)
+{
+	uint64_t rel = released_ptr(e);
+	struct alloc_block *b = NULL;
+
+	if (rel) {
+		b = alloc_index_get(p->index, rel);
+		it->unknown_free = !b;
+		if (!b)
+			c->sum.frees_unknown++;
+	}
+	if (e->h.func == FL_FREE) {
+		if (!e->a2)
+			c->sum.frees_null++;
+		return b;
+	}
+	c->sum.bytes_requested += requested_bytes(e);
+	if (returns_block(e->h.func) && e->ret) {
+		b = alloc_index_insert(p->index, e->ret, requested_bytes(e));
+		if (!b)
+			abort();
+		b->seq = seq;
+		b->ts = e->h.ts;
+		b->tid = e->h.tid;
+		b->func = e->h.func;
+	}
+	return b;
+}
+
+static void resolve_pending(struct correlator *c, struct pending *t, uint64_t call_seq);
+
+static void resolve_nested_call(struct correlator *c, const struct fl_ev_call *e, uint64_t call_seq)
+{
+	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = proc_get(c, e->h.tgid) };
+
+	if (e->h.func < FL_NFUNC)
+		c->sum.calls[e->h.func]++;
+	c->sum.calls_nested++;
+	emit(c, &it);
+}
+
+static uint32_t count_pending_syscalls(const struct pending *t)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < t->n; i++)
+		n += ((const struct fl_hdr *)t->recs[i])->type == FL_EV_SYSCALL;
+	return n;
+}
+
+static void resolve_call(struct correlator *c, const struct fl_ev_call *e)
+{
+	struct corr_proc *p = proc_get(c, e->h.tgid);
+	struct pending *t = thread_get(c, e->h.tid);
+	struct corr_item it = { .rec = &e->h, .proc = p };
+	uint64_t rel = released_ptr(e), seq = c->next_seq;
+	uint32_t nsys = count_pending_syscalls(t);
+	bool had_syscall = nsys > 0;
+
+	if (e->h.func >= FL_NFUNC) {
+		c->bad_records++;
+		return;
+	}
+	c->sum.calls[e->h.func]++;
+	if (had_syscall)
+		c->sum.calls_with_syscall[e->h.func]++;
+	it.block = apply_call(c, p, e, seq, &it);
+	it.syscalls_caused = nsys;
+	emit(c, &it);
+	resolve_pending(c, t, it.seq);
+	if (e->h.func == FL_FREE && e->a2) {
+		if (had_syscall)
+			c->sum.frees_returned++;
+		else
+			c->sum.frees_kept++;
+	}
+	if (rel)
+		alloc_index_remove(p->index, rel, NULL);
+	update_peaks(c);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+static void resolve_event(struct correlator *c, const struct fl_hdr *h, uint64_t call_seq)
+{
+	switch (h->type) {
+	case FL_EV_SYSCALL:
+		resolve_syscall(c, (const struct fl_ev_syscall *)h, call_seq);
+		break;
+	case FL_EV_FAULT:
+		resolve_fault(c, (const struct fl_ev_fault *)h, call_seq);
+		break;
+	case FL_EV_CALL:
+		resolve_nested_call(c, (const struct fl_ev_call *)h, call_seq);
+		break;
+	}
+}
+
+static void resolve_pending(struct correlator *c, struct pending *t, uint64_t call_seq)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		resolve_event(c, (const struct fl_hdr *)t->recs[i], call_seq);
+	t->n = 0;
+}
+
+static void flush_orphans(struct correlator *c, struct pending *t)
+{
+	c->sum.orphan_events += t->n;
+	resolve_pending(c, t, 0);
+}
+
+static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
+{
+	struct corr_proc *p = proc_get(c, e->h.tgid);
+
+	if (e->kind == FL_PROC_EXEC) {
+		/* a new image: nothing of the old address space survives */
+		proc_release(p);
+		if (proc_init(c, p, e->h.tgid))
+			abort();
+	} else if (e->kind == FL_PROC_FORK) {
+		struct corr_proc *child = proc_get(c, e->child);
+
+		p = proc_get(c, e->h.tgid); /* proc_get may have moved the array */
+		child->heap_start = p->heap_start;
+		child->brk = p->brk;
+	} else if (e->kind == FL_PROC_EXIT) {
+		flush_orphans(c, thread_get(c, e->h.tid));
+	}
+}
+
+static size_t event_size(uint8_t type)
+{
+	switch (type) {
+	case FL_EV_CALL: return sizeof(struct fl_ev_call);
+	case FL_EV_SYSCALL: return sizeof(struct fl_ev_syscall);
+	case FL_EV_FAULT: return sizeof(struct fl_ev_fault);
+	case FL_EV_PROC: return sizeof(struct fl_ev_proc);
+	default: return 0;
+	}
+}
+
+static void set_command(struct run_info *ri, const char *data, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		size_t n = strnlen(data + off, len - off);
+		char **nv = realloc(ri->argv, (ri->argc + 1) * sizeof(*nv));
+
+		if (!nv)
+			return;
+		ri->argv = nv;
+		ri->argv[ri->argc] = strndup(data + off, n);
+		if (ri->argv[ri->argc])
+			ri->argc++;
+		off += n + 1;
+	}
+}
+
+static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
+{
+	const char *data = (const char *)(m + 1);
+	size_t dlen = len - sizeof(*m);
+	struct run_info *ri = &c->info;
+
+	switch (m->kind) {
+	case FL_META_COMMAND: set_command(ri, data, dlen); break;
+	case FL_META_TARGET: ri->pid = m->tgid; ri->attached = m->value; break;
+	case FL_META_ALLOCATOR:
+		snprintf(ri->allocator, sizeof(ri->allocator), "%.*s", (int)dlen, data);
+		break;
+	case FL_META_EXIT:
+		if (m->tgid == ri->pid) {
+			ri->have_exit = true;
+			ri->exit_status = (int)m->value;
+		}
+		break;
+	case FL_META_LOST: ri->lost += m->value; break;
+	case FL_META_START: ri->start_ns = m->value; break;
+	case FL_META_END: ri->end_ns = m->value; break;
+	}
+}
+
+int corr_feed(struct correlator *c, const void *rec, size_t len)
+{
+	const struct fl_hdr *h = rec;
+	size_t need;
+
+	if (len >= sizeof(struct fl_meta) && ((const uint8_t *)rec)[0] == FL_REC_META) {
+		on_meta(c, rec, len);
+		return 0;
+	}
+	need = len >= 1 ? event_size(h->type) : 0;
+	if (!need || len < need) {
+		c->bad_records++;
+		return -1;
+	}
+	c->events++;
+	if (!c->sum.first_ts || h->ts < c->sum.first_ts)
+		c->sum.first_ts = h->ts;
+	if (h->ts > c->sum.last_ts)
+		c->sum.last_ts = h->ts;
+	if (h->type == FL_EV_PROC) {
+		on_proc(c, rec);
+	} else if (h->type == FL_EV_CALL && !(h->flags & FL_F_NESTED)) {
+		resolve_call(c, rec);
+	} else if ((h->flags & FL_F_IN_CALL) || h->type == FL_EV_CALL) {
+		pending_push(thread_get(c, h->tid), rec, len);
+	} else {
+		resolve_event(c, h, 0);
+	}
+	return 0;
+}
+
+void corr_finish(struct correlator *c)
+{
+	for (size_t i = 0; i < c->nthreads; i++)
+		flush_orphans(c, &c->threads[i]);
+}
+
+const struct summary *corr_summary(const struct correlator *c) { return &c->sum; }
+const struct run_info *corr_run_info(const struct correlator *c) { return &c->info; }
+uint64_t corr_bad_records(const struct correlator *c) { return c->bad_records; }
+uint64_t corr_events(const struct correlator *c) { return c->events; }

@@ -1,0 +1,381 @@
+/* report_text.c - the human report: summary tables, then one line per
+ * allocator call that caused a syscall (or asked for 128 KiB or more), with
+ * the region it got and the first-touch faults that followed on its block. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include "allocator.h"
+#include "report.h"
+
+#define LARGE_REQUEST (128 * 1024)
+#define NOTE_TEXT 480
+
+struct note {
+	struct fl_ev_call call;
+	uint64_t seq;
+	uint64_t freed_seq;            /* free: call that made the freed block */
+	uint64_t freed_size;
+	uint32_t faults_in_call, faults_program, faults_kernel;
+	char where[96];                /* where the pointer lies, e.g. "heap start + 0x2a0" */
+	char text[NOTE_TEXT];          /* syscalls it caused */
+};
+
+struct text_report {
+	unsigned max_lines;
+	struct note *notes;
+	size_t n, cap;
+	uint64_t calls_not_listed;
+	uint32_t last;                 /* note of the call now being resolved, or UINT32_MAX */
+	uint64_t last_seq;
+};
+
+const char *fmt_bytes(uint64_t n, char *buf, size_t len)
+{
+	if (n >= (1ull << 30) && n % (1ull << 20) == 0)
+		snprintf(buf, len, "%.1f GiB", n / (double)(1ull << 30));
+	else if (n >= (1ull << 20))
+		snprintf(buf, len, "%.1f MiB", n / (double)(1ull << 20));
+	else if (n >= 1024 && n % 1024 == 0)
+		snprintf(buf, len, "%" PRIu64 " KiB", n / 1024);
+	else if (n >= 1024)
+		snprintf(buf, len, "%.1f KiB", n / 1024.0);
+	else
+		snprintf(buf, len, "%" PRIu64 " B", n);
+	return buf;
+}
+
+uint64_t run_duration_ns(const struct summary *s, const struct run_info *ri)
+{
+	if (ri->start_ns && ri->end_ns > ri->start_ns)
+		return ri->end_ns - ri->start_ns;
+	return s->last_ts > s->first_ts ? s->last_ts - s->first_ts : 0;
+}
+
+struct text_report *text_report_new(unsigned max_lines)
+{
+	struct text_report *tr = calloc(1, sizeof(*tr));
+
+	if (tr) {
+		tr->max_lines = max_lines;
+		tr->last = UINT32_MAX;
+	}
+	return tr;
+}
+
+void text_report_free(struct text_report *tr)
+{
+	if (tr)
+		free(tr->notes);
+	free(tr);
+}
+
+static void append(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len + 1 >= cap)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, cap - len, fmt, ap);
+	va_end(ap);
+}
+
+/* Where a returned pointer lies: in the brk heap or an allocator mapping. */
+static void describe_ptr(struct note *n, const struct corr_proc *p, uint64_t ptr)
+{
+	const struct region *r;
+
+	if (p->heap_start && ptr >= p->heap_start && ptr < p->brk)
+		snprintf(n->where, sizeof(n->where), "heap start + 0x%" PRIx64, ptr - p->heap_start);
+	else if ((r = region_set_find(p->regions, ptr)))
+		snprintf(n->where, sizeof(n->where), "map start + 0x%" PRIx64, ptr - r->start);
+}
+
+static uint32_t add_note(struct text_report *tr, const struct corr_item *it)
+{
+	struct note *n;
+
+	if (tr->n >= tr->max_lines) {
+		tr->calls_not_listed++;
+		return UINT32_MAX;
+	}
+	if (tr->n == tr->cap) {
+		size_t cap = tr->cap ? tr->cap * 2 : 64;
+		struct note *nn = realloc(tr->notes, cap * sizeof(*nn));
+
+		if (!nn)
+			return UINT32_MAX;
+		tr->notes = nn;
+		tr->cap = cap;
+	}
+	n = &tr->notes[tr->n];
+	memset(n, 0, sizeof(*n));
+	memcpy(&n->call, it->rec, sizeof(n->call));
+	n->seq = it->seq;
+	if (it->block && n->call.h.func == FL_FREE) {
+		n->freed_seq = it->block->seq;
+		n->freed_size = it->block->size;
+	}
+	return (uint32_t)tr->n++;
+}
+
+static bool is_large(const struct fl_ev_call *e)
+{
+	uint64_t size = e->h.func == FL_CALLOC || e->h.func == FL_REALLOCARRAY ? e->a0 * e->a1 : e->a0;
+
+	return e->h.func != FL_FREE && size >= LARGE_REQUEST;
+}
+
+static void on_call(struct text_report *tr, const struct corr_item *it)
+{
+	const struct fl_ev_call *e = (const void *)it->rec;
+	bool freed_large = it->block && e->h.func == FL_FREE && it->block->size >= LARGE_REQUEST;
+
+	if (e->h.flags & FL_F_NESTED)
+		return;
+	tr->last = UINT32_MAX;
+	tr->last_seq = it->seq;
+	if (!it->syscalls_caused && !is_large(e) && !freed_large)
+		return;
+	tr->last = add_note(tr, it);
+	if (tr->last == UINT32_MAX)
+		return;
+	if (it->block && e->h.func != FL_FREE) {
+		it->block->note = tr->last;
+		describe_ptr(&tr->notes[tr->last], it->proc, e->ret);
+	}
+	if (!it->syscalls_caused)
+		snprintf(tr->notes[tr->last].text, NOTE_TEXT, "  no syscall%s",
+			 e->h.func == FL_FREE ? ": memory kept by the allocator" : "");
+}
+
+static void describe_syscall(char *buf, size_t cap, const struct corr_item *it)
+{
+	const struct fl_ev_syscall *e = (const void *)it->rec;
+	char b1[32], b2[32];
+
+	if (e->ret < 0 && e->ret > -4096) {
+		append(buf, cap, "  %s failed (%" PRId64 ")", fl_sys_names[e->sys], e->ret);
+		return;
+	}
+	switch (e->sys) {
+	case FL_SYS_BRK:
+		if (it->heap_old && it->heap_new >= it->heap_old)
+			append(buf, cap, "  brk +%s", fmt_bytes(it->heap_new - it->heap_old, b1, sizeof(b1)));
+		else if (it->heap_old)
+			append(buf, cap, "  brk -%s", fmt_bytes(it->heap_old - it->heap_new, b1, sizeof(b1)));
+		else
+			append(buf, cap, "  brk(0x%" PRIx64 ")", e->args[0]);
+		if (it->proc->heap_start)
+			append(buf, cap, " heap 0x%" PRIx64 "-0x%" PRIx64, it->proc->heap_start, it->proc->brk);
+		break;
+	case FL_SYS_MMAP:
+		append(buf, cap, "  mmap %s (%" PRIu64 " B)%s%s 0x%" PRIx64 "-0x%" PRIx64,
+		       fmt_bytes(e->args[1], b1, sizeof(b1)), e->args[1],
+		       e->args[2] == PROT_NONE ? " PROT_NONE" : "",
+		       (e->args[3] & MAP_ANONYMOUS) ? " anon" : " file", (uint64_t)e->ret,
+		       (uint64_t)e->ret + e->args[1]);
+		break;
+	case FL_SYS_MUNMAP:
+		append(buf, cap, "  munmap %s 0x%" PRIx64 "-0x%" PRIx64, fmt_bytes(e->args[1], b1, sizeof(b1)),
+		       e->args[0], e->args[0] + e->args[1]);
+		break;
+	case FL_SYS_MREMAP:
+		append(buf, cap, "  mremap %s -> %s at 0x%" PRIx64, fmt_bytes(e->args[1], b1, sizeof(b1)),
+		       fmt_bytes(e->args[2], b2, sizeof(b2)), (uint64_t)e->ret);
+		break;
+	case FL_SYS_MPROTECT:
+		append(buf, cap, "  mprotect %s at 0x%" PRIx64 "%s", fmt_bytes(e->args[1], b1, sizeof(b1)),
+		       e->args[0], e->args[2] == PROT_NONE ? " PROT_NONE" : " rw");
+		break;
+	case FL_SYS_MADVISE:
+		append(buf, cap, "  madvise %s at 0x%" PRIx64 " advice %" PRIu64,
+		       fmt_bytes(e->args[1], b1, sizeof(b1)), e->args[0], e->args[2]);
+		break;
+	}
+}
+
+static void on_fault(struct text_report *tr, const struct corr_item *it)
+{
+	struct note *n;
+
+	if (!it->first_touch || !it->block || it->block->note == UINT32_MAX || it->block->note >= tr->n)
+		return;
+	n = &tr->notes[it->block->note];
+	if (n->seq != it->alloc_seq)
+		return;
+	if (it->rec->flags & FL_F_IN_CALL)
+		n->faults_in_call++;
+	else
+		n->faults_program++;
+	if (it->rec->flags & FL_F_FAULT_KERNEL)
+		n->faults_kernel++;
+}
+
+static void text_item(void *ctx, const struct corr_item *it)
+{
+	struct text_report *tr = ctx;
+
+	switch (it->rec->type) {
+	case FL_EV_CALL:
+		on_call(tr, it);
+		break;
+	case FL_EV_SYSCALL:
+		if (tr->last != UINT32_MAX && it->call_seq == tr->last_seq)
+			describe_syscall(tr->notes[tr->last].text, NOTE_TEXT, it);
+		break;
+	case FL_EV_FAULT:
+		on_fault(tr, it);
+		break;
+	}
+}
+
+struct corr_sink text_report_sink(struct text_report *tr)
+{
+	return (struct corr_sink){ .item = text_item, .ctx = tr };
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+static void write_header(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)
+{
+	fprintf(out, "command:   ");
+	for (int i = 0; i < ri->argc; i++)
+		fprintf(out, "%s%s", i ? " " : "", ri->argv[i]);
+	fprintf(out, "\npid:       %u", ri->pid);
+	if (ri->have_exit && WIFEXITED(ri->exit_status))
+		fprintf(out, "   exit status %d", WEXITSTATUS(ri->exit_status));
+	else if (ri->have_exit)
+		fprintf(out, "   killed by signal %d", WTERMSIG(ri->exit_status));
+	fprintf(out, "   duration %.3f ms\n", run_duration_ns(s, ri) / 1e6);
+	fprintf(out, "allocator: %s\n", ri->allocator[0] ? ri->allocator : "(unknown)");
+	fprintf(out, "events:    %" PRIu64 " lost%s%s\n", ri->lost,
+		ri->lost ? " (counts below are lower bounds)" : "",
+		truncated ? "; TRUNCATED: the recording was cut short" : "");
+}
+
+static void write_calls(FILE *out, const struct summary *s)
+{
+	fprintf(out, "\nAllocator calls          calls   caused a syscall\n");
+	for (int f = 0; f < FL_NFUNC; f++)
+		if (s->calls[f])
+			fprintf(out, "  %-20s %9" PRIu64 "   %9" PRIu64 "\n", fl_func_names[f], s->calls[f],
+				s->calls_with_syscall[f]);
+	if (s->calls_nested)
+		fprintf(out, "  (%" PRIu64 " of these were made inside another allocator call)\n", s->calls_nested);
+	if (s->calls[FL_FREE])
+		fprintf(out, "  free: %" PRIu64 " gave memory back with a syscall, %" PRIu64
+			" kept it in the process (no syscall), %" PRIu64 " free(NULL), %" PRIu64 " unknown pointer\n",
+			s->frees_returned, s->frees_kept, s->frees_null, s->frees_unknown);
+}
+
+static void write_syscalls(FILE *out, const struct summary *s)
+{
+	fprintf(out, "\nMemory syscalls      total");
+	for (int f = 0; f <= FL_NFUNC; f++)
+		if (f == FL_CALLER_NONE || s->calls[f])
+			fprintf(out, " %9s", f < FL_NFUNC ? fl_func_names[f] : "outside");
+	fputc('\n', out);
+	for (int k = 0; k < FL_NSYS; k++) {
+		fprintf(out, "  %-14s %9" PRIu64, fl_sys_names[k], s->syscalls[k]);
+		for (int f = 0; f <= FL_NFUNC; f++)
+			if (f == FL_CALLER_NONE || s->calls[f])
+				fprintf(out, " %9" PRIu64, s->by_caller[f][k]);
+		fputc('\n', out);
+	}
+}
+
+static void write_faults(FILE *out, const struct summary *s)
+{
+	static const char *const what[FL_NOWNER] = {
+		"a live block (header included)", "allocator memory: metadata, free space, top chunk",
+		"stack, data, file mappings, other" };
+
+	fprintf(out, "\nPage faults: %" PRIu64 " (%" PRIu64 " user mode, %" PRIu64 " kernel mode), "
+		"%" PRIu64 " first touch\n", s->faults_total, s->faults_user, s->faults_kernel, s->first_touch);
+	for (int o = 0; o < FL_NOWNER; o++)
+		fprintf(out, "  %-11s %9" PRIu64 "  first touch %9" PRIu64 "  %s\n", fl_owner_names[o],
+			s->faults_owner[o], s->first_touch_owner[o], what[o]);
+	if (s->faults_owner[FL_OWNER_ALLOCATION])
+		fprintf(out, "  on live blocks: %" PRIu64 " inside an allocator call, %" PRIu64 " by the program\n",
+			s->alloc_faults_in_call, s->faults_owner[FL_OWNER_ALLOCATION] - s->alloc_faults_in_call);
+}
+
+static void write_memory(FILE *out, const struct summary *s)
+{
+	char a[32], b[32], c[32], d[32];
+
+	fprintf(out, "\nMemory: requested %s; peak live %s; peak heap (brk) %s; peak allocator mmap %s\n",
+		fmt_bytes(s->bytes_requested, a, sizeof(a)), fmt_bytes(s->peak_live, b, sizeof(b)),
+		fmt_bytes(s->peak_heap, c, sizeof(c)), fmt_bytes(s->peak_mmap, d, sizeof(d)));
+}
+
+static void call_signature(FILE *out, const struct note *n)
+{
+	const struct fl_ev_call *e = &n->call;
+	const char *name = fl_func_names[e->h.func < FL_NFUNC ? e->h.func : 0];
+
+	switch (e->h.func) {
+	case FL_FREE:
+		fprintf(out, "%s(0x%" PRIx64 ")", name, e->a2);
+		if (n->freed_seq)
+			fprintf(out, " [block of #%" PRIu64 ", %" PRIu64 " B]", n->freed_seq, n->freed_size);
+		return;
+	case FL_CALLOC:
+		fprintf(out, "%s(%" PRIu64 ", %" PRIu64 ")", name, e->a0, e->a1);
+		break;
+	case FL_REALLOC:
+		fprintf(out, "%s(0x%" PRIx64 ", %" PRIu64 ")", name, e->a2, e->a0);
+		break;
+	case FL_REALLOCARRAY:
+		fprintf(out, "%s(0x%" PRIx64 ", %" PRIu64 ", %" PRIu64 ")", name, e->a2, e->a0, e->a1);
+		break;
+	case FL_POSIX_MEMALIGN:
+	case FL_ALIGNED_ALLOC:
+	case FL_MEMALIGN:
+		fprintf(out, "%s(align %" PRIu64 ", %" PRIu64 ")", name, e->a1, e->a0);
+		break;
+	default:
+		fprintf(out, "%s(%" PRIu64 ")", name, e->a0);
+	}
+	fprintf(out, " = 0x%" PRIx64, e->ret);
+}
+
+static void write_note(FILE *out, const struct note *n)
+{
+	uint32_t faults = n->faults_in_call + n->faults_program;
+
+	fprintf(out, "  #%-6" PRIu64 " tid %-7u ", n->seq, n->call.h.tid);
+	call_signature(out, n);
+	fprintf(out, "%s\n", n->text);
+	if (n->where[0])
+		fprintf(out, "           pointer = %s\n", n->where);
+	if (faults)
+		fprintf(out, "           first-touch faults on this block: %u (%u inside the call, %u by the "
+			"program; %u in kernel mode)\n", faults, n->faults_in_call, n->faults_program,
+			n->faults_kernel);
+}
+
+void text_report_write(struct text_report *tr, FILE *out, const struct summary *s,
+		       const struct run_info *ri, bool truncated)
+{
+	write_header(out, s, ri, truncated);
+	write_calls(out, s);
+	write_syscalls(out, s);
+	write_faults(out, s);
+	write_memory(out, s);
+	fprintf(out, "\nCalls that caused a syscall, or asked for or freed %d KiB or more "
+		"(#N is the call's sequence number):\n", LARGE_REQUEST / 1024);
+	for (size_t i = 0; i < tr->n; i++)
+		write_note(out, &tr->notes[i]);
+	if (tr->calls_not_listed)
+		fprintf(out, "  ... %" PRIu64 " more such calls not listed (raise with --calls N)\n",
+			tr->calls_not_listed);
+	if (!tr->n)
+		fprintf(out, "  (none)\n");
+}

@@ -1,0 +1,656 @@
+/* tracefile.c - the trace file codec: tf_writer (record -> checksummed zlib
+ * blocks on disk) and tf_reader (blocks -> records, detecting truncation and
+ * corruption without ever reading out of bounds). Layout in tracefile.h.
+ */
+#include "tracefile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static const unsigned char file_magic[8] = { 'F', 'A', 'U', 'L', 'T', 'L', 'N', '\0' };
+
+/* ---- little-endian packing ---- */
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static uint32_t crc_of(const unsigned char *p, size_t n)
+{
+	return (uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)n);
+}
+
+static void set_msg(char *dst, size_t dstlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_msg(char *dst, size_t dstlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!dst || dstlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(dst, dstlen, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- raw I/O ---- */
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, p, n);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Reads up to n bytes; returns how many were read (short only at end of file),
+ * or -1 on a read error. */
+static ssize_t read_full(int fd, unsigned char *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t k = read(fd, p + got, n - got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+static int grow(unsigned char **buf, size_t *cap, size_t need)
+{
+	size_t n = *cap ? *cap : 4096;
+	unsigned char *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n = n > SIZE_MAX / 2 ? need : n * 2;
+	p = realloc(*buf, n);
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	*buf = p;
+	*cap = n;
+	return 0;
+}
+
+static void pack_file_header(unsigned char h[TF_FILE_HEADER_LEN], uint32_t event_abi)
+{
+	memcpy(h, file_magic, 8);
+	put_u32(h + 8, TF_FORMAT_VERSION);
+	put_u32(h + 12, event_abi);
+	put_u32(h + 16, 0);
+	put_u32(h + 20, crc_of(h, 20));
+}
+
+static void pack_block_header(unsigned char h[TF_BLOCK_HEADER_LEN], uint32_t kind,
+			      uint32_t raw_len, const unsigned char *comp, uint32_t comp_len)
+{
+	put_u32(h, TF_BLOCK_MAGIC);
+	put_u32(h + 4, kind);
+	put_u32(h + 8, raw_len);
+	put_u32(h + 12, comp_len);
+	put_u32(h + 16, crc_of(comp, comp_len));
+	put_u32(h + 20, crc_of(h, 20));
+}
+
+/* ---- writer ---- */
+
+struct tf_writer {
+	int fd;
+	char *path;
+	uint32_t event_abi;
+	int level;
+	size_t block_size;
+	unsigned char *raw;	/* pending data block payload */
+	size_t raw_len, raw_cap;
+	unsigned char *comp;	/* compression scratch */
+	size_t comp_cap;
+	bool header_written;
+	bool failed;
+	int failed_errno;
+	uint64_t records;	/* records added */
+	uint64_t raw_total;	/* raw payload bytes of data blocks written */
+	uint64_t file_bytes;
+	char msg[256];
+};
+
+/* Records a sticky write failure (errno is the cause) and returns -1. */
+static int writer_fail(struct tf_writer *w)
+{
+	int e = errno ? errno : EIO;
+
+	if (!w->failed) {
+		w->failed = true;
+		w->failed_errno = e;
+		set_msg(w->msg, sizeof(w->msg), "writing %s: %s", w->path, strerror(e));
+	}
+	errno = w->failed_errno;
+	return -1;
+}
+
+static int writer_check(const struct tf_writer *w)
+{
+	if (!w->failed)
+		return 0;
+	errno = w->failed_errno;
+	return -1;
+}
+
+static int writer_put(struct tf_writer *w, const unsigned char *p, size_t n)
+{
+	if (write_all(w->fd, p, n) < 0)
+		return writer_fail(w);
+	w->file_bytes += n;
+	return 0;
+}
+
+static int write_file_header(struct tf_writer *w)
+{
+	unsigned char h[TF_FILE_HEADER_LEN];
+
+	if (w->header_written)
+		return 0;
+	pack_file_header(h, w->event_abi);
+	if (writer_put(w, h, sizeof(h)) < 0)
+		return -1;
+	w->header_written = true;
+	return 0;
+}
+
+static int write_block(struct tf_writer *w, uint32_t kind, const unsigned char *raw, size_t raw_len)
+{
+	unsigned char h[TF_BLOCK_HEADER_LEN];
+	uLongf comp_len = compressBound((uLong)raw_len);
+
+	if (write_file_header(w) < 0)
+		return -1;
+	if (grow(&w->comp, &w->comp_cap, comp_len) < 0)
+		return writer_fail(w);
+	if (compress2(w->comp, &comp_len, raw, (uLong)raw_len, w->level) != Z_OK) {
+		errno = ENOMEM;
+		return writer_fail(w);
+	}
+	pack_block_header(h, kind, (uint32_t)raw_len, w->comp, (uint32_t)comp_len);
+	if (writer_put(w, h, sizeof(h)) < 0 || writer_put(w, w->comp, comp_len) < 0)
+		return -1;
+	return 0;
+}
+
+static int flush_data_block(struct tf_writer *w)
+{
+	if (w->raw_len == 0)
+		return 0;
+	if (write_block(w, TF_BLOCK_DATA, w->raw, w->raw_len) < 0)
+		return -1;
+	w->raw_total += w->raw_len;
+	w->raw_len = 0;
+	return 0;
+}
+
+static int write_end_block(struct tf_writer *w)
+{
+	unsigned char end[TF_END_PAYLOAD_LEN];
+
+	put_u64(end, w->records);
+	put_u64(end + 8, w->raw_total);
+	return write_block(w, TF_BLOCK_END, end, sizeof(end));
+}
+
+static void writer_free(struct tf_writer *w)
+{
+	free(w->raw);
+	free(w->comp);
+	free(w->path);
+	free(w);
+}
+
+struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err, size_t errlen)
+{
+	struct tf_writer *w;
+	int fd;
+
+	if (strcmp(path, "-") == 0) {
+		set_msg(err, errlen, "cannot create -: writing to standard output is not supported");
+		return NULL;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w || !(w->path = strdup(path))) {
+		set_msg(err, errlen, "cannot create %s: %s", path, strerror(ENOMEM));
+		free(w);
+		return NULL;
+	}
+	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		set_msg(err, errlen, "cannot create %s: %s", path, strerror(errno));
+		writer_free(w);
+		return NULL;
+	}
+	w->fd = fd;
+	w->event_abi = event_abi;
+	w->level = TF_DEFAULT_LEVEL;
+	w->block_size = TF_DEFAULT_BLOCK_SIZE;
+	return w;
+}
+
+void tf_writer_set_block_size(struct tf_writer *w, size_t bytes)
+{
+	if (bytes == 0)
+		bytes = TF_DEFAULT_BLOCK_SIZE;
+	w->block_size = bytes < TF_MAX_BLOCK_RAW ? bytes : TF_MAX_BLOCK_RAW;
+}
+
+void tf_writer_set_level(struct tf_writer *w, int level)
+{
+	if (level < Z_DEFAULT_COMPRESSION || level > Z_BEST_COMPRESSION)
+		level = Z_DEFAULT_COMPRESSION;
+	w->level = level;
+}
+
+int tf_writer_add(struct tf_writer *w, const void *rec, uint32_t len)
+{
+	size_t need = 4 + (size_t)len;
+
+	if (writer_check(w) < 0)
+		return -1;
+	if (len > TF_MAX_RECORD_LEN) {
+		set_msg(w->msg, sizeof(w->msg), "writing %s: record of %u bytes is too large",
+			w->path, len);
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (w->raw_len + need > TF_MAX_BLOCK_RAW && flush_data_block(w) < 0)
+		return -1;
+	if (grow(&w->raw, &w->raw_cap, w->raw_len + need) < 0)
+		return writer_fail(w);
+	put_u32(w->raw + w->raw_len, len);
+	if (len > 0)
+		memcpy(w->raw + w->raw_len + 4, rec, len);
+	w->raw_len += need;
+	w->records++;
+	if (w->raw_len >= w->block_size)
+		return flush_data_block(w);
+	return 0;
+}
+
+int tf_writer_flush(struct tf_writer *w)
+{
+	if (writer_check(w) < 0 || write_file_header(w) < 0)
+		return -1;
+	return flush_data_block(w);
+}
+
+/* Like fsync, but a file that cannot be synced (pipe, device) is fine. */
+static int sync_file(int fd)
+{
+	if (fsync(fd) == 0 || errno == EINVAL || errno == EROFS)
+		return 0;
+	return -1;
+}
+
+int tf_writer_close(struct tf_writer *w, char *err, size_t errlen)
+{
+	int rc = 0, saved;
+
+	if (tf_writer_flush(w) < 0 || write_end_block(w) < 0)
+		rc = -1;
+	else if (sync_file(w->fd) < 0)
+		rc = writer_fail(w);
+	if (close(w->fd) < 0 && rc == 0)
+		rc = writer_fail(w);
+	if (rc < 0)
+		set_msg(err, errlen, "%s", w->msg);
+	saved = w->failed ? w->failed_errno : 0;
+	writer_free(w);
+	if (rc < 0)
+		errno = saved;
+	return rc;
+}
+
+void tf_writer_abort(struct tf_writer *w)
+{
+	int saved = errno;
+
+	if (!w)
+		return;
+	close(w->fd);
+	writer_free(w);
+	errno = saved;
+}
+
+const char *tf_writer_error(const struct tf_writer *w)
+{
+	return w->msg;
+}
+
+uint64_t tf_writer_records(const struct tf_writer *w)
+{
+	return w->records;
+}
+
+uint64_t tf_writer_bytes_written(const struct tf_writer *w)
+{
+	return w->file_bytes;
+}
+
+/* ---- reader ---- */
+
+struct tf_reader {
+	int fd;
+	char *path;
+	uint64_t offset;	/* file offset of the next block header */
+	uint64_t block_offset;	/* file offset of the block being checked */
+	unsigned char *raw;	/* current data block payload */
+	size_t raw_len, raw_cap, pos;
+	unsigned char *comp;
+	size_t comp_cap;
+	uint64_t blocks;
+	uint64_t records;	/* records returned */
+	uint64_t raw_total;	/* raw bytes of data blocks read */
+	bool done;
+	enum tf_status final;
+	char msg[320];
+};
+
+static enum tf_status reader_finish(struct tf_reader *r, enum tf_status st)
+{
+	r->done = true;
+	r->final = st;
+	return st;
+}
+
+static enum tf_status reader_corrupt(struct tf_reader *r, const char *why)
+{
+	set_msg(r->msg, sizeof(r->msg), "%s: corrupt block at byte %llu: %s", r->path,
+		(unsigned long long)r->block_offset, why);
+	return reader_finish(r, TF_CORRUPT);
+}
+
+static enum tf_status reader_truncated(struct tf_reader *r)
+{
+	set_msg(r->msg, sizeof(r->msg),
+		"%s: truncated at byte %llu (no end block; the recording did not finish)",
+		r->path, (unsigned long long)r->block_offset);
+	return reader_finish(r, TF_TRUNCATED);
+}
+
+static enum tf_status reader_io_error(struct tf_reader *r)
+{
+	set_msg(r->msg, sizeof(r->msg), "reading %s at byte %llu: %s", r->path,
+		(unsigned long long)r->block_offset, strerror(errno));
+	return reader_finish(r, TF_CORRUPT);
+}
+
+static void reader_free(struct tf_reader *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->raw);
+	free(r->comp);
+	free(r->path);
+	free(r);
+}
+
+/* Checks the n bytes read of the file header; returns 0, or -1 with a message in err. */
+static int check_file_header(const char *path, const unsigned char *h, ssize_t n,
+			     char *err, size_t errlen)
+{
+	uint32_t version;
+
+	if (n == 0) {
+		set_msg(err, errlen, "%s: empty file (no trace header)", path);
+		return -1;
+	}
+	if (n < 8 || memcmp(h, file_magic, 8) != 0) {
+		set_msg(err, errlen, "%s: not a faultline trace file (bad magic)", path);
+		return -1;
+	}
+	if (n < TF_FILE_HEADER_LEN) {
+		set_msg(err, errlen, "%s: trace header is truncated (%zd of %d bytes)", path, n,
+			TF_FILE_HEADER_LEN);
+		return -1;
+	}
+	version = get_u32(h + 8);
+	if (version != TF_FORMAT_VERSION) {
+		set_msg(err, errlen, "%s: format version %u is not supported (this faultline reads %d)",
+			path, version, TF_FORMAT_VERSION);
+		return -1;
+	}
+	if (get_u32(h + 20) != crc_of(h, 20)) {
+		set_msg(err, errlen, "%s: trace header is corrupt (checksum mismatch)", path);
+		return -1;
+	}
+	return 0;
+}
+
+struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *err, size_t errlen)
+{
+	unsigned char h[TF_FILE_HEADER_LEN];
+	struct tf_reader *r;
+	ssize_t n;
+
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->path = strdup(path))) {
+		set_msg(err, errlen, "cannot open %s: %s", path, strerror(ENOMEM));
+		free(r);
+		return NULL;
+	}
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0) {
+		set_msg(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		reader_free(r);
+		return NULL;
+	}
+	n = read_full(r->fd, h, sizeof(h));
+	if (n < 0) {
+		set_msg(err, errlen, "reading %s: %s", path, strerror(errno));
+		reader_free(r);
+		return NULL;
+	}
+	if (check_file_header(path, h, n, err, errlen) < 0) {
+		reader_free(r);
+		return NULL;
+	}
+	if (event_abi)
+		*event_abi = get_u32(h + 12);
+	r->offset = TF_FILE_HEADER_LEN;
+	return r;
+}
+
+/* True if a regular file is too short to hold n more bytes at the current
+ * position: lets a truncated huge block fail without allocating for it. */
+static bool file_too_short(int fd, uint64_t offset, uint64_t n)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	return offset + n > (uint64_t)st.st_size;
+}
+
+/* Checks that the data block payload is a whole run of records. */
+static bool records_fit(const unsigned char *p, size_t n)
+{
+	size_t pos = 0;
+
+	while (pos < n) {
+		if (n - pos < 4 || get_u32(p + pos) > n - pos - 4)
+			return false;
+		pos += 4 + (size_t)get_u32(p + pos);
+	}
+	return true;
+}
+
+static enum tf_status check_end_block(struct tf_reader *r, const unsigned char *p)
+{
+	if (get_u64(p) != r->records || get_u64(p + 8) != r->raw_total)
+		return reader_corrupt(r, "end block counts do not match the records read");
+	set_msg(r->msg, sizeof(r->msg), "%s: complete", r->path);
+	return reader_finish(r, TF_END);
+}
+
+/* Reads and checks the comp_len payload, decompresses it into r->raw. */
+static enum tf_status load_payload(struct tf_reader *r, uint32_t raw_len, uint32_t comp_len,
+				   uint32_t comp_crc)
+{
+	uLong src_len = comp_len;
+	uLongf dst_len = raw_len;
+	ssize_t n;
+
+	if (file_too_short(r->fd, r->offset + TF_BLOCK_HEADER_LEN, comp_len))
+		return reader_truncated(r);
+	if (grow(&r->comp, &r->comp_cap, comp_len) < 0 ||
+	    grow(&r->raw, &r->raw_cap, raw_len ? raw_len : 1) < 0)
+		return reader_io_error(r);
+	n = read_full(r->fd, r->comp, comp_len);
+	if (n < 0)
+		return reader_io_error(r);
+	if ((size_t)n < comp_len)
+		return reader_truncated(r);
+	if (crc_of(r->comp, comp_len) != comp_crc)
+		return reader_corrupt(r, "payload checksum mismatch");
+	if (uncompress2(r->raw, &dst_len, r->comp, &src_len) != Z_OK || dst_len != raw_len ||
+	    src_len != comp_len)
+		return reader_corrupt(r, "bad compressed data");
+	r->raw_len = raw_len;
+	r->pos = 0;
+	return TF_RECORD;
+}
+
+/* Reads the block at r->offset. Returns TF_RECORD when a data block was loaded
+ * into r->raw, otherwise the final status. */
+static enum tf_status load_block(struct tf_reader *r)
+{
+	unsigned char h[TF_BLOCK_HEADER_LEN];
+	uint32_t kind, raw_len, comp_len;
+	enum tf_status st;
+	ssize_t n;
+
+	r->block_offset = r->offset;
+	n = read_full(r->fd, h, sizeof(h));
+	if (n < 0)
+		return reader_io_error(r);
+	if (n < TF_BLOCK_HEADER_LEN)
+		return reader_truncated(r);
+	if (get_u32(h) != TF_BLOCK_MAGIC)
+		return reader_corrupt(r, "bad block magic");
+	if (get_u32(h + 20) != crc_of(h, 20))
+		return reader_corrupt(r, "block header checksum mismatch");
+	kind = get_u32(h + 4);
+	raw_len = get_u32(h + 8);
+	comp_len = get_u32(h + 12);
+	if (kind != TF_BLOCK_DATA && kind != TF_BLOCK_END)
+		return reader_corrupt(r, "unknown block kind");
+	if (raw_len > TF_MAX_BLOCK_LEN || comp_len > TF_MAX_BLOCK_LEN || comp_len == 0 ||
+	    (kind == TF_BLOCK_END && raw_len != TF_END_PAYLOAD_LEN))
+		return reader_corrupt(r, "bad block length");
+	st = load_payload(r, raw_len, comp_len, get_u32(h + 16));
+	if (st != TF_RECORD)
+		return st;
+	r->offset += TF_BLOCK_HEADER_LEN + (uint64_t)comp_len;
+	r->blocks++;
+	if (kind == TF_BLOCK_END) {
+		r->raw_len = 0;
+		return check_end_block(r, r->raw);
+	}
+	if (!records_fit(r->raw, r->raw_len)) {
+		r->raw_len = 0;
+		return reader_corrupt(r, "a record runs past the end of its block");
+	}
+	r->raw_total += raw_len;
+	return TF_RECORD;
+}
+
+enum tf_status tf_reader_next(struct tf_reader *r, const void **rec, uint32_t *len)
+{
+	uint32_t n;
+
+	if (rec)
+		*rec = NULL;
+	if (len)
+		*len = 0;
+	while (!r->done && r->raw_len - r->pos < 4) {
+		enum tf_status st = load_block(r);
+
+		if (st != TF_RECORD)
+			return st;
+	}
+	if (r->done)
+		return r->final;
+	n = get_u32(r->raw + r->pos);
+	if (n > r->raw_len - r->pos - 4) /* cannot happen after records_fit */
+		return reader_corrupt(r, "a record runs past the end of its block");
+	if (rec)
+		*rec = r->raw + r->pos + 4;
+	if (len)
+		*len = n;
+	r->pos += 4 + (size_t)n;
+	r->records++;
+	return TF_RECORD;
+}
+
+const char *tf_reader_error(const struct tf_reader *r)
+{
+	return r->msg;
+}
+
+uint64_t tf_reader_blocks(const struct tf_reader *r)
+{
+	return r->blocks;
+}
+
+uint64_t tf_reader_records(const struct tf_reader *r)
+{
+	return r->records;
+}
+
+void tf_reader_close(struct tf_reader *r)
+{
+	if (r)
+		reader_free(r);
+}

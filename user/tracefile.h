@@ -1,0 +1,98 @@
+/* tracefile.h - the trace file codec: writing and reading the file that
+ * `faultline record` produces (header, checksummed zlib blocks of opaque
+ * length-prefixed records, end block).
+ *
+ * Layout (all integers little-endian):
+ *   file header, 24 bytes: "FAULTLN\0", u32 format version, u32 event ABI,
+ *                          u32 flags (0), u32 crc32 of the 20 bytes before it
+ *   blocks, each a 24-byte header: u32 magic "FBLK", u32 kind, u32 raw_len,
+ *                          u32 comp_len, u32 crc32(compressed payload),
+ *                          u32 crc32 of the 20 header bytes before it,
+ *                          then comp_len bytes of zlib data.
+ *   A data block's raw payload is a run of records: u32 len + len bytes.
+ *   The end block's raw payload is u64 record count + u64 total raw payload
+ *   bytes of all data blocks; without it the file is truncated.
+ */
+#ifndef FAULTLINE_TRACEFILE_H
+#define FAULTLINE_TRACEFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define TF_FORMAT_VERSION 1
+
+#define TF_FILE_HEADER_LEN 24
+#define TF_BLOCK_HEADER_LEN 24
+#define TF_BLOCK_MAGIC 0x4b4c4246u /* "FBLK" */
+#define TF_BLOCK_DATA 1u
+#define TF_BLOCK_END 2u
+#define TF_END_PAYLOAD_LEN 16
+/* The reader rejects blocks whose raw or compressed length exceeds this. */
+#define TF_MAX_BLOCK_LEN (256u << 20)
+/* The writer keeps a block's raw payload below this, so that its compressed
+ * form also stays under TF_MAX_BLOCK_LEN. */
+#define TF_MAX_BLOCK_RAW (TF_MAX_BLOCK_LEN - (1u << 20))
+/* Largest record tf_writer_add accepts. */
+#define TF_MAX_RECORD_LEN (TF_MAX_BLOCK_RAW - 4u)
+#define TF_DEFAULT_BLOCK_SIZE (1u << 20)
+#define TF_DEFAULT_LEVEL 1
+
+struct tf_writer;
+
+/* Creates path with O_CREAT|O_TRUNC|O_WRONLY|O_CLOEXEC mode 0600 (path "-" is
+ * not supported). On failure returns NULL and writes a one-line message like
+ * "cannot create out.data: Permission denied" into err. The file header is
+ * written with the first block (or by tf_writer_flush). */
+struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err, size_t errlen);
+/* Raw payload size at which a block is written; 0 means the default (1 MiB),
+ * larger values are capped at TF_MAX_BLOCK_RAW. */
+void tf_writer_set_block_size(struct tf_writer *w, size_t bytes);
+/* zlib level, -1 (zlib default) or 0..9; default TF_DEFAULT_LEVEL. */
+void tf_writer_set_level(struct tf_writer *w, int level);
+/* Appends one record. Returns 0, or -1 on a write error (errno kept, message
+ * from tf_writer_error). After a write error every later call fails too.
+ * A record over TF_MAX_RECORD_LEN fails with EMSGSIZE without poisoning w. */
+int tf_writer_add(struct tf_writer *w, const void *rec, uint32_t len);
+/* Writes the file header if not done yet and the pending block, so a
+ * recording killed later still has them. Returns 0 or -1. */
+int tf_writer_flush(struct tf_writer *w);
+/* Flushes, writes the end block, fsyncs and closes. Returns 0 or -1 with a
+ * message in err (e.g. "writing out.data: No space left on device") and errno
+ * set. Frees w in both cases. */
+int tf_writer_close(struct tf_writer *w, char *err, size_t errlen);
+/* Closes without flushing or writing the end block (used when aborting):
+ * records added since the last flush are dropped. Frees w. */
+void tf_writer_abort(struct tf_writer *w);
+/* The last error message, or "" if none. */
+const char *tf_writer_error(const struct tf_writer *w);
+uint64_t tf_writer_records(const struct tf_writer *w);       /* records added */
+uint64_t tf_writer_bytes_written(const struct tf_writer *w); /* file bytes so far */
+
+struct tf_reader;
+
+/* Opens and checks the header. NULL + one-line message naming the file in err
+ * for: missing/unreadable file, empty file, not a faultline file (bad magic),
+ * short header, unsupported version, header CRC mismatch.
+ * *event_abi (if not NULL) receives the header's ABI. */
+struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *err, size_t errlen);
+
+enum tf_status { TF_RECORD = 1, TF_END = 0, TF_TRUNCATED = 2, TF_CORRUPT = -1 };
+
+/* Next record: TF_RECORD with *rec and *len pointing into the reader's buffer
+ * (valid until the next call).
+ * TF_END: the end block was seen and its counts match what was read.
+ * TF_TRUNCATED: the file ends without an end block (after the last whole
+ *   block or inside a block); all records of whole blocks came before.
+ * TF_CORRUPT: bad checksum, magic, kind, lengths, record framing, zlib data,
+ *   end-block counts, or a read error. A block's records are checked before
+ *   any of them is returned, so a corrupt block yields none.
+ * TF_END, TF_TRUNCATED and TF_CORRUPT are sticky; tf_reader_error() then gives
+ * a one-line message naming the file and the byte offset of the block. */
+enum tf_status tf_reader_next(struct tf_reader *r, const void **rec, uint32_t *len);
+const char *tf_reader_error(const struct tf_reader *r);
+uint64_t tf_reader_blocks(const struct tf_reader *r);  /* whole blocks read, end block included */
+uint64_t tf_reader_records(const struct tf_reader *r); /* records returned */
+void tf_reader_close(struct tf_reader *r);
+
+#endif

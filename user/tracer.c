@@ -1,0 +1,251 @@
+/* tracer.c - the live BPF session: mounts tracefs if needed, loads the
+ * skeleton, attaches tracepoints and the allocator's uprobes, and hands each
+ * ring-buffer record to a callback. Owns the libbpf message routing too. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "faultline.skel.h"
+#include "tracer.h"
+
+#define MAX_LINKS 64
+
+struct tracer {
+	struct faultline *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[MAX_LINKS];
+	int nlinks;
+	int nuprobes;
+	tracer_record_fn fn;
+	void *ctx;
+};
+
+static int libbpf_verbose;
+static char libbpf_last[512];
+
+/* libbpf's messages: kept (the last one explains a failure), shown with -vv. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	va_list copy;
+
+	va_copy(copy, ap);
+	if (level != LIBBPF_DEBUG) {
+		vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, copy);
+		libbpf_last[strcspn(libbpf_last, "\n")] = 0;
+	}
+	va_end(copy);
+	if (libbpf_verbose >= 2 || (libbpf_verbose && level != LIBBPF_DEBUG))
+		return vfprintf(stderr, fmt, ap);
+	return 0;
+}
+
+int tracefs_ensure(char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat("/sys/kernel/tracing/events/syscalls", &st) == 0)
+		return 0;
+	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0 &&
+	    stat("/sys/kernel/tracing/events/syscalls", &st) == 0)
+		return 0;
+	snprintf(err, errlen,
+		 "tracefs is not mounted at /sys/kernel/tracing and mounting it failed (%s); "
+		 "the syscall tracepoints need it: mount -t tracefs nodev /sys/kernel/tracing",
+		 strerror(errno));
+	return -1;
+}
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+	struct tracer *t = ctx;
+
+	return t->fn(t->ctx, data, len);
+}
+
+static void explain_load_error(int e, char *err, size_t errlen)
+{
+	if (e == EPERM || e == EACCES)
+		snprintf(err, errlen, "loading BPF programs was refused (%s): run as root "
+			 "(CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN are needed)", strerror(e));
+	else
+		snprintf(err, errlen, "loading BPF programs failed: %s%s%s", strerror(e),
+			 libbpf_last[0] ? "; libbpf: " : "", libbpf_last);
+}
+
+/* The kernel's own support, checked before anything is loaded. */
+static int kernel_supported(char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat("/sys/kernel/btf/vmlinux", &st))
+		return snprintf(err, errlen, "this kernel has no BTF (/sys/kernel/btf/vmlinux): "
+				"faultline needs CONFIG_DEBUG_INFO_BTF"), -1;
+	if (geteuid() != 0)
+		return snprintf(err, errlen, "faultline must run as root (it loads BPF programs "
+				"and attaches uprobes)"), -1;
+	return 0;
+}
+
+struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, void *ctx,
+			   char *err, size_t errlen)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	struct tracer *t;
+	int e;
+
+	libbpf_verbose = o->verbose;
+	libbpf_set_print(libbpf_print);
+	if (kernel_supported(err, errlen) || tracefs_ensure(err, errlen))
+		return NULL;
+	setrlimit(RLIMIT_MEMLOCK, &rl); /* memcg accounting makes this optional */
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return snprintf(err, errlen, "out of memory"), NULL;
+	t->fn = fn;
+	t->ctx = ctx;
+	t->skel = faultline__open();
+	if (!t->skel) {
+		explain_load_error(errno, err, errlen);
+		goto fail;
+	}
+	t->skel->rodata->follow_forks = o->follow_forks;
+	if (o->ringbuf_bytes)
+		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
+	/* uprobe programs are attached by hand, per allocator and pid */
+	e = faultline__load(t->skel);
+	if (e) {
+		explain_load_error(-e, err, errlen);
+		goto fail;
+	}
+	e = faultline__attach(t->skel);
+	if (e) {
+		snprintf(err, errlen, "attaching the tracepoints failed: %s%s%s", strerror(-e),
+			 libbpf_last[0] ? "; libbpf: " : "", libbpf_last);
+		goto fail;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
+	if (!t->rb) {
+		snprintf(err, errlen, "ring buffer setup failed: %s", strerror(errno));
+		goto fail;
+	}
+	return t;
+fail:
+	tracer_close(t);
+	return NULL;
+}
+
+int tracer_add_target(struct tracer *t, pid_t tgid, bool pending)
+{
+	__u32 key = tgid, val = pending ? FL_TARGET_PENDING : FL_TARGET_ACTIVE;
+
+	return bpf_map_update_elem(bpf_map__fd(t->skel->maps.targets), &key, &val, BPF_ANY);
+}
+
+int tracer_remove_target(struct tracer *t, pid_t tgid)
+{
+	__u32 key = tgid;
+
+	return bpf_map_delete_elem(bpf_map__fd(t->skel->maps.targets), &key);
+}
+
+static struct bpf_program *entry_prog(struct faultline *s, int func)
+{
+	switch (func) {
+	case FL_MALLOC: return s->progs.malloc_enter;
+	case FL_CALLOC: return s->progs.calloc_enter;
+	case FL_REALLOC: return s->progs.realloc_enter;
+	case FL_REALLOCARRAY: return s->progs.reallocarray_enter;
+	case FL_FREE: return s->progs.free_enter;
+	case FL_POSIX_MEMALIGN: return s->progs.posix_memalign_enter;
+	case FL_ALIGNED_ALLOC: return s->progs.aligned_alloc_enter;
+	case FL_MEMALIGN: return s->progs.memalign_enter;
+	case FL_VALLOC: return s->progs.valloc_enter;
+	default: return s->progs.pvalloc_enter;
+	}
+}
+
+static int attach_one(struct tracer *t, struct bpf_program *prog, bool ret, pid_t pid,
+		      const char *path, uint64_t off)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
+	struct bpf_link *l;
+
+	if (t->nlinks >= MAX_LINKS)
+		return -E2BIG;
+	l = bpf_program__attach_uprobe_opts(prog, pid, path, off, &opts);
+	if (!l)
+		return -errno;
+	t->links[t->nlinks++] = l;
+	t->nuprobes++;
+	return 0;
+}
+
+int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t pid,
+			    char *err, size_t errlen)
+{
+	for (int f = 0; f < FL_NFUNC; f++) {
+		int e;
+
+		if (!a->offset[f] || a->alias_of[f] >= 0)
+			continue;
+		e = attach_one(t, entry_prog(t->skel, f), false, pid, a->path,
+			       a->offset[f] + (f == FL_FREE ? a->free_skip : 0));
+		if (!e)
+			e = attach_one(t, t->skel->progs.call_return, true, pid, a->path, a->offset[f]);
+		if (e) {
+			snprintf(err, errlen, "attaching a uprobe to %s in %s failed: %s",
+				 fl_func_names[f], a->path, strerror(-e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int tracer_poll(struct tracer *t, int timeout_ms)
+{
+	return ring_buffer__poll(t->rb, timeout_ms);
+}
+
+int tracer_drain(struct tracer *t)
+{
+	return ring_buffer__consume(t->rb);
+}
+
+uint64_t tracer_lost(struct tracer *t)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u32 key = FL_CNT_LOST;
+	uint64_t sum = 0;
+	__u64 *vals;
+
+	if (ncpu <= 0 || !(vals = calloc(ncpu, sizeof(*vals))))
+		return 0;
+	if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.counters), &key, vals))
+		for (int i = 0; i < ncpu; i++)
+			sum += vals[i];
+	free(vals);
+	return sum;
+}
+
+int tracer_uprobe_count(const struct tracer *t)
+{
+	return t->nuprobes;
+}
+
+void tracer_close(struct tracer *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	for (int i = 0; i < t->nlinks; i++)
+		bpf_link__destroy(t->links[i]);
+	faultline__destroy(t->skel);
+	free(t);
+}

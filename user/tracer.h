@@ -1,0 +1,45 @@
+/* tracer.h - the live BPF session: load, attach, feed the ring buffer's
+ * records to a callback, count what the kernel could not queue. */
+#ifndef FL_TRACER_H
+#define FL_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "allocator.h"
+
+struct tracer_opts {
+	bool follow_forks;
+	int verbose;
+	size_t ringbuf_bytes; /* 0: the default (64 MiB) */
+};
+
+/* Called for every record, in ring-buffer order. A non-zero return stops
+ * tracer_poll() and is returned by it. */
+typedef int (*tracer_record_fn)(void *ctx, const void *rec, size_t len);
+
+struct tracer;
+
+struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, void *ctx,
+			   char *err, size_t errlen);
+/* Adds tgid to the traced set: active now, or pending until its next execve. */
+int tracer_add_target(struct tracer *t, pid_t tgid, bool pending);
+int tracer_remove_target(struct tracer *t, pid_t tgid);
+/* Attaches entry and return uprobes on every entry point of a, for pid
+ * (-1: every process mapping the file; the kernel filter still applies). */
+int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t pid,
+			    char *err, size_t errlen);
+/* Waits up to timeout_ms for records and consumes them. Returns records
+ * consumed (>= 0), or the callback's non-zero return, or -errno. */
+int tracer_poll(struct tracer *t, int timeout_ms);
+int tracer_drain(struct tracer *t);
+uint64_t tracer_lost(struct tracer *t);
+int tracer_uprobe_count(const struct tracer *t);
+void tracer_close(struct tracer *t);
+
+/* Makes sure tracefs is mounted (mounts it at /sys/kernel/tracing if not).
+ * Returns 0 or -1 with a message. */
+int tracefs_ensure(char *err, size_t errlen);
+
+#endif
