@@ -14,7 +14,6 @@ LDLIBS   := -lbpf -lelf -lz
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 USER_SRC := $(wildcard user/*.c)
-USER_LIB := $(filter-out user/main.c,$(USER_SRC))
 BPF_SRC  := $(wildcard bpf/*.bpf.c)
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRC))
 HDRS     := $(wildcard include/*.h user/*.h)
@@ -23,7 +22,8 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 EXAMPLES := $(patsubst tools/examples/%.c,$(BUILD)/examples/%,$(wildcard tools/examples/*.c))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test unit e2e demo bench clean asan
+.PHONY: all deps test unit e2e demo bench clean
+.SECONDARY:
 all: $(BUILD)/faultline $(EXAMPLES)
 
 # Debian packages the build, tests and benchmarks need; quiet when all are present.
@@ -64,7 +64,10 @@ $(BUILD)/asan/%.o: user/%.c $(HDRS) $(SKELS) | $(DEPS_STAMP)
 $(BUILD)/faultline-asan: $(patsubst user/%.c,$(BUILD)/asan/%.o,$(USER_SRC))
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(patsubst user/%.c,$(BUILD)/asan/%.o,$(USER_LIB))
+# Each unit test links the module it is named after, plus what that module uses.
+UNIT_USES_correlator := $(BUILD)/asan/alloc_index.o $(BUILD)/asan/region_set.o
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/asan/%.o $$(UNIT_USES_$$*)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
 

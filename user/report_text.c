@@ -47,11 +47,12 @@ const char *fmt_bytes(uint64_t n, char *buf, size_t len)
 	return buf;
 }
 
+/* From the first event (the exec) to the last (the exit), in kernel time. */
 uint64_t run_duration_ns(const struct summary *s, const struct run_info *ri)
 {
-	if (ri->start_ns && ri->end_ns > ri->start_ns)
-		return ri->end_ns - ri->start_ns;
-	return s->last_ts > s->first_ts ? s->last_ts - s->first_ts : 0;
+	if (s->last_ts > s->first_ts)
+		return s->last_ts - s->first_ts;
+	return ri->end_ns > ri->start_ns ? ri->end_ns - ri->start_ns : 0;
 }
 
 struct text_report *text_report_new(unsigned max_lines)
@@ -165,6 +166,10 @@ static void describe_syscall(char *buf, size_t cap, const struct corr_item *it)
 	}
 	switch (e->sys) {
 	case FL_SYS_BRK:
+		if (e->args[0] == 0) {
+			append(buf, cap, "  brk(NULL)");
+			break;
+		}
 		if (it->heap_old && it->heap_new >= it->heap_old)
 			append(buf, cap, "  brk +%s", fmt_bytes(it->heap_new - it->heap_old, b1, sizeof(b1)));
 		else if (it->heap_old)
@@ -226,8 +231,13 @@ static void text_item(void *ctx, const struct corr_item *it)
 		on_call(tr, it);
 		break;
 	case FL_EV_SYSCALL:
-		if (tr->last != UINT32_MAX && it->call_seq == tr->last_seq)
-			describe_syscall(tr->notes[tr->last].text, NOTE_TEXT, it);
+		if (tr->last != UINT32_MAX && it->call_seq == tr->last_seq) {
+			struct note *n = &tr->notes[tr->last];
+
+			describe_syscall(n->text, NOTE_TEXT, it);
+			if (!n->where[0] && n->call.h.func != FL_FREE && n->call.ret)
+				describe_ptr(n, it->proc, n->call.ret);
+		}
 		break;
 	case FL_EV_FAULT:
 		on_fault(tr, it);
@@ -354,7 +364,9 @@ static void write_note(FILE *out, const struct note *n)
 	call_signature(out, n);
 	fprintf(out, "%s\n", n->text);
 	if (n->where[0])
-		fprintf(out, "           pointer = %s\n", n->where);
+		fprintf(out, "           pointer = %s%s\n", n->where,
+			is_large(&n->call) && !strncmp(n->where, "heap", 4)
+				? "  (>= 128 KiB yet from the brk heap: glibc's mmap threshold has moved)" : "");
 	if (faults)
 		fprintf(out, "           first-touch faults on this block: %u (%u inside the call, %u by the "
 			"program; %u in kernel mode)\n", faults, n->faults_in_call, n->faults_program,

@@ -1,0 +1,309 @@
+/* test_correlator.c - attribution: which call caused each syscall, which
+ * block (or the allocator, or other memory) owns each fault. Synthetic
+ * kernel records, in the order the ring buffer delivers them. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "correlator.h"
+#include "meta.h"
+
+#define TGID 100
+#define TID 100
+#define HEAP 0x555555559000ull
+#define MAP 0x7ffff7000000ull
+
+struct capture {
+	struct corr_item items[64];
+	uint8_t recs[64][FL_EV_MAX_SIZE]; /* items[i].rec points here */
+	int n;
+};
+
+static void capture_item(void *ctx, const struct corr_item *it)
+{
+	struct capture *cap = ctx;
+
+	if (cap->n < 64) {
+		cap->items[cap->n] = *it;
+		memcpy(cap->recs[cap->n], it->rec, it->rec->type == FL_EV_SYSCALL ? sizeof(struct fl_ev_syscall)
+			: it->rec->type == FL_EV_CALL ? sizeof(struct fl_ev_call) : sizeof(struct fl_ev_fault));
+		cap->items[cap->n].rec = (const struct fl_hdr *)cap->recs[cap->n];
+		cap->items[cap->n].block = NULL; /* not valid after the callback */
+		cap->n++;
+	}
+}
+
+static struct fl_hdr hdr(uint8_t type, uint8_t func, uint16_t flags, uint32_t tid)
+{
+	static uint64_t ts = 1000;
+
+	return (struct fl_hdr){ .type = type, .func = func, .flags = flags, .tid = tid, .tgid = TGID, .ts = ts++ };
+}
+
+static void feed_call(struct correlator *c, uint8_t func, uint64_t a0, uint64_t a2, uint64_t ret, uint16_t flags)
+{
+	struct fl_ev_call e = { .h = hdr(FL_EV_CALL, func, flags, TID), .a0 = a0, .a2 = a2, .ret = ret };
+
+	assert_int_equal(corr_feed(c, &e, sizeof(e)), 0);
+}
+
+static void feed_sys(struct correlator *c, uint32_t sys, int in_func, uint64_t a0, uint64_t a1, uint64_t a2,
+		     uint64_t a3, int64_t ret)
+{
+	struct fl_ev_syscall e = {
+		.h = hdr(FL_EV_SYSCALL, in_func < 0 ? FL_FUNC_NONE : in_func, in_func < 0 ? 0 : FL_F_IN_CALL, TID),
+		.sys = sys, .args = { a0, a1, a2, a3, 0 }, .ret = ret };
+
+	assert_int_equal(corr_feed(c, &e, sizeof(e)), 0);
+}
+
+static void feed_fault(struct correlator *c, int in_func, uint64_t addr, uint16_t extra)
+{
+	struct fl_ev_fault e = {
+		.h = hdr(FL_EV_FAULT, in_func < 0 ? FL_FUNC_NONE : in_func,
+			 (in_func < 0 ? 0 : FL_F_IN_CALL) | FL_F_FAULT_WRITE | extra, TID),
+		.addr = addr };
+
+	assert_int_equal(corr_feed(c, &e, sizeof(e)), 0);
+}
+
+static struct correlator *setup_corr(struct capture *cap)
+{
+	struct correlator *c = corr_new(16);
+	struct corr_sink s = { .item = capture_item, .ctx = cap };
+
+	memset(cap, 0, sizeof(*cap));
+	corr_add_sink(c, &s);
+	/* the loader's brk(NULL) before any allocator call: the heap's start */
+	feed_sys(c, FL_SYS_BRK, -1, 0, 0, 0, 0, HEAP);
+	return c;
+}
+
+/* malloc(1): brk(NULL) and brk(+132 KiB) inside it, a fault on the chunk
+ * header inside the call; the events arrive before the call's record. */
+static void test_malloc_brk_attribution(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	const struct summary *s = corr_summary(c);
+
+	(void)state;
+	feed_sys(c, FL_SYS_BRK, FL_MALLOC, 0, 0, 0, 0, HEAP);
+	feed_sys(c, FL_SYS_BRK, FL_MALLOC, HEAP + 0x21000, 0, 0, 0, HEAP + 0x21000);
+	feed_fault(c, FL_MALLOC, HEAP + 0x298, 0);
+	assert_int_equal(cap.n, 1); /* tagged events wait for their call */
+	feed_call(c, FL_MALLOC, 1, 0, HEAP + 0x2a0, 0);
+	assert_int_equal(cap.n, 5);
+	assert_int_equal(cap.items[1].rec->type, FL_EV_CALL);
+	assert_int_equal(cap.items[1].syscalls_caused, 2);
+	assert_int_equal(cap.items[2].call_seq, cap.items[1].seq);
+	assert_int_equal(cap.items[3].call_seq, cap.items[1].seq);
+	assert_int_equal(cap.items[3].heap_new - cap.items[3].heap_old, 0x21000);
+	assert_int_equal(cap.items[4].owner, FL_OWNER_ALLOCATION); /* header of the block being returned */
+	assert_int_equal(cap.items[4].alloc_seq, cap.items[1].seq);
+	assert_int_equal(s->by_caller[FL_MALLOC][FL_SYS_BRK], 2);
+	assert_int_equal(s->by_caller[FL_CALLER_NONE][FL_SYS_BRK], 1);
+	assert_int_equal(s->calls_with_syscall[FL_MALLOC], 1);
+	assert_int_equal(s->peak_heap, 0x21000);
+	assert_int_equal(s->alloc_faults_in_call, 1);
+	corr_free(c);
+}
+
+/* Faults from the program after return: in a block, in the heap's free
+ * space (allocator), and outside (other). */
+static void test_fault_owners(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	const struct summary *s = corr_summary(c);
+
+	(void)state;
+	feed_sys(c, FL_SYS_BRK, FL_MALLOC, HEAP + 0x21000, 0, 0, 0, HEAP + 0x21000);
+	feed_call(c, FL_MALLOC, 0x100, 0, HEAP + 0x2a0, 0);
+	feed_fault(c, -1, HEAP + 0x2a0 + 0x80, 0);      /* in the block */
+	feed_fault(c, -1, HEAP + 0x10000, 0);           /* free space of the heap */
+	feed_fault(c, -1, 0x7ffffffde000ull, 0);         /* the stack */
+	feed_fault(c, -1, HEAP + 0x2a0, FL_F_FAULT_PRESENT | FL_F_FAULT_KERNEL); /* not a first touch */
+	assert_int_equal(s->faults_owner[FL_OWNER_ALLOCATION], 2);
+	assert_int_equal(s->faults_owner[FL_OWNER_ALLOCATOR], 1);
+	assert_int_equal(s->faults_owner[FL_OWNER_OTHER], 1);
+	assert_int_equal(s->first_touch, 3);
+	assert_int_equal(s->faults_kernel, 1);
+	assert_int_equal(s->faults_user, 3);
+	assert_int_equal(cap.items[3].call_seq, 0);
+	assert_int_equal(cap.items[3].alloc_seq, cap.items[1].seq);
+	assert_true(cap.items[3].first_touch);
+	assert_false(cap.items[6].first_touch);
+	corr_free(c);
+}
+
+/* A block with its own mapping: mmap in malloc, munmap in free; the region
+ * is allocator memory while mapped; the freed block leaves the index. */
+static void test_mmap_block_lifecycle(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	const struct summary *s = corr_summary(c);
+
+	(void)state;
+	feed_sys(c, FL_SYS_MMAP, FL_MALLOC, 0, 135168, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, MAP);
+	feed_call(c, FL_MALLOC, 131072, 0, MAP + 0x10, 0);
+	assert_int_equal(s->peak_mmap, 135168);
+	assert_int_equal(s->peak_live, 131072);
+	feed_fault(c, -1, MAP + 0x20000, 0);        /* last page of the block... */
+	feed_fault(c, -1, MAP + 0x20fff, 0);        /* ...and past its requested end: allocator */
+	assert_int_equal(cap.items[3].owner, FL_OWNER_ALLOCATION);
+	assert_int_equal(cap.items[4].owner, FL_OWNER_ALLOCATOR);
+	feed_sys(c, FL_SYS_MUNMAP, FL_FREE, MAP, 135168, 0, 0, 0);
+	feed_call(c, FL_FREE, 0, MAP + 0x10, 0, 0);
+	assert_int_equal(s->by_caller[FL_FREE][FL_SYS_MUNMAP], 1);
+	assert_int_equal(s->frees_returned, 1);
+	assert_int_equal(s->cur_mmap, 0);
+	assert_int_equal(s->cur_live, 0);
+	feed_fault(c, -1, MAP + 0x10, 0); /* after munmap: nobody's */
+	assert_int_equal(cap.items[cap.n - 1].owner, FL_OWNER_OTHER);
+	corr_free(c);
+}
+
+/* free of a pointer never seen, free(NULL), and a free that keeps memory. */
+static void test_free_kinds(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	const struct summary *s = corr_summary(c);
+
+	(void)state;
+	feed_call(c, FL_FREE, 0, 0xdead0, 0, 0);
+	feed_call(c, FL_FREE, 0, 0, 0, 0);
+	feed_sys(c, FL_SYS_BRK, FL_MALLOC, HEAP + 0x21000, 0, 0, 0, HEAP + 0x21000);
+	feed_call(c, FL_MALLOC, 32, 0, HEAP + 0x2a0, 0);
+	feed_call(c, FL_FREE, 0, HEAP + 0x2a0, 0, 0);
+	assert_int_equal(s->frees_unknown, 1);
+	assert_int_equal(s->frees_null, 1);
+	assert_int_equal(s->frees_kept, 2); /* the unknown one and the known one: no syscall */
+	assert_true(cap.items[1].unknown_free);
+	assert_int_equal(s->calls[FL_FREE], 3);
+	corr_free(c);
+}
+
+/* A nested call (e.g. an allocator whose calloc calls malloc) is counted, but
+ * the outer call alone owns the block and the syscalls. */
+static void test_nested_call(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	const struct summary *s = corr_summary(c);
+
+	(void)state;
+	feed_sys(c, FL_SYS_BRK, FL_CALLOC, HEAP + 0x21000, 0, 0, 0, HEAP + 0x21000);
+	feed_call(c, FL_MALLOC, 400, 0, HEAP + 0x2a0, FL_F_NESTED | FL_F_IN_CALL);
+	{
+		struct fl_ev_call e = { .h = hdr(FL_EV_CALL, FL_CALLOC, 0, TID), .a0 = 10, .a1 = 40, .ret = HEAP + 0x2a0 };
+
+		corr_feed(c, &e, sizeof(e));
+	}
+	assert_int_equal(s->calls[FL_MALLOC], 1);
+	assert_int_equal(s->calls[FL_CALLOC], 1);
+	assert_int_equal(s->calls_nested, 1);
+	assert_int_equal(s->bytes_requested, 400);
+	assert_int_equal(s->by_caller[FL_CALLOC][FL_SYS_BRK], 1);
+	assert_int_equal(cap.items[1].rec->func, FL_CALLOC);
+	assert_int_equal(cap.items[3].call_seq, cap.items[1].seq); /* the nested malloc */
+	corr_free(c);
+}
+
+/* realloc that moves: the old block leaves, the new one enters, faults while
+ * copying belong to the blocks they touch. */
+static void test_realloc_move(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	const struct summary *s = corr_summary(c);
+
+	(void)state;
+	feed_sys(c, FL_SYS_BRK, FL_MALLOC, HEAP + 0x21000, 0, 0, 0, HEAP + 0x21000);
+	feed_call(c, FL_MALLOC, 100, 0, HEAP + 0x2a0, 0);
+	feed_sys(c, FL_SYS_MMAP, FL_REALLOC, 0, 0x41000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, MAP);
+	feed_fault(c, FL_REALLOC, MAP + 0x1000, 0);
+	feed_call(c, FL_REALLOC, 0x40000, HEAP + 0x2a0, MAP + 0x10, 0);
+	assert_int_equal(cap.items[cap.n - 1].owner, FL_OWNER_ALLOCATION);
+	assert_int_equal(cap.items[cap.n - 1].alloc_seq, cap.items[cap.n - 3].seq);
+	assert_int_equal(s->cur_live, 0x40000);
+	assert_int_equal(s->by_caller[FL_REALLOC][FL_SYS_MMAP], 1);
+	corr_free(c);
+}
+
+/* Events tagged with a call that never returned are flushed at the end, not lost. */
+static void test_orphans_flushed(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	const struct summary *s = corr_summary(c);
+
+	(void)state;
+	feed_sys(c, FL_SYS_BRK, FL_MALLOC, HEAP + 0x21000, 0, 0, 0, HEAP + 0x21000);
+	assert_int_equal(s->syscalls[FL_SYS_BRK], 1);
+	corr_finish(c);
+	assert_int_equal(s->syscalls[FL_SYS_BRK], 2);
+	assert_int_equal(s->orphan_events, 1);
+	assert_int_equal(s->by_caller[FL_MALLOC][FL_SYS_BRK], 1);
+	corr_free(c);
+}
+
+/* Short or unknown records are counted as bad, never read past their end. */
+static void test_bad_records(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	uint8_t junk[8] = { FL_EV_SYSCALL, 0 };
+	uint8_t unknown[64] = { 77 };
+
+	(void)state;
+	assert_int_equal(corr_feed(c, junk, sizeof(junk)), -1);
+	assert_int_equal(corr_feed(c, unknown, sizeof(unknown)), -1);
+	assert_int_equal(corr_feed(c, junk, 0), -1);
+	assert_int_equal(corr_bad_records(c), 3);
+	corr_free(c);
+}
+
+/* Meta records fill the run information. */
+static void test_meta(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	uint8_t buf[sizeof(struct fl_meta) + 16] = { 0 };
+	struct fl_meta *m = (struct fl_meta *)buf;
+
+	(void)state;
+	m->type = FL_REC_META;
+	m->kind = FL_META_COMMAND;
+	memcpy(buf + sizeof(*m), "ls\0-l\0", 6);
+	corr_feed(c, buf, sizeof(*m) + 6);
+	m->kind = FL_META_LOST;
+	m->value = 7;
+	corr_feed(c, buf, sizeof(*m));
+	assert_int_equal(corr_run_info(c)->argc, 2);
+	assert_string_equal(corr_run_info(c)->argv[1], "-l");
+	assert_int_equal(corr_run_info(c)->lost, 7);
+	corr_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_malloc_brk_attribution),
+		cmocka_unit_test(test_fault_owners),
+		cmocka_unit_test(test_mmap_block_lifecycle),
+		cmocka_unit_test(test_free_kinds),
+		cmocka_unit_test(test_nested_call),
+		cmocka_unit_test(test_realloc_move),
+		cmocka_unit_test(test_orphans_flushed),
+		cmocka_unit_test(test_bad_records),
+		cmocka_unit_test(test_meta),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
