@@ -1,6 +1,7 @@
 /* allocator.c - which object a process gets its malloc from, and the file
  * offsets of its entry points (ELF symbol tables read with libelf). */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -219,11 +220,36 @@ static int next_listed_path(char **cursor, char *out, size_t outlen)
 	return 0;
 }
 
+/* "#!/path/to/interp ..." at the start of a script: the interpreter's path. */
+static bool script_interpreter(const char *path, char *out, size_t outlen)
+{
+	char line[512];
+	FILE *f = fopen(path, "re");
+	bool found = false;
+
+	if (!f)
+		return false;
+	if (fgets(line, sizeof(line), f) && line[0] == '#' && line[1] == '!') {
+		char *p = line + 2;
+
+		p += strspn(p, " \t");
+		p[strcspn(p, " \t\n")] = 0;
+		found = *p == '/';
+		if (found)
+			snprintf(out, outlen, "%s", p);
+	}
+	fclose(f);
+	return found;
+}
+
 int allocator_for_exec(const char *exe, struct allocator *a, char *err, size_t errlen)
 {
-	char interp[4096], lib[4096];
+	char interp[4096], lib[4096], script_interp[4096];
 	char *list, *cursor;
 	int n;
+
+	if (script_interpreter(exe, script_interp, sizeof(script_interp)))
+		exe = script_interp; /* a script: the allocator is its interpreter's */
 
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return snprintf(err, errlen, "libelf: %s", elf_errmsg(-1)), -1;

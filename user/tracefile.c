@@ -272,6 +272,13 @@ struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err
 		return NULL;
 	}
 	w->fd = fd;
+	{
+		struct stat st;
+
+		/* an existing trace file gets no wider a mode than a new one */
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			(void)fchmod(fd, 0600);
+	}
 	w->event_abi = event_abi;
 	w->level = TF_DEFAULT_LEVEL;
 	w->block_size = TF_DEFAULT_BLOCK_SIZE;
