@@ -22,7 +22,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 EXAMPLES := $(patsubst tools/examples/%.c,$(BUILD)/examples/%,$(wildcard tools/examples/*.c))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
-.PHONY: all deps test unit e2e demo bench clean
+.PHONY: all deps test unit e2e demo bench clean clang-check
 .SECONDARY:
 all: $(BUILD)/faultline $(EXAMPLES)
 
@@ -81,9 +81,13 @@ unit: $(UNIT_BIN)
 e2e: $(BUILD)/faultline $(BUILD)/faultline-asan $(EXAMPLES)
 	prove -v tests/e2e/
 
+# The userspace code must also build warning-free with clang.
+clang-check: $(SKELS)
+	@for f in $(USER_SRC) $(UNIT_SRC); do clang -fsyntax-only $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -Iuser $$f || exit 1; done
+
 # The one test command (README, .ci/run): unit tests, then end-to-end tests.
 test: $(DEPS_STAMP)
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/faultline-asan
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/faultline-asan clang-check
 	@unit_rc=0; for t in $(UNIT_BIN); do $$t || unit_rc=1; done; \
 	prove tests/e2e/; e2e_rc=$$?; \
 	[ $$unit_rc = 0 ] && [ $$e2e_rc = 0 ]

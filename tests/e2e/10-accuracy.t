@@ -60,8 +60,9 @@ import threading
 def work(n):
     x = []
     for i in range(20000):
-        x.append([i] * (i % 30))
-        if len(x) > 500:
+        # > 512 bytes: lists beyond pymalloc's limit come from malloc
+        x.append([i] * (80 + i % 300))
+        if len(x) > 200:
             x.clear()
 ts = [threading.Thread(target=work, args=(k,)) for k in range(3)]
 for t in ts: t.start()
@@ -127,6 +128,8 @@ print(*[s[k] for k in ("brk", "mmap", "munmap", "mremap", "mprotect", "madvise")
 EOF
 	)
 
+	diag "$name: strace $s_brk $s_mmap $s_munmap $s_mremap $s_mprotect $s_madvise perf $p_faults bpftrace $b_malloc $b_free"
+	diag "$name: faultline $f_brk $f_mmap $f_munmap $f_mremap $f_mprotect $f_madvise faults $f_faults calls $f_malloc $f_free lost $f_lost"
 	if [ "$mt" = 0 ]; then
 		for k in $SYSCALLS; do
 			s=s_$k f=f_$k
