@@ -156,11 +156,18 @@ static void install_signals(void)
 static int run_until_exit(struct recording *r, pid_t main_pid, bool follow)
 {
 	int status = 0, main_status = -1, forwarded = 0;
+	uint64_t last_flush = now_ns(CLOCK_MONOTONIC);
 
 	for (;;) {
 		pid_t p;
 
 		tracer_poll(r->tracer, 100);
+		if (now_ns(CLOCK_MONOTONIC) - last_flush > 1000000000ull) {
+			/* a recording killed later keeps all but its last second */
+			if (!r->write_failed && tf_writer_flush(r->w))
+				r->write_failed = true;
+			last_flush = now_ns(CLOCK_MONOTONIC);
+		}
 		if (stop_signal && !forwarded) {
 			kill(main_pid, stop_signal);
 			forwarded = stop_signal;
@@ -311,6 +318,11 @@ int cmd_record(int argc, char **argv)
 	write_command(&r, argc - first, argv + first);
 	write_meta(&r, FL_META_TARGET, c.pid, 0, NULL, 0);
 	write_meta(&r, FL_META_ALLOCATOR, c.pid, 0, alloc.path, strlen(alloc.path));
+	if (tf_writer_flush(r.w)) {
+		fprintf(stderr, "faultline: %s\n", tf_writer_error(r.w));
+		child_abort(&c);
+		goto fail;
+	}
 	install_signals();
 	if (child_release(&c, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s: %s\n", argv[first], err);

@@ -264,9 +264,12 @@ static void write_header(FILE *out, const struct summary *s, const struct run_in
 		fprintf(out, "   killed by signal %d", WTERMSIG(ri->exit_status));
 	fprintf(out, "   duration %.3f ms\n", run_duration_ns(s, ri) / 1e6);
 	fprintf(out, "allocator: %s\n", ri->allocator[0] ? ri->allocator : "(unknown)");
-	fprintf(out, "events:    %" PRIu64 " lost%s%s\n", ri->lost,
-		ri->lost ? " (counts below are lower bounds)" : "",
-		truncated ? "; TRUNCATED: the recording was cut short" : "");
+	if (truncated)
+		fprintf(out, "events:    TRUNCATED: the recording was cut short; events lost before the cut: "
+			"unknown\n");
+	else
+		fprintf(out, "events:    %" PRIu64 " lost%s\n", ri->lost,
+			ri->lost ? " (the counts below are lower bounds)" : "");
 }
 
 static void write_calls(FILE *out, const struct summary *s)
