@@ -155,16 +155,22 @@ static void node_give_back(struct alloc_index *ix, struct bnode *nd)
 
 /* ---- node entries ---- */
 
-/* Number of entries whose key is <= k. A branch-free scan: its loads are
- * independent, so a node's key lines are fetched in parallel, which beats a
- * binary search's chain of dependent cache misses at this fanout. */
+/* Number of entries whose key is <= k. */
 static unsigned upper_bound(const struct bnode *nd, uint64_t k)
 {
-	unsigned count = 0;
+	unsigned lo = 0, len = nd->n;
 
-	for (unsigned i = 0; i < nd->n; i++)
-		count += nd->key[i] <= k;
-	return count;
+	while (len > 0) {
+		unsigned half = len / 2;
+
+		if (nd->key[lo + half] <= k) {
+			lo += half + 1;
+			len -= half + 1;
+		} else {
+			len = half;
+		}
+	}
+	return lo;
 }
 
 /* The entry of an inner node whose subtree would hold k. */

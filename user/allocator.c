@@ -96,6 +96,7 @@ int allocator_scan(const char *path, struct allocator *a, char *err, size_t errl
 
 	memset(a, 0, sizeof(*a));
 	snprintf(a->path, sizeof(a->path), "%s", path);
+	snprintf(a->shown, sizeof(a->shown), "%s", path);
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return snprintf(err, errlen, "libelf: %s", elf_errmsg(-1)), -1;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -305,4 +306,120 @@ int resolve_command(const char *cmd, char *out, size_t outlen)
 	free(dirs);
 	errno = ENOENT;
 	return -1;
+}
+
+/* ---- a running process ---------------------------------------------------- */
+
+struct mapped_object {
+	char path[4096];      /* as /proc/PID/maps shows it */
+	char via[128];        /* /proc/PID/map_files/START-END */
+};
+
+/* Distinct file-backed objects in /proc/PID/maps, in address order. */
+static int mapped_objects(pid_t pid, struct mapped_object *objs, int max)
+{
+	char line[4352], path[64];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		unsigned long start, end, ino;
+		char file[4096] = "";
+		bool seen = false;
+
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu %4095[^\n]", &start, &end, &ino, file) < 4 ||
+		    ino == 0 || file[0] != '/')
+			continue;
+		for (int i = 0; i < n && !seen; i++)
+			seen = !strcmp(objs[i].path, file);
+		if (seen)
+			continue;
+		snprintf(objs[n].path, sizeof(objs[n].path), "%s", file);
+		snprintf(objs[n].via, sizeof(objs[n].via), "/proc/%d/map_files/%lx-%lx", pid, start, end);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+/* Is obj named in the process's LD_PRELOAD? */
+static bool is_preloaded(pid_t pid, const char *obj)
+{
+	char path[64], env[65536];
+	bool found = false;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, env, sizeof(env) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	env[n] = 0;
+	for (char *p = env; p < env + n; p += strlen(p) + 1)
+		if (!strncmp(p, "LD_PRELOAD=", 11) && strstr(p + 11, base_name(obj)))
+			found = true;
+	return found;
+}
+
+/* Lower is preferred: 0 executable, 1 preloaded, 2 other, 3 libc. */
+static int lookup_rank(pid_t pid, const struct mapped_object *o, const char *exe)
+{
+	if (!strcmp(o->path, exe))
+		return 0;
+	if (is_preloaded(pid, o->path))
+		return 1;
+	return strncmp(base_name(o->path), "libc.so", 7) ? 2 : 3;
+}
+
+int allocator_for_pid(pid_t pid, struct allocator *a, char *err, size_t errlen)
+{
+	struct mapped_object *objs = calloc(256, sizeof(*objs));
+	char exe_link[64], exe[4096] = "";
+	int n, best = -1, best_rank = 99;
+	ssize_t len;
+
+	if (!objs)
+		return snprintf(err, errlen, "out of memory"), -1;
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		free(objs);
+		return snprintf(err, errlen, "libelf: %s", elf_errmsg(-1)), -1;
+	}
+	snprintf(exe_link, sizeof(exe_link), "/proc/%d/exe", pid);
+	len = readlink(exe_link, exe, sizeof(exe) - 1);
+	if (len > 0)
+		exe[len] = 0;
+	n = mapped_objects(pid, objs, 256);
+	for (int i = 0; i < n; i++) {
+		int rank = lookup_rank(pid, &objs[i], exe);
+		char e2[256];
+
+		if (rank < best_rank && allocator_scan(objs[i].via, a, e2, sizeof(e2)) > 0) {
+			best = i;
+			best_rank = rank;
+		}
+	}
+	if (best < 0) {
+		free(objs);
+		return snprintf(err, errlen, "process %d maps no object that defines malloc: no allocator to probe",
+				pid), -1;
+	}
+	allocator_scan(objs[best].via, a, err, errlen);
+	snprintf(a->shown, sizeof(a->shown), "%s", objs[best].path);
+	free(objs);
+	return 0;
 }

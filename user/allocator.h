@@ -10,6 +10,7 @@
 
 struct allocator {
 	char path[4096];          /* file to attach to (as seen from here) */
+	char shown[4096];         /* its name for people (the target's own path) */
 	uint64_t offset[FL_NFUNC]; /* file offset of each entry point, 0 = absent */
 	uint64_t vaddr[FL_NFUNC];  /* its symbol value */
 	int alias_of[FL_NFUNC];    /* -1, or the func sharing the same address */
@@ -26,6 +27,12 @@ int allocator_scan(const char *path, struct allocator *a, char *err, size_t errl
  * lookup order (the executable, LD_PRELOAD, then its libraries) that defines
  * malloc. Returns 0 or -1 with a one-line message in err. */
 int allocator_for_exec(const char *exe_path, struct allocator *a, char *err, size_t errlen);
+
+/* Resolves a running process: its executable if it defines malloc, then an
+ * LD_PRELOADed object, then any other mapped object but libc, then libc.
+ * Files are opened through /proc/PID/map_files, so a process in another
+ * mount namespace or a chroot is resolved as it maps them. */
+int allocator_for_pid(pid_t pid, struct allocator *a, char *err, size_t errlen);
 
 /* The path of CMD as execvp would find it, in out. Returns 0 or -1 (errno). */
 int resolve_command(const char *cmd, char *out, size_t outlen);

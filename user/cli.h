@@ -6,6 +6,15 @@
 
 int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
+
+#include <stdbool.h>
+#include <stdio.h>
+struct session_opts;
+/* Options shared by record and trace (-o -p -d -f -q -v --json --buffer-size).
+ * Returns 0, 1 when --help was printed, -1 on a usage error (printed). */
+int cli_parse_session(const char *sub, int argc, char **argv, struct session_opts *s,
+		      const char **out, bool *quiet, bool *json, void (*usage)(FILE *));
 
 /* Prints "faultline SUB: MSG" and a hint to --help on stderr; returns -1. */
 int cli_usage_error(const char *sub, const char *msg);

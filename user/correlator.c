@@ -492,6 +492,25 @@ static void set_command(struct run_info *ri, const char *data, size_t len)
 	}
 }
 
+/* A process attached to mid-life: its heap's extent comes from its maps. */
+static void heap_from_maps(struct corr_proc *p, const char *text, size_t len)
+{
+	const char *end = text + len, *line = text;
+
+	while (line < end) {
+		const char *nl = memchr(line, '\n', end - line);
+		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+		unsigned long long lo, hi;
+
+		if (n > 6 && !memcmp(line + n - 6, "[heap]", 6) &&
+		    sscanf(line, "%llx-%llx", &lo, &hi) == 2 && !p->heap_start) {
+			p->heap_start = lo;
+			p->brk = hi;
+		}
+		line += n + 1;
+	}
+}
+
 static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 {
 	const char *data = (const char *)(m + 1);
@@ -511,6 +530,10 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 		}
 		break;
 	case FL_META_LOST: ri->lost += m->value; break;
+	case FL_META_MAPS:
+		if (ri->attached)
+			heap_from_maps(proc_get(c, m->tgid), data, dlen);
+		break;
 	case FL_META_START: ri->start_ns = m->value; break;
 	case FL_META_END: ri->end_ns = m->value; break;
 	}

@@ -10,6 +10,7 @@ static const struct subcommand {
 } subcommands[] = {
 	{ "record", cmd_record, "run a command under the probes, store its events in a file" },
 	{ "report", cmd_report, "print what a recording shows (text, json summary, jsonl events)" },
+	{ "trace", cmd_trace, "live view of a running process (-p PID) or a command" },
 };
 
 int cli_usage_error(const char *sub, const char *msg)

@@ -20,6 +20,20 @@ struct corr_sink text_report_sink(struct text_report *tr);
 void text_report_write(struct text_report *tr, FILE *out, const struct summary *s,
 		       const struct run_info *ri, bool truncated);
 void text_report_free(struct text_report *tr);
+/* The summary part alone (header, calls, syscalls, faults, memory). */
+void text_summary_write(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated);
+/* "malloc(1) = 0x..." for a call record. */
+void text_call_signature(FILE *out, const struct fl_ev_call *e);
+/* Appends "  brk +132 KiB heap ..." for a syscall item to buf. */
+void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it);
+
+/* live: one line per call that caused a syscall or a first-touch fault (every
+ * call with verbose), written as the calls complete. */
+struct live_printer;
+struct live_printer *live_printer_new(FILE *out, bool verbose);
+struct corr_sink live_printer_sink(struct live_printer *lp);
+void live_printer_flush(struct live_printer *lp);
+void live_printer_free(struct live_printer *lp);
 
 /* Helpers shared by the formats. */
 const char *fmt_bytes(uint64_t n, char *buf, size_t len); /* "132 KiB", "1.5 MiB" */

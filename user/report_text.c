@@ -155,7 +155,7 @@ static void on_call(struct text_report *tr, const struct corr_item *it)
 			 e->h.func == FL_FREE ? ": memory kept by the allocator" : "");
 }
 
-static void describe_syscall(char *buf, size_t cap, const struct corr_item *it)
+void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it)
 {
 	const struct fl_ev_syscall *e = (const void *)it->rec;
 	char b1[32], b2[32];
@@ -234,7 +234,7 @@ static void text_item(void *ctx, const struct corr_item *it)
 		if (tr->last != UINT32_MAX && it->call_seq == tr->last_seq) {
 			struct note *n = &tr->notes[tr->last];
 
-			describe_syscall(n->text, NOTE_TEXT, it);
+			text_describe_syscall(n->text, NOTE_TEXT, it);
 			if (!n->where[0] && n->call.h.func != FL_FREE && n->call.ret)
 				describe_ptr(n, it->proc, n->call.ret);
 		}
@@ -328,16 +328,13 @@ static void write_memory(FILE *out, const struct summary *s)
 		fmt_bytes(s->peak_heap, c, sizeof(c)), fmt_bytes(s->peak_mmap, d, sizeof(d)));
 }
 
-static void call_signature(FILE *out, const struct note *n)
+void text_call_signature(FILE *out, const struct fl_ev_call *e)
 {
-	const struct fl_ev_call *e = &n->call;
 	const char *name = fl_func_names[e->h.func < FL_NFUNC ? e->h.func : 0];
 
 	switch (e->h.func) {
 	case FL_FREE:
 		fprintf(out, "%s(0x%" PRIx64 ")", name, e->a2);
-		if (n->freed_seq)
-			fprintf(out, " [block of #%" PRIu64 ", %" PRIu64 " B]", n->freed_seq, n->freed_size);
 		return;
 	case FL_CALLOC:
 		fprintf(out, "%s(%" PRIu64 ", %" PRIu64 ")", name, e->a0, e->a1);
@@ -359,6 +356,13 @@ static void call_signature(FILE *out, const struct note *n)
 	fprintf(out, " = 0x%" PRIx64, e->ret);
 }
 
+static void call_signature(FILE *out, const struct note *n)
+{
+	text_call_signature(out, &n->call);
+	if (n->call.h.func == FL_FREE && n->freed_seq)
+		fprintf(out, " [block of #%" PRIu64 ", %" PRIu64 " B]", n->freed_seq, n->freed_size);
+}
+
 static void write_note(FILE *out, const struct note *n)
 {
 	uint32_t faults = n->faults_in_call + n->faults_program;
@@ -376,14 +380,19 @@ static void write_note(FILE *out, const struct note *n)
 			n->faults_kernel);
 }
 
-void text_report_write(struct text_report *tr, FILE *out, const struct summary *s,
-		       const struct run_info *ri, bool truncated)
+void text_summary_write(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)
 {
 	write_header(out, s, ri, truncated);
 	write_calls(out, s);
 	write_syscalls(out, s);
 	write_faults(out, s);
 	write_memory(out, s);
+}
+
+void text_report_write(struct text_report *tr, FILE *out, const struct summary *s,
+		       const struct run_info *ri, bool truncated)
+{
+	text_summary_write(out, s, ri, truncated);
 	fprintf(out, "\nCalls that caused a syscall, or asked for or freed %d KiB or more "
 		"(#N is the call's sequence number):\n", LARGE_REQUEST / 1024);
 	for (size_t i = 0; i < tr->n; i++)

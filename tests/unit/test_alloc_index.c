@@ -219,6 +219,40 @@ static void test_pointers_stable(void **state)
 	alloc_index_free(ix);
 }
 
+/* Enough blocks for a tree several levels deep, emptied in a scrambled order
+ * so nodes borrow and merge at every level. */
+static void test_grow_and_shrink(void **state)
+{
+	struct alloc_index *ix = alloc_index_new(16);
+	const uint64_t n = 60000, step = 7919; /* step is prime to n: a permutation */
+	uint64_t i, k;
+
+	(void)state;
+	for (i = 0; i < n; i++) {
+		k = (i * step) % n;
+		alloc_index_insert(ix, 0x10000 + k * 64, 40)->seq = k;
+	}
+	assert_int_equal(alloc_index_count(ix), n);
+	assert_int_equal(alloc_index_live_bytes(ix), n * 40);
+	assert_true(alloc_index_check(ix));
+	assert_int_equal(alloc_index_find(ix, 0x10000 + 1234 * 64 + 39)->seq, 1234);
+	assert_int_equal(alloc_index_find(ix, 0x10000 + 1234 * 64 - 16)->seq, 1234);
+	assert_null(alloc_index_find(ix, 0x10000 + 1234 * 64 + 40));
+	for (i = 0; i < n; i++) {
+		k = (i * 104729) % n;
+		assert_true(alloc_index_remove(ix, 0x10000 + k * 64, NULL));
+		if (i % 5000 == 0)
+			assert_true(alloc_index_check(ix));
+	}
+	assert_int_equal(alloc_index_count(ix), 0);
+	assert_int_equal(alloc_index_live_bytes(ix), 0);
+	assert_null(alloc_index_find(ix, 0x10000));
+	assert_true(alloc_index_check(ix));
+	alloc_index_insert(ix, 5, 5);
+	assert_int_equal(alloc_index_find(ix, 0)->ptr, 5);
+	alloc_index_free(ix);
+}
+
 /* ---- randomized comparison with a brute-force model ---- */
 
 #define KEYS_PER_ZONE 512
@@ -413,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_replace_same_ptr),
 		cmocka_unit_test(test_foreach),
 		cmocka_unit_test(test_pointers_stable),
+		cmocka_unit_test(test_grow_and_shrink),
 		cmocka_unit_test(test_random_vs_model),
 	};
 

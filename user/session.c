@@ -1,0 +1,402 @@
+/* session.c - one tracing session: start CMD held before its execve (or
+ * attach to a running PID), put the probes in place, pass every record to
+ * the consumer until the target is gone, a duration passes or a signal
+ * arrives, then say what was lost. The meta records (meta.h) that a report
+ * needs are produced here, so `record` and `trace` see the same stream. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "allocator.h"
+#include "child.h"
+#include "meta.h"
+#include "session.h"
+#include "tracer.h"
+
+#define MAX_MAPPED 1024
+
+struct session {
+	const struct session_opts *o;
+	struct session_result *res;
+	struct tracer *tracer;
+	pid_t pid;                   /* the target (the command, or the attached process) */
+	int nmapped;
+	uint32_t mapped[MAX_MAPPED]; /* tgids whose maps are stored */
+	int consumer_rc;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+void session_request_stop(void)
+{
+	stop_signal = SIGTERM;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void emit_meta(struct session *s, uint8_t kind, uint32_t tgid, uint64_t value,
+		      const void *data, size_t len)
+{
+	size_t size = sizeof(struct fl_meta) + len;
+	struct fl_meta *m = calloc(1, size);
+
+	if (!m)
+		return;
+	m->type = FL_REC_META;
+	m->kind = kind;
+	m->tgid = tgid;
+	m->value = value;
+	if (len)
+		memcpy(m + 1, data, len);
+	if (s->o->consume(s->o->ctx, m, size))
+		s->consumer_rc = 1;
+	free(m);
+}
+
+static void emit_maps(struct session *s, uint32_t tgid)
+{
+	char path[64], *text = NULL;
+	size_t cap = 0, len = 0;
+	FILE *f;
+
+	for (int i = 0; i < s->nmapped; i++)
+		if (s->mapped[i] == tgid)
+			return;
+	if (s->nmapped < MAX_MAPPED)
+		s->mapped[s->nmapped++] = tgid;
+	snprintf(path, sizeof(path), "/proc/%u/maps", tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	for (;;) {
+		size_t n;
+
+		if (len + 4096 > cap) {
+			char *nt = realloc(text, cap = cap ? cap * 2 : 16384);
+
+			if (!nt)
+				break;
+			text = nt;
+		}
+		n = fread(text + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	fclose(f);
+	if (text && len)
+		emit_meta(s, FL_META_MAPS, tgid, 0, text, len);
+	free(text);
+}
+
+static void emit_command(struct session *s, char **argv)
+{
+	size_t len = 0, off = 0;
+	char *buf;
+
+	for (int i = 0; argv[i]; i++)
+		len += strlen(argv[i]) + 1;
+	buf = malloc(len + 1);
+	if (!buf)
+		return;
+	for (int i = 0; argv[i]; i++) {
+		size_t n = strlen(argv[i]) + 1;
+
+		memcpy(buf + off, argv[i], n);
+		off += n;
+	}
+	emit_meta(s, FL_META_COMMAND, 0, 0, buf, off);
+	free(buf);
+}
+
+/* The kernel's records pass through here on their way to the consumer. */
+static int on_record(void *ctx, const void *rec, size_t len)
+{
+	struct session *s = ctx;
+	const struct fl_hdr *h = rec;
+
+	if (s->o->consume(s->o->ctx, rec, len))
+		s->consumer_rc = 1;
+	if (h->type == FL_EV_CALL && (s->nmapped == 0 || s->mapped[s->nmapped - 1] != h->tgid))
+		emit_maps(s, h->tgid);
+	if (h->type == FL_EV_PROC && s->o->attach_pid) {
+		const struct fl_ev_proc *p = rec;
+
+		/* an attached process is not our child: its status comes from the kernel */
+		if (p->kind == FL_PROC_EXIT && h->tid == (uint32_t)s->pid) {
+			s->res->have_status = true;
+			s->res->wait_status = p->exit_code;
+		}
+	}
+	return 0;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static bool duration_over(const struct session *s, uint64_t start)
+{
+	return s->o->duration_s > 0 && now_ns() - start >= (uint64_t)(s->o->duration_s * 1e9);
+}
+
+/* A started command: reap children; a first signal is passed on to the
+ * command, a second kills it. Returns true when the loop should end. */
+static bool command_done(struct session *s, int *forwarded)
+{
+	int status;
+	pid_t p;
+
+	if (stop_signal) {
+		kill(s->pid, *forwarded ? SIGKILL : stop_signal);
+		*forwarded = stop_signal;
+		stop_signal = 0;
+	}
+	while ((p = waitpid(s->o->follow_forks ? -1 : s->pid, &status, WNOHANG | __WALL)) > 0) {
+		emit_meta(s, FL_META_EXIT, p, (uint64_t)status, NULL, 0);
+		if (p == s->pid) {
+			s->res->have_status = true;
+			s->res->wait_status = status;
+		}
+	}
+	if (p < 0 && errno == ECHILD)
+		return true;
+	return !s->o->follow_forks && s->res->have_status;
+}
+
+/* An attached process: done when it exits or we are told to stop. */
+static bool attached_done(int pidfd)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+	if (stop_signal)
+		return true;
+	return pidfd >= 0 && poll(&pfd, 1, 0) > 0;
+}
+
+static void run_loop(struct session *s, int pidfd)
+{
+	uint64_t start = now_ns(), last_tick = start;
+	int forwarded = 0;
+
+	for (;;) {
+		bool done;
+
+		tracer_poll(s->tracer, 100);
+		if (now_ns() - last_tick >= 1000000000ull) {
+			if (s->o->tick)
+				s->o->tick(s->o->ctx, false);
+			last_tick = now_ns();
+		}
+		if (duration_over(s, start) && !s->o->attach_pid && !forwarded)
+			stop_signal = SIGINT;
+		done = s->o->attach_pid ? attached_done(pidfd) || duration_over(s, start)
+					: command_done(s, &forwarded);
+		if (done || s->consumer_rc)
+			break;
+	}
+	tracer_drain(s->tracer);
+}
+
+/* ---- starting -------------------------------------------------------------- */
+
+static int start_command(struct session *s, struct child *c, double *attach_ms)
+{
+	const struct session_opts *o = s->o;
+	struct allocator alloc;
+	char path[4096], err[1024];
+	uint64_t t0 = now_ns();
+
+	if (resolve_command(o->argv[0], path, sizeof(path)))
+		return fprintf(stderr, "faultline: %s: command not found\n", o->argv[0]), FL_EXIT_NOT_FOUND;
+	if (allocator_for_exec(path, &alloc, err, sizeof(err)))
+		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
+	if (o->follow_forks)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (child_spawn_held(path, o->argv, c))
+		return fprintf(stderr, "faultline: cannot fork: %s\n", strerror(errno)), FL_EXIT_FAILED;
+	s->pid = c->pid;
+	if (tracer_add_target(s->tracer, c->pid, true) ||
+	    tracer_attach_allocator(s->tracer, &alloc, o->follow_forks ? -1 : c->pid, err, sizeof(err))) {
+		fprintf(stderr, "faultline: %s\n", err);
+		child_abort(c);
+		return FL_EXIT_FAILED;
+	}
+	*attach_ms = (now_ns() - t0) / 1e6;
+	if (o->verbose)
+		fprintf(stderr, "faultline: allocator %s, %d uprobes, pid %d, probes live in %.1f ms\n",
+			alloc.shown, tracer_uprobe_count(s->tracer), c->pid, *attach_ms);
+	emit_meta(s, FL_META_START, c->pid, now_ns(), NULL, 0);
+	emit_command(s, o->argv);
+	emit_meta(s, FL_META_TARGET, c->pid, 0, NULL, 0);
+	emit_meta(s, FL_META_ALLOCATOR, c->pid, 0, alloc.shown, strlen(alloc.shown));
+	if (child_release(c, err, sizeof(err))) {
+		fprintf(stderr, "faultline: %s: %s\n", o->argv[0], err);
+		waitpid(c->pid, NULL, 0);
+		return FL_EXIT_CANNOT_EXEC;
+	}
+	return 0;
+}
+
+/* The target's command line, from /proc/PID/cmdline. */
+static void emit_proc_command(struct session *s, pid_t pid)
+{
+	char path[64], buf[8192];
+	ssize_t n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+	}
+	emit_meta(s, FL_META_COMMAND, 0, 0, buf, n > 0 ? (size_t)n : 0);
+}
+
+/* One faultline per process: a lock file held while attached. */
+static int lock_target(pid_t pid)
+{
+	char path[96];
+	int fd;
+
+	mkdir("/run/faultline", 0700);
+	snprintf(path, sizeof(path), "/run/faultline/%d.lock", pid);
+	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -2;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Checks the pid names a user process we may trace. */
+static int check_attach_target(pid_t pid)
+{
+	char path[64], buf[16];
+	struct stat st;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (pid <= 0 || stat(path, &st))
+		return fprintf(stderr, "faultline: no process with pid %d\n", pid), -1;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n == 0)
+		return fprintf(stderr, "faultline: pid %d is a kernel thread (it has no user memory to trace)\n",
+			       pid), -1;
+	if (n < 0)
+		return fprintf(stderr, "faultline: cannot read the memory maps of pid %d: %s\n", pid,
+			       strerror(errno)), -1;
+	return 0;
+}
+
+static int start_attach(struct session *s, int *pidfd, double *attach_ms)
+{
+	pid_t pid = s->o->attach_pid;
+	struct allocator alloc;
+	uint64_t t0 = now_ns();
+	char err[1024];
+
+	s->pid = pid;
+	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (allocator_for_pid(pid, &alloc, err, sizeof(err)))
+		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
+	/* probes first, then the target: no syscall is seen before the calls can be */
+	if (tracer_attach_allocator(s->tracer, &alloc, pid, err, sizeof(err)) ||
+	    tracer_add_target(s->tracer, pid, false)) {
+		fprintf(stderr, "faultline: %s\n", err);
+		return FL_EXIT_FAILED;
+	}
+	if (kill(pid, 0) && errno == ESRCH)
+		return fprintf(stderr, "faultline: process %d exited while faultline was attaching\n", pid),
+		       FL_EXIT_FAILED;
+	*attach_ms = (now_ns() - t0) / 1e6;
+	if (s->o->verbose)
+		fprintf(stderr, "faultline: attached to pid %d: allocator %s, %d uprobes, probes live in %.1f ms\n",
+			pid, alloc.shown, tracer_uprobe_count(s->tracer), *attach_ms);
+	emit_meta(s, FL_META_START, pid, now_ns(), NULL, 0);
+	emit_proc_command(s, pid);
+	emit_meta(s, FL_META_TARGET, pid, 1, NULL, 0);
+	emit_meta(s, FL_META_ALLOCATOR, pid, 0, alloc.shown, strlen(alloc.shown));
+	emit_maps(s, pid);
+	return 0;
+}
+
+int session_run(const struct session_opts *o, struct session_result *res)
+{
+	struct tracer_opts topts = { .follow_forks = o->follow_forks, .verbose = o->verbose,
+				     .ringbuf_bytes = o->ringbuf_bytes };
+	struct session s = { .o = o, .res = res };
+	int rc, pidfd = -1, lockfd = -1;
+	struct child c;
+	char err[1024];
+
+	memset(res, 0, sizeof(*res));
+	if (o->attach_pid) {
+		if (check_attach_target(o->attach_pid))
+			return FL_EXIT_FAILED;
+		lockfd = lock_target(o->attach_pid);
+		if (lockfd == -1)
+			return fprintf(stderr, "faultline: another faultline is already tracing pid %d\n",
+				       o->attach_pid), FL_EXIT_FAILED;
+	}
+	s.tracer = tracer_open(&topts, on_record, &s, err, sizeof(err));
+	if (!s.tracer) {
+		fprintf(stderr, "faultline: %s\n", err);
+		rc = FL_EXIT_FAILED;
+		goto out;
+	}
+	install_signals();
+	rc = o->attach_pid ? start_attach(&s, &pidfd, &res->attach_ms) : start_command(&s, &c, &res->attach_ms);
+	if (rc == 0) {
+		run_loop(&s, pidfd);
+		res->lost = tracer_lost(s.tracer);
+		emit_meta(&s, FL_META_LOST, 0, res->lost, NULL, 0);
+		emit_meta(&s, FL_META_END, s.pid, now_ns(), NULL, 0);
+	}
+	tracer_close(s.tracer); /* detaches every probe */
+	if (o->tick)
+		o->tick(o->ctx, true);
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+}

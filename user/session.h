@@ -1,0 +1,46 @@
+/* session.h - one tracing session: a command started under the probes, or a
+ * running process attached to; runs until the target exits, a duration
+ * passes or a signal arrives, and hands every record (the kernel's events
+ * and the meta records of meta.h) to one consumer. `record` stores them,
+ * `trace` correlates them live. */
+#ifndef FL_SESSION_H
+#define FL_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* faultline's own exit codes (a traced command's own status is passed on) */
+#define FL_EXIT_FAILED 125      /* faultline itself failed */
+#define FL_EXIT_CANNOT_EXEC 126 /* CMD could not be executed */
+#define FL_EXIT_NOT_FOUND 127   /* CMD was not found */
+
+typedef int (*session_record_fn)(void *ctx, const void *rec, size_t len);
+
+struct session_opts {
+	char **argv;            /* the command to start, or NULL with attach_pid */
+	pid_t attach_pid;       /* a running process to attach to */
+	bool follow_forks;
+	int verbose;
+	size_t ringbuf_bytes;
+	double duration_s;      /* stop after this long (0: when the target exits) */
+	session_record_fn consume;
+	void (*tick)(void *ctx, bool final); /* about every second, and once at the end */
+	void *ctx;
+};
+
+struct session_result {
+	bool have_status;       /* the target's exit was seen */
+	int wait_status;        /* as waitpid() reports it */
+	unsigned long long lost;
+	double attach_ms;       /* from start to probes live */
+};
+
+/* Runs the session. Returns 0, or one of FL_EXIT_* after printing one line
+ * on stderr. */
+int session_run(const struct session_opts *o, struct session_result *res);
+
+/* Stops a running session from a signal handler or a consumer. */
+void session_request_stop(void);
+
+#endif
