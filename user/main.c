@@ -11,6 +11,7 @@ static const struct subcommand {
 	{ "record", cmd_record, "run a command under the probes, store its events in a file" },
 	{ "report", cmd_report, "print what a recording shows (text, json summary, jsonl events)" },
 	{ "trace", cmd_trace, "live view of a running process (-p PID) or a command" },
+	{ "stat", cmd_stat, "counts only, no trace file; summary JSON for `check`; -r N runs" },
 };
 
 int cli_usage_error(const char *sub, const char *msg)

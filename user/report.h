@@ -13,6 +13,11 @@ struct corr_sink jsonl_sink(FILE *out);
 void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri,
 			bool truncated);
 
+/* The same with -r N: counts are the means of N runs; extra.runs and
+ * extra.stddev (the same count sections, standard deviations) are added. */
+void summary_write_json_runs(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated,
+			     unsigned runs, const struct summary *stddev);
+
 /* text: a summary, then the calls that caused a syscall (and large calls). */
 struct text_report;
 struct text_report *text_report_new(unsigned max_lines);

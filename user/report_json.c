@@ -58,12 +58,9 @@ static void write_by_caller(FILE *out, const struct summary *s)
 	fputc('}', out);
 }
 
-void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)
+/* The count sections: calls, syscalls, syscalls_by_caller, faults, bytes. */
+static void write_count_sections(FILE *out, const struct summary *s)
 {
-	fprintf(out, "{\"schema\":\"faultline.summary.v1\",");
-	write_target(out, ri);
-	fprintf(out, ",\"duration_ns\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",",
-		run_duration_ns(s, ri), ri->lost);
 	fprintf(out, "\"calls\":");
 	json_counts(out, s->calls, fl_func_names, FL_NFUNC);
 	fprintf(out, ",\"syscalls\":");
@@ -76,11 +73,32 @@ void summary_write_json(FILE *out, const struct summary *s, const struct run_inf
 		s->faults_owner[FL_OWNER_ALLOCATOR], s->faults_owner[FL_OWNER_OTHER]);
 	fprintf(out, ",\"bytes\":{\"requested\":%" PRIu64 ",\"peak_live\":%" PRIu64 ",\"peak_heap\":%" PRIu64
 		",\"peak_mmap\":%" PRIu64 "}", s->bytes_requested, s->peak_live, s->peak_heap, s->peak_mmap);
+}
+
+void summary_write_json_runs(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated,
+			     unsigned runs, const struct summary *stddev)
+{
+	fprintf(out, "{\"schema\":\"faultline.summary.v1\",");
+	write_target(out, ri);
+	fprintf(out, ",\"duration_ns\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",",
+		run_duration_ns(s, ri), ri->lost);
+	write_count_sections(out, s);
 	fprintf(out, ",\"extra\":{\"first_touch_faults\":%" PRIu64 ",\"first_touch_by_owner\":", s->first_touch);
 	json_counts(out, s->first_touch_owner, fl_owner_names, FL_NOWNER);
 	fprintf(out, ",\"nested_calls\":%" PRIu64 ",\"frees_unknown\":%" PRIu64 ",\"frees_null\":%" PRIu64
 		",\"orphan_events\":%" PRIu64 ",\"allocator\":", s->calls_nested, s->frees_unknown,
 		s->frees_null, s->orphan_events);
 	json_string(out, ri->allocator);
-	fprintf(out, ",\"truncated\":%s}}\n", truncated ? "true" : "false");
+	fprintf(out, ",\"truncated\":%s", truncated ? "true" : "false");
+	if (runs > 1 && stddev) {
+		fprintf(out, ",\"runs\":%u,\"stddev\":{", runs);
+		write_count_sections(out, stddev);
+		fputc('}', out);
+	}
+	fprintf(out, "}}\n");
+}
+
+void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)
+{
+	summary_write_json_runs(out, s, ri, truncated, 1, NULL);
 }
