@@ -4,8 +4,8 @@
  * Three kinds of hooks, all filtered to the traced processes (map "targets"):
  *  - uprobes/uretprobes on the allocator's entry points: a per-thread stack of
  *    calls in flight; one FL_EV_CALL record when a call returns;
- *  - syscalls tracepoints for brk, mmap, munmap, mremap, mprotect, madvise:
- *    arguments kept at entry, one FL_EV_SYSCALL record at exit;
+ *  - the raw syscall tracepoints, for brk, mmap, munmap, mremap, mprotect,
+ *    madvise: arguments kept at entry, one FL_EV_SYSCALL record at exit;
  *  - page_fault_user / page_fault_kernel (tp_btf): one FL_EV_FAULT record.
  * Syscall and fault records are tagged with the outermost allocator call in
  * flight on the thread (FL_F_IN_CALL and h.func), the one fact only the kernel
@@ -226,13 +226,43 @@ int BPF_KPROBE(pvalloc_enter, __u64 size) { return call_enter(FL_PVALLOC, size, 
 
 /* ---- memory syscalls ---------------------------------------------------- */
 
-/* A tracepoint program may read only the arguments its syscall has (the
- * kernel refuses to attach one whose context reads run past the record), so
- * nargs is a constant per syscall. */
-static __always_inline int sys_enter(__u32 sys, struct trace_event_raw_sys_enter *ctx, int nargs)
+/* The raw syscall tracepoints (tp_btf): one program for every syscall, no
+ * tracefs and no per-syscall perf event; x86-64 syscall numbers. */
+#define NR_MMAP 9
+#define NR_MPROTECT 10
+#define NR_MUNMAP 11
+#define NR_BRK 12
+#define NR_MREMAP 25
+#define NR_MADVISE 28
+#define NR_EXECVE 59
+#define NR_EXECVEAT 322
+
+static __always_inline int memory_syscall(long id)
+{
+	switch (id) {
+	case NR_BRK: return FL_SYS_BRK;
+	case NR_MMAP: return FL_SYS_MMAP;
+	case NR_MUNMAP: return FL_SYS_MUNMAP;
+	case NR_MREMAP: return FL_SYS_MREMAP;
+	case NR_MPROTECT: return FL_SYS_MPROTECT;
+	case NR_MADVISE: return FL_SYS_MADVISE;
+	default: return -1;
+	}
+}
+
+static __always_inline void arm_pending(void);
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 {
 	struct thread_state *ts;
+	int sys = memory_syscall(id);
 
+	if (sys < 0) {
+		if (id == NR_EXECVE || id == NR_EXECVEAT)
+			arm_pending();
+		return 0;
+	}
 	if (!is_target())
 		return 0;
 	ts = thread_state(true);
@@ -240,25 +270,27 @@ static __always_inline int sys_enter(__u32 sys, struct trace_event_raw_sys_enter
 		return 0;
 	ts->sys = sys;
 	ts->in_sys = 1;
-	ts->sargs[0] = ctx->args[0];
-	ts->sargs[1] = nargs > 1 ? ctx->args[1] : 0;
-	ts->sargs[2] = nargs > 2 ? ctx->args[2] : 0;
-	ts->sargs[3] = nargs > 3 ? ctx->args[3] : 0;
-	ts->sargs[4] = nargs > 4 ? ctx->args[4] : 0;
+	ts->sargs[0] = BPF_CORE_READ(regs, di);
+	ts->sargs[1] = BPF_CORE_READ(regs, si);
+	ts->sargs[2] = BPF_CORE_READ(regs, dx);
+	ts->sargs[3] = BPF_CORE_READ(regs, r10);
+	ts->sargs[4] = BPF_CORE_READ(regs, r8);
 	return 0;
 }
 
-static __always_inline int sys_exit(__u32 sys, struct trace_event_raw_sys_exit *ctx)
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
 	struct thread_state *ts;
 	struct fl_ev_syscall *e;
+	int sys = memory_syscall(BPF_CORE_READ(regs, orig_ax));
 	__u16 flags;
 	__u8 func;
 
-	if (!is_target())
+	if (sys < 0 || !is_target())
 		return 0;
 	ts = thread_state(false);
-	if (!ts || !ts->in_sys || ts->sys != sys)
+	if (!ts || !ts->in_sys || ts->sys != (__u32)sys)
 		return 0;
 	ts->in_sys = 0;
 	e = reserve(sizeof(*e));
@@ -269,23 +301,10 @@ static __always_inline int sys_exit(__u32 sys, struct trace_event_raw_sys_exit *
 	e->sys = sys;
 	e->pad = 0;
 	__builtin_memcpy(e->args, ts->sargs, sizeof(e->args));
-	e->ret = ctx->ret;
+	e->ret = ret;
 	submit(e);
 	return 0;
 }
-
-#define SYSCALL_PAIR(name, id, nargs)                                              \
-	SEC("tp/syscalls/sys_enter_" #name)                                        \
-	int enter_##name(struct trace_event_raw_sys_enter *ctx) { return sys_enter(id, ctx, nargs); } \
-	SEC("tp/syscalls/sys_exit_" #name)                                         \
-	int exit_##name(struct trace_event_raw_sys_exit *ctx) { return sys_exit(id, ctx); }
-
-SYSCALL_PAIR(brk, FL_SYS_BRK, 1)
-SYSCALL_PAIR(mmap, FL_SYS_MMAP, 5)
-SYSCALL_PAIR(munmap, FL_SYS_MUNMAP, 2)
-SYSCALL_PAIR(mremap, FL_SYS_MREMAP, 5)
-SYSCALL_PAIR(mprotect, FL_SYS_MPROTECT, 3)
-SYSCALL_PAIR(madvise, FL_SYS_MADVISE, 3)
 
 /* ---- page faults -------------------------------------------------------- */
 
@@ -352,13 +371,6 @@ static __always_inline void arm_pending(void)
 
 	if (st && *st == FL_TARGET_PENDING)
 		*st = FL_TARGET_ACTIVE;
-}
-
-SEC("tp/syscalls/sys_enter_execve")
-int enter_execve(void *ctx)
-{
-	arm_pending();
-	return 0;
 }
 
 SEC("tp_btf/sched_process_exec")

@@ -2,6 +2,7 @@
  * skeleton, attaches tracepoints and the allocator's uprobes, and hands each
  * ring-buffer record to a callback. Owns the libbpf message routing too. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +103,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 
 	libbpf_verbose = o->verbose;
 	libbpf_set_print(libbpf_print);
-	if (kernel_supported(err, errlen) || tracefs_ensure(err, errlen))
+	if (kernel_supported(err, errlen))
 		return NULL;
 	setrlimit(RLIMIT_MEMLOCK, &rl); /* memcg accounting makes this optional */
 	t = calloc(1, sizeof(*t));
@@ -239,13 +240,52 @@ int tracer_uprobe_count(const struct tracer *t)
 	return t->nuprobes;
 }
 
+static void *destroy_link(void *link)
+{
+	bpf_link__destroy(link);
+	return NULL;
+}
+
+/* Each link's teardown waits for an RCU grace period (about 0.2 s here);
+ * one after the other they would take seconds, so they go in parallel. */
+static void destroy_links(struct bpf_link **links, int n)
+{
+	pthread_t th[MAX_LINKS * 2];
+	bool started[MAX_LINKS * 2] = { 0 };
+
+	for (int i = 0; i < n; i++)
+		started[i] = links[i] && !pthread_create(&th[i], NULL, destroy_link, links[i]);
+	for (int i = 0; i < n; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else if (links[i])
+			bpf_link__destroy(links[i]);
+		links[i] = NULL;
+	}
+}
+
 void tracer_close(struct tracer *t)
 {
+	struct bpf_link *all[MAX_LINKS * 2];
+	int n = 0;
+
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
 	for (int i = 0; i < t->nlinks; i++)
-		bpf_link__destroy(t->links[i]);
+		all[n++] = t->links[i];
+	t->nlinks = 0;
+	if (t->skel && t->skel->skeleton) {
+		struct bpf_object_skeleton *sk = t->skel->skeleton;
+
+		for (int i = 0; i < sk->prog_cnt && n < MAX_LINKS * 2; i++) {
+			if (sk->progs[i].link && *sk->progs[i].link) {
+				all[n++] = *sk->progs[i].link;
+				*sk->progs[i].link = NULL;
+			}
+		}
+	}
+	destroy_links(all, n);
 	faultline__destroy(t->skel);
 	free(t);
 }
