@@ -1,13 +1,12 @@
-/* tracer.c - the live BPF session: mounts tracefs if needed, loads the
- * skeleton, attaches tracepoints and the allocator's uprobes, and hands each
- * ring-buffer record to a callback. Owns the libbpf message routing too. */
+/* tracer.c - the live BPF session: loads the skeleton, attaches the BTF
+ * tracepoints (which need no tracefs) and the allocator's uprobes, and hands
+ * each ring-buffer record to a callback. Owns the libbpf message routing too. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,22 +44,6 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (libbpf_verbose >= 2 || (libbpf_verbose && level != LIBBPF_DEBUG))
 		return vfprintf(stderr, fmt, ap);
 	return 0;
-}
-
-int tracefs_ensure(char *err, size_t errlen)
-{
-	struct stat st;
-
-	if (stat("/sys/kernel/tracing/events/syscalls", &st) == 0)
-		return 0;
-	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL) == 0 &&
-	    stat("/sys/kernel/tracing/events/syscalls", &st) == 0)
-		return 0;
-	snprintf(err, errlen,
-		 "tracefs is not mounted at /sys/kernel/tracing and mounting it failed (%s); "
-		 "the syscall tracepoints need it: mount -t tracefs nodev /sys/kernel/tracing",
-		 strerror(errno));
-	return -1;
 }
 
 static int on_record(void *ctx, void *data, size_t len)

@@ -38,8 +38,4 @@ uint64_t tracer_lost(struct tracer *t);
 int tracer_uprobe_count(const struct tracer *t);
 void tracer_close(struct tracer *t);
 
-/* Makes sure tracefs is mounted (mounts it at /sys/kernel/tracing if not).
- * Returns 0 or -1 with a message. */
-int tracefs_ensure(char *err, size_t errlen);
-
 #endif
