@@ -9,21 +9,20 @@ BPFTOOL  ?= bpftool
 BUILD    := build
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
-CFLAGS   += $(WARN) -std=gnu11 -Iinclude -I$(BUILD) -Iuser -D_GNU_SOURCE
+CFLAGS   += $(WARN) -std=gnu11 -Iinclude -I$(BUILD) -Iuser -D_GNU_SOURCE -MMD -MP
 LDLIBS   := -lbpf -lelf -lz -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 USER_SRC := $(wildcard user/*.c)
 BPF_SRC  := $(wildcard bpf/*.bpf.c)
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRC))
-HDRS     := $(wildcard include/*.h user/*.h)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 EXAMPLES := $(patsubst tools/examples/%.c,$(BUILD)/examples/%,$(wildcard tools/examples/*.c))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 .PHONY: all deps test unit e2e demo bench clean clang-check
-.SECONDARY:
+.SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRC))
 all: $(BUILD)/faultline $(EXAMPLES)
 
 # Debian packages the build, tests and benchmarks need; quiet when all are present.
@@ -49,7 +48,7 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c include/faultline.h $(BUILD)/vmlinux.h
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/%.o: user/%.c $(HDRS) $(SKELS) | $(DEPS_STAMP)
+$(BUILD)/obj/%.o: user/%.c $(SKELS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -57,7 +56,7 @@ $(BUILD)/faultline: $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRC))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # Sanitized build of the userspace parts, for the tests.
-$(BUILD)/asan/%.o: user/%.c $(HDRS) $(SKELS) | $(DEPS_STAMP)
+$(BUILD)/asan/%.o: user/%.c $(SKELS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
 
@@ -101,3 +100,6 @@ bench: all
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tests $(BUILD)/examples $(BUILD)/*.o $(BUILD)/*.skel.h $(BUILD)/faultline*
+
+# header dependencies, as the compiler found them
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/asan/*.d)
