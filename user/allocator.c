@@ -286,10 +286,8 @@ int resolve_command(const char *cmd, char *out, size_t outlen)
 	char *dirs, *dir, *save = NULL;
 
 	if (strchr(cmd, '/')) {
-		if (access(cmd, X_OK))
-			return -1;
 		snprintf(out, outlen, "%s", cmd);
-		return 0;
+		return access(cmd, F_OK) ? -1 : 0; /* exists: whether it runs is execve's to say */
 	}
 	dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
 	if (!dirs)

@@ -13,6 +13,7 @@
 #include "meta.h"
 #include "session.h"
 #include "tracefile.h"
+#include "tracer.h"
 
 struct recording {
 	struct tf_writer *w;
@@ -141,6 +142,8 @@ int cmd_record(int argc, char **argv)
 	rc = cli_parse_session("record", argc, argv, &o.s, &o.out, &o.quiet, NULL, usage_record);
 	if (rc)
 		return rc > 0 ? 0 : 2;
+	if (tracer_check_supported(err, sizeof(err)))
+		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
 	r.w = tf_writer_open(o.out, FL_EVENT_ABI, err, sizeof(err));
 	if (!r.w)
 		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;

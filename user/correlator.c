@@ -448,6 +448,7 @@ static void flush_orphans(struct correlator *c, struct pending *t)
 static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
+	struct corr_item it = { .rec = &e->h, .proc = p };
 
 	if (e->kind == FL_PROC_EXEC) {
 		/* a new image: nothing of the old address space survives */
@@ -463,6 +464,8 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 	} else if (e->kind == FL_PROC_EXIT) {
 		flush_orphans(c, thread_get(c, e->h.tid));
 	}
+	it.proc = proc_get(c, e->h.tgid);
+	emit(c, &it);
 }
 
 static size_t event_size(uint8_t type)

@@ -229,6 +229,13 @@ static void run_loop(struct session *s, int pidfd)
 
 /* ---- starting -------------------------------------------------------------- */
 
+/* A file that is no program is "cannot execute" (126), as in the shell; an
+ * ELF without an allocator is faultline's own failure (125). */
+static int allocator_exit_code(const char *err)
+{
+	return strstr(err, "not an ELF") ? FL_EXIT_CANNOT_EXEC : FL_EXIT_FAILED;
+}
+
 static int start_command(struct session *s, struct child *c, double *attach_ms)
 {
 	const struct session_opts *o = s->o;
@@ -238,8 +245,11 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 
 	if (resolve_command(o->argv[0], path, sizeof(path)))
 		return fprintf(stderr, "faultline: %s: command not found\n", o->argv[0]), FL_EXIT_NOT_FOUND;
+	if (access(path, X_OK))
+		return fprintf(stderr, "faultline: %s: cannot execute: %s\n", o->argv[0], strerror(errno)),
+		       FL_EXIT_CANNOT_EXEC;
 	if (allocator_for_exec(path, &alloc, err, sizeof(err)))
-		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
+		return fprintf(stderr, "faultline: %s\n", err), allocator_exit_code(err);
 	if (o->follow_forks)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (child_spawn_held(path, o->argv, c))

@@ -64,7 +64,7 @@ static void explain_load_error(int e, char *err, size_t errlen)
 }
 
 /* The kernel's own support, checked before anything is loaded. */
-static int kernel_supported(char *err, size_t errlen)
+int tracer_check_supported(char *err, size_t errlen)
 {
 	struct stat st;
 
@@ -86,7 +86,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 
 	libbpf_verbose = o->verbose;
 	libbpf_set_print(libbpf_print);
-	if (kernel_supported(err, errlen))
+	if (tracer_check_supported(err, errlen))
 		return NULL;
 	setrlimit(RLIMIT_MEMLOCK, &rl); /* memcg accounting makes this optional */
 	t = calloc(1, sizeof(*t));

@@ -21,6 +21,10 @@ typedef int (*tracer_record_fn)(void *ctx, const void *rec, size_t len);
 
 struct tracer;
 
+/* Root and a kernel with BTF: checked before anything else is done.
+ * Returns 0 or -1 with a one-line message. */
+int tracer_check_supported(char *err, size_t errlen);
+
 struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, void *ctx,
 			   char *err, size_t errlen);
 /* Adds tgid to the traced set: active now, or pending until its next execve. */
