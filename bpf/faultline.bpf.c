@@ -207,6 +207,27 @@ int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 n, __u64 size)
 }
 SEC("uprobe")
 int BPF_KPROBE(free_enter, __u64 ptr) { return call_enter(FL_FREE, 0, 0, ptr); }
+/* free(NULL)'s return path, when free's probes sit past its NULL test: the
+ * whole call in one record. */
+SEC("uprobe")
+int BPF_KPROBE(free_null)
+{
+	struct thread_state *ts;
+	struct fl_ev_call *e;
+
+	if (!is_target())
+		return 0;
+	ts = thread_state(false);
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, FL_EV_CALL, FL_FREE, ts && ts->depth > 0 ? FL_F_NESTED : 0);
+	e->a0 = e->a1 = e->a2 = e->ret = 0;
+	e->ts_ret = e->h.ts;
+	submit(e);
+	return 0;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
 {

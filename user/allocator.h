@@ -14,7 +14,8 @@ struct allocator {
 	uint64_t offset[FL_NFUNC]; /* file offset of each entry point, 0 = absent */
 	uint64_t vaddr[FL_NFUNC];  /* its symbol value */
 	int alias_of[FL_NFUNC];    /* -1, or the func sharing the same address */
-	uint64_t free_skip;        /* bytes past free's entry to place its probe (0 = entry) */
+	uint64_t free_skip;        /* bytes past free's entry to place its probes (0 = entry) */
+	uint64_t free_null_offset; /* with free_skip: the free(NULL) return path, probed apart */
 	int nfuncs;                /* entry points found */
 };
 

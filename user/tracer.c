@@ -179,10 +179,13 @@ int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t p
 
 		if (!a->offset[f] || a->alias_of[f] >= 0)
 			continue;
-		e = attach_one(t, entry_prog(t->skel, f), false, pid, a->path,
-			       a->offset[f] + (f == FL_FREE ? a->free_skip : 0));
+		uint64_t off = a->offset[f] + (f == FL_FREE ? a->free_skip : 0);
+
+		e = attach_one(t, entry_prog(t->skel, f), false, pid, a->path, off);
 		if (!e)
-			e = attach_one(t, t->skel->progs.call_return, true, pid, a->path, a->offset[f]);
+			e = attach_one(t, t->skel->progs.call_return, true, pid, a->path, off);
+		if (!e && f == FL_FREE && a->free_skip)
+			e = attach_one(t, t->skel->progs.free_null, false, pid, a->path, a->free_null_offset);
 		if (e) {
 			snprintf(err, errlen, "attaching a uprobe to %s in %s failed: %s",
 				 fl_func_names[f], a->path, strerror(-e));
