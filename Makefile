@@ -88,7 +88,7 @@ clang-check: $(SKELS)
 test: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/faultline-asan clang-check
 	@unit_rc=0; for t in $(UNIT_BIN); do $$t || unit_rc=1; done; \
-	prove tests/e2e/; e2e_rc=$$?; \
+	prove -v tests/e2e/; e2e_rc=$$?; \
 	[ $$unit_rc = 0 ] && [ $$e2e_rc = 0 ]
 
 demo: all
