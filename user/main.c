@@ -12,6 +12,7 @@ static const struct subcommand {
 	{ "report", cmd_report, "print what a recording shows (text, json summary, jsonl events)" },
 	{ "trace", cmd_trace, "live view of a running process (-p PID) or a command" },
 	{ "stat", cmd_stat, "counts only, no trace file; summary JSON for `check`; -r N runs" },
+	{ "check", cmd_check, "compare a JSON summary with a baseline (CI regression gate)" },
 };
 
 int cli_usage_error(const char *sub, const char *msg)
