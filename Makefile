@@ -21,9 +21,11 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 EXAMPLES := $(patsubst tools/examples/%.c,$(BUILD)/examples/%,$(wildcard tools/examples/*.c))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
+include tools/refalloc/refalloc.mk
+
 .PHONY: all deps test unit e2e demo bench clean clang-check
 .SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRC))
-all: $(BUILD)/faultline $(EXAMPLES)
+all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
 
 # Debian packages the build, tests and benchmarks need; quiet when all are present.
 PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev pkg-config \
@@ -43,7 +45,7 @@ $(BUILD)/vmlinux.h: | $(DEPS_STAMP)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/%.bpf.o: bpf/%.bpf.c include/faultline.h $(BUILD)/vmlinux.h
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Iinclude -I$(BUILD) -c $< -o $@
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Iinclude -I$(BUILD) -I/usr/include/$(shell uname -m)-linux-gnu -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
@@ -89,7 +91,7 @@ clang-check: $(SKELS)
 test: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/faultline-asan clang-check
 	@unit_rc=0; for t in $(UNIT_BIN); do $$t || unit_rc=1; done; \
-	prove -v tests/e2e/; e2e_rc=$$?; \
+	prove -v tests/e2e/ tests/refalloc/; e2e_rc=$$?; \
 	[ $$unit_rc = 0 ] && [ $$e2e_rc = 0 ]
 
 demo: all

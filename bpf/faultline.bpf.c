@@ -15,6 +15,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
 #include "faultline.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -155,8 +156,9 @@ static __always_inline int call_enter(__u8 func, __u64 a0, __u64 a1, __u64 a2)
 	return 0;
 }
 
-SEC("uretprobe")
-int BPF_KRETPROBE(call_return, __u64 ret)
+/* The call on top of the thread's stack returned ret. memptr_read: ret is
+ * posix_memalign's status and the pointer is to be read from *memptr. */
+static __always_inline int call_exit(__u64 ret, bool memptr_read)
 {
 	struct thread_state *ts;
 	struct fl_ev_call *e;
@@ -182,7 +184,7 @@ int BPF_KRETPROBE(call_return, __u64 ret)
 	e->a1 = f->a1;
 	e->a2 = f->a2;
 	e->ret = ret;
-	if (f->func == FL_POSIX_MEMALIGN) {
+	if (f->func == FL_POSIX_MEMALIGN && memptr_read) {
 		__u64 p = 0;
 
 		if (ret == 0)
@@ -192,6 +194,12 @@ int BPF_KRETPROBE(call_return, __u64 ret)
 	e->ts_ret = bpf_ktime_get_ns();
 	submit(e);
 	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(call_return, __u64 ret)
+{
+	return call_exit(ret, true);
 }
 
 SEC("uprobe")
@@ -244,6 +252,109 @@ SEC("uprobe")
 int BPF_KPROBE(valloc_enter, __u64 size) { return call_enter(FL_VALLOC, size, 0, 0); }
 SEC("uprobe")
 int BPF_KPROBE(pvalloc_enter, __u64 size) { return call_enter(FL_PVALLOC, size, 0, 0); }
+
+/* ---- refalloc's USDT probes ----------------------------------------------
+ * A 5-byte NOP at each probe site: the kernel turns the uprobe into a call,
+ * no trap and no single-step. Entry and return probes replace the uprobes and
+ * uretprobes; the decision probes say why a syscall was made. */
+
+SEC("usdt")
+int BPF_USDT(ra_malloc_entry, __u64 size) { return call_enter(FL_MALLOC, size, 0, 0); }
+SEC("usdt")
+int BPF_USDT(ra_malloc_return, __u64 size, __u64 p) { return call_exit(p, false); }
+SEC("usdt")
+int BPF_USDT(ra_free_entry, __u64 ptr) { return call_enter(FL_FREE, 0, 0, ptr); }
+SEC("usdt")
+int BPF_USDT(ra_free_return, __u64 ptr) { return call_exit(0, false); }
+SEC("usdt")
+int BPF_USDT(ra_calloc_entry, __u64 n, __u64 size) { return call_enter(FL_CALLOC, n, size, 0); }
+SEC("usdt")
+int BPF_USDT(ra_calloc_return, __u64 n, __u64 size, __u64 p) { return call_exit(p, false); }
+SEC("usdt")
+int BPF_USDT(ra_realloc_entry, __u64 old, __u64 size) { return call_enter(FL_REALLOC, size, 0, old); }
+SEC("usdt")
+int BPF_USDT(ra_realloc_return, __u64 old, __u64 size, __u64 p) { return call_exit(p, false); }
+SEC("usdt")
+int BPF_USDT(ra_reallocarray_entry, __u64 old, __u64 n, __u64 size)
+{
+	return call_enter(FL_REALLOCARRAY, n, size, old);
+}
+SEC("usdt")
+int BPF_USDT(ra_reallocarray_return, __u64 old, __u64 n, __u64 size, __u64 p) { return call_exit(p, false); }
+SEC("usdt")
+int BPF_USDT(ra_posix_memalign_entry, __u64 memptr, __u64 align, __u64 size)
+{
+	return call_enter(FL_POSIX_MEMALIGN, size, align, memptr);
+}
+SEC("usdt")
+int BPF_USDT(ra_posix_memalign_return, __u64 memptr, __u64 align, __u64 size, __u64 rc, __u64 p)
+{
+	return call_exit(rc == 0 ? p : 0, false);
+}
+SEC("usdt")
+int BPF_USDT(ra_aligned_alloc_entry, __u64 align, __u64 size) { return call_enter(FL_ALIGNED_ALLOC, size, align, 0); }
+SEC("usdt")
+int BPF_USDT(ra_aligned_alloc_return, __u64 align, __u64 size, __u64 p) { return call_exit(p, false); }
+SEC("usdt")
+int BPF_USDT(ra_memalign_entry, __u64 align, __u64 size) { return call_enter(FL_MEMALIGN, size, align, 0); }
+SEC("usdt")
+int BPF_USDT(ra_memalign_return, __u64 align, __u64 size, __u64 p) { return call_exit(p, false); }
+SEC("usdt")
+int BPF_USDT(ra_valloc_entry, __u64 size) { return call_enter(FL_VALLOC, size, 0, 0); }
+SEC("usdt")
+int BPF_USDT(ra_valloc_return, __u64 size, __u64 p) { return call_exit(p, false); }
+SEC("usdt")
+int BPF_USDT(ra_pvalloc_entry, __u64 size) { return call_enter(FL_PVALLOC, size, 0, 0); }
+SEC("usdt")
+int BPF_USDT(ra_pvalloc_return, __u64 size, __u64 p) { return call_exit(p, false); }
+
+static __always_inline int reason(__u32 kind, __u64 a0, __u64 a1, __u64 a2, __u64 a3, __u64 a4)
+{
+	struct fl_ev_reason *e;
+	__u16 flags;
+	__u8 func;
+
+	if (!is_target())
+		return 0;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	tag_of(thread_state(false), &func, &flags);
+	fill_hdr(&e->h, FL_EV_REASON, func, flags);
+	e->kind = kind;
+	e->pad = 0;
+	e->a[0] = a0;
+	e->a[1] = a1;
+	e->a[2] = a2;
+	e->a[3] = a3;
+	e->a[4] = a4;
+	submit(e);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(ra_heap_grow, __u64 old_end, __u64 new_end, __u64 req)
+{
+	return reason(FL_R_HEAP_GROW, old_end, new_end, req, 0, 0);
+}
+SEC("usdt")
+int BPF_USDT(ra_heap_trim, __u64 old_end, __u64 new_end) { return reason(FL_R_HEAP_TRIM, old_end, new_end, 0, 0, 0); }
+SEC("usdt")
+int BPF_USDT(ra_heap_madvise, __u64 addr, __u64 len) { return reason(FL_R_HEAP_MADVISE, addr, len, 0, 0, 0); }
+SEC("usdt")
+int BPF_USDT(ra_freelist_miss, __u64 req, __u64 cls) { return reason(FL_R_FREELIST_MISS, req, cls, 0, 0, 0); }
+SEC("usdt")
+int BPF_USDT(ra_block_mmap, __u64 p, __u64 map, __u64 len) { return reason(FL_R_BLOCK_MMAP, p, map, len, 0, 0); }
+SEC("usdt")
+int BPF_USDT(ra_block_munmap, __u64 p, __u64 map, __u64 len)
+{
+	return reason(FL_R_BLOCK_MUNMAP, p, map, len, 0, 0);
+}
+SEC("usdt")
+int BPF_USDT(ra_block_mremap, __u64 old, __u64 p, __u64 map, __u64 len, __u64 new_len)
+{
+	return reason(FL_R_BLOCK_MREMAP, old, p, map, len, new_len);
+}
 
 /* ---- memory syscalls ---------------------------------------------------- */
 

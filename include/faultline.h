@@ -51,6 +51,7 @@ enum fl_ev_type {
 	FL_EV_SYSCALL = 2, /* a memory syscall returned */
 	FL_EV_FAULT = 3,   /* a page fault on a user address */
 	FL_EV_PROC = 4,    /* exec, fork, exit */
+	FL_EV_REASON = 5,  /* an allocator's own account of a decision (refalloc's USDT probes) */
 };
 
 /* fl_hdr.flags */
@@ -111,6 +112,25 @@ struct fl_ev_proc {
 	__u32 child;      /* fork: child pid */
 	__s32 exit_code;  /* exit: task->exit_code */
 	__u32 pad;
+};
+
+/* FL_EV_REASON: what the allocator decided, tagged like a syscall. */
+enum fl_reason {
+	FL_R_HEAP_GROW = 1,    /* a0 old end, a1 new end, a2 bytes asked for */
+	FL_R_HEAP_TRIM = 2,    /* a0 old end, a1 new end */
+	FL_R_HEAP_MADVISE = 3, /* a0 address, a1 length */
+	FL_R_FREELIST_MISS = 4,/* a0 bytes asked for, a1 size class */
+	FL_R_BLOCK_MMAP = 5,   /* a0 block, a1 mapping, a2 length */
+	FL_R_BLOCK_MUNMAP = 6, /* a0 block, a1 mapping, a2 length */
+	FL_R_BLOCK_MREMAP = 7, /* a0 old block, a1 new block, a2 new mapping, a3 old length, a4 new length */
+	FL_NREASON,
+};
+
+struct fl_ev_reason {
+	struct fl_hdr h;
+	__u32 kind;
+	__u32 pad;
+	fl_u64 a[5];
 };
 
 /* Largest record, for buffers. */

@@ -72,6 +72,20 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct allocator 
 	}
 }
 
+/* Does this note section hold USDT notes of the provider "refalloc"? */
+static bool has_refalloc_notes(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
+{
+	const char *name;
+	Elf_Data *data;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) || !(name = elf_strptr(elf, shstrndx, sh->sh_name)) ||
+	    strcmp(name, ".note.stapsdt"))
+		return false;
+	data = elf_getdata(scn, NULL);
+	return data && data->d_buf && memmem(data->d_buf, data->d_size, "refalloc", 9);
+}
+
 /* glibc's free starts with `test %rdi,%rdi; je <ret>`: a test must be
  * single-stepped by the kernel (about 13 µs a hit here), while the `push`
  * after it is emulated (about 1 µs). When free starts so, its probes go past
@@ -139,8 +153,12 @@ int allocator_scan(const char *path, struct allocator *a, char *err, size_t errl
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 
-		if (gelf_getshdr(scn, &sh) && (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB))
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB)
 			scan_symtab(elf, scn, &sh, a);
+		else if (sh.sh_type == SHT_NOTE && has_refalloc_notes(elf, scn, &sh))
+			a->usdt_refalloc = true;
 	}
 	elf_end(elf);
 	place_free_probe(fd, a);

@@ -4,6 +4,7 @@
 #define FL_ALLOCATOR_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "faultline.h"
@@ -17,6 +18,7 @@ struct allocator {
 	uint64_t free_skip;        /* bytes past free's entry to place its probes (0 = entry) */
 	uint64_t free_null_offset; /* with free_skip: the free(NULL) return path, probed apart */
 	int nfuncs;                /* entry points found */
+	bool usdt_refalloc;        /* carries refalloc's USDT probes: use them, not uprobes */
 };
 
 /* Looks up every allocator entry point in the ELF file at path. Returns the

@@ -429,6 +429,13 @@ static void resolve_event(struct correlator *c, const struct fl_hdr *h, uint64_t
 	case FL_EV_CALL:
 		resolve_nested_call(c, (const struct fl_ev_call *)h, call_seq);
 		break;
+	case FL_EV_REASON: {
+		struct corr_item it = { .rec = h, .call_seq = call_seq, .proc = proc_get(c, h->tgid) };
+
+		c->sum.reasons++;
+		emit(c, &it);
+		break;
+	}
 	}
 }
 
@@ -475,6 +482,7 @@ static size_t event_size(uint8_t type)
 	case FL_EV_SYSCALL: return sizeof(struct fl_ev_syscall);
 	case FL_EV_FAULT: return sizeof(struct fl_ev_fault);
 	case FL_EV_PROC: return sizeof(struct fl_ev_proc);
+	case FL_EV_REASON: return sizeof(struct fl_ev_reason);
 	default: return 0;
 	}
 }

@@ -32,6 +32,7 @@ struct summary {
 	uint64_t cur_live, cur_heap, cur_mmap;
 	uint64_t frees_null, frees_unknown, frees_kept, frees_returned;
 	uint64_t orphan_events; /* tagged with a call whose return was never seen */
+	uint64_t reasons;       /* the allocator's own accounts of its decisions (refalloc) */
 	uint64_t first_ts, last_ts;
 };
 

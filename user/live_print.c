@@ -90,6 +90,10 @@ static void live_item(void *ctx, const struct corr_item *it)
 		lp->syscalls++;
 		text_describe_syscall(lp->text, sizeof(lp->text), it);
 		break;
+	case FL_EV_REASON:
+		if (in_open_call)
+			text_describe_reason(lp->text, sizeof(lp->text), (const void *)it->rec);
+		break;
 	case FL_EV_FAULT:
 		if (in_open_call && it->first_touch) {
 			lp->faults_in_call++;

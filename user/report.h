@@ -32,6 +32,9 @@ void text_call_signature(FILE *out, const struct fl_ev_call *e);
 /* Appends "  brk +132 KiB heap ..." for a syscall item to buf. */
 void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it);
 
+/* Appends the allocator's reason (refalloc), e.g. "  free list had no block of 48 B;". */
+void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r);
+
 /* live: one line per call that caused a syscall or a first-touch fault (every
  * call with verbose), written as the calls complete. */
 struct live_printer;

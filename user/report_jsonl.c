@@ -90,11 +90,24 @@ static void write_proc(FILE *out, const struct corr_item *it)
 		fprintf(out, ",\"child\":%u", e->child);
 }
 
+static void write_reason(FILE *out, const struct corr_item *it)
+{
+	static const char *const kinds[FL_NREASON] = { "?", "heap_grow", "heap_trim", "heap_madvise",
+		"freelist_miss", "block_mmap", "block_munmap", "block_mremap" };
+	const struct fl_ev_reason *r = (const void *)it->rec;
+
+	fprintf(out, ",\"kind\":\"%s\",\"args\":[", kinds[r->kind < FL_NREASON ? r->kind : 0]);
+	for (int i = 0; i < 5; i++)
+		fprintf(out, "%s\"0x%" PRIx64 "\"", i ? "," : "", r->a[i]);
+	fputc(']', out);
+	opt_seq(out, "call", it->call_seq);
+}
+
 static void jsonl_item(void *ctx, const struct corr_item *it)
 {
-	static const char *const names[] = { "?", "call", "syscall", "fault", "proc" };
+	static const char *const names[] = { "?", "call", "syscall", "fault", "proc", "reason" };
 	FILE *out = ctx;
-	uint8_t type = it->rec->type <= FL_EV_PROC ? it->rec->type : 0;
+	uint8_t type = it->rec->type <= FL_EV_REASON ? it->rec->type : 0;
 
 	fprintf(out, "{\"ev\":\"%s\",\"seq\":%" PRIu64 ",\"pid\":%u,\"tid\":%u,\"ts_ns\":%" PRIu64,
 		names[type], it->seq, it->rec->tgid, it->rec->tid, it->rec->ts);
@@ -103,6 +116,7 @@ static void jsonl_item(void *ctx, const struct corr_item *it)
 	case FL_EV_SYSCALL: write_syscall(out, it); break;
 	case FL_EV_FAULT: write_fault(out, it); break;
 	case FL_EV_PROC: write_proc(out, it); break;
+	case FL_EV_REASON: write_reason(out, it); break;
 	}
 	fputs("}\n", out);
 }

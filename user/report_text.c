@@ -205,6 +205,38 @@ void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it)
 	}
 }
 
+void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r)
+{
+	char b1[32];
+
+	switch (r->kind) {
+	case FL_R_FREELIST_MISS:
+		append(buf, cap, "  [free list had no block for %" PRIu64 " B (class %" PRIu64 ")]", r->a[0], r->a[1]);
+		break;
+	case FL_R_HEAP_GROW:
+		append(buf, cap, "  [heap grown by %s for %" PRIu64 " B]", fmt_bytes(r->a[1] - r->a[0], b1, sizeof(b1)),
+		       r->a[2]);
+		break;
+	case FL_R_HEAP_TRIM:
+		append(buf, cap, "  [heap top above the trim threshold: %s given back]",
+		       fmt_bytes(r->a[0] - r->a[1], b1, sizeof(b1)));
+		break;
+	case FL_R_HEAP_MADVISE:
+		append(buf, cap, "  [free heap pages released with madvise: %s]", fmt_bytes(r->a[1], b1, sizeof(b1)));
+		break;
+	case FL_R_BLOCK_MMAP:
+		append(buf, cap, "  [at or above the mmap threshold: a mapping of its own, %s]",
+		       fmt_bytes(r->a[2], b1, sizeof(b1)));
+		break;
+	case FL_R_BLOCK_MUNMAP:
+		append(buf, cap, "  [the block had a mapping of its own: unmapped]");
+		break;
+	case FL_R_BLOCK_MREMAP:
+		append(buf, cap, "  [the block's own mapping resized with mremap]");
+		break;
+	}
+}
+
 static void on_fault(struct text_report *tr, const struct corr_item *it)
 {
 	struct note *n;
@@ -241,6 +273,10 @@ static void text_item(void *ctx, const struct corr_item *it)
 		break;
 	case FL_EV_FAULT:
 		on_fault(tr, it);
+		break;
+	case FL_EV_REASON:
+		if (tr->last != UINT32_MAX && it->call_seq == tr->last_seq)
+			text_describe_reason(tr->notes[tr->last].text, NOTE_TEXT, (const void *)it->rec);
 		break;
 	}
 }

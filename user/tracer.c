@@ -171,9 +171,50 @@ static int attach_one(struct tracer *t, struct bpf_program *prog, bool ret, pid_
 	return 0;
 }
 
+/* refalloc's USDT probes and the programs that take them. */
+static int attach_refalloc(struct tracer *t, const struct allocator *a, pid_t pid, char *err, size_t errlen)
+{
+	struct faultline *s = t->skel;
+	const struct { const char *probe; struct bpf_program *prog; } probes[] = {
+		{ "malloc_entry", s->progs.ra_malloc_entry }, { "malloc_return", s->progs.ra_malloc_return },
+		{ "free_entry", s->progs.ra_free_entry }, { "free_return", s->progs.ra_free_return },
+		{ "calloc_entry", s->progs.ra_calloc_entry }, { "calloc_return", s->progs.ra_calloc_return },
+		{ "realloc_entry", s->progs.ra_realloc_entry }, { "realloc_return", s->progs.ra_realloc_return },
+		{ "reallocarray_entry", s->progs.ra_reallocarray_entry },
+		{ "reallocarray_return", s->progs.ra_reallocarray_return },
+		{ "posix_memalign_entry", s->progs.ra_posix_memalign_entry },
+		{ "posix_memalign_return", s->progs.ra_posix_memalign_return },
+		{ "aligned_alloc_entry", s->progs.ra_aligned_alloc_entry },
+		{ "aligned_alloc_return", s->progs.ra_aligned_alloc_return },
+		{ "memalign_entry", s->progs.ra_memalign_entry }, { "memalign_return", s->progs.ra_memalign_return },
+		{ "valloc_entry", s->progs.ra_valloc_entry }, { "valloc_return", s->progs.ra_valloc_return },
+		{ "pvalloc_entry", s->progs.ra_pvalloc_entry }, { "pvalloc_return", s->progs.ra_pvalloc_return },
+		{ "heap_grow", s->progs.ra_heap_grow }, { "heap_trim", s->progs.ra_heap_trim },
+		{ "heap_madvise", s->progs.ra_heap_madvise }, { "freelist_miss", s->progs.ra_freelist_miss },
+		{ "block_mmap", s->progs.ra_block_mmap }, { "block_munmap", s->progs.ra_block_munmap },
+		{ "block_mremap", s->progs.ra_block_mremap },
+	};
+
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		struct bpf_link *l;
+
+		if (t->nlinks >= MAX_LINKS)
+			return snprintf(err, errlen, "too many probes"), -1;
+		l = bpf_program__attach_usdt(probes[i].prog, pid, a->path, "refalloc", probes[i].probe, NULL);
+		if (!l)
+			return snprintf(err, errlen, "attaching USDT probe refalloc:%s in %s failed: %s",
+					probes[i].probe, a->path, strerror(errno)), -1;
+		t->links[t->nlinks++] = l;
+		t->nuprobes++;
+	}
+	return 0;
+}
+
 int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t pid,
 			    char *err, size_t errlen)
 {
+	if (a->usdt_refalloc)
+		return attach_refalloc(t, a, pid, err, errlen);
 	for (int f = 0; f < FL_NFUNC; f++) {
 		int e;
 
