@@ -98,6 +98,19 @@ static void emit(struct correlator *c, struct corr_item *it)
 
 /* ---- processes and threads -------------------------------------------- */
 
+/* Room for one more element in a growing array (aborts when memory is out:
+ * the correlator cannot go on without its state). */
+static void *grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first)
+{
+	if (n < *cap)
+		return arr;
+	*cap = *cap ? *cap * 2 : first;
+	arr = realloc(arr, *cap * elem);
+	if (!arr)
+		abort();
+	return arr;
+}
+
 static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 {
 	memset(p, 0, sizeof(*p));
@@ -112,15 +125,7 @@ static struct corr_proc *proc_get(struct correlator *c, uint32_t tgid)
 	for (size_t i = 0; i < c->nprocs; i++)
 		if (c->procs[i].tgid == tgid)
 			return &c->procs[i];
-	if (c->nprocs == c->cap_procs) {
-		size_t cap = c->cap_procs ? c->cap_procs * 2 : 8;
-		struct corr_proc *np = realloc(c->procs, cap * sizeof(*np));
-
-		if (!np)
-			abort();
-		c->procs = np;
-		c->cap_procs = cap;
-	}
+	c->procs = grow(c->procs, c->nprocs, &c->cap_procs, sizeof(*c->procs), 8);
 	if (proc_init(c, &c->procs[c->nprocs], tgid))
 		abort();
 	return &c->procs[c->nprocs++];
@@ -156,15 +161,7 @@ static struct pending *thread_get(struct correlator *c, uint32_t tid)
 	for (size_t i = 0; i < c->nthreads; i++)
 		if (c->threads[i].tid == tid)
 			return &c->threads[i];
-	if (c->nthreads == c->cap_threads) {
-		size_t cap = c->cap_threads ? c->cap_threads * 2 : 16;
-		struct pending *nt = realloc(c->threads, cap * sizeof(*nt));
-
-		if (!nt)
-			abort();
-		c->threads = nt;
-		c->cap_threads = cap;
-	}
+	c->threads = grow(c->threads, c->nthreads, &c->cap_threads, sizeof(*c->threads), 16);
 	memset(&c->threads[c->nthreads], 0, sizeof(struct pending));
 	c->threads[c->nthreads].tid = tid;
 	return &c->threads[c->nthreads++];
