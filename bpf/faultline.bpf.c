@@ -38,6 +38,10 @@ struct thread_state {
 	__u32 sys;        /* syscall in flight, valid when in_sys */
 	__u32 in_sys;
 	__u64 sargs[5];
+	/* free has no return probe: it is in flight while the stack is below its
+	 * entry's and its return address is still in the slot it was called with */
+	__u64 free_sp, free_ra;
+	__u32 free_open;
 };
 
 struct {
@@ -117,15 +121,40 @@ static __always_inline void fill_hdr(struct fl_hdr *h, __u8 type, __u8 func, __u
 	h->ts = bpf_ktime_get_ns();
 }
 
-/* The outermost call in flight, for tagging syscalls and faults. */
-static __always_inline void tag_of(struct thread_state *ts, __u8 *func, __u16 *flags)
+/* Is the free entered at free_sp still running, seen from user stack pointer sp? */
+static __always_inline bool free_in_flight(struct thread_state *ts, __u64 sp)
+{
+	__u64 ra = 0;
+
+	if (!ts->free_open)
+		return false;
+	if (sp <= ts->free_sp && !bpf_probe_read_user(&ra, sizeof(ra), (void *)ts->free_sp) &&
+	    ra == ts->free_ra)
+		return true;
+	ts->free_open = 0; /* it returned */
+	return false;
+}
+
+/* The outermost call in flight, for tagging syscalls and faults; sp is the
+ * thread's user stack pointer. */
+static __always_inline void tag_of(struct thread_state *ts, __u64 sp, __u8 *func, __u16 *flags)
 {
 	*func = FL_FUNC_NONE;
 	*flags = 0;
 	if (ts && ts->depth > 0) {
 		*func = ts->frames[0].func;
 		*flags = FL_F_IN_CALL;
+	} else if (ts && free_in_flight(ts, sp)) {
+		*func = FL_FREE;
+		*flags = FL_F_IN_CALL;
 	}
+}
+
+static __always_inline __u64 user_sp(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return BPF_CORE_READ(regs, sp);
 }
 
 /* ---- allocator calls ---------------------------------------------------- */
@@ -140,6 +169,7 @@ static __always_inline int call_enter(__u8 func, __u64 a0, __u64 a1, __u64 a2)
 	ts = thread_state(true);
 	if (!ts)
 		return 0;
+	ts->free_open = 0; /* a new call: any free before it has returned */
 	d = ts->depth;
 	if (d < MAX_DEPTH) {
 		struct frame *f = &ts->frames[d];
@@ -213,8 +243,39 @@ int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 n, __u64 size)
 {
 	return call_enter(FL_REALLOCARRAY, n, size, old);
 }
+/* free, on its entry alone (a return probe would cost about 2 µs a call):
+ * one record now; what follows on the thread while free_in_flight() holds is
+ * tagged with it. */
 SEC("uprobe")
-int BPF_KPROBE(free_enter, __u64 ptr) { return call_enter(FL_FREE, 0, 0, ptr); }
+int BPF_KPROBE(free_enter, __u64 ptr)
+{
+	struct thread_state *ts;
+	struct fl_ev_call *e;
+	__u64 sp = PT_REGS_SP(ctx);
+	bool nested;
+
+	if (!is_target())
+		return 0;
+	ts = thread_state(true);
+	if (!ts)
+		return 0;
+	nested = ts->depth > 0;
+	if (!nested) {
+		ts->free_open = 1;
+		ts->free_sp = sp;
+		ts->free_ra = 0;
+		bpf_probe_read_user(&ts->free_ra, sizeof(ts->free_ra), (void *)sp);
+	}
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
+	fill_hdr(&e->h, FL_EV_CALL, FL_FREE, FL_F_AT_ENTRY | (nested ? FL_F_NESTED : 0));
+	e->a0 = e->a1 = e->ret = 0;
+	e->a2 = ptr;
+	e->ts_ret = e->h.ts;
+	submit(e);
+	return 0;
+}
 /* free(NULL)'s return path, when free's probes sit past its NULL test: the
  * whole call in one record. */
 SEC("uprobe")
@@ -319,7 +380,7 @@ static __always_inline int reason(__u32 kind, __u64 a0, __u64 a1, __u64 a2, __u6
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	tag_of(thread_state(false), &func, &flags);
+	tag_of(thread_state(false), user_sp(), &func, &flags);
 	fill_hdr(&e->h, FL_EV_REASON, func, flags);
 	e->kind = kind;
 	e->pad = 0;
@@ -428,7 +489,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	tag_of(ts, &func, &flags);
+	tag_of(ts, BPF_CORE_READ(regs, sp), &func, &flags);
 	fill_hdr(&e->h, FL_EV_SYSCALL, func, flags);
 	e->sys = sys;
 	e->pad = 0;
@@ -453,7 +514,7 @@ static __always_inline int fault(__u64 addr, struct pt_regs *regs, __u64 error_c
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	tag_of(ts, &func, &flags);
+	tag_of(ts, mode ? user_sp() : BPF_CORE_READ(regs, sp), &func, &flags);
 	flags |= mode;
 	if (error_code & 2)
 		flags |= FL_F_FAULT_WRITE;

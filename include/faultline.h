@@ -60,6 +60,9 @@ enum fl_ev_type {
 #define FL_F_FAULT_WRITE 0x4 /* FL_EV_FAULT: write access */
 #define FL_F_FAULT_KERNEL 0x8 /* FL_EV_FAULT: taken in kernel mode (e.g. read() into a buffer) */
 #define FL_F_FAULT_PRESENT 0x10 /* FL_EV_FAULT: page was present (protection fault, not first touch) */
+#define FL_F_AT_ENTRY 0x20    /* FL_EV_CALL: written at entry (free, which has no return probe): the
+				 syscalls and faults tagged with it come after, until the thread's
+				 next untagged event or call */
 
 struct fl_hdr {
 	__u8 type;   /* enum fl_ev_type */

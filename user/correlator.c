@@ -24,6 +24,10 @@ struct pending {
 	uint32_t tid;
 	uint32_t n, cap;
 	uint8_t (*recs)[FL_EV_MAX_SIZE];
+	/* a call written at its entry (FL_F_AT_ENTRY: free) and not over yet */
+	bool open;
+	uint32_t open_tgid, open_syscalls;
+	uint64_t open_seq, open_released;
 };
 
 struct correlator {
@@ -412,6 +416,48 @@ static void resolve_call(struct correlator *c, const struct fl_ev_call *e)
 	update_peaks(c);
 }
 
+/* A call written at its entry (free without a return probe): applied and
+ * emitted now; the events tagged with it follow and resolve at once; it ends
+ * at the thread's next call or untagged event (close_open_call). */
+static void resolve_entry_call(struct correlator *c, struct pending *t, const struct fl_ev_call *e)
+{
+	struct corr_proc *p = proc_get(c, e->h.tgid);
+	struct corr_item it = { .rec = &e->h, .proc = p };
+
+	if (e->h.func >= FL_NFUNC) {
+		c->bad_records++;
+		return;
+	}
+	c->sum.calls[e->h.func]++;
+	it.block = apply_call(c, p, e, c->next_seq, &it);
+	emit(c, &it);
+	t->open = true;
+	t->open_tgid = e->h.tgid;
+	t->open_seq = it.seq;
+	t->open_syscalls = 0;
+	t->open_released = released_ptr(e);
+}
+
+static void close_open_call(struct correlator *c, struct pending *t)
+{
+	struct corr_proc *p;
+
+	if (!t->open)
+		return;
+	t->open = false;
+	if (t->open_syscalls)
+		c->sum.calls_with_syscall[FL_FREE]++;
+	if (!t->open_released)
+		return;
+	if (t->open_syscalls)
+		c->sum.frees_returned++;
+	else
+		c->sum.frees_kept++;
+	p = proc_get(c, t->open_tgid);
+	alloc_index_remove(p->index, t->open_released, NULL);
+	update_peaks(c);
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
 static void resolve_event(struct correlator *c, const struct fl_hdr *h, uint64_t call_seq)
@@ -466,6 +512,7 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 		child->heap_start = p->heap_start;
 		child->brk = p->brk;
 	} else if (e->kind == FL_PROC_EXIT) {
+		close_open_call(c, thread_get(c, e->h.tid));
 		flush_orphans(c, thread_get(c, e->h.tid));
 	}
 	it.proc = proc_get(c, e->h.tgid);
@@ -547,6 +594,30 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 	}
 }
 
+/* Where an event goes: an outer call resolves with the events that waited
+ * for it; an event tagged with the thread's open entry-only call resolves at
+ * once; other tagged events and nested calls wait for their call's record;
+ * anything else resolves at once. All but the second end an open call. */
+static void dispatch_event(struct correlator *c, struct pending *t, const struct fl_hdr *h, size_t len)
+{
+	bool is_call = h->type == FL_EV_CALL, nested = h->flags & FL_F_NESTED;
+
+	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == FL_FREE && t->n == 0) {
+		t->open_syscalls += h->type == FL_EV_SYSCALL;
+		resolve_event(c, h, t->open_seq);
+		return;
+	}
+	close_open_call(c, t);
+	if (is_call && !nested && (h->flags & FL_F_AT_ENTRY))
+		resolve_entry_call(c, t, (const struct fl_ev_call *)h);
+	else if (is_call && !nested)
+		resolve_call(c, (const struct fl_ev_call *)h);
+	else if ((h->flags & FL_F_IN_CALL) || is_call)
+		pending_push(t, h, len);
+	else
+		resolve_event(c, h, 0);
+}
+
 int corr_feed(struct correlator *c, const void *rec, size_t len)
 {
 	const struct fl_hdr *h = rec;
@@ -568,20 +639,18 @@ int corr_feed(struct correlator *c, const void *rec, size_t len)
 		c->sum.last_ts = h->ts;
 	if (h->type == FL_EV_PROC) {
 		on_proc(c, rec);
-	} else if (h->type == FL_EV_CALL && !(h->flags & FL_F_NESTED)) {
-		resolve_call(c, rec);
-	} else if ((h->flags & FL_F_IN_CALL) || h->type == FL_EV_CALL) {
-		pending_push(thread_get(c, h->tid), rec, len);
-	} else {
-		resolve_event(c, h, 0);
+		return 0;
 	}
+	dispatch_event(c, thread_get(c, h->tid), h, len);
 	return 0;
 }
 
 void corr_finish(struct correlator *c)
 {
-	for (size_t i = 0; i < c->nthreads; i++)
+	for (size_t i = 0; i < c->nthreads; i++) {
+		close_open_call(c, &c->threads[i]);
 		flush_orphans(c, &c->threads[i]);
+	}
 }
 
 const struct summary *corr_summary(const struct correlator *c) { return &c->sum; }

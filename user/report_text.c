@@ -30,6 +30,7 @@ struct text_report {
 	uint64_t calls_not_listed;
 	uint32_t last;                 /* note of the call now being resolved, or UINT32_MAX */
 	uint64_t last_seq;
+	struct note pending;           /* that call, kept until it proves notable (a syscall) */
 };
 
 const char *fmt_bytes(uint64_t n, char *buf, size_t len)
@@ -97,10 +98,23 @@ static void describe_ptr(struct note *n, const struct corr_proc *p, uint64_t ptr
 		snprintf(n->where, sizeof(n->where), "map start + 0x%" PRIx64, ptr - r->start);
 }
 
-static uint32_t add_note(struct text_report *tr, const struct corr_item *it)
+/* Keeps the call being resolved, so a note can be made of it later. */
+static void remember_call(struct text_report *tr, const struct corr_item *it)
 {
-	struct note *n;
+	struct note *n = &tr->pending;
 
+	memset(n, 0, sizeof(*n));
+	memcpy(&n->call, it->rec, sizeof(n->call));
+	n->seq = it->seq;
+	if (it->block && n->call.h.func == FL_FREE) {
+		n->freed_seq = it->block->seq;
+		n->freed_size = it->block->size;
+	}
+}
+
+/* Lists the remembered call. */
+static uint32_t add_note(struct text_report *tr)
+{
 	if (tr->n >= tr->max_lines) {
 		tr->calls_not_listed++;
 		return UINT32_MAX;
@@ -114,14 +128,7 @@ static uint32_t add_note(struct text_report *tr, const struct corr_item *it)
 		tr->notes = nn;
 		tr->cap = cap;
 	}
-	n = &tr->notes[tr->n];
-	memset(n, 0, sizeof(*n));
-	memcpy(&n->call, it->rec, sizeof(n->call));
-	n->seq = it->seq;
-	if (it->block && n->call.h.func == FL_FREE) {
-		n->freed_seq = it->block->seq;
-		n->freed_size = it->block->size;
-	}
+	tr->notes[tr->n] = tr->pending;
 	return (uint32_t)tr->n++;
 }
 
@@ -141,18 +148,25 @@ static void on_call(struct text_report *tr, const struct corr_item *it)
 		return;
 	tr->last = UINT32_MAX;
 	tr->last_seq = it->seq;
+	remember_call(tr, it);
 	if (!it->syscalls_caused && !is_large(e) && !freed_large)
 		return;
-	tr->last = add_note(tr, it);
-	if (tr->last == UINT32_MAX)
-		return;
-	if (it->block && e->h.func != FL_FREE) {
+	tr->last = add_note(tr);
+	if (tr->last != UINT32_MAX && it->block && e->h.func != FL_FREE) {
 		it->block->note = tr->last;
 		describe_ptr(&tr->notes[tr->last], it->proc, e->ret);
 	}
-	if (!it->syscalls_caused)
-		snprintf(tr->notes[tr->last].text, NOTE_TEXT, "  no syscall%s",
-			 e->h.func == FL_FREE ? ": memory kept by the allocator" : "");
+}
+
+/* A syscall of the call being resolved: it is notable now (free, written at
+ * its entry, is known to have caused one only here). */
+static struct note *note_for_syscall(struct text_report *tr, const struct corr_item *it)
+{
+	if (it->call_seq != tr->last_seq || !it->call_seq)
+		return NULL;
+	if (tr->last == UINT32_MAX && tr->pending.seq == tr->last_seq)
+		tr->last = add_note(tr);
+	return tr->last == UINT32_MAX ? NULL : &tr->notes[tr->last];
 }
 
 void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it)
@@ -262,15 +276,16 @@ static void text_item(void *ctx, const struct corr_item *it)
 	case FL_EV_CALL:
 		on_call(tr, it);
 		break;
-	case FL_EV_SYSCALL:
-		if (tr->last != UINT32_MAX && it->call_seq == tr->last_seq) {
-			struct note *n = &tr->notes[tr->last];
+	case FL_EV_SYSCALL: {
+		struct note *n = note_for_syscall(tr, it);
 
+		if (n) {
 			text_describe_syscall(n->text, NOTE_TEXT, it);
 			if (!n->where[0] && n->call.h.func != FL_FREE && n->call.ret)
 				describe_ptr(n, it->proc, n->call.ret);
 		}
 		break;
+	}
 	case FL_EV_FAULT:
 		on_fault(tr, it);
 		break;
@@ -405,7 +420,10 @@ static void write_note(FILE *out, const struct note *n)
 
 	fprintf(out, "  #%-6" PRIu64 " tid %-7u ", n->seq, n->call.h.tid);
 	call_signature(out, n);
-	fprintf(out, "%s\n", n->text);
+	if (n->text[0])
+		fprintf(out, "%s\n", n->text);
+	else
+		fprintf(out, "  no syscall%s\n", n->call.h.func == FL_FREE ? ": memory kept by the allocator" : "");
 	if (n->where[0])
 		fprintf(out, "           pointer = %s%s\n", n->where,
 			is_large(&n->call) && !strncmp(n->where, "heap", 4)

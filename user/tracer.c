@@ -223,7 +223,7 @@ int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t p
 		uint64_t off = a->offset[f] + (f == FL_FREE ? a->free_skip : 0);
 
 		e = attach_one(t, entry_prog(t->skel, f), false, pid, a->path, off);
-		if (!e)
+		if (!e && f != FL_FREE) /* free is followed without a return probe */
 			e = attach_one(t, t->skel->progs.call_return, true, pid, a->path, off);
 		if (!e && f == FL_FREE && a->free_skip)
 			e = attach_one(t, t->skel->progs.free_null, false, pid, a->path, a->free_null_offset);

@@ -236,6 +236,39 @@ static void test_realloc_move(void **state)
 	corr_free(c);
 }
 
+/* free written at its entry (no return probe): its munmap comes after its
+ * record, tagged; the block leaves the index when the thread moves on. */
+static void test_free_at_entry(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	const struct summary *s = corr_summary(c);
+
+	(void)state;
+	feed_sys(c, FL_SYS_MMAP, FL_MALLOC, 0, 135168, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, MAP);
+	feed_call(c, FL_MALLOC, 131072, 0, MAP + 0x10, 0);
+	feed_call(c, FL_FREE, 0, MAP + 0x10, 0, FL_F_AT_ENTRY);
+	feed_fault(c, FL_FREE, MAP + 0x8, 0); /* free touching the header: the block is still live */
+	feed_sys(c, FL_SYS_MUNMAP, FL_FREE, MAP, 135168, 0, 0, 0);
+	assert_int_equal(cap.items[cap.n - 2].owner, FL_OWNER_ALLOCATION);
+	assert_int_equal(cap.items[cap.n - 1].call_seq, cap.items[cap.n - 3].seq);
+	assert_int_equal(s->by_caller[FL_FREE][FL_SYS_MUNMAP], 1);
+	assert_int_equal(s->cur_live, 131072); /* free still in flight */
+	feed_fault(c, -1, 0x7ffffffde000ull, 0); /* the thread moves on */
+	assert_int_equal(s->cur_live, 0);
+	assert_int_equal(s->frees_returned, 1);
+	assert_int_equal(s->calls_with_syscall[FL_FREE], 1);
+	/* a free that makes no syscall, ended by the next call */
+	feed_sys(c, FL_SYS_BRK, FL_MALLOC, HEAP + 0x21000, 0, 0, 0, HEAP + 0x21000);
+	feed_call(c, FL_MALLOC, 32, 0, HEAP + 0x2a0, 0);
+	feed_call(c, FL_FREE, 0, HEAP + 0x2a0, 0, FL_F_AT_ENTRY);
+	feed_call(c, FL_MALLOC, 32, 0, HEAP + 0x2a0, 0);
+	assert_int_equal(s->frees_kept, 1);
+	assert_int_equal(s->cur_live, 32);
+	corr_finish(c);
+	corr_free(c);
+}
+
 /* Events tagged with a call that never returned are flushed at the end, not lost. */
 static void test_orphans_flushed(void **state)
 {
@@ -300,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_free_kinds),
 		cmocka_unit_test(test_nested_call),
 		cmocka_unit_test(test_realloc_move),
+		cmocka_unit_test(test_free_at_entry),
 		cmocka_unit_test(test_orphans_flushed),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_meta),
