@@ -21,6 +21,9 @@
 char LICENSE[] SEC("license") = "GPL";
 
 const volatile bool follow_forks = false;
+/* uprobes attached for the target's pid only: the kernel filters them by
+ * address space, so their programs need not look the process up */
+const volatile bool uprobes_per_pid = false;
 /* wake the consumer only once this much data waits (it polls anyway) */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
@@ -84,6 +87,11 @@ static __always_inline bool is_target(void)
 	__u32 *st = bpf_map_lookup_elem(&targets, &tgid);
 
 	return st && *st == FL_TARGET_ACTIVE;
+}
+
+static __always_inline bool uprobe_target(void)
+{
+	return uprobes_per_pid || is_target();
 }
 
 static __always_inline struct thread_state *thread_state(bool create)
@@ -164,7 +172,7 @@ static __always_inline int call_enter(__u8 func, __u64 a0, __u64 a1, __u64 a2)
 	struct thread_state *ts;
 	__u32 d;
 
-	if (!is_target())
+	if (!uprobe_target())
 		return 0;
 	ts = thread_state(true);
 	if (!ts)
@@ -195,7 +203,7 @@ static __always_inline int call_exit(__u64 ret, bool memptr_read)
 	struct frame *f;
 	__u32 d;
 
-	if (!is_target())
+	if (!uprobe_target())
 		return 0;
 	ts = thread_state(false);
 	if (!ts || ts->depth == 0)
@@ -254,7 +262,7 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 	__u64 sp = PT_REGS_SP(ctx);
 	bool nested;
 
-	if (!is_target())
+	if (!uprobe_target())
 		return 0;
 	ts = thread_state(true);
 	if (!ts)
@@ -284,7 +292,7 @@ int BPF_KPROBE(free_null)
 	struct thread_state *ts;
 	struct fl_ev_call *e;
 
-	if (!is_target())
+	if (!uprobe_target())
 		return 0;
 	ts = thread_state(false);
 	e = reserve(sizeof(*e));
@@ -375,7 +383,7 @@ static __always_inline int reason(__u32 kind, __u64 a0, __u64 a1, __u64 a2, __u6
 	__u16 flags;
 	__u8 func;
 
-	if (!is_target())
+	if (!uprobe_target())
 		return 0;
 	e = reserve(sizeof(*e));
 	if (!e)

@@ -1,6 +1,8 @@
-/* tracefile.c - the trace file codec: tf_writer (record -> checksummed zlib
- * blocks on disk) and tf_reader (blocks -> records, detecting truncation and
- * corruption without ever reading out of bounds). Layout in tracefile.h.
+/* tracefile.c - the trace file container: tf_writer (records -> event codec
+ * payload -> checksummed raw-deflate blocks on disk) and tf_reader (blocks ->
+ * aligned records, detecting truncation and corruption without ever reading
+ * out of bounds; reads format versions 1 and 2). Layout in tracefile.h, the
+ * records' compact form in event_codec.h.
  */
 #include "tracefile.h"
 
@@ -13,6 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include "event_codec.h"
+#include "faultline.h"
 
 static const unsigned char file_magic[8] = { 'F', 'A', 'U', 'L', 'T', 'L', 'N', '\0' };
 
@@ -147,8 +152,9 @@ struct tf_writer {
 	uint32_t event_abi;
 	int level;
 	size_t block_size;
-	unsigned char *raw;	/* pending data block payload */
-	size_t raw_len, raw_cap;
+	struct ec_encoder *enc;	/* pending data block */
+	z_stream zs;		/* raw deflate, reset for each block */
+	bool zs_ready;
 	unsigned char *comp;	/* compression scratch */
 	size_t comp_cap;
 	bool header_written;
@@ -203,16 +209,48 @@ static int write_file_header(struct tf_writer *w)
 	return 0;
 }
 
-static int write_block(struct tf_writer *w, uint32_t kind, const unsigned char *raw, size_t raw_len)
+/* Raw-deflates the n chunks, in order, into w->comp; returns the compressed
+ * length, or 0 on failure. */
+static size_t deflate_chunks(struct tf_writer *w, const struct ec_chunk *chunk, int n,
+			     size_t raw_len)
+{
+	z_stream *zs = &w->zs;
+
+	if (!w->zs_ready) {
+		if (deflateInit2(zs, w->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			return 0;
+		w->zs_ready = true;
+	} else if (deflateReset(zs) != Z_OK) {
+		return 0;
+	}
+	if (grow(&w->comp, &w->comp_cap, deflateBound(zs, (uLong)raw_len)) < 0)
+		return 0;
+	zs->next_out = w->comp;
+	zs->avail_out = (uInt)w->comp_cap;
+	for (int i = 0; i < n; i++) {
+		int flush = i == n - 1 ? Z_FINISH : Z_NO_FLUSH, rc;
+
+		zs->next_in = (Bytef *)chunk[i].p;
+		zs->avail_in = (uInt)chunk[i].len;
+		rc = deflate(zs, flush);
+		if (flush == Z_FINISH ? rc != Z_STREAM_END : rc != Z_OK && rc != Z_BUF_ERROR)
+			return 0;
+		if (zs->avail_in != 0)
+			return 0;
+	}
+	return zs->total_out;
+}
+
+static int write_block(struct tf_writer *w, uint32_t kind, const struct ec_chunk *chunk, int n,
+		       size_t raw_len)
 {
 	unsigned char h[TF_BLOCK_HEADER_LEN];
-	uLongf comp_len = compressBound((uLong)raw_len);
+	size_t comp_len;
 
 	if (write_file_header(w) < 0)
 		return -1;
-	if (grow(&w->comp, &w->comp_cap, comp_len) < 0)
-		return writer_fail(w);
-	if (compress2(w->comp, &comp_len, raw, (uLong)raw_len, w->level) != Z_OK) {
+	comp_len = deflate_chunks(w, chunk, n, raw_len);
+	if (comp_len == 0) {
 		errno = ENOMEM;
 		return writer_fail(w);
 	}
@@ -224,27 +262,34 @@ static int write_block(struct tf_writer *w, uint32_t kind, const unsigned char *
 
 static int flush_data_block(struct tf_writer *w)
 {
-	if (w->raw_len == 0)
+	struct ec_chunk chunk[3];
+	size_t raw_len;
+
+	if (ec_encoder_records(w->enc) == 0)
 		return 0;
-	if (write_block(w, TF_BLOCK_DATA, w->raw, w->raw_len) < 0)
+	raw_len = ec_encoder_payload(w->enc, chunk);
+	if (write_block(w, TF_BLOCK_DATA, chunk, 3, raw_len) < 0)
 		return -1;
-	w->raw_total += w->raw_len;
-	w->raw_len = 0;
+	w->raw_total += raw_len;
+	ec_encoder_reset(w->enc);
 	return 0;
 }
 
 static int write_end_block(struct tf_writer *w)
 {
 	unsigned char end[TF_END_PAYLOAD_LEN];
+	struct ec_chunk chunk = { end, sizeof(end) };
 
 	put_u64(end, w->records);
 	put_u64(end + 8, w->raw_total);
-	return write_block(w, TF_BLOCK_END, end, sizeof(end));
+	return write_block(w, TF_BLOCK_END, &chunk, 1, sizeof(end));
 }
 
 static void writer_free(struct tf_writer *w)
 {
-	free(w->raw);
+	ec_encoder_free(w->enc);
+	if (w->zs_ready)
+		deflateEnd(&w->zs);
 	free(w->comp);
 	free(w->path);
 	free(w);
@@ -260,8 +305,11 @@ struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err
 		return NULL;
 	}
 	w = calloc(1, sizeof(*w));
-	if (!w || !(w->path = strdup(path))) {
+	if (!w || !(w->path = strdup(path)) ||
+	    !(w->enc = ec_encoder_new(event_abi != FL_EVENT_ABI))) {
 		set_msg(err, errlen, "cannot create %s: %s", path, strerror(ENOMEM));
+		if (w)
+			free(w->path);
 		free(w);
 		return NULL;
 	}
@@ -297,12 +345,21 @@ void tf_writer_set_level(struct tf_writer *w, int level)
 	if (level < Z_DEFAULT_COMPRESSION || level > Z_BEST_COMPRESSION)
 		level = Z_DEFAULT_COMPRESSION;
 	w->level = level;
+	if (w->zs_ready) { /* the next block starts a stream at the new level */
+		deflateEnd(&w->zs);
+		w->zs_ready = false;
+	}
+}
+
+/* True if a record of len bytes would take the pending block over a limit. */
+static bool block_full_for(const struct tf_writer *w, uint32_t len)
+{
+	return ec_encoder_out_bytes(w->enc) + EC_OUT_BYTES(len) > TF_MAX_BLOCK_RAW ||
+	       ec_encoder_bytes(w->enc) + len + 256 > TF_MAX_BLOCK_RAW;
 }
 
 int tf_writer_add(struct tf_writer *w, const void *rec, uint32_t len)
 {
-	size_t need = 4 + (size_t)len;
-
 	if (writer_check(w) < 0)
 		return -1;
 	if (len > TF_MAX_RECORD_LEN) {
@@ -311,16 +368,12 @@ int tf_writer_add(struct tf_writer *w, const void *rec, uint32_t len)
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if (w->raw_len + need > TF_MAX_BLOCK_RAW && flush_data_block(w) < 0)
+	if (block_full_for(w, len) && flush_data_block(w) < 0)
 		return -1;
-	if (grow(&w->raw, &w->raw_cap, w->raw_len + need) < 0)
+	if (ec_encode(w->enc, rec, len) < 0)
 		return writer_fail(w);
-	put_u32(w->raw + w->raw_len, len);
-	if (len > 0)
-		memcpy(w->raw + w->raw_len + 4, rec, len);
-	w->raw_len += need;
 	w->records++;
-	if (w->raw_len >= w->block_size)
+	if (ec_encoder_out_bytes(w->enc) >= w->block_size)
 		return flush_data_block(w);
 	return 0;
 }
@@ -392,8 +445,12 @@ struct tf_reader {
 	char *path;
 	uint64_t offset;	/* file offset of the next block header */
 	uint64_t block_offset;	/* file offset of the block being checked */
-	unsigned char *raw;	/* current data block payload */
-	size_t raw_len, raw_cap, pos;
+	uint32_t version;	/* the file's format version */
+	z_stream zs;		/* inflate, reset for each block */
+	bool zs_ready;
+	struct ec_decoder *dec;	/* the current data block's records */
+	unsigned char *raw;	/* current block payload */
+	size_t raw_len, raw_cap;
 	unsigned char *comp;
 	size_t comp_cap;
 	uint64_t blocks;
@@ -437,6 +494,9 @@ static void reader_free(struct tf_reader *r)
 {
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->zs_ready)
+		inflateEnd(&r->zs);
+	ec_decoder_free(r->dec);
 	free(r->raw);
 	free(r->comp);
 	free(r->path);
@@ -463,9 +523,10 @@ static int check_file_header(const char *path, const unsigned char *h, ssize_t n
 		return -1;
 	}
 	version = get_u32(h + 8);
-	if (version != TF_FORMAT_VERSION) {
-		set_msg(err, errlen, "%s: format version %u is not supported (this faultline reads %d)",
-			path, version, TF_FORMAT_VERSION);
+	if (version < TF_OLDEST_FORMAT_VERSION || version > TF_FORMAT_VERSION) {
+		set_msg(err, errlen,
+			"%s: format version %u is not supported (this faultline reads %d to %d)",
+			path, version, TF_OLDEST_FORMAT_VERSION, TF_FORMAT_VERSION);
 		return -1;
 	}
 	if (get_u32(h + 20) != crc_of(h, 20)) {
@@ -482,8 +543,10 @@ struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *er
 	ssize_t n;
 
 	r = calloc(1, sizeof(*r));
-	if (!r || !(r->path = strdup(path))) {
+	if (!r || !(r->path = strdup(path)) || !(r->dec = ec_decoder_new())) {
 		set_msg(err, errlen, "cannot open %s: %s", path, strerror(ENOMEM));
+		if (r)
+			free(r->path);
 		free(r);
 		return NULL;
 	}
@@ -503,6 +566,14 @@ struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *er
 		reader_free(r);
 		return NULL;
 	}
+	r->version = get_u32(h + 8);
+	/* version 1: zlib-wrapped; since 2: raw deflate (the payload has a CRC) */
+	if (inflateInit2(&r->zs, r->version == 1 ? 15 : -15) != Z_OK) {
+		set_msg(err, errlen, "cannot open %s: %s", path, strerror(ENOMEM));
+		reader_free(r);
+		return NULL;
+	}
+	r->zs_ready = true;
 	if (event_abi)
 		*event_abi = get_u32(h + 12);
 	r->offset = TF_FILE_HEADER_LEN;
@@ -520,17 +591,33 @@ static bool file_too_short(int fd, uint64_t offset, uint64_t n)
 	return offset + n > (uint64_t)st.st_size;
 }
 
-/* Checks that the data block payload is a whole run of records. */
-static bool records_fit(const unsigned char *p, size_t n)
+/* Inflates comp_len bytes of r->comp into exactly raw_len bytes of r->raw. */
+static bool inflate_payload(struct tf_reader *r, uint32_t raw_len, uint32_t comp_len)
 {
-	size_t pos = 0;
+	z_stream *zs = &r->zs;
 
-	while (pos < n) {
-		if (n - pos < 4 || get_u32(p + pos) > n - pos - 4)
-			return false;
-		pos += 4 + (size_t)get_u32(p + pos);
-	}
-	return true;
+	if (inflateReset(zs) != Z_OK)
+		return false;
+	zs->next_in = r->comp;
+	zs->avail_in = comp_len;
+	zs->next_out = r->raw;
+	zs->avail_out = raw_len;
+	return inflate(zs, Z_FINISH) == Z_STREAM_END && zs->avail_in == 0 && zs->avail_out == 0;
+}
+
+/* Decodes the data block payload in r->raw into aligned records. */
+static enum tf_status decode_records(struct tf_reader *r)
+{
+	const char *why = "bad records";
+	int rc;
+
+	if (r->version == 1)
+		rc = ec_decode_framed(r->dec, r->raw, r->raw_len, 2 * (size_t)TF_MAX_BLOCK_LEN, &why);
+	else
+		rc = ec_decode_block(r->dec, r->raw, r->raw_len, TF_MAX_BLOCK_LEN, &why);
+	if (rc < 0)
+		return reader_corrupt(r, why);
+	return TF_RECORD;
 }
 
 static enum tf_status check_end_block(struct tf_reader *r, const unsigned char *p)
@@ -545,8 +632,6 @@ static enum tf_status check_end_block(struct tf_reader *r, const unsigned char *
 static enum tf_status load_payload(struct tf_reader *r, uint32_t raw_len, uint32_t comp_len,
 				   uint32_t comp_crc)
 {
-	uLong src_len = comp_len;
-	uLongf dst_len = raw_len;
 	ssize_t n;
 
 	if (file_too_short(r->fd, r->offset + TF_BLOCK_HEADER_LEN, comp_len))
@@ -561,11 +646,9 @@ static enum tf_status load_payload(struct tf_reader *r, uint32_t raw_len, uint32
 		return reader_truncated(r);
 	if (crc_of(r->comp, comp_len) != comp_crc)
 		return reader_corrupt(r, "payload checksum mismatch");
-	if (uncompress2(r->raw, &dst_len, r->comp, &src_len) != Z_OK || dst_len != raw_len ||
-	    src_len != comp_len)
+	if (!inflate_payload(r, raw_len, comp_len))
 		return reader_corrupt(r, "bad compressed data");
 	r->raw_len = raw_len;
-	r->pos = 0;
 	return TF_RECORD;
 }
 
@@ -601,42 +684,32 @@ static enum tf_status load_block(struct tf_reader *r)
 		return st;
 	r->offset += TF_BLOCK_HEADER_LEN + (uint64_t)comp_len;
 	r->blocks++;
-	if (kind == TF_BLOCK_END) {
-		r->raw_len = 0;
+	if (kind == TF_BLOCK_END)
 		return check_end_block(r, r->raw);
-	}
-	if (!records_fit(r->raw, r->raw_len)) {
-		r->raw_len = 0;
-		return reader_corrupt(r, "a record runs past the end of its block");
-	}
+	st = decode_records(r);
+	if (st != TF_RECORD)
+		return st;
 	r->raw_total += raw_len;
 	return TF_RECORD;
 }
 
 enum tf_status tf_reader_next(struct tf_reader *r, const void **rec, uint32_t *len)
 {
-	uint32_t n;
+	const void *p = NULL;
+	uint32_t n = 0;
 
-	if (rec)
-		*rec = NULL;
-	if (len)
-		*len = 0;
-	while (!r->done && r->raw_len - r->pos < 4) {
+	while (!r->done && !ec_decoder_next(r->dec, &p, &n)) {
 		enum tf_status st = load_block(r);
 
 		if (st != TF_RECORD)
-			return st;
+			break;
 	}
+	if (rec)
+		*rec = r->done ? NULL : p;
+	if (len)
+		*len = r->done ? 0 : n;
 	if (r->done)
 		return r->final;
-	n = get_u32(r->raw + r->pos);
-	if (n > r->raw_len - r->pos - 4) /* cannot happen after records_fit */
-		return reader_corrupt(r, "a record runs past the end of its block");
-	if (rec)
-		*rec = r->raw + r->pos + 4;
-	if (len)
-		*len = n;
-	r->pos += 4 + (size_t)n;
 	r->records++;
 	return TF_RECORD;
 }

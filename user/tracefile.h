@@ -1,6 +1,6 @@
-/* tracefile.h - the trace file codec: writing and reading the file that
- * `faultline record` produces (header, checksummed zlib blocks of opaque
- * length-prefixed records, end block).
+/* tracefile.h - the trace file container: writing and reading the file that
+ * `faultline record` produces (header, checksummed compressed blocks of
+ * records, end block).
  *
  * Layout (all integers little-endian):
  *   file header, 24 bytes: "FAULTLN\0", u32 format version, u32 event ABI,
@@ -8,10 +8,14 @@
  *   blocks, each a 24-byte header: u32 magic "FBLK", u32 kind, u32 raw_len,
  *                          u32 comp_len, u32 crc32(compressed payload),
  *                          u32 crc32 of the 20 header bytes before it,
- *                          then comp_len bytes of zlib data.
- *   A data block's raw payload is a run of records: u32 len + len bytes.
+ *                          then comp_len bytes of raw deflate data
+ *                          (format version 1: zlib data).
+ *   A data block's raw payload is its records in the compact form of
+ *   event_codec.h, which decodes on its own (version 1: a run of
+ *   u32 len + len bytes).
  *   The end block's raw payload is u64 record count + u64 total raw payload
  *   bytes of all data blocks; without it the file is truncated.
+ * The writer writes version 2; the reader reads versions 1 and 2.
  */
 #ifndef FAULTLINE_TRACEFILE_H
 #define FAULTLINE_TRACEFILE_H
@@ -20,7 +24,8 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define TF_FORMAT_VERSION 1
+#define TF_FORMAT_VERSION 2
+#define TF_OLDEST_FORMAT_VERSION 1
 
 #define TF_FILE_HEADER_LEN 24
 #define TF_BLOCK_HEADER_LEN 24
@@ -30,11 +35,12 @@
 #define TF_END_PAYLOAD_LEN 16
 /* The reader rejects blocks whose raw or compressed length exceeds this. */
 #define TF_MAX_BLOCK_LEN (256u << 20)
-/* The writer keeps a block's raw payload below this, so that its compressed
- * form also stays under TF_MAX_BLOCK_LEN. */
+/* The writer keeps a block's raw payload, and the memory its records take
+ * when read, below this, so that its compressed form also stays under
+ * TF_MAX_BLOCK_LEN. */
 #define TF_MAX_BLOCK_RAW (TF_MAX_BLOCK_LEN - (1u << 20))
 /* Largest record tf_writer_add accepts. */
-#define TF_MAX_RECORD_LEN (TF_MAX_BLOCK_RAW - 4u)
+#define TF_MAX_RECORD_LEN (TF_MAX_BLOCK_RAW - 512u)
 #define TF_DEFAULT_BLOCK_SIZE (1u << 20)
 #define TF_DEFAULT_LEVEL 1
 
@@ -45,8 +51,9 @@ struct tf_writer;
  * "cannot create out.data: Permission denied" into err. The file header is
  * written with the first block (or by tf_writer_flush). */
 struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err, size_t errlen);
-/* Raw payload size at which a block is written; 0 means the default (1 MiB),
- * larger values are capped at TF_MAX_BLOCK_RAW. */
+/* Size of a block's records (as the reader holds them: each 8 bytes plus its
+ * length rounded up to 8) at which the block is written; 0 means the default
+ * (1 MiB), larger values are capped at TF_MAX_BLOCK_RAW. */
 void tf_writer_set_block_size(struct tf_writer *w, size_t bytes);
 /* zlib level, -1 (zlib default) or 0..9; default TF_DEFAULT_LEVEL. */
 void tf_writer_set_level(struct tf_writer *w, int level);
@@ -80,7 +87,7 @@ struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *er
 enum tf_status { TF_RECORD = 1, TF_END = 0, TF_TRUNCATED = 2, TF_CORRUPT = -1 };
 
 /* Next record: TF_RECORD with *rec and *len pointing into the reader's buffer
- * (valid until the next call).
+ * (8-byte aligned, valid until the next call).
  * TF_END: the end block was seen and its counts match what was read.
  * TF_TRUNCATED: the file ends without an end block (after the last whole
  *   block or inside a block); all records of whole blocks came before.

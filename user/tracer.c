@@ -100,6 +100,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 		goto fail;
 	}
 	t->skel->rodata->follow_forks = o->follow_forks;
+	t->skel->rodata->uprobes_per_pid = !o->follow_forks;
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
 	/* uprobe programs are attached by hand, per allocator and pid */
