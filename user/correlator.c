@@ -42,6 +42,7 @@ struct correlator {
 	size_t nprocs, cap_procs;
 	struct pending *threads;
 	size_t nthreads, cap_threads;
+	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
 };
 
 static uint64_t page_up(uint64_t n)
@@ -126,45 +127,56 @@ static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 
 static struct corr_proc *proc_get(struct correlator *c, uint32_t tgid)
 {
+	if (c->nprocs && c->procs[c->last_proc].tgid == tgid)
+		return &c->procs[c->last_proc];
 	for (size_t i = 0; i < c->nprocs; i++)
 		if (c->procs[i].tgid == tgid)
-			return &c->procs[i];
+			return &c->procs[c->last_proc = i];
 	c->procs = grow(c->procs, c->nprocs, &c->cap_procs, sizeof(*c->procs), 8);
 	if (proc_init(c, &c->procs[c->nprocs], tgid))
 		abort();
 	return &c->procs[c->nprocs++];
 }
 
-/* The summed footprint of every process, for the peaks. */
-static void update_peaks(struct correlator *c)
+/* What one process holds: live block bytes, brk heap, allocator mappings. */
+struct footprint {
+	uint64_t live, heap, mmap;
+};
+
+static struct footprint footprint_of(const struct corr_proc *p)
 {
-	uint64_t live = 0, heap = 0, mmap_bytes = 0;
+	struct footprint f = { alloc_index_live_bytes(p->index), 0, region_set_bytes(p->regions) };
+
+	if (p->heap_start && p->brk > p->heap_start)
+		f.heap = p->brk - p->heap_start;
+	return f;
+}
+
+/* Adds what p's footprint changed since `before` to the totals of every
+ * process, and raises the peaks. O(1): the totals are kept, not summed. */
+static void account(struct correlator *c, const struct corr_proc *p, struct footprint before)
+{
+	struct footprint now = footprint_of(p);
 	struct summary *s = &c->sum;
 
-	for (size_t i = 0; i < c->nprocs; i++) {
-		struct corr_proc *p = &c->procs[i];
-
-		live += alloc_index_live_bytes(p->index);
-		if (p->heap_start && p->brk > p->heap_start)
-			heap += p->brk - p->heap_start;
-		mmap_bytes += region_set_bytes(p->regions);
-	}
-	s->cur_live = live;
-	s->cur_heap = heap;
-	s->cur_mmap = mmap_bytes;
-	if (live > s->peak_live)
-		s->peak_live = live;
-	if (heap > s->peak_heap)
-		s->peak_heap = heap;
-	if (mmap_bytes > s->peak_mmap)
-		s->peak_mmap = mmap_bytes;
+	s->cur_live += now.live - before.live;
+	s->cur_heap += now.heap - before.heap;
+	s->cur_mmap += now.mmap - before.mmap;
+	if (s->cur_live > s->peak_live)
+		s->peak_live = s->cur_live;
+	if (s->cur_heap > s->peak_heap)
+		s->peak_heap = s->cur_heap;
+	if (s->cur_mmap > s->peak_mmap)
+		s->peak_mmap = s->cur_mmap;
 }
 
 static struct pending *thread_get(struct correlator *c, uint32_t tid)
 {
+	if (c->nthreads && c->threads[c->last_thread].tid == tid)
+		return &c->threads[c->last_thread];
 	for (size_t i = 0; i < c->nthreads; i++)
 		if (c->threads[i].tid == tid)
-			return &c->threads[i];
+			return &c->threads[c->last_thread = i];
 	c->threads = grow(c->threads, c->nthreads, &c->cap_threads, sizeof(*c->threads), 16);
 	memset(&c->threads[c->nthreads], 0, sizeof(struct pending));
 	c->threads[c->nthreads].tid = tid;
@@ -237,6 +249,7 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = p };
 	bool in_call = e->h.flags & FL_F_IN_CALL;
 	uint32_t caller = in_call && e->h.func < FL_NFUNC ? e->h.func : FL_CALLER_NONE;
+	struct footprint before;
 
 	if (e->sys >= FL_NSYS) {
 		c->bad_records++;
@@ -244,11 +257,12 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 	}
 	c->sum.syscalls[e->sys]++;
 	c->sum.by_caller[caller][e->sys]++;
+	before = footprint_of(p);
 	if (e->sys == FL_SYS_BRK)
 		apply_brk(p, e, &it);
 	else if (!syscall_failed(e->ret))
 		apply_map_change(p, e, in_call, call_seq);
-	update_peaks(c);
+	account(c, p, before);
 	emit(c, &it);
 }
 
@@ -366,6 +380,15 @@ static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
 
 static void resolve_pending(struct correlator *c, struct pending *t, uint64_t call_seq);
 
+/* A freed block leaves the index. */
+static void release_block(struct correlator *c, struct corr_proc *p, uint64_t ptr)
+{
+	struct footprint before = footprint_of(p);
+
+	alloc_index_remove(p->index, ptr, NULL);
+	account(c, p, before);
+}
+
 static void resolve_nested_call(struct correlator *c, const struct fl_ev_call *e, uint64_t call_seq)
 {
 	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = proc_get(c, e->h.tgid) };
@@ -393,6 +416,7 @@ static void resolve_call(struct correlator *c, const struct fl_ev_call *e)
 	uint64_t rel = released_ptr(e), seq = c->next_seq;
 	uint32_t nsys = count_pending_syscalls(t);
 	bool had_syscall = nsys > 0;
+	struct footprint before;
 
 	if (e->h.func >= FL_NFUNC) {
 		c->bad_records++;
@@ -401,7 +425,9 @@ static void resolve_call(struct correlator *c, const struct fl_ev_call *e)
 	c->sum.calls[e->h.func]++;
 	if (had_syscall)
 		c->sum.calls_with_syscall[e->h.func]++;
+	before = footprint_of(p);
 	it.block = apply_call(c, p, e, seq, &it);
+	account(c, p, before);
 	it.syscalls_caused = nsys;
 	emit(c, &it);
 	resolve_pending(c, t, it.seq);
@@ -412,8 +438,7 @@ static void resolve_call(struct correlator *c, const struct fl_ev_call *e)
 			c->sum.frees_kept++;
 	}
 	if (rel)
-		alloc_index_remove(p->index, rel, NULL);
-	update_peaks(c);
+		release_block(c, p, rel);
 }
 
 /* A call written at its entry (free without a return probe): applied and
@@ -423,13 +448,16 @@ static void resolve_entry_call(struct correlator *c, struct pending *t, const st
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
 	struct corr_item it = { .rec = &e->h, .proc = p };
+	struct footprint before;
 
 	if (e->h.func >= FL_NFUNC) {
 		c->bad_records++;
 		return;
 	}
 	c->sum.calls[e->h.func]++;
+	before = footprint_of(p);
 	it.block = apply_call(c, p, e, c->next_seq, &it);
+	account(c, p, before);
 	emit(c, &it);
 	t->open = true;
 	t->open_tgid = e->h.tgid;
@@ -454,8 +482,7 @@ static void close_open_call(struct correlator *c, struct pending *t)
 	else
 		c->sum.frees_kept++;
 	p = proc_get(c, t->open_tgid);
-	alloc_index_remove(p->index, t->open_released, NULL);
-	update_peaks(c);
+	release_block(c, p, t->open_released);
 }
 
 /* ---- dispatch -------------------------------------------------------------- */
@@ -502,15 +529,20 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 
 	if (e->kind == FL_PROC_EXEC) {
 		/* a new image: nothing of the old address space survives */
+		struct footprint before = footprint_of(p);
+
 		proc_release(p);
 		if (proc_init(c, p, e->h.tgid))
 			abort();
+		account(c, p, before);
 	} else if (e->kind == FL_PROC_FORK) {
 		struct corr_proc *child = proc_get(c, e->child);
+		struct footprint before = footprint_of(child);
 
 		p = proc_get(c, e->h.tgid); /* proc_get may have moved the array */
 		child->heap_start = p->heap_start;
 		child->brk = p->brk;
+		account(c, child, before);
 	} else if (e->kind == FL_PROC_EXIT) {
 		close_open_call(c, thread_get(c, e->h.tid));
 		flush_orphans(c, thread_get(c, e->h.tid));
