@@ -24,6 +24,8 @@ const volatile bool follow_forks = false;
 /* uprobes attached for the target's pid only: the kernel filters them by
  * address space, so their programs need not look the process up */
 const volatile bool uprobes_per_pid = false;
+/* count syscalls and faults in per-CPU counters, stream no event for them */
+const volatile bool count_only = false;
 /* wake the consumer only once this much data waits (it polls anyway) */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
@@ -494,6 +496,10 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!ts || !ts->in_sys || ts->sys != (__u32)sys)
 		return 0;
 	ts->in_sys = 0;
+	if (count_only) {
+		count(FL_CNT_SYSCALL + sys);
+		return 0;
+	}
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
@@ -518,6 +524,14 @@ static __always_inline int fault(__u64 addr, struct pt_regs *regs, __u64 error_c
 
 	if (addr >= USER_ADDR_MAX || !is_target())
 		return 0;
+	if (count_only) {
+		count(FL_CNT_FAULTS);
+		if (mode)
+			count(FL_CNT_FAULTS_KERNEL);
+		if (!(error_code & 1))
+			count(FL_CNT_FIRST_TOUCH);
+		return 0;
+	}
 	ts = thread_state(false);
 	e = reserve(sizeof(*e));
 	if (!e)

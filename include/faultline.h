@@ -147,6 +147,11 @@ struct fl_ev_reason {
 enum fl_counter {
 	FL_CNT_LOST = 0,      /* ring buffer reservation failed */
 	FL_CNT_DEPTH_OVF = 1, /* allocator call nesting deeper than tracked */
+	/* counted in the kernel instead of streamed (count_only: stat --no-calls) */
+	FL_CNT_SYSCALL = 2,   /* + enum fl_sys */
+	FL_CNT_FAULTS = FL_CNT_SYSCALL + FL_NSYS,
+	FL_CNT_FAULTS_KERNEL,
+	FL_CNT_FIRST_TOUCH,
 	FL_NCOUNTERS,
 };
 

@@ -36,6 +36,9 @@ static void usage_stat(FILE *out)
 		"`faultline report --format json`, the input of `faultline check`).\n"
 		"\n"
 		"  -j, --json FILE        write the summary JSON to FILE (- for stdout)\n"
+		"  -n, --no-calls         no uprobes: syscalls by kind and faults by mode only, counted\n"
+		"                         in the kernel (the cheapest mode; calls, callers, owners and\n"
+		"                         bytes are then 0, and extra.mode says so)\n"
 		"  -r, --repeat N         run CMD N times: counts are means, extra.stddev has the spread\n"
 		"  -p, --pid PID          attach to a running process (needs --duration or Ctrl-C)\n"
 		"  -d, --duration SEC     stop after SEC seconds\n"
@@ -59,6 +62,7 @@ static int parse_stat(int argc, char **argv, struct stat_opts *o)
 {
 	static const struct option longopts[] = {
 		{ "json", required_argument, 0, 'j' }, { "repeat", required_argument, 0, 'r' },
+		{ "no-calls", no_argument, 0, 'n' },
 		{ "pid", required_argument, 0, 'p' }, { "duration", required_argument, 0, 'd' },
 		{ "follow-forks", no_argument, 0, 'f' }, { "quiet", no_argument, 0, 'q' },
 		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0 } };
@@ -66,9 +70,10 @@ static int parse_stat(int argc, char **argv, struct stat_opts *o)
 	int c;
 
 	o->runs = 1;
-	while ((c = getopt_long(argc, argv, "+j:r:p:d:fqvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+j:r:p:d:nfqvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': o->json = optarg; break;
+		case 'n': o->s.count_only = true; break;
 		case 'r':
 			o->runs = strtoul(optarg, &end, 10);
 			if (*end || o->runs < 1 || o->runs > 10000)
@@ -99,6 +104,21 @@ static int parse_stat(int argc, char **argv, struct stat_opts *o)
 		return cli_usage_error("stat", "no command given: faultline stat [OPTIONS] -- CMD [ARG...]");
 	o->s.argv = o->s.attach_pid ? NULL : argv + optind;
 	return 0;
+}
+
+/* --no-calls: the syscalls and faults the kernel counted (all outside any
+ * known call; owners unknown). */
+static void add_kernel_counts(struct summary *s, const struct session_result *res)
+{
+	for (int k = 0; k < FL_NSYS; k++) {
+		s->syscalls[k] += res->counters[FL_CNT_SYSCALL + k];
+		s->by_caller[FL_CALLER_NONE][k] += res->counters[FL_CNT_SYSCALL + k];
+	}
+	s->faults_total += res->counters[FL_CNT_FAULTS];
+	s->faults_kernel += res->counters[FL_CNT_FAULTS_KERNEL];
+	s->faults_user += res->counters[FL_CNT_FAULTS] - res->counters[FL_CNT_FAULTS_KERNEL];
+	s->first_touch += res->counters[FL_CNT_FIRST_TOUCH];
+	s->kernel_counted = 1;
 }
 
 /* Mean and standard deviation of every count over the runs. */
@@ -155,6 +175,8 @@ int cmd_stat(int argc, char **argv)
 		rc = session_run(&o.s, &res);
 		corr_finish(last);
 		runs[i] = *corr_summary(last);
+		if (o.s.count_only)
+			add_kernel_counts(&runs[i], &res);
 		if (o.runs > 1 && !o.quiet)
 			fprintf(stderr, "faultline stat: run %u of %u done\n", i + 1, o.runs);
 	}

@@ -33,6 +33,7 @@ struct summary {
 	uint64_t frees_null, frees_unknown, frees_kept, frees_returned;
 	uint64_t orphan_events; /* tagged with a call whose return was never seen */
 	uint64_t reasons;       /* the allocator's own accounts of its decisions (refalloc) */
+	uint64_t kernel_counted; /* 1: stat --no-calls: syscalls and faults counted in the kernel only */
 	uint64_t first_ts, last_ts;
 };
 

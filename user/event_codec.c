@@ -26,6 +26,7 @@ _Static_assert(sizeof(struct fl_ev_syscall) == 80, "fl_ev_syscall layout");
 _Static_assert(sizeof(struct fl_ev_fault) == 40, "fl_ev_fault layout");
 _Static_assert(sizeof(struct fl_ev_proc) == 40, "fl_ev_proc layout");
 _Static_assert(sizeof(struct fl_ev_reason) == 72, "fl_ev_reason layout");
+_Static_assert(EC_NFUNC == FL_NFUNC, "one time prediction per allocator function");
 
 /* Worst-case main-stream bytes of an event besides a verbatim record's data. */
 #define EVENT_MAIN_MAX 128
@@ -260,15 +261,31 @@ static struct ec_thread *encode_header(struct ec_encoder *e, const struct fl_hdr
 	t->tgid = h->tgid;
 	t->last_use = ++st->clock;
 	st->cur = t;
-	put_varint(&e->time, zigzag(h->ts - t->ts));
 	return t;
+}
+
+/* A call's entry and return times, each against the thread's previous call
+ * of the same func. */
+static void encode_call_times(struct ec_encoder *e, struct ec_thread *t, const struct fl_ev_call *c)
+{
+	uint64_t gap = c->h.ts - t->ts, dur = c->ts_ret - c->h.ts;
+
+	if (c->h.func < EC_NFUNC) {
+		put_varint(&e->time, zigzag(gap - t->gap[c->h.func]));
+		put_varint(&e->time, zigzag(dur - t->dur[c->h.func]));
+		t->gap[c->h.func] = gap;
+		t->dur[c->h.func] = dur;
+	} else {
+		put_varint(&e->time, zigzag(gap));
+		put_varint(&e->time, zigzag(dur));
+	}
 }
 
 static void encode_call(struct ec_encoder *e, struct ec_thread *t, const struct fl_ev_call *c)
 {
 	unsigned mask = (c->a0 != 0) | (c->a1 != 0) << 1 | (c->a2 != 0) << 2 | (c->ret != 0) << 3;
 
-	put_varint(&e->time, zigzag(c->ts_ret - c->h.ts));
+	encode_call_times(e, t, c);
 	put_byte(&e->main, mask);
 	if (c->a0)
 		put_varint(&e->main, c->a0);
@@ -343,6 +360,8 @@ static void encode_event(struct ec_encoder *e, const void *rec)
 
 	memcpy(&ev, rec, event_size(((const unsigned char *)rec)[0]));
 	t = encode_header(e, &ev.h);
+	if (ev.h.type != FL_EV_CALL)
+		put_varint(&e->time, zigzag(ev.h.ts - t->ts));
 	switch (ev.h.type) {
 	case FL_EV_CALL: encode_call(e, t, &ev.call); return;
 	case FL_EV_SYSCALL: encode_syscall(e, &ev.sys); break;
@@ -524,10 +543,23 @@ static struct ec_thread *decode_header(struct block *b, unsigned tag, struct fl_
 	h->tid = t->tid;
 	h->tgid = t->tgid;
 	h->cpu = t->cpu;
-	h->ts = t->ts + unzigzag(get_varint(&b->time));
 	t->last_use = ++st->clock;
 	st->cur = t;
 	return t;
+}
+
+static void decode_call_times(struct block *b, struct ec_thread *t, struct fl_ev_call *c)
+{
+	uint64_t gap = unzigzag(get_varint(&b->time)), dur = unzigzag(get_varint(&b->time));
+
+	if (c->h.func < EC_NFUNC) {
+		gap += t->gap[c->h.func];
+		dur += t->dur[c->h.func];
+		t->gap[c->h.func] = gap;
+		t->dur[c->h.func] = dur;
+	}
+	c->h.ts = t->ts + gap;
+	c->ts_ret = c->h.ts + dur;
 }
 
 static void decode_call(struct block *b, struct ec_thread *t, struct fl_ev_call *c)
@@ -535,7 +567,7 @@ static void decode_call(struct block *b, struct ec_thread *t, struct fl_ev_call 
 	struct cursor *m = &b->main;
 	unsigned mask = get_byte(m);
 
-	c->ts_ret = c->h.ts + unzigzag(get_varint(&b->time));
+	decode_call_times(b, t, c);
 	if (mask & ~0xfu)
 		m->bad = true;
 	if (mask & 1)
@@ -611,6 +643,8 @@ static bool decode_event(struct block *b, unsigned tag)
 	t = decode_header(b, tag, ev);
 	if (!t)
 		return false;
+	if ((tag & EC_TAG_KIND) != FL_EV_CALL)
+		((struct fl_hdr *)ev)->ts = t->ts + unzigzag(get_varint(&b->time));
 	switch (tag & EC_TAG_KIND) {
 	case FL_EV_CALL: decode_call(b, t, ev); break;
 	case FL_EV_SYSCALL: decode_syscall(b, ev); t->ts = ((struct fl_hdr *)ev)->ts; break;

@@ -20,10 +20,11 @@
  *     EC_TAG_FUNC   func byte       (clear: FL_FUNC_NONE)
  *   then the type's body (event_codec.c). Addresses are zigzag varint deltas
  *   against the thread's previous ones, other fields plain varints.
- * Time stream, per event: zigzag(ts - the thread's previous time), and for
- *   calls varint zigzag(ts_ret - ts). Kept apart because timestamps are the
- *   noisy part: the main stream of a steady workload then deflates to almost
- *   nothing.
+ * Time stream, per event: zigzag(ts - the thread's previous time); for a
+ *   call (of a known func) that gap minus the gap before the thread's previous
+ *   call of that func, then zigzag of (ts_ret - ts) minus that previous call's
+ *   duration. Kept apart because timestamps are the noisy part: the main
+ *   stream of a steady workload then deflates to almost nothing.
  * Thread state (slots: EC_SETS sets of EC_WAYS, least recently used evicted)
  * starts empty at every block, so each block decodes on its own.
  */
@@ -52,9 +53,14 @@
 /* Decoder output bytes of a record of len bytes. */
 #define EC_OUT_BYTES(len) (8u + (((uint64_t)(len) + 7u) & ~(uint64_t)7u))
 
+/* Calls whose func is below this have their times predicted. */
+#define EC_NFUNC 10
+
 struct ec_thread {
 	uint64_t last_use; /* 0: the slot is empty */
 	uint64_t ts;       /* time of its last event (a call's return time) */
+	uint64_t gap[EC_NFUNC]; /* per func: ts of its last call - the time before */
+	uint64_t dur[EC_NFUNC]; /* per func: ts_ret - ts of its last call */
 	uint64_t addr;     /* last pointer of its calls (a2, then ret) */
 	uint64_t fault_addr, fault_ip;
 	uint32_t tid, tgid, cpu;

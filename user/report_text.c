@@ -314,7 +314,8 @@ static void write_header(FILE *out, const struct summary *s, const struct run_in
 	else if (ri->have_exit)
 		fprintf(out, "   killed by signal %d", WTERMSIG(ri->exit_status));
 	fprintf(out, "   duration %.3f ms\n", run_duration_ns(s, ri) / 1e6);
-	fprintf(out, "allocator: %s\n", ri->allocator[0] ? ri->allocator : "(unknown)");
+	fprintf(out, "allocator: %s\n", s->kernel_counted ? "(not probed: syscalls and faults only)"
+		: ri->allocator[0] ? ri->allocator : "(unknown)");
 	if (truncated)
 		fprintf(out, "events:    TRUNCATED: the recording was cut short; events lost before the cut: "
 			"unknown\n");

@@ -248,7 +248,8 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	if (access(path, X_OK))
 		return fprintf(stderr, "faultline: %s: cannot execute: %s\n", o->argv[0], strerror(errno)),
 		       FL_EXIT_CANNOT_EXEC;
-	if (allocator_for_exec(path, &alloc, err, sizeof(err)))
+	memset(&alloc, 0, sizeof(alloc));
+	if (!o->count_only && allocator_for_exec(path, &alloc, err, sizeof(err)))
 		return fprintf(stderr, "faultline: %s\n", err), allocator_exit_code(err);
 	if (o->follow_forks)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -256,7 +257,8 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 		return fprintf(stderr, "faultline: cannot fork: %s\n", strerror(errno)), FL_EXIT_FAILED;
 	s->pid = c->pid;
 	if (tracer_add_target(s->tracer, c->pid, true) ||
-	    tracer_attach_allocator(s->tracer, &alloc, o->follow_forks ? -1 : c->pid, err, sizeof(err))) {
+	    (!o->count_only &&
+	     tracer_attach_allocator(s->tracer, &alloc, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
 		fprintf(stderr, "faultline: %s\n", err);
 		child_abort(c);
 		return FL_EXIT_FAILED;
@@ -345,10 +347,11 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 
 	s->pid = pid;
 	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (allocator_for_pid(pid, &alloc, err, sizeof(err)))
+	memset(&alloc, 0, sizeof(alloc));
+	if (!s->o->count_only && allocator_for_pid(pid, &alloc, err, sizeof(err)))
 		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
 	/* probes first, then the target: no syscall is seen before the calls can be */
-	if (tracer_attach_allocator(s->tracer, &alloc, pid, err, sizeof(err)) ||
+	if ((!s->o->count_only && tracer_attach_allocator(s->tracer, &alloc, pid, err, sizeof(err))) ||
 	    tracer_add_target(s->tracer, pid, false)) {
 		fprintf(stderr, "faultline: %s\n", err);
 		return FL_EXIT_FAILED;
@@ -386,6 +389,7 @@ int session_run(const struct session_opts *o, struct session_result *res)
 			return fprintf(stderr, "faultline: another faultline is already tracing pid %d\n",
 				       o->attach_pid), FL_EXIT_FAILED;
 	}
+	topts.count_only = o->count_only;
 	s.tracer = tracer_open(&topts, on_record, &s, err, sizeof(err));
 	if (!s.tracer) {
 		fprintf(stderr, "faultline: %s\n", err);
@@ -397,6 +401,8 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	if (rc == 0) {
 		run_loop(&s, pidfd);
 		res->lost = tracer_lost(s.tracer);
+		for (int i = 0; i < FL_NCOUNTERS; i++)
+			res->counters[i] = tracer_counter(s.tracer, i);
 		emit_meta(&s, FL_META_LOST, 0, res->lost, NULL, 0);
 		emit_meta(&s, FL_META_END, s.pid, now_ns(), NULL, 0);
 	}

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include "faultline.h"
 
 /* faultline's own exit codes (a traced command's own status is passed on) */
 #define FL_EXIT_FAILED 125      /* faultline itself failed */
@@ -24,6 +25,7 @@ struct session_opts {
 	int verbose;
 	size_t ringbuf_bytes;
 	double duration_s;      /* stop after this long (0: when the target exits) */
+	bool count_only;        /* no uprobes; syscalls and faults counted in the kernel */
 	session_record_fn consume;
 	void (*tick)(void *ctx, bool final); /* about every second, and once at the end */
 	void *ctx;
@@ -34,6 +36,7 @@ struct session_result {
 	int wait_status;        /* as waitpid() reports it */
 	unsigned long long lost;
 	double attach_ms;       /* from start to probes live */
+	unsigned long long counters[FL_NCOUNTERS]; /* the kernel's counters (count_only) */
 };
 
 /* Runs the session. Returns 0, or one of FL_EXIT_* after printing one line

@@ -101,6 +101,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 	}
 	t->skel->rodata->follow_forks = o->follow_forks;
 	t->skel->rodata->uprobes_per_pid = !o->follow_forks;
+	t->skel->rodata->count_only = o->count_only;
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
 	/* uprobe programs are attached by hand, per allocator and pid */
@@ -249,8 +250,13 @@ int tracer_drain(struct tracer *t)
 
 uint64_t tracer_lost(struct tracer *t)
 {
+	return tracer_counter(t, FL_CNT_LOST);
+}
+
+uint64_t tracer_counter(struct tracer *t, int idx)
+{
 	int ncpu = libbpf_num_possible_cpus();
-	__u32 key = FL_CNT_LOST;
+	__u32 key = idx;
 	uint64_t sum = 0;
 	__u64 *vals;
 

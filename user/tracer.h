@@ -13,6 +13,7 @@ struct tracer_opts {
 	bool follow_forks;
 	int verbose;
 	size_t ringbuf_bytes; /* 0: the default (64 MiB) */
+	bool count_only;      /* syscalls and faults counted in the kernel, not streamed */
 };
 
 /* Called for every record, in ring-buffer order. A non-zero return stops
@@ -39,6 +40,8 @@ int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t p
 int tracer_poll(struct tracer *t, int timeout_ms);
 int tracer_drain(struct tracer *t);
 uint64_t tracer_lost(struct tracer *t);
+/* A kernel counter (enum fl_counter), summed over the CPUs. */
+uint64_t tracer_counter(struct tracer *t, int idx);
 int tracer_uprobe_count(const struct tracer *t);
 void tracer_close(struct tracer *t);
 

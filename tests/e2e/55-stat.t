@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# faultline stat: the same counts as record + report, without a trace file;
+# --no-calls: syscalls and faults counted in the kernel, equal to strace and
+# within 1% of perf; -r N: means and spreads.
+set -u
+cd "$(dirname "$0")/../.."
+FAULTLINE=${FAULTLINE:-build/faultline}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+n=0
+check() { local d=$1; shift; n=$((n + 1)); if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; echo "# command: $*"; fi; }
+get() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
+echo "1..9"
+
+PROG=(setarch -R build/examples/seed_claims)
+"$FAULTLINE" stat -q --json "$T/stat.json" -- "${PROG[@]}"
+check "stat exits with the command's status (0)" test $? = 0
+"$FAULTLINE" record -q -o "$T/r.data" -- "${PROG[@]}"
+"$FAULTLINE" report "$T/r.data" --format json -o "$T/rec.json"
+for key in calls syscalls syscalls_by_caller; do
+	check "stat's $key equal record+report's" test "$(get "$T/stat.json" "d['$key']")" = "$(get "$T/rec.json" "d['$key']")"
+done
+check "stat's fault total within 1% of record's" python3 -c "
+import json; a=json.load(open('$T/stat.json'))['faults']['total']; b=json.load(open('$T/rec.json'))['faults']['total']
+raise SystemExit(abs(a-b) > max(1, b/100))"
+
+seq 1 200000 | shuf --random-source=/dev/zero > "$T/in.txt"
+SORT=(setarch -R /usr/bin/sort --parallel=1 -o "$T/out.txt" "$T/in.txt")
+"$FAULTLINE" stat -n -q --json "$T/n.json" -- "${SORT[@]}"
+strace -f -c -o "$T/strace.txt" -e trace=brk,mmap,munmap,mremap,mprotect,madvise "${SORT[@]}"
+want=$(awk '$NF ~ /^(brk|mmap|munmap|mremap|mprotect|madvise)$/ {c[$NF]=$4} END {printf "%d %d %d %d %d %d", c["brk"], c["mmap"], c["munmap"], c["mremap"], c["mprotect"], c["madvise"]}' "$T/strace.txt")
+got=$(get "$T/n.json" "' '.join(str(d['syscalls'][k]) for k in ['brk','mmap','munmap','mremap','mprotect','madvise'])")
+check "stat --no-calls: syscalls per kind equal strace's ($got vs $want)" test "$got" = "$want"
+perf stat -e page-faults -x, -o "$T/perf.txt" "${SORT[@]}"
+pf=$(grep page-faults "$T/perf.txt" | cut -d, -f1)
+check "stat --no-calls: faults within 1% of perf's ($(get "$T/n.json" "d['faults']['total']") vs $pf)" python3 -c "
+import json; a=json.load(open('$T/n.json'))['faults']['total']; raise SystemExit(abs(a-$pf) > max(1, $pf/100))"
+check "stat --no-calls says its mode" test "$(get "$T/n.json" "d['extra']['mode']")" = syscalls-and-faults
+
+"$FAULTLINE" stat -q -r 3 --json "$T/r3.json" -- "${PROG[@]}"
+check "stat -r 3: three runs, a spread for each count" test "$(get "$T/r3.json" "(d['extra']['runs'], 'mmap' in d['extra']['stddev']['syscalls'])")" = "(3, True)"
