@@ -10,7 +10,7 @@ BUILD    := build
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -Iinclude -I$(BUILD) -Iuser -D_GNU_SOURCE -MMD -MP
-LDLIBS   := -lbpf -lelf -lz -lm
+LDLIBS   := -lbpf -ldw -lelf -lz -lm
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 USER_SRC := $(wildcard user/*.c)
@@ -28,7 +28,7 @@ include tools/refalloc/refalloc.mk
 all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
 
 # Debian packages the build, tests and benchmarks need; quiet when all are present.
-PKGS := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcmocka-dev pkg-config \
+PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcmocka-dev pkg-config \
         strace linux-perf bpftrace sqlite3 python3 gzip tar coreutils bc time xz-utils
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP):
@@ -100,6 +100,7 @@ demo: all
 
 bench: all
 	bash bench/run.sh
+	bash bench/other_pid.sh 5 20000000 | tee $(BUILD)/other_pid.txt
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tests $(BUILD)/examples $(BUILD)/*.o $(BUILD)/*.skel.h $(BUILD)/faultline*

@@ -169,10 +169,16 @@ BT_PROG="uprobe:$LIBC:malloc /pid == cpid/ { @n = count(); }
 uretprobe:$LIBC:malloc /pid == cpid/ { @n = count(); }
 uprobe:$LIBC:free /pid == cpid/ { @n = count(); }"
 
+# The same tracepoints faultline stat --no-calls counts, counted by bpftrace.
+BT_TP_PROG="tracepoint:syscalls:sys_enter_brk,tracepoint:syscalls:sys_enter_mmap,tracepoint:syscalls:sys_enter_munmap,tracepoint:syscalls:sys_enter_mremap,tracepoint:syscalls:sys_enter_mprotect,tracepoint:syscalls:sys_enter_madvise /pid == cpid/ { @s = count(); }
+tracepoint:exceptions:page_fault_user,tracepoint:exceptions:page_fault_kernel /pid == cpid/ { @f = count(); }"
+REFALLOC=$PWD/build/librefalloc.so
+
 configs_for() {   # $1: workload name
-	local c="untraced faultline bpftrace strace perf-stat"
+	local c="untraced faultline fl-stat fl-stat-n bpftrace bpftrace-tp strace perf-stat"
 	[ -n "$HAVE_HEAPTRACK" ] && c+=" heaptrack"
 	case $1 in true|churn) [ -n "$PROBE_EVENTS" ] && c+=" perf-probe";; esac
+	case $1 in true|churn) [ -f "$REFALLOC" ] && c+=" refalloc fl-refalloc";; esac
 	echo "$c"
 }
 
@@ -187,16 +193,22 @@ run_cfg() {
 	case $cfg in
 	untraced) ;;
 	faultline) rm -f "$WORK/x.data"; pre=("$FL" record -q -o "$WORK/x.data" --) ;;
-	bpftrace) ;;
+	fl-stat) pre=("$FL" stat -q --) ;;
+	fl-stat-n) pre=("$FL" stat -q -n --) ;;
+	refalloc) pre=(env LD_PRELOAD="$REFALLOC") ;;
+	fl-refalloc) rm -f "$WORK/x.data"; pre=(env LD_PRELOAD="$REFALLOC" "$FL" record -q -o "$WORK/x.data" --) ;;
+	bpftrace|bpftrace-tp) ;;
 	strace) pre=(strace -f -c -o /dev/null -e trace=brk,mmap,munmap,mremap,mprotect,madvise) ;;
 	perf-stat) pre=(perf stat -e page-faults -x, -o /dev/null --) ;;
 	heaptrack) rm -f "$WORK"/ht.*; pre=(heaptrack -o "$WORK/ht") ;;
 	perf-probe) pre=(perf stat -e "$PROBE_EVENTS" -x, -o "$WORK/probe.$wl.csv" --) ;;
 	esac
 	local t0 t1 rc
-	if [ "$cfg" = bpftrace ]; then
+	if [ "$cfg" = bpftrace ] || [ "$cfg" = bpftrace-tp ]; then
+		local prog=$BT_PROG
+		[ "$cfg" = bpftrace-tp ] && prog=$BT_TP_PROG
 		t0=$EPOCHREALTIME
-		bpftrace -e "$BT_PROG" -c "$*" <"$in" >"$WORK/out.$wl.$cfg" 2>"$WORK/err.$wl.$cfg"
+		bpftrace -e "$prog" -c "$*" <"$in" >"$WORK/out.$wl.$cfg" 2>"$WORK/err.$wl.$cfg"
 		rc=$?
 		t1=$EPOCHREALTIME
 	else
@@ -402,6 +414,15 @@ Configurations:
 - **strace** — `strace -f -c -o /dev/null -e trace=brk,mmap,munmap,mremap,mprotect,madvise` (syscalls only).
 - **perf-stat** — `perf stat -e page-faults -x, -o /dev/null` (a counter, no per-event cost).
 - **heaptrack** — `heaptrack -o FILE CMD` (LD_PRELOAD allocator tracer), when installed (Debian package `heaptrack`).
+- **fl-stat** — `faultline stat -q -- CMD`: the same correlation, counts only, no trace file.
+- **fl-stat-n** — `faultline stat -q -n -- CMD`: no uprobes; syscalls and faults counted in per-CPU
+  kernel counters (the CI mode).
+- **bpftrace-tp** — bpftrace counting the tracepoints `fl-stat-n` counts (the six memory syscalls'
+  `sys_enter`, `page_fault_user`, `page_fault_kernel`), `/pid == cpid/`.
+- **refalloc** (churn) — the workload under `LD_PRELOAD=build/librefalloc.so`, untraced: the reference
+  allocator against glibc.
+- **fl-refalloc** (churn) — `faultline record` of the workload under refalloc: traced through refalloc's
+  USDT probes (5-byte NOPs) instead of uprobes on glibc; compare its µs per pair with **faultline**'s.
 - **perf-probe** (churn) — the probe floor: plain uprobes without BPF, `perf probe` on `malloc`,
   `malloc%return` and `free` past its NULL test, counted by `perf stat -e ...`. The least any
   uprobe-based malloc tracer can cost.
