@@ -118,7 +118,7 @@ static __always_inline void submit(void *rec)
 	bpf_ringbuf_submit(rec, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-static __always_inline void fill_hdr(struct fl_hdr *h, __u8 type, __u8 func, __u16 flags)
+static __always_inline void fill_hdr_at(struct fl_hdr *h, __u8 type, __u8 func, __u16 flags, __u64 ts)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
@@ -128,7 +128,12 @@ static __always_inline void fill_hdr(struct fl_hdr *h, __u8 type, __u8 func, __u
 	h->tid = (__u32)id;
 	h->tgid = id >> 32;
 	h->cpu = bpf_get_smp_processor_id();
-	h->ts = bpf_ktime_get_ns();
+	h->ts = ts;
+}
+
+static __always_inline void fill_hdr(struct fl_hdr *h, __u8 type, __u8 func, __u16 flags)
+{
+	fill_hdr_at(h, type, func, flags, bpf_ktime_get_ns());
 }
 
 /* Is the free entered at free_sp still running, seen from user stack pointer sp? */
@@ -218,8 +223,7 @@ static __always_inline int call_exit(__u64 ret, bool memptr_read)
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	fill_hdr(&e->h, FL_EV_CALL, f->func, d > 0 ? FL_F_NESTED : 0);
-	e->h.ts = f->ts;
+	fill_hdr_at(&e->h, FL_EV_CALL, f->func, d > 0 ? FL_F_NESTED : 0, f->ts);
 	e->a0 = f->a0;
 	e->a1 = f->a1;
 	e->a2 = f->a2;
