@@ -168,6 +168,8 @@ static void account(struct correlator *c, const struct corr_proc *p, struct foot
 		s->peak_heap = s->cur_heap;
 	if (s->cur_mmap > s->peak_mmap)
 		s->peak_mmap = s->cur_mmap;
+	if (s->cur_heap + s->cur_mmap > s->cur_live && s->cur_heap + s->cur_mmap - s->cur_live > s->peak_unused)
+		s->peak_unused = s->cur_heap + s->cur_mmap - s->cur_live;
 }
 
 static struct pending *thread_get(struct correlator *c, uint32_t tid)

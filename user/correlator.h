@@ -30,6 +30,7 @@ struct summary {
 	uint64_t alloc_faults_in_call; /* faults on a block taken inside an allocator call */
 	uint64_t bytes_requested, peak_live, peak_heap, peak_mmap;
 	uint64_t cur_live, cur_heap, cur_mmap;
+	uint64_t peak_unused;   /* most heap+mapping bytes held by the allocator but in no live block */
 	uint64_t frees_null, frees_unknown, frees_kept, frees_returned;
 	uint64_t orphan_events; /* tagged with a call whose return was never seen */
 	uint64_t reasons;       /* the allocator's own accounts of its decisions (refalloc) */

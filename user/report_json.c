@@ -89,6 +89,7 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 		",\"orphan_events\":%" PRIu64 ",\"allocator\":", s->calls_nested, s->frees_unknown,
 		s->frees_null, s->orphan_events);
 	json_string(out, ri->allocator);
+	fprintf(out, ",\"peak_unused\":%" PRIu64, s->peak_unused);
 	fprintf(out, ",\"truncated\":%s,\"mode\":\"%s\"", truncated ? "true" : "false",
 		s->kernel_counted ? "syscalls-and-faults" : "full");
 	if (runs > 1 && stddev) {

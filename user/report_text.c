@@ -373,11 +373,15 @@ static void write_faults(FILE *out, const struct summary *s)
 
 static void write_memory(FILE *out, const struct summary *s)
 {
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32], d[32], e[32];
 
 	fprintf(out, "\nMemory: requested %s; peak live %s; peak heap (brk) %s; peak allocator mmap %s\n",
 		fmt_bytes(s->bytes_requested, a, sizeof(a)), fmt_bytes(s->peak_live, b, sizeof(b)),
 		fmt_bytes(s->peak_heap, c, sizeof(c)), fmt_bytes(s->peak_mmap, d, sizeof(d)));
+	fprintf(out, "  held by the allocator but in no live block: at most %s (free space, fragments, "
+		"the top); at the end %s\n", fmt_bytes(s->peak_unused, e, sizeof(e)),
+		fmt_bytes(s->cur_heap + s->cur_mmap > s->cur_live ? s->cur_heap + s->cur_mmap - s->cur_live : 0,
+			  a, sizeof(a)));
 }
 
 void text_call_signature(FILE *out, const struct fl_ev_call *e)
