@@ -68,6 +68,7 @@ $(BUILD)/faultline-asan: $(patsubst user/%.c,$(BUILD)/asan/%.o,$(USER_SRC))
 # Each unit test links the module it is named after, plus what that module uses.
 UNIT_USES_correlator := $(BUILD)/asan/alloc_index.o $(BUILD)/asan/region_set.o
 UNIT_USES_check_metrics := $(BUILD)/asan/json_read.o
+UNIT_USES_tracefile := $(BUILD)/asan/event_codec.o
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/asan/%.o $$(UNIT_USES_$$*)
 	@mkdir -p $(dir $@)

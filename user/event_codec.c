@@ -34,6 +34,15 @@ _Static_assert(EC_NFUNC == FL_NFUNC, "one time prediction per allocator function
 
 /* ---- shared: zigzag, thread slots ---- */
 
+union event {
+	struct fl_hdr h;
+	struct fl_ev_call call;
+	struct fl_ev_syscall sys;
+	struct fl_ev_fault fault;
+	struct fl_ev_proc proc;
+	struct fl_ev_reason reason;
+};
+
 static inline uint64_t zigzag(uint64_t delta)
 {
 	return (delta << 1) ^ (uint64_t)-(int64_t)(delta >> 63);
@@ -348,14 +357,7 @@ static void encode_reason(struct ec_encoder *e, const struct fl_ev_reason *r)
 
 static void encode_event(struct ec_encoder *e, const void *rec)
 {
-	union {
-		struct fl_hdr h;
-		struct fl_ev_call call;
-		struct fl_ev_syscall sys;
-		struct fl_ev_fault fault;
-		struct fl_ev_proc proc;
-		struct fl_ev_reason reason;
-	} ev;
+	union event ev;
 	struct ec_thread *t;
 
 	memcpy(&ev, rec, event_size(((const unsigned char *)rec)[0]));
@@ -396,7 +398,7 @@ struct cursor {
 	bool bad;
 };
 
-static inline uint64_t get_varint(struct cursor *c)
+static uint64_t get_varint_slow(struct cursor *c)
 {
 	uint64_t v = 0;
 
@@ -414,6 +416,42 @@ static inline uint64_t get_varint(struct cursor *c)
 	}
 	c->bad = true;
 	return 0;
+}
+
+/* With 10 bytes left no bound checks are needed; values of one or two bytes
+ * (nearly all of them) are then read without a data-dependent branch, as the
+ * noisy time deltas would mispredict one. */
+static inline uint64_t get_varint(struct cursor *c)
+{
+	const unsigned char *p = c->p;
+	uint64_t x, more, v;
+
+	if (c->end - p < 10)
+		return get_varint_slow(c);
+	memcpy(&x, p, 8);
+	x = le64toh(x);
+	more = (x >> 7) & 1; /* a second byte follows */
+	if (!((x >> 15) & more)) {
+		c->p = p + 1 + more;
+		return (x & 0x7f) | ((x >> 1) & 0x3f80 & -more);
+	}
+	v = 0;
+	for (unsigned shift = 0; shift < 63; shift += 7) {
+		unsigned b = *p++;
+
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			c->p = p;
+			return v;
+		}
+	}
+	if (*p > 1) { /* the 10th byte holds bit 63 only */
+		c->bad = true;
+		return 0;
+	}
+	v |= (uint64_t)*p++ << 63;
+	c->p = p;
+	return v;
 }
 
 static inline unsigned get_byte(struct cursor *c)
@@ -472,21 +510,22 @@ static int out_reserve(struct ec_decoder *d, size_t n)
 	return 0;
 }
 
-/* Room for a record of len bytes in the output, zeroed, its length header
- * written; NULL (and why) if the block said it would be smaller. */
-static unsigned char *out_record(struct block *b, uint64_t len)
+/* Room for a record of len bytes in the output, its length header written
+ * and its padding zeroed; NULL (and why) if the block said it would be smaller. */
+static inline unsigned char *out_record(struct block *b, uint64_t len)
 {
 	uint64_t need = EC_OUT_BYTES(len);
 	unsigned char *p;
-	uint32_t n = (uint32_t)len;
+	uint32_t head[2] = { (uint32_t)len, 0 };
 
 	if (len > UINT32_MAX || need > b->out_size - b->out_pos) {
 		b->why = "records larger than the block says";
 		return NULL;
 	}
 	p = b->d->out + b->out_pos;
-	memset(p, 0, need);
-	memcpy(p, &n, 4);
+	memcpy(p, head, 8);
+	if (need > 8) /* the last 8 bytes hold the padding, if any */
+		memset(p + need - 8, 0, 8);
 	b->out_pos += need;
 	return p + 8;
 }
@@ -570,10 +609,10 @@ static void decode_call(struct block *b, struct ec_thread *t, struct fl_ev_call 
 	decode_call_times(b, t, c);
 	if (mask & ~0xfu)
 		m->bad = true;
-	if (mask & 1)
-		c->a0 = get_varint(m);
-	if (mask & 2)
-		c->a1 = get_varint(m);
+	c->a0 = (mask & 1) ? get_varint(m) : 0;
+	c->a1 = (mask & 2) ? get_varint(m) : 0;
+	c->a2 = 0;
+	c->ret = 0;
 	if (mask & 4) {
 		c->a2 = t->addr + unzigzag(get_varint(m));
 		t->addr = c->a2;
@@ -631,26 +670,44 @@ static void decode_reason(struct block *b, struct fl_ev_reason *r)
 	decode_masked(&b->main, r->a, 5);
 }
 
+/* The body of a non-call event, after its time. */
+static void decode_other(struct block *b, struct ec_thread *t, union event *ev)
+{
+	ev->h.ts = t->ts + unzigzag(get_varint(&b->time));
+	switch (ev->h.type) {
+	case FL_EV_SYSCALL: decode_syscall(b, &ev->sys); break;
+	case FL_EV_FAULT: decode_fault(b, t, &ev->fault); break;
+	case FL_EV_PROC: decode_proc(b, &ev->proc); break;
+	case FL_EV_REASON: decode_reason(b, &ev->reason); break;
+	}
+	t->ts = ev->h.ts;
+}
+
+/* A call (the common case) is written in place, every field set; other
+ * events are decoded into a zeroed local (so padding is zero) and copied. */
 static bool decode_event(struct block *b, unsigned tag)
 {
 	size_t size = event_size(tag & EC_TAG_KIND);
 	unsigned char *dst = out_record(b, size);
 	struct ec_thread *t;
-	void *ev = dst;
+	union event ev;
 
 	if (!dst)
 		return false;
-	t = decode_header(b, tag, ev);
-	if (!t)
-		return false;
-	if ((tag & EC_TAG_KIND) != FL_EV_CALL)
-		((struct fl_hdr *)ev)->ts = t->ts + unzigzag(get_varint(&b->time));
-	switch (tag & EC_TAG_KIND) {
-	case FL_EV_CALL: decode_call(b, t, ev); break;
-	case FL_EV_SYSCALL: decode_syscall(b, ev); t->ts = ((struct fl_hdr *)ev)->ts; break;
-	case FL_EV_FAULT: decode_fault(b, t, ev); t->ts = ((struct fl_hdr *)ev)->ts; break;
-	case FL_EV_PROC: decode_proc(b, ev); t->ts = ((struct fl_hdr *)ev)->ts; break;
-	case FL_EV_REASON: decode_reason(b, ev); t->ts = ((struct fl_hdr *)ev)->ts; break;
+	if ((tag & EC_TAG_KIND) == FL_EV_CALL) {
+		struct fl_ev_call *c = (struct fl_ev_call *)(void *)dst;
+
+		t = decode_header(b, tag, &c->h);
+		if (!t)
+			return false;
+		decode_call(b, t, c);
+	} else {
+		memset(&ev, 0, sizeof(ev));
+		t = decode_header(b, tag, &ev.h);
+		if (!t)
+			return false;
+		decode_other(b, t, &ev);
+		memcpy(dst, &ev, size);
 	}
 	b->d->st.ts = t->ts;
 	if (b->main.bad || b->time.bad) {

@@ -91,9 +91,10 @@ enum tf_status { TF_RECORD = 1, TF_END = 0, TF_TRUNCATED = 2, TF_CORRUPT = -1 };
  * TF_END: the end block was seen and its counts match what was read.
  * TF_TRUNCATED: the file ends without an end block (after the last whole
  *   block or inside a block); all records of whole blocks came before.
- * TF_CORRUPT: bad checksum, magic, kind, lengths, record framing, zlib data,
- *   end-block counts, or a read error. A block's records are checked before
- *   any of them is returned, so a corrupt block yields none.
+ * TF_CORRUPT: bad checksum, magic, kind, lengths, compressed data, records
+ *   (event codec or version 1 framing), end-block counts, or a read error.
+ *   A block's records are checked before any of them is returned, so a
+ *   corrupt block yields none.
  * TF_END, TF_TRUNCATED and TF_CORRUPT are sticky; tf_reader_error() then gives
  * a one-line message naming the file and the byte offset of the block. */
 enum tf_status tf_reader_next(struct tf_reader *r, const void **rec, uint32_t *len);

@@ -1,5 +1,6 @@
-/* test_tracefile.c - unit tests for the trace file codec (user/tracefile.c):
- * round trips, on-disk layout, header checks, truncation at every length,
+/* test_tracefile.c - unit tests for the trace file container (user/tracefile.c):
+ * round trips (opaque records and kernel events in the compact form),
+ * on-disk layout, version 1 files, header checks, truncation at every length,
  * corruption at every byte, write errors (/dev/full) and abort.
  */
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "faultline.h"
 #include "tracefile.h"
 
 static char tmpdir[] = "/tmp/faultline-tf-XXXXXX";
@@ -32,17 +34,72 @@ static const char *tmp_path(const char *name)
 	return p;
 }
 
-/* ---- deterministic test records: sizes 0..699, crossing block sizes ---- */
+/* ---- deterministic test records ---- */
+
+/* Set: the records are kernel events (written with FL_EVENT_ABI, so in the
+ * compact form) and a few meta-like ones; clear: opaque bytes of sizes
+ * 0..699, crossing block sizes (written with another ABI: verbatim). */
+static bool event_mode;
+
+static uint32_t event_len(unsigned i)
+{
+	switch (i % 8) {
+	case 5: return sizeof(struct fl_ev_fault);
+	case 6: return sizeof(struct fl_ev_syscall);
+	case 7: return 16 + i % 40; /* meta-like */
+	default: return sizeof(struct fl_ev_call);
+	}
+}
+
+/* Event i: three threads interleaved, malloc/free pairs, faults, syscalls. */
+static void event_fill(unsigned i, unsigned char *buf)
+{
+	struct fl_hdr h = { .type = FL_EV_CALL, .func = i % 2 ? FL_FREE : FL_MALLOC,
+			    .tid = 100 + i % 3, .tgid = 100, .cpu = i % 2,
+			    .ts = 1000000000000ull + i * 1000ull + (i * 7919u) % 97 };
+	uint64_t ptr = 0x555555559000ull + (i / 2 % 16) * 0x40;
+
+	if (i % 8 == 5) {
+		struct fl_ev_fault f = { .h = h, .addr = ptr + 4096 * (i % 5), .ip = 0x7fff0000ull + i };
+
+		f.h.type = FL_EV_FAULT;
+		f.h.flags = FL_F_IN_CALL | FL_F_FAULT_WRITE;
+		memcpy(buf, &f, sizeof(f));
+	} else if (i % 8 == 6) {
+		struct fl_ev_syscall s = { .h = h, .sys = FL_SYS_MMAP, .args = { 0, 4096u * i, 3, 0x22, (uint64_t)-1 },
+					   .ret = i % 3 ? 0x7ffff7d00000ll : -12 };
+
+		s.h.type = FL_EV_SYSCALL;
+		memcpy(buf, &s, sizeof(s));
+	} else if (i % 8 == 7) {
+		for (uint32_t j = 0; j < event_len(i); j++)
+			buf[j] = (unsigned char)(j ? i * 7u + j * 13u : 0x80);
+	} else {
+		struct fl_ev_call c = { .h = h, .a0 = i % 2 ? 0 : 16u << (i % 7), .a2 = i % 2 ? ptr : 0,
+					.ret = i % 2 ? 0 : ptr, .ts_ret = h.ts + 500 + i % 13 };
+
+		memcpy(buf, &c, sizeof(c));
+	}
+}
 
 static uint32_t rec_len(unsigned i)
 {
-	return (i * 37u) % 700u;
+	return event_mode ? event_len(i) : (i * 37u) % 700u;
 }
 
 static void rec_fill(unsigned i, unsigned char *buf)
 {
+	if (event_mode) {
+		event_fill(i, buf);
+		return;
+	}
 	for (uint32_t j = 0; j < rec_len(i); j++)
 		buf[j] = (unsigned char)(i * 7u + j * 13u);
+}
+
+static uint32_t test_abi(void)
+{
+	return event_mode ? FL_EVENT_ABI : 7;
 }
 
 static void assert_rec(unsigned i, const void *rec, uint32_t len)
@@ -50,6 +107,7 @@ static void assert_rec(unsigned i, const void *rec, uint32_t len)
 	unsigned char want[700];
 
 	assert_int_equal(len, rec_len(i));
+	assert_int_equal((uintptr_t)rec % 8, 0);
 	rec_fill(i, want);
 	if (len)
 		assert_memory_equal(rec, want, len);
@@ -76,7 +134,7 @@ struct layout {
 static void write_flushed(const char *path, unsigned nrec, unsigned every, struct layout *l)
 {
 	char err[256];
-	struct tf_writer *w = tf_writer_open(path, 7, err, sizeof(err));
+	struct tf_writer *w = tf_writer_open(path, test_abi(), err, sizeof(err));
 
 	assert_non_null(w);
 	memset(l, 0, sizeof(*l));
@@ -186,6 +244,54 @@ static size_t put_block(unsigned char *p, uint32_t kind, const void *raw, size_t
 	return 24 + clen;
 }
 
+static size_t inflate_raw(const unsigned char *src, size_t n, unsigned char *dst, size_t cap)
+{
+	z_stream zs = { 0 };
+	size_t out;
+
+	assert_int_equal(inflateInit2(&zs, -15), Z_OK);
+	zs.next_in = (Bytef *)src;
+	zs.avail_in = (uInt)n;
+	zs.next_out = dst;
+	zs.avail_out = (uInt)cap;
+	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
+	out = zs.total_out;
+	inflateEnd(&zs);
+	return out;
+}
+
+/* A format version 2 block: raw deflate. */
+static size_t put_block_v2(unsigned char *p, uint32_t kind, const void *raw, size_t raw_len)
+{
+	z_stream zs = { 0 };
+	uint32_t clen;
+
+	assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	zs.next_in = (Bytef *)raw;
+	zs.avail_in = (uInt)raw_len;
+	zs.next_out = p + 24;
+	zs.avail_out = 4096;
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	clen = (uint32_t)zs.total_out;
+	deflateEnd(&zs);
+	le32(p, 0x4b4c4246);
+	le32(p + 4, kind);
+	le32(p + 8, (uint32_t)raw_len);
+	le32(p + 12, clen);
+	le32(p + 16, (uint32_t)crc32(0, p + 24, clen));
+	le32(p + 20, (uint32_t)crc32(0, p, 20));
+	return 24 + clen;
+}
+
+static size_t put_end_v2(unsigned char *p, uint64_t nrec, uint64_t nraw)
+{
+	unsigned char end[16];
+
+	le64(end, nrec);
+	le64(end + 8, nraw);
+	return put_block_v2(p, 2, end, sizeof(end));
+}
+
 static size_t put_end(unsigned char *p, uint64_t nrec, uint64_t nraw)
 {
 	unsigned char end[16];
@@ -266,7 +372,7 @@ static void test_on_disk_layout(void **state)
 	char err[256];
 	unsigned char *buf, raw[64];
 	size_t n;
-	uLongf raw_len = sizeof(raw);
+	size_t raw_len;
 	struct tf_writer *w;
 
 	(void)state;
@@ -276,14 +382,18 @@ static void test_on_disk_layout(void **state)
 	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
 
 	buf = slurp(path, &n);
-	assert_memory_equal(buf, "FAULTLN\0\1\0\0\0\4\3\2\1\0\0\0\0", 20);
+	assert_memory_equal(buf, "FAULTLN\0\2\0\0\0\4\3\2\1\0\0\0\0", 20);
 	assert_int_equal(crc32(0, buf, 20), buf[20] | buf[21] << 8 | buf[22] << 16 | (uint32_t)buf[23] << 24);
-	assert_memory_equal(buf + 24, "FBLK\1\0\0\0\x09\0\0\0", 12);
+	assert_memory_equal(buf + 24, "FBLK\1\0\0\0\x0a\0\0\0", 12);
 	uint32_t clen = buf[36] | buf[37] << 8 | buf[38] << 16 | (uint32_t)buf[39] << 24;
-	assert_int_equal(uncompress(raw, &raw_len, buf + 48, clen), Z_OK);
-	assert_int_equal(raw_len, 9);
-	assert_memory_equal(raw, "\5\0\0\0hello", 9);
+	raw_len = inflate_raw(buf + 48, clen, raw, sizeof(raw));
+	/* 1 record, 16 bytes decoded, 7 bytes of main stream: verbatim, 5 bytes */
+	assert_int_equal(raw_len, 10);
+	assert_memory_equal(raw, "\1\x10\7\0\5hello", 10);
 	assert_memory_equal(buf + 48 + clen, "FBLK\2\0\0\0\x10\0\0\0", 12);
+	raw_len = inflate_raw(buf + 72 + clen, n - 72 - clen, raw, sizeof(raw));
+	assert_int_equal(raw_len, 16);
+	assert_memory_equal(raw, "\1\0\0\0\0\0\0\0\x0a\0\0\0\0\0\0\0", 16);
 	free(buf);
 }
 
@@ -435,12 +545,16 @@ static void test_reader_open_errors(void **state)
 	spit(path, h, 24);
 	expect_open_fails(path, "checksum");
 
-	put_header(h, 2, 9);
+	put_header(h, 3, 9);
 	spit(path, h, 24);
-	expect_open_fails(path, "format version 2 is not supported (this faultline reads 1)");
+	expect_open_fails(path, "format version 3 is not supported (this faultline reads 1 to 2)");
+
+	put_header(h, 0, 9);
+	spit(path, h, 24);
+	expect_open_fails(path, "format version 0 is not supported");
 }
 
-static void test_truncated_at_every_length(void **state)
+static void truncated_at_every_length(void)
 {
 	const char *path = tmp_path("full.data"), *cut = tmp_path("cut.data");
 	struct layout l;
@@ -448,7 +562,6 @@ static void test_truncated_at_every_length(void **state)
 	size_t n;
 	char err[256];
 
-	(void)state;
 	write_flushed(path, 40, 5, &l);
 	buf = slurp(path, &n);
 	assert_true(n > l.off[l.n - 1] + 24); /* end block after the data blocks */
@@ -478,7 +591,7 @@ static void test_truncated_at_every_length(void **state)
 	free(buf);
 }
 
-static void test_flipped_byte_anywhere(void **state)
+static void flipped_byte_anywhere(void)
 {
 	const char *path = tmp_path("flip-src.data"), *bad = tmp_path("flip.data");
 	struct layout l;
@@ -486,7 +599,6 @@ static void test_flipped_byte_anywhere(void **state)
 	size_t n;
 	char err[256], where[64];
 
-	(void)state;
 	write_flushed(path, 30, 6, &l);
 	buf = slurp(path, &n);
 	for (size_t p = 0; p < n; p++) {
@@ -512,6 +624,24 @@ static void test_flipped_byte_anywhere(void **state)
 		tf_reader_close(r);
 	}
 	free(buf);
+}
+
+static void test_truncated_at_every_length(void **state)
+{
+	(void)state;
+	truncated_at_every_length();
+	event_mode = true;
+	truncated_at_every_length();
+	event_mode = false;
+}
+
+static void test_flipped_byte_anywhere(void **state)
+{
+	(void)state;
+	flipped_byte_anywhere();
+	event_mode = true;
+	flipped_byte_anywhere();
+	event_mode = false;
 }
 
 static void test_flipped_payload_byte(void **state)
@@ -598,6 +728,94 @@ static void test_hand_built_corruption(void **state)
 	le32(file + h + 12, 200u << 20);
 	le32(file + h + 20, (uint32_t)crc32(0, file + h, 20));
 	assert_int_equal(read_built(file, n, &count, msg), TF_TRUNCATED);
+}
+
+static void test_event_round_trip(void **state)
+{
+	const char *path = tmp_path("events.data");
+	static const int levels[] = { 1, 6, -1 };
+	static const size_t block_sizes[] = { 0, 4096, 100 };
+	char err[256];
+	uint32_t abi = 0;
+	unsigned count;
+
+	(void)state;
+	event_mode = true;
+	for (int k = 0; k < 3; k++) {
+		struct tf_writer *w = tf_writer_open(path, FL_EVENT_ABI, err, sizeof(err));
+		struct tf_reader *r;
+		size_t bytes;
+
+		assert_non_null(w);
+		tf_writer_set_level(w, levels[k]);
+		tf_writer_set_block_size(w, block_sizes[k]);
+		for (unsigned i = 0; i < 20000; i++) {
+			add_rec(w, i);
+			if (i == 7000)
+				tf_writer_set_level(w, 9); /* mid-file: the next block uses it */
+		}
+		assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
+		r = tf_reader_open(path, &abi, err, sizeof(err));
+		assert_non_null(r);
+		assert_int_equal(abi, FL_EVENT_ABI);
+		assert_int_equal(read_all(r, &count), TF_END);
+		assert_int_equal(count, 20000);
+		if (k == 0) { /* compact: the 1.3 MB of records take a few bytes each */
+			free(slurp(path, &bytes));
+			assert_true(bytes < 20000 * 6);
+		}
+		tf_reader_close(r);
+	}
+	event_mode = false;
+}
+
+/* Builds a version 2 file with one data block holding payload; returns its size. */
+static size_t build_v2(unsigned char *file, const unsigned char *payload, size_t n, uint64_t nrec)
+{
+	size_t len = put_header(file, 2, 9);
+
+	len += put_block_v2(file + len, 1, payload, n);
+	len += put_end_v2(file + len, nrec, n);
+	return len;
+}
+
+static void test_reads_hand_built_version_2(void **state)
+{
+	/* records "ab" and "": 2 records, 16 + 8 bytes decoded, 6 bytes of main stream */
+	unsigned char payload[] = { 2, 24, 6, 0, 2, 'a', 'b', 0, 0 };
+	unsigned char file[1024];
+	unsigned count;
+	char msg[256];
+	size_t n;
+
+	(void)state;
+	n = build_v2(file, payload, sizeof(payload), 2);
+	assert_int_equal(read_built(file, n, &count, msg), TF_END);
+	assert_int_equal(count, 2);
+
+	/* A codec payload that is wrong despite good checksums: corrupt, no records. */
+	payload[4] = 5; /* "ab" claims 5 bytes */
+	n = build_v2(file, payload, sizeof(payload), 2);
+	assert_int_equal(read_built(file, n, &count, msg), TF_CORRUPT);
+	assert_int_equal(count, 0);
+	assert_non_null(strstr(msg, "built.data: corrupt block at byte 24"));
+	assert_null(strchr(msg, '\n'));
+	payload[4] = 2;
+	payload[0] = 3; /* one record more than there is */
+	n = build_v2(file, payload, sizeof(payload), 2);
+	assert_int_equal(read_built(file, n, &count, msg), TF_CORRUPT);
+	assert_int_equal(count, 0);
+	payload[0] = 2;
+	payload[1] = 255; /* a varint cut short */
+	n = build_v2(file, payload, sizeof(payload), 2);
+	assert_int_equal(read_built(file, n, &count, msg), TF_CORRUPT);
+	payload[1] = 24;
+
+	/* A version 2 block holds raw deflate, not zlib data. */
+	n = put_header(file, 2, 9);
+	n += put_block(file + n, 1, payload, sizeof(payload), UINT32_MAX);
+	assert_int_equal(read_built(file, n, &count, msg), TF_CORRUPT);
+	assert_non_null(strstr(msg, "compressed"));
 }
 
 static struct tf_writer *open_dev_full(void)
@@ -707,6 +925,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip_many_blocks),
 		cmocka_unit_test(test_on_disk_layout),
 		cmocka_unit_test(test_reads_hand_built_file),
+		cmocka_unit_test(test_reads_hand_built_version_2),
+		cmocka_unit_test(test_event_round_trip),
 		cmocka_unit_test(test_record_counts),
 		cmocka_unit_test(test_file_mode_0600),
 		cmocka_unit_test(test_truncates_existing_file),

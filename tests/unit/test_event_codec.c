@@ -1,0 +1,646 @@
+/* test_event_codec.c - unit tests for the trace file's compact record form
+ * (user/event_codec.c): byte-identical round trips of realistic and extreme
+ * event sequences, meta and unknown records kept verbatim, per-block state,
+ * version 1 framing, and truncated, garbled or random payloads (never a
+ * crash, always an error for a cut-short payload).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event_codec.h"
+#include "faultline.h"
+#include "meta.h"
+
+#define MAX_OUT (256u << 20)
+
+/* ---- a list of records to encode ---- */
+
+struct rec {
+	uint32_t len;
+	unsigned char *p;
+};
+
+struct recs {
+	struct rec *r;
+	size_t n, cap;
+};
+
+static void recs_add(struct recs *rs, const void *p, uint32_t len)
+{
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? 2 * rs->cap : 256;
+		rs->r = realloc(rs->r, rs->cap * sizeof(*rs->r));
+		assert_non_null(rs->r);
+	}
+	rs->r[rs->n].len = len;
+	rs->r[rs->n].p = malloc(len ? len : 1);
+	assert_non_null(rs->r[rs->n].p);
+	if (len)
+		memcpy(rs->r[rs->n].p, p, len);
+	rs->n++;
+}
+
+static void recs_free(struct recs *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		free(rs->r[i].p);
+	free(rs->r);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/* Deterministic pseudo-random numbers (xorshift64*). */
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static struct fl_hdr hdr(unsigned type, unsigned func, uint32_t tid, uint64_t ts)
+{
+	struct fl_hdr h = { .type = (uint8_t)type, .func = (uint8_t)func, .tid = tid,
+			    .tgid = 1000, .cpu = tid % 4, .ts = ts };
+	return h;
+}
+
+static void add_call(struct recs *rs, unsigned func, uint32_t tid, uint64_t ts, uint64_t a0,
+		     uint64_t a2, uint64_t ret)
+{
+	struct fl_ev_call c = { .h = hdr(FL_EV_CALL, func, tid, ts), .a0 = a0, .a2 = a2,
+				.ret = ret, .ts_ret = ts + 900 + rnd() % 200 };
+	recs_add(rs, &c, sizeof(c));
+}
+
+static void add_meta(struct recs *rs, unsigned kind, const char *data)
+{
+	unsigned char buf[256];
+	struct fl_meta m = { .type = FL_REC_META, .kind = (uint8_t)kind, .tgid = 1000, .value = 7 };
+	size_t n = strlen(data);
+
+	memcpy(buf, &m, sizeof(m));
+	memcpy(buf + sizeof(m), data, n);
+	recs_add(rs, buf, (uint32_t)(sizeof(m) + n));
+}
+
+/* A recording-like sequence: meta records, then nthreads threads doing
+ * malloc/free with faults and syscalls, interleaved. */
+static void realistic(struct recs *rs, unsigned nthreads, unsigned nevents)
+{
+	uint64_t ts = 3092199261735ull, heap = 0x555555559000ull;
+
+	add_meta(rs, FL_META_START, "12345678");
+	add_meta(rs, FL_META_COMMAND, "churn\0001000");
+	add_meta(rs, FL_META_MAPS, "555555554000-555555556000 r--p 00000000 08:01 1 /bin/x\n");
+	for (unsigned i = 0; i < nevents; i++) {
+		uint32_t tid = 30386 + (uint32_t)(rnd() % nthreads) * 7;
+		uint64_t p = heap + (rnd() % 64) * 0x40;
+
+		ts += 1000 + rnd() % 3000;
+		switch (rnd() % 16) {
+		case 0: {
+			struct fl_ev_fault f = { .h = hdr(FL_EV_FAULT, FL_MALLOC, tid, ts), .addr = p + 4096,
+						 .ip = 0x7ffff7e5a000ull + rnd() % 4096 };
+			f.h.flags = FL_F_IN_CALL | FL_F_FAULT_WRITE;
+			recs_add(rs, &f, sizeof(f));
+			break;
+		}
+		case 1: {
+			struct fl_ev_syscall s = { .h = hdr(FL_EV_SYSCALL, FL_MALLOC, tid, ts), .sys = FL_SYS_MMAP,
+						   .args = { 0, 208896, 3, 0x22, (uint64_t)-1 },
+						   .ret = 0x7ffff7d00000ll };
+			s.h.flags = FL_F_IN_CALL;
+			recs_add(rs, &s, sizeof(s));
+			break;
+		}
+		case 2:
+			add_call(rs, FL_REALLOC, tid, ts, 300, p, p + 0x100);
+			break;
+		default:
+			add_call(rs, FL_MALLOC, tid, ts, 16u << (rnd() % 8), 0, p);
+			ts += 2000;
+			add_call(rs, FL_FREE, tid, ts, 0, p, 0);
+		}
+	}
+	add_meta(rs, FL_META_END, "");
+}
+
+/* Every record type and field at its extremes. */
+static void extremes(struct recs *rs)
+{
+	static const uint64_t v[] = { 0, 1, 0x7f, 0x80, 0x3fff, 0x4000, INT64_MAX,
+				      (uint64_t)INT64_MIN, UINT64_MAX - 1, UINT64_MAX };
+	const unsigned nv = sizeof(v) / sizeof(v[0]);
+
+	for (unsigned i = 0; i < nv; i++) {
+		uint64_t a = v[i], b = v[(i + 3) % nv];
+		struct fl_ev_call c = { .h = { FL_EV_CALL, (uint8_t)(i % 3 ? i : 0xfe), (uint16_t)a,
+					       (uint32_t)a, (uint32_t)b, (uint32_t)(a >> 32), a },
+					.a0 = a, .a1 = b, .a2 = ~a, .ret = b ^ a, .ts_ret = b };
+		struct fl_ev_syscall s = { .h = { FL_EV_SYSCALL, FL_FUNC_NONE, 0xffff, (uint32_t)b,
+						  0, UINT32_MAX, b },
+					   .sys = (uint32_t)a, .args = { a, b, ~a, ~b, 0 },
+					   .ret = -(int64_t)(i + 1) };
+		struct fl_ev_fault f = { .h = { FL_EV_FAULT, 0, FL_F_FAULT_KERNEL, (uint32_t)a, 1, 0, a },
+					 .addr = b, .ip = a };
+		struct fl_ev_proc p = { .h = { FL_EV_PROC, FL_FUNC_NONE, 0, 1, 1, 1, 0 },
+					.kind = FL_PROC_EXIT, .child = (uint32_t)b,
+					.exit_code = i % 2 ? INT32_MIN : INT32_MAX };
+		struct fl_ev_reason r = { .h = { FL_EV_REASON, FL_MALLOC, 0, 5, 5, 5, b },
+					  .kind = FL_R_BLOCK_MREMAP, .a = { a, b, 0, ~a, UINT64_MAX } };
+
+		recs_add(rs, &c, sizeof(c));
+		recs_add(rs, &s, sizeof(s));
+		recs_add(rs, &f, sizeof(f));
+		recs_add(rs, &p, sizeof(p));
+		recs_add(rs, &r, sizeof(r));
+	}
+}
+
+/* Records the codec must store verbatim: meta, unknown types, odd sizes,
+ * non-zero padding, empty. */
+static void oddities(struct recs *rs)
+{
+	unsigned char buf[300];
+	struct fl_ev_syscall s = { .h = hdr(FL_EV_SYSCALL, FL_FUNC_NONE, 1, 5), .pad = 1 };
+	struct fl_ev_proc p = { .h = hdr(FL_EV_PROC, FL_FUNC_NONE, 1, 5), .pad = 2 };
+	struct fl_ev_reason r = { .h = hdr(FL_EV_REASON, FL_FUNC_NONE, 1, 5), .pad = 3 };
+	struct fl_ev_call c = { .h = hdr(FL_EV_CALL, FL_MALLOC, 1, 5) };
+
+	for (unsigned i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 31 + 7);
+	recs_add(rs, buf, 0);
+	buf[0] = 0x80;
+	recs_add(rs, buf, 1);
+	recs_add(rs, buf, 300);
+	buf[0] = 9; /* an event type this codec does not know */
+	recs_add(rs, buf, 64);
+	buf[0] = 0;
+	recs_add(rs, buf, 40);
+	recs_add(rs, &s, sizeof(s));
+	recs_add(rs, &p, sizeof(p));
+	recs_add(rs, &r, sizeof(r));
+	recs_add(rs, &c, sizeof(c) - 1); /* a call one byte short */
+	memcpy(buf, &c, sizeof(c));
+	recs_add(rs, buf, sizeof(c) + 8); /* and one with a tail */
+	recs_add(rs, &c, 3);		  /* shorter than a header */
+}
+
+/* ---- encode / decode helpers ---- */
+
+/* Encodes rs[from, to) as one block; returns a malloc'd payload. */
+static unsigned char *encode_range(struct ec_encoder *e, const struct recs *rs, size_t from,
+				   size_t to, size_t *n)
+{
+	struct ec_chunk ch[3];
+	unsigned char *p;
+	size_t total, off = 0;
+
+	ec_encoder_reset(e);
+	for (size_t i = from; i < to; i++)
+		assert_int_equal(ec_encode(e, rs->r[i].p, rs->r[i].len), 0);
+	assert_int_equal(ec_encoder_records(e), to - from);
+	total = ec_encoder_payload(e, ch);
+	assert_true(total <= ec_encoder_bytes(e));
+	p = malloc(total ? total : 1);
+	assert_non_null(p);
+	for (int k = 0; k < 3; k++) {
+		if (ch[k].len)
+			memcpy(p + off, ch[k].p, ch[k].len);
+		off += ch[k].len;
+	}
+	assert_int_equal(off, total);
+	*n = total;
+	return p;
+}
+
+static unsigned char *encode_all(const struct recs *rs, bool verbatim_only, size_t *n)
+{
+	struct ec_encoder *e = ec_encoder_new(verbatim_only);
+	unsigned char *p;
+
+	assert_non_null(e);
+	p = encode_range(e, rs, 0, rs->n, n);
+	ec_encoder_free(e);
+	return p;
+}
+
+/* The decoder's records are exactly rs[from, from + count), 8-byte aligned. */
+static void assert_decoded(struct ec_decoder *d, const struct recs *rs, size_t from, size_t count)
+{
+	const void *rec;
+	uint32_t len;
+	size_t i = from;
+
+	while (ec_decoder_next(d, &rec, &len)) {
+		assert_true(i < from + count);
+		assert_int_equal((uintptr_t)rec % 8, 0);
+		assert_int_equal(len, rs->r[i].len);
+		if (len)
+			assert_memory_equal(rec, rs->r[i].p, len);
+		i++;
+	}
+	assert_int_equal(i, from + count);
+}
+
+static void round_trip(const struct recs *rs, bool verbatim_only)
+{
+	struct ec_decoder *d = ec_decoder_new();
+	const char *why = NULL;
+	unsigned char *p;
+	size_t n;
+
+	assert_non_null(d);
+	p = encode_all(rs, verbatim_only, &n);
+	assert_int_equal(ec_decode_block(d, p, n, MAX_OUT, &why), 0);
+	assert_decoded(d, rs, 0, rs->n);
+	free(p);
+	ec_decoder_free(d);
+}
+
+/* ---- tests ---- */
+
+static void test_realistic_round_trip(void **state)
+{
+	struct recs rs = { 0 };
+	unsigned char *p;
+	size_t n, raw = 0;
+
+	(void)state;
+	realistic(&rs, 1, 20000);
+	round_trip(&rs, false);
+	p = encode_all(&rs, false, &n);
+	for (size_t i = 0; i < rs.n; i++)
+		raw += rs.r[i].len;
+	assert_true(n * 4 < raw); /* compact even before deflate */
+	free(p);
+	recs_free(&rs);
+}
+
+static void test_many_threads_interleaved(void **state)
+{
+	struct recs rs = { 0 };
+
+	(void)state;
+	realistic(&rs, 7, 5000);
+	round_trip(&rs, false);
+	recs_free(&rs);
+	/* more threads than slots: evictions on both sides must agree */
+	realistic(&rs, 3 * EC_SLOTS, 30000);
+	round_trip(&rs, false);
+	recs_free(&rs);
+}
+
+static void test_same_set_threads(void **state)
+{
+	struct recs rs = { 0 };
+	uint32_t tids[3 * EC_WAYS];
+	unsigned found = 0;
+
+	(void)state;
+	/* tids sharing one set (64 sets, Fibonacci hash of the top 6 bits) */
+	for (uint32_t tid = 1; found < 3 * EC_WAYS; tid++)
+		if ((tid * 0x9e3779b1u) >> 26 == 17)
+			tids[found++] = tid;
+	for (unsigned i = 0; i < 4000; i++)
+		add_call(&rs, FL_MALLOC, tids[rnd() % (i < 2000 ? EC_WAYS + 1 : 3 * EC_WAYS)],
+			 1000000 + i * 1000ull, 32, 0, 0x1000 + i);
+	round_trip(&rs, false);
+	recs_free(&rs);
+}
+
+static void test_extreme_values(void **state)
+{
+	struct recs rs = { 0 };
+
+	(void)state;
+	extremes(&rs);
+	round_trip(&rs, false);
+	recs_free(&rs);
+}
+
+static void test_every_record_type_alone(void **state)
+{
+	struct recs all = { 0 };
+
+	(void)state;
+	extremes(&all);
+	for (size_t i = 0; i < all.n; i++) {
+		struct recs one = { 0 };
+
+		recs_add(&one, all.r[i].p, all.r[i].len);
+		round_trip(&one, false);
+		recs_free(&one);
+	}
+	recs_free(&all);
+}
+
+static void test_meta_and_unknown_verbatim(void **state)
+{
+	struct recs rs = { 0 };
+	unsigned char *p;
+	size_t n;
+
+	(void)state;
+	oddities(&rs);
+	round_trip(&rs, false);
+	/* a meta record appears as it is in the payload */
+	p = encode_all(&rs, false, &n);
+	assert_non_null(memmem(p, n, rs.r[2].p, rs.r[2].len));
+	free(p);
+	recs_free(&rs);
+
+	realistic(&rs, 3, 500);
+	oddities(&rs);
+	extremes(&rs);
+	round_trip(&rs, false);
+	round_trip(&rs, true); /* everything verbatim */
+	recs_free(&rs);
+}
+
+static void test_empty_block(void **state)
+{
+	struct recs rs = { 0 };
+	struct ec_decoder *d = ec_decoder_new();
+	const char *why;
+	unsigned char *p;
+	size_t n;
+
+	(void)state;
+	p = encode_all(&rs, false, &n);
+	assert_int_equal(ec_decode_block(d, p, n, MAX_OUT, &why), 0);
+	assert_decoded(d, &rs, 0, 0);
+	free(p);
+	ec_decoder_free(d);
+}
+
+static void test_blocks_decode_alone(void **state)
+{
+	struct recs rs = { 0 };
+	struct ec_encoder *e = ec_encoder_new(false);
+	struct ec_decoder *d = ec_decoder_new(), *fresh = ec_decoder_new();
+	size_t cut[] = { 0, 1, 777, 1500, 4000, 0 }, n1, n2;
+	unsigned char *b1, *b2;
+	const char *why;
+
+	(void)state;
+	realistic(&rs, 5, 3000);
+	cut[5] = rs.n;
+	for (int k = 0; k + 1 < 6; k++) {
+		b1 = encode_range(e, &rs, cut[k], cut[k + 1], &n1);
+		/* a decoder that saw the blocks before and a new one agree */
+		assert_int_equal(ec_decode_block(d, b1, n1, MAX_OUT, &why), 0);
+		assert_decoded(d, &rs, cut[k], cut[k + 1] - cut[k]);
+		assert_int_equal(ec_decode_block(fresh, b1, n1, MAX_OUT, &why), 0);
+		assert_decoded(fresh, &rs, cut[k], cut[k + 1] - cut[k]);
+		ec_decoder_free(fresh);
+		fresh = ec_decoder_new();
+		free(b1);
+	}
+	/* the same records give the same bytes after a reset */
+	b1 = encode_range(e, &rs, 10, 900, &n1);
+	b2 = encode_range(e, &rs, 10, 900, &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(b1, b2, n1);
+	free(b1);
+	free(b2);
+	ec_encoder_free(e);
+	ec_decoder_free(d);
+	ec_decoder_free(fresh);
+	recs_free(&rs);
+}
+
+/* Every strict prefix of a payload is an error, with a reason. */
+static void test_truncated_payloads(void **state)
+{
+	struct recs rs = { 0 };
+	struct ec_decoder *d = ec_decoder_new();
+	unsigned char *p;
+	size_t n;
+
+	(void)state;
+	realistic(&rs, 3, 300);
+	oddities(&rs);
+	extremes(&rs);
+	p = encode_all(&rs, false, &n);
+	for (size_t cut = 0; cut < n; cut++) {
+		unsigned char *c = malloc(cut ? cut : 1); /* exact size: ASan sees overreads */
+		const char *why = NULL;
+
+		memcpy(c, p, cut);
+		assert_int_equal(ec_decode_block(d, c, cut, MAX_OUT, &why), -1);
+		assert_non_null(why);
+		assert_null(strchr(why, '\n'));
+		assert_decoded(d, &rs, 0, 0);
+		free(c);
+	}
+	free(p);
+	ec_decoder_free(d);
+	recs_free(&rs);
+}
+
+/* Decodes a garbled payload: an error, or records that stay in bounds. */
+static void decode_garbled(struct ec_decoder *d, const unsigned char *p, size_t n)
+{
+	unsigned char *c = malloc(n ? n : 1);
+	const char *why = NULL;
+	const void *rec;
+	uint32_t len;
+	size_t total = 0;
+
+	memcpy(c, p, n);
+	if (ec_decode_block(d, c, n, 1u << 24, &why) == 0) {
+		while (ec_decoder_next(d, &rec, &len)) {
+			assert_int_equal((uintptr_t)rec % 8, 0);
+			total += EC_OUT_BYTES(len);
+		}
+		assert_true(total <= 1u << 24);
+	} else {
+		assert_non_null(why);
+	}
+	free(c);
+}
+
+static void test_random_mutations(void **state)
+{
+	struct recs rs = { 0 };
+	struct ec_decoder *d = ec_decoder_new();
+	unsigned char *p, *m;
+	size_t n;
+
+	(void)state;
+	realistic(&rs, 4, 400);
+	oddities(&rs);
+	extremes(&rs);
+	p = encode_all(&rs, false, &n);
+	m = malloc(n);
+	for (unsigned round = 0; round < 20000; round++) {
+		unsigned flips = 1 + (unsigned)(rnd() % 4);
+
+		memcpy(m, p, n);
+		for (unsigned f = 0; f < flips; f++) {
+			size_t at = (size_t)(rnd() % n);
+
+			if (rnd() % 2)
+				m[at] ^= (unsigned char)(1u << (rnd() % 8));
+			else
+				m[at] = (unsigned char)rnd();
+		}
+		decode_garbled(d, m, round % 3 ? n : (size_t)(rnd() % n));
+	}
+	/* the pristine payload still decodes with the same decoder */
+	{
+		const char *why;
+
+		assert_int_equal(ec_decode_block(d, p, n, MAX_OUT, &why), 0);
+		assert_decoded(d, &rs, 0, rs.n);
+	}
+	free(m);
+	free(p);
+	ec_decoder_free(d);
+	recs_free(&rs);
+}
+
+static void test_random_bytes(void **state)
+{
+	struct ec_decoder *d = ec_decoder_new();
+	unsigned char buf[512];
+
+	(void)state;
+	for (unsigned round = 0; round < 20000; round++) {
+		size_t n = (size_t)(rnd() % sizeof(buf));
+
+		for (size_t i = 0; i < n; i++)
+			buf[i] = (unsigned char)rnd();
+		if (n > 3 && round % 2) { /* a plausible prelude, random records */
+			buf[0] = (unsigned char)(rnd() % 20);
+			buf[1] = (unsigned char)(rnd() % 128);
+			buf[2] = (unsigned char)(rnd() % n);
+		}
+		decode_garbled(d, buf, n);
+	}
+	ec_decoder_free(d);
+}
+
+static void test_hand_built_errors(void **state)
+{
+	struct ec_decoder *d = ec_decoder_new();
+	const char *why;
+	/* one malloc of thread 5 at time 100 */
+	unsigned char ok[] = { 1, 72, 7, FL_EV_CALL | EC_TAG_THREAD | EC_TAG_FUNC, 0, 5, FL_MALLOC,
+			       0x09, 16, 0x20, 200, 1, 20 };
+	unsigned char bad[sizeof(ok)];
+
+	(void)state;
+	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), MAX_OUT, &why), 0);
+	{
+		const struct fl_ev_call *c;
+		const void *rec;
+		uint32_t len;
+
+		assert_true(ec_decoder_next(d, &rec, &len));
+		assert_int_equal(len, sizeof(*c));
+		c = rec;
+		assert_int_equal(c->h.tid, 5);
+		assert_int_equal(c->h.tgid, 5);
+		assert_int_equal(c->h.ts, 100);
+		assert_int_equal(c->ts_ret, 110);
+		assert_int_equal(c->a0, 16);
+		assert_int_equal(c->ret, 0x10);
+		assert_false(ec_decoder_next(d, &rec, &len));
+	}
+	/* the first event of a block must name its thread */
+	memcpy(bad, ok, sizeof(ok));
+	bad[3] &= (unsigned char)~EC_TAG_THREAD;
+	assert_int_equal(ec_decode_block(d, bad, sizeof(ok), MAX_OUT, &why), -1);
+	/* a slot that holds no thread */
+	memcpy(bad, ok, sizeof(ok));
+	bad[4] = 3;
+	assert_int_equal(ec_decode_block(d, bad, sizeof(ok), MAX_OUT, &why), -1);
+	assert_non_null(strstr(why, "thread"));
+	/* kinds 6 and 7, a verbatim tag with flag bits */
+	memcpy(bad, ok, sizeof(ok));
+	bad[3] = 6;
+	assert_int_equal(ec_decode_block(d, bad, sizeof(ok), MAX_OUT, &why), -1);
+	bad[3] = 0x10;
+	assert_int_equal(ec_decode_block(d, bad, sizeof(ok), MAX_OUT, &why), -1);
+	/* unknown call mask bits */
+	memcpy(bad, ok, sizeof(ok));
+	bad[7] = 0x19;
+	assert_int_equal(ec_decode_block(d, bad, sizeof(ok), MAX_OUT, &why), -1);
+	/* output size that does not match, or over the caller's limit */
+	memcpy(bad, ok, sizeof(ok));
+	bad[1] = 80;
+	assert_int_equal(ec_decode_block(d, bad, sizeof(ok), MAX_OUT, &why), -1);
+	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), 71, &why), -1);
+	assert_non_null(strstr(why, "prelude"));
+	/* a 10-byte varint with more than bit 63 in its last byte */
+	{
+		unsigned char big[] = { 1, 16, 11, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					0xff, 0xff, 0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+		assert_int_equal(ec_decode_block(d, big, sizeof(big), MAX_OUT, &why), -1);
+		assert_non_null(strstr(why, "verbatim"));
+		big[2] = 10; /* the same varint cut short */
+		assert_int_equal(ec_decode_block(d, big, sizeof(big), MAX_OUT, &why), -1);
+	}
+	ec_decoder_free(d);
+}
+
+static void test_version_1_framing(void **state)
+{
+	struct ec_decoder *d = ec_decoder_new();
+	unsigned char raw[] = { 2, 0, 0, 0, 'a', 'b', 0, 0, 0, 0, 9, 0, 0, 0,
+				1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	const void *rec;
+	uint32_t len;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(ec_decode_framed(d, raw, sizeof(raw), MAX_OUT, &why), 0);
+	assert_true(ec_decoder_next(d, &rec, &len));
+	assert_int_equal(len, 2);
+	assert_memory_equal(rec, "ab", 2);
+	assert_true(ec_decoder_next(d, &rec, &len));
+	assert_int_equal(len, 0);
+	assert_true(ec_decoder_next(d, &rec, &len));
+	assert_int_equal(len, 9);
+	assert_int_equal((uintptr_t)rec % 8, 0);
+	assert_memory_equal(rec, raw + 14, 9);
+	assert_false(ec_decoder_next(d, &rec, &len));
+	for (size_t cut = 1; cut < sizeof(raw); cut++)
+		if (cut != 6 && cut != 10)
+			assert_int_equal(ec_decode_framed(d, raw, cut, MAX_OUT, &why), -1);
+	assert_int_equal(ec_decode_framed(d, raw, sizeof(raw), 16, &why), -1);
+	ec_decoder_free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_realistic_round_trip),
+		cmocka_unit_test(test_many_threads_interleaved),
+		cmocka_unit_test(test_same_set_threads),
+		cmocka_unit_test(test_extreme_values),
+		cmocka_unit_test(test_every_record_type_alone),
+		cmocka_unit_test(test_meta_and_unknown_verbatim),
+		cmocka_unit_test(test_empty_block),
+		cmocka_unit_test(test_blocks_decode_alone),
+		cmocka_unit_test(test_truncated_payloads),
+		cmocka_unit_test(test_random_mutations),
+		cmocka_unit_test(test_random_bytes),
+		cmocka_unit_test(test_hand_built_errors),
+		cmocka_unit_test(test_version_1_framing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
