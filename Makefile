@@ -29,7 +29,7 @@ all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
 
 # Debian packages the build, tests and benchmarks need; quiet when all are present.
 PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcmocka-dev pkg-config \
-        strace linux-perf bpftrace sqlite3 python3 gzip tar coreutils bc time xz-utils
+        strace linux-perf bpftrace sqlite3 python3 gzip tar coreutils bc time xz-utils binutils
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP):
 	@mkdir -p $(BUILD)
@@ -69,6 +69,8 @@ $(BUILD)/faultline-asan: $(patsubst user/%.c,$(BUILD)/asan/%.o,$(USER_SRC))
 UNIT_USES_correlator := $(BUILD)/asan/alloc_index.o $(BUILD)/asan/region_set.o
 UNIT_USES_check_metrics := $(BUILD)/asan/json_read.o
 UNIT_USES_tracefile := $(BUILD)/asan/event_codec.o
+UNIT_USES_unwind := $(BUILD)/asan/symbolize.o
+UNIT_USES_symbolize := $(BUILD)/asan/unwind.o
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/asan/%.o $$(UNIT_USES_$$*)
 	@mkdir -p $(dir $@)

@@ -26,6 +26,9 @@ const volatile bool follow_forks = false;
 const volatile bool uprobes_per_pid = false;
 /* count syscalls and faults in per-CPU counters, stream no event for them */
 const volatile bool count_only = false;
+/* set by userspace once every probe is in place (uprobes_per_pid): a call
+ * entered while the return probes were still being attached is not followed */
+volatile bool armed = false;
 /* wake the consumer only once this much data waits (it polls anyway) */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 
@@ -34,6 +37,7 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
 
 struct frame {
 	__u64 ts, a0, a1, a2;
+	__u64 sp;     /* user stack pointer at entry */
 	__u8 func;
 };
 
@@ -93,7 +97,7 @@ static __always_inline bool is_target(void)
 
 static __always_inline bool uprobe_target(void)
 {
-	return uprobes_per_pid || is_target();
+	return uprobes_per_pid ? armed : is_target();
 }
 
 static __always_inline struct thread_state *thread_state(bool create)
@@ -174,9 +178,27 @@ static __always_inline __u64 user_sp(void)
 
 /* ---- allocator calls ---------------------------------------------------- */
 
-static __always_inline int call_enter(__u8 func, __u64 a0, __u64 a1, __u64 a2)
+/* Calls on the thread's stack whose entry lies below sp have returned
+ * unseen (a return probe lost, a longjmp out of the allocator): drop them.
+ * An entry at the same sp is a tail call (reallocarray jumping to realloc):
+ * kept. */
+static __always_inline __u32 drop_returned_calls(struct thread_state *ts, __u64 sp)
+{
+	__u32 d = ts->depth;
+
+	for (int i = 0; i < MAX_DEPTH; i++) {
+		if (d == 0 || d > MAX_DEPTH || ts->frames[(d - 1) & (MAX_DEPTH - 1)].sp >= sp)
+			break;
+		d--;
+		count(FL_CNT_DEPTH_OVF);
+	}
+	return d;
+}
+
+static __always_inline int call_enter(struct pt_regs *ctx, __u8 func, __u64 a0, __u64 a1, __u64 a2)
 {
 	struct thread_state *ts;
+	__u64 sp = PT_REGS_SP(ctx);
 	__u32 d;
 
 	if (!uprobe_target())
@@ -185,11 +207,13 @@ static __always_inline int call_enter(__u8 func, __u64 a0, __u64 a1, __u64 a2)
 	if (!ts)
 		return 0;
 	ts->free_open = 0; /* a new call: any free before it has returned */
-	d = ts->depth;
+	d = drop_returned_calls(ts, sp);
+	asm volatile("" : "+r"(d)); /* keep the mask below for the verifier */
 	if (d < MAX_DEPTH) {
-		struct frame *f = &ts->frames[d];
+		struct frame *f = &ts->frames[d & (MAX_DEPTH - 1)];
 
 		f->ts = bpf_ktime_get_ns();
+		f->sp = sp;
 		f->func = func;
 		f->a0 = a0;
 		f->a1 = a1;
@@ -247,15 +271,15 @@ int BPF_KRETPROBE(call_return, __u64 ret)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(malloc_enter, __u64 size) { return call_enter(FL_MALLOC, size, 0, 0); }
+int BPF_KPROBE(malloc_enter, __u64 size) { return call_enter(ctx, FL_MALLOC, size, 0, 0); }
 SEC("uprobe")
-int BPF_KPROBE(calloc_enter, __u64 n, __u64 size) { return call_enter(FL_CALLOC, n, size, 0); }
+int BPF_KPROBE(calloc_enter, __u64 n, __u64 size) { return call_enter(ctx, FL_CALLOC, n, size, 0); }
 SEC("uprobe")
-int BPF_KPROBE(realloc_enter, __u64 old, __u64 size) { return call_enter(FL_REALLOC, size, 0, old); }
+int BPF_KPROBE(realloc_enter, __u64 old, __u64 size) { return call_enter(ctx, FL_REALLOC, size, 0, old); }
 SEC("uprobe")
 int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 n, __u64 size)
 {
-	return call_enter(FL_REALLOCARRAY, n, size, old);
+	return call_enter(ctx, FL_REALLOCARRAY, n, size, old);
 }
 /* free, on its entry alone (a return probe would cost about 2 µs a call):
  * one record now; what follows on the thread while free_in_flight() holds is
@@ -314,19 +338,19 @@ int BPF_KPROBE(free_null)
 SEC("uprobe")
 int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
 {
-	return call_enter(FL_POSIX_MEMALIGN, size, align, memptr);
+	return call_enter(ctx, FL_POSIX_MEMALIGN, size, align, memptr);
 }
 SEC("uprobe")
 int BPF_KPROBE(aligned_alloc_enter, __u64 align, __u64 size)
 {
-	return call_enter(FL_ALIGNED_ALLOC, size, align, 0);
+	return call_enter(ctx, FL_ALIGNED_ALLOC, size, align, 0);
 }
 SEC("uprobe")
-int BPF_KPROBE(memalign_enter, __u64 align, __u64 size) { return call_enter(FL_MEMALIGN, size, align, 0); }
+int BPF_KPROBE(memalign_enter, __u64 align, __u64 size) { return call_enter(ctx, FL_MEMALIGN, size, align, 0); }
 SEC("uprobe")
-int BPF_KPROBE(valloc_enter, __u64 size) { return call_enter(FL_VALLOC, size, 0, 0); }
+int BPF_KPROBE(valloc_enter, __u64 size) { return call_enter(ctx, FL_VALLOC, size, 0, 0); }
 SEC("uprobe")
-int BPF_KPROBE(pvalloc_enter, __u64 size) { return call_enter(FL_PVALLOC, size, 0, 0); }
+int BPF_KPROBE(pvalloc_enter, __u64 size) { return call_enter(ctx, FL_PVALLOC, size, 0, 0); }
 
 /* ---- refalloc's USDT probes ----------------------------------------------
  * A 5-byte NOP at each probe site: the kernel turns the uprobe into a call,
@@ -334,32 +358,32 @@ int BPF_KPROBE(pvalloc_enter, __u64 size) { return call_enter(FL_PVALLOC, size, 
  * uretprobes; the decision probes say why a syscall was made. */
 
 SEC("usdt")
-int BPF_USDT(ra_malloc_entry, __u64 size) { return call_enter(FL_MALLOC, size, 0, 0); }
+int BPF_USDT(ra_malloc_entry, __u64 size) { return call_enter(ctx, FL_MALLOC, size, 0, 0); }
 SEC("usdt")
 int BPF_USDT(ra_malloc_return, __u64 size, __u64 p) { return call_exit(p, false); }
 SEC("usdt")
-int BPF_USDT(ra_free_entry, __u64 ptr) { return call_enter(FL_FREE, 0, 0, ptr); }
+int BPF_USDT(ra_free_entry, __u64 ptr) { return call_enter(ctx, FL_FREE, 0, 0, ptr); }
 SEC("usdt")
 int BPF_USDT(ra_free_return, __u64 ptr) { return call_exit(0, false); }
 SEC("usdt")
-int BPF_USDT(ra_calloc_entry, __u64 n, __u64 size) { return call_enter(FL_CALLOC, n, size, 0); }
+int BPF_USDT(ra_calloc_entry, __u64 n, __u64 size) { return call_enter(ctx, FL_CALLOC, n, size, 0); }
 SEC("usdt")
 int BPF_USDT(ra_calloc_return, __u64 n, __u64 size, __u64 p) { return call_exit(p, false); }
 SEC("usdt")
-int BPF_USDT(ra_realloc_entry, __u64 old, __u64 size) { return call_enter(FL_REALLOC, size, 0, old); }
+int BPF_USDT(ra_realloc_entry, __u64 old, __u64 size) { return call_enter(ctx, FL_REALLOC, size, 0, old); }
 SEC("usdt")
 int BPF_USDT(ra_realloc_return, __u64 old, __u64 size, __u64 p) { return call_exit(p, false); }
 SEC("usdt")
 int BPF_USDT(ra_reallocarray_entry, __u64 old, __u64 n, __u64 size)
 {
-	return call_enter(FL_REALLOCARRAY, n, size, old);
+	return call_enter(ctx, FL_REALLOCARRAY, n, size, old);
 }
 SEC("usdt")
 int BPF_USDT(ra_reallocarray_return, __u64 old, __u64 n, __u64 size, __u64 p) { return call_exit(p, false); }
 SEC("usdt")
 int BPF_USDT(ra_posix_memalign_entry, __u64 memptr, __u64 align, __u64 size)
 {
-	return call_enter(FL_POSIX_MEMALIGN, size, align, memptr);
+	return call_enter(ctx, FL_POSIX_MEMALIGN, size, align, memptr);
 }
 SEC("usdt")
 int BPF_USDT(ra_posix_memalign_return, __u64 memptr, __u64 align, __u64 size, __u64 rc, __u64 p)
@@ -367,19 +391,19 @@ int BPF_USDT(ra_posix_memalign_return, __u64 memptr, __u64 align, __u64 size, __
 	return call_exit(rc == 0 ? p : 0, false);
 }
 SEC("usdt")
-int BPF_USDT(ra_aligned_alloc_entry, __u64 align, __u64 size) { return call_enter(FL_ALIGNED_ALLOC, size, align, 0); }
+int BPF_USDT(ra_aligned_alloc_entry, __u64 align, __u64 size) { return call_enter(ctx, FL_ALIGNED_ALLOC, size, align, 0); }
 SEC("usdt")
 int BPF_USDT(ra_aligned_alloc_return, __u64 align, __u64 size, __u64 p) { return call_exit(p, false); }
 SEC("usdt")
-int BPF_USDT(ra_memalign_entry, __u64 align, __u64 size) { return call_enter(FL_MEMALIGN, size, align, 0); }
+int BPF_USDT(ra_memalign_entry, __u64 align, __u64 size) { return call_enter(ctx, FL_MEMALIGN, size, align, 0); }
 SEC("usdt")
 int BPF_USDT(ra_memalign_return, __u64 align, __u64 size, __u64 p) { return call_exit(p, false); }
 SEC("usdt")
-int BPF_USDT(ra_valloc_entry, __u64 size) { return call_enter(FL_VALLOC, size, 0, 0); }
+int BPF_USDT(ra_valloc_entry, __u64 size) { return call_enter(ctx, FL_VALLOC, size, 0, 0); }
 SEC("usdt")
 int BPF_USDT(ra_valloc_return, __u64 size, __u64 p) { return call_exit(p, false); }
 SEC("usdt")
-int BPF_USDT(ra_pvalloc_entry, __u64 size) { return call_enter(FL_PVALLOC, size, 0, 0); }
+int BPF_USDT(ra_pvalloc_entry, __u64 size) { return call_enter(ctx, FL_PVALLOC, size, 0, 0); }
 SEC("usdt")
 int BPF_USDT(ra_pvalloc_return, __u64 size, __u64 p) { return call_exit(p, false); }
 

@@ -263,6 +263,7 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 		child_abort(c);
 		return FL_EXIT_FAILED;
 	}
+	tracer_arm(s->tracer);
 	*attach_ms = (now_ns() - t0) / 1e6;
 	if (o->verbose)
 		fprintf(stderr, "faultline: allocator %s, %d uprobes, pid %d, probes live in %.1f ms\n",
@@ -356,6 +357,7 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 		fprintf(stderr, "faultline: %s\n", err);
 		return FL_EXIT_FAILED;
 	}
+	tracer_arm(s->tracer);
 	if (kill(pid, 0) && errno == ESRCH)
 		return fprintf(stderr, "faultline: process %d exited while faultline was attaching\n", pid),
 		       FL_EXIT_FAILED;

@@ -55,9 +55,12 @@ static int on_record(void *ctx, void *data, size_t len)
 
 static void explain_load_error(int e, char *err, size_t errlen)
 {
-	if (e == EPERM || e == EACCES)
+	if ((e == EPERM || e == EACCES) && geteuid() != 0)
 		snprintf(err, errlen, "loading BPF programs was refused (%s): run as root "
 			 "(CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN are needed)", strerror(e));
+	else if (e == EACCES)
+		snprintf(err, errlen, "this kernel's BPF verifier rejected a faultline program "
+			 "(unsupported kernel?); run with -vv for the verifier's log");
 	else
 		snprintf(err, errlen, "loading BPF programs failed: %s%s%s", strerror(e),
 			 libbpf_last[0] ? "; libbpf: " : "", libbpf_last);
@@ -236,6 +239,11 @@ int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t p
 		}
 	}
 	return 0;
+}
+
+void tracer_arm(struct tracer *t)
+{
+	__atomic_store_n(&t->skel->bss->armed, true, __ATOMIC_SEQ_CST);
 }
 
 int tracer_poll(struct tracer *t, int timeout_ms)

@@ -35,6 +35,8 @@ int tracer_remove_target(struct tracer *t, pid_t tgid);
  * (-1: every process mapping the file; the kernel filter still applies). */
 int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t pid,
 			    char *err, size_t errlen);
+/* Lets the uprobe programs follow calls: after every probe is in place. */
+void tracer_arm(struct tracer *t);
 /* Waits up to timeout_ms for records and consumes them. Returns records
  * consumed (>= 0), or the callback's non-zero return, or -errno. */
 int tracer_poll(struct tracer *t, int timeout_ms);

@@ -358,9 +358,9 @@ static bool is_x86_64_elf(Elf *elf)
 	       ehdr.e_ident[EI_CLASS] == ELFCLASS64 && ehdr.e_machine == EM_X86_64;
 }
 
-/* Reports the file of mapping e as a module at its load bias; returns the
- * bias, or -1 (as uint64_t) if the file is unusable. */
-static uint64_t report_mapped_file(Dwfl *dwfl, const struct proc_maps *m, const struct proc_map *e)
+/* Reports the file of mapping e as a module at its load bias, if it is an
+ * x86-64 ELF file that can be opened. */
+static void report_mapped_file(Dwfl *dwfl, const struct proc_maps *m, const struct proc_map *e)
 {
 	char path[PATH_MAX];
 	uint64_t bias = (uint64_t)-1;
@@ -369,7 +369,7 @@ static uint64_t report_mapped_file(Dwfl *dwfl, const struct proc_maps *m, const 
 
 	if (proc_maps_file_path(m, e, path, sizeof(path)) != 0 ||
 	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return bias;
+		return;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || !is_x86_64_elf(elf) || elf_load_bias(elf, e->start, e->offset, &bias) != 0)
 		bias = (uint64_t)-1;
@@ -377,14 +377,12 @@ static uint64_t report_mapped_file(Dwfl *dwfl, const struct proc_maps *m, const 
 	/* on success libdw keeps fd and closes it in dwfl_end */
 	if (bias == (uint64_t)-1 || !dwfl_report_elf(dwfl, e->path, path, fd, bias, true))
 		close(fd);
-	return bias;
 }
 
 /* Every executable file mapping, once per (file, bias). */
 static void report_maps(Dwfl *dwfl, const struct proc_maps *m)
 {
 	const struct proc_map *last = NULL;
-	uint64_t last_bias = 0;
 
 	dwfl_report_begin(dwfl);
 	for (size_t i = 0; i < m->count; i++) {
@@ -392,10 +390,9 @@ static void report_maps(Dwfl *dwfl, const struct proc_maps *m)
 
 		if (e->perms[2] != 'x' || e->path[0] != '/')
 			continue;
-		if (last && last->inode == e->inode && strcmp(last->path, e->path) == 0 &&
-		    e->start - e->offset == last->start - last->offset + 0 * last_bias)
-			continue; /* another executable segment of the same mapping */
-		last_bias = report_mapped_file(dwfl, m, e);
+		if (last && last->inode == e->inode && strcmp(last->path, e->path) == 0)
+			continue; /* another executable segment of the same file */
+		report_mapped_file(dwfl, m, e);
 		last = e;
 	}
 	dwfl_report_end(dwfl, NULL, NULL);
@@ -448,6 +445,7 @@ struct unwinder *unwinder_new(void)
 
 	if (!u)
 		return NULL;
+	elf_version(EV_CURRENT);
 	u->debuginfo_path = strdup(":.debug:/usr/lib/debug");
 	if (!u->debuginfo_path) {
 		free(u);
