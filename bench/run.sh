@@ -74,7 +74,7 @@ live_pids() {
 }
 check_quiet() {   # $1: when
 	local b f
-	b=$(live_pids bpftrace); f=$(live_pids 'faultline(-asan)?')
+	b=$(live_pids bpftrace); f=$(live_pids faultline)$(live_pids faultline-asan)
 	if [ -n "$b$f" ]; then
 		DISTURBED=1
 		DISTURB_WHY+="${DISTURB_WHY:+; }$1:${b:+ bpftrace pid ${b% }}${f:+ faultline pid ${f% }}"
@@ -311,7 +311,7 @@ TOTAL_S=$(( (${EPOCHREALTIME/./} - ${TOTAL_T0/./}) / 1000000 ))
 # start-up-corrected: (median - startup) / untraced, where a configuration's start-up is
 # its median on `true` minus untraced `true`. churn: cost per malloc+free pair, in µs.
 TABLE=$WORK/table.md
-awk -v pairs="$CHURN_PAIRS" -v cfgs="untraced faultline bpftrace strace perf-stat heaptrack perf-probe" '
+awk -v pairs="$CHURN_PAIRS" -v cfgs="untraced faultline fl-stat fl-stat-n bpftrace bpftrace-tp strace perf-stat heaptrack perf-probe refalloc fl-refalloc" '
 	{ k = $1 SUBSEP $2; if (!($1 in seen)) { seen[$1]; wls[++nw] = $1 }; v[k, ++cnt[k]] = $3 / 1e6 }
 	function stats(k,   n, i, j, t, a) {
 		n = cnt[k]; for (i = 1; i <= n; i++) a[i] = v[k, i]

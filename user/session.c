@@ -408,6 +408,8 @@ int session_run(const struct session_opts *o, struct session_result *res)
 		emit_meta(&s, FL_META_LOST, 0, res->lost, NULL, 0);
 		emit_meta(&s, FL_META_END, s.pid, now_ns(), NULL, 0);
 	}
+	if (!o->attach_pid)
+		tracer_detach_in_background(s.tracer); /* the command is gone: no one waits for it */
 	tracer_close(s.tracer); /* detaches every probe */
 	if (o->tick)
 		o->tick(o->ctx, true);

@@ -23,6 +23,7 @@ struct tracer {
 	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
 	int nuprobes;
+	bool detach_in_background;
 	tracer_record_fn fn;
 	void *ctx;
 };
@@ -306,6 +307,28 @@ static void destroy_links(struct bpf_link **links, int n)
 	}
 }
 
+/* The kernel takes about 0.1-0.4 s per uprobe link to tear it down (an RCU
+ * grace period each), close to 2 s in all. When nobody waits for that (the
+ * traced command has exited), a child holding copies of the link fds does the
+ * teardown, and our own closes only drop references. */
+static void detach_in_child(struct bpf_link **links, int n)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		setsid();
+		destroy_links(links, n);
+		_exit(0);
+	}
+	if (pid < 0)
+		return; /* then here, the slow way */
+	for (int i = 0; i < n; i++) {
+		bpf_link__disconnect(links[i]); /* our fds go at exit; the child detaches */
+		bpf_link__destroy(links[i]);
+		links[i] = NULL;
+	}
+}
+
 void tracer_close(struct tracer *t)
 {
 	struct bpf_link *all[MAX_LINKS * 2];
@@ -327,7 +350,14 @@ void tracer_close(struct tracer *t)
 			}
 		}
 	}
+	if (t->detach_in_background && n > 0)
+		detach_in_child(all, n);
 	destroy_links(all, n);
 	faultline__destroy(t->skel);
 	free(t);
+}
+
+void tracer_detach_in_background(struct tracer *t)
+{
+	t->detach_in_background = true;
 }

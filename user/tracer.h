@@ -46,5 +46,8 @@ uint64_t tracer_lost(struct tracer *t);
 uint64_t tracer_counter(struct tracer *t, int idx);
 int tracer_uprobe_count(const struct tracer *t);
 void tracer_close(struct tracer *t);
+/* At close, leave the (slow) teardown of the probes to a child process: for
+ * a traced command that has exited, where no one waits for it. */
+void tracer_detach_in_background(struct tracer *t);
 
 #endif

@@ -18,7 +18,7 @@ nok() { n=$((n + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l
 check() { local d=$1; shift; if "$@"; then ok "$d"; else nok "$d" "command: $*"; fi; }
 json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
-echo "1..16"
+echo "1..18"
 
 cat > "$T/loop.py" <<'EOF'
 import time
@@ -91,7 +91,19 @@ check "stat -p on a chrooted process exits 0" test "$rc" = 0
 check "the chrooted process's own libc copy is probed ($calls malloc calls)" test "$calls" -gt 1000
 kill -9 "$CH" 2>/dev/null
 
-# 13-16: bad targets
+# 13-14: a shell running a pipeline in a loop: the shell's own allocations
+bash -c 'while :; do echo "$RANDOM $RANDOM" | sort | tr a-z A-Z > /dev/null; done' &
+SH=$!
+PIDS+=("$SH")
+sleep 0.5
+timeout 30 "$FAULTLINE" stat -q -p "$SH" --duration 1 --json "$T/sh.json"
+rc=$?
+calls=$(json "$T/sh.json" "d['calls']['malloc'] + d['calls']['free']" 2>/dev/null || echo 0)
+check "stat -p on a shell looping over a pipeline exits 0" test "$rc" = 0
+check "... and sees the shell's allocator calls ($calls)" test "$calls" -gt 100
+kill -9 "$SH" 2>/dev/null
+
+# 15-18: bad targets
 "$FAULTLINE" trace -p 999999999 --duration 1 > /dev/null 2> "$T/e1"
 rc=$?
 check "a wrong pid: one line, non-zero exit" bash -c "[ $rc -ne 0 ] && [ \$(wc -l < '$T/e1') = 1 ] && grep -q 'no process' '$T/e1'"
