@@ -357,6 +357,26 @@ else
 fi
 prop "property test program itself passes on glibc (sanity)" PYTHONHASHSEED=0 -- 1 50000 1
 
+# The allocator's own code under AddressSanitizer and UBSan: refalloc.c and the
+# property test compiled together with the malloc family renamed (an LD_PRELOAD
+# allocator cannot replace ASan's own malloc), so every access the allocator
+# makes is checked while the test checks its results against the model.
+ASAN_RENAME=
+for f in malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc pvalloc malloc_usable_size; do
+	ASAN_RENAME+=" -D$f=ra_$f"
+done
+# shellcheck disable=SC2086
+if gcc -O1 -g -std=gnu11 -D_GNU_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=undefined $ASAN_RENAME \
+	-o "$T/prop_asan" "$PWD/tools/refalloc/refalloc.c" "$PWD/tests/refalloc/prop.c" -pthread 2>"$T/asan_build.err"; then
+	out=$(timeout 120 "$T/prop_asan" 1 100000 11 2>&1)
+	if [ $? = 0 ] && [ "$out" = ok ]; then ok 0 "property test, allocator under ASan+UBSan, 1 thread"; else ok 1 "property test, allocator under ASan+UBSan, 1 thread" "$out"; fi
+	out=$(timeout 120 "$T/prop_asan" 4 30000 12 2>&1)
+	if [ $? = 0 ] && [ "$out" = ok ]; then ok 0 "property test, allocator under ASan+UBSan, 4 threads"; else ok 1 "property test, allocator under ASan+UBSan, 4 threads" "$out"; fi
+else
+	ok 1 "build the ASan property test" "$(head -n 5 "$T/asan_build.err")"
+	ok 1 "property test, allocator under ASan+UBSan, 4 threads" "not built"
+fi
+
 # ------------------------------------------------- speed (reported, not judged)
 best() {
 	local b= v i
