@@ -136,6 +136,19 @@ struct fl_ev_reason {
 	fl_u64 a[5];
 };
 
+/* The size of a record of the given type, 0 for an unknown type. */
+static inline unsigned long fl_event_size(unsigned type)
+{
+	switch (type) {
+	case FL_EV_CALL: return sizeof(struct fl_ev_call);
+	case FL_EV_SYSCALL: return sizeof(struct fl_ev_syscall);
+	case FL_EV_FAULT: return sizeof(struct fl_ev_fault);
+	case FL_EV_PROC: return sizeof(struct fl_ev_proc);
+	case FL_EV_REASON: return sizeof(struct fl_ev_reason);
+	default: return 0;
+	}
+}
+
 /* Largest record, for buffers. */
 #define FL_EV_MAX_SIZE (sizeof(struct fl_ev_syscall))
 

@@ -553,18 +553,6 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 	emit(c, &it);
 }
 
-static size_t event_size(uint8_t type)
-{
-	switch (type) {
-	case FL_EV_CALL: return sizeof(struct fl_ev_call);
-	case FL_EV_SYSCALL: return sizeof(struct fl_ev_syscall);
-	case FL_EV_FAULT: return sizeof(struct fl_ev_fault);
-	case FL_EV_PROC: return sizeof(struct fl_ev_proc);
-	case FL_EV_REASON: return sizeof(struct fl_ev_reason);
-	default: return 0;
-	}
-}
-
 static void set_command(struct run_info *ri, const char *data, size_t len)
 {
 	for (size_t off = 0; off < len;) {
@@ -661,7 +649,7 @@ int corr_feed(struct correlator *c, const void *rec, size_t len)
 		on_meta(c, rec, len);
 		return 0;
 	}
-	need = len >= 1 ? event_size(h->type) : 0;
+	need = len >= 1 ? fl_event_size(h->type) : 0;
 	if (!need || len < need) {
 		c->bad_records++;
 		return -1;

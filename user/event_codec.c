@@ -176,18 +176,6 @@ size_t ec_encoder_payload(struct ec_encoder *e, struct ec_chunk chunk[3])
 	return n + e->main.len + e->time.len;
 }
 
-static size_t event_size(unsigned type)
-{
-	switch (type) {
-	case FL_EV_CALL: return sizeof(struct fl_ev_call);
-	case FL_EV_SYSCALL: return sizeof(struct fl_ev_syscall);
-	case FL_EV_FAULT: return sizeof(struct fl_ev_fault);
-	case FL_EV_PROC: return sizeof(struct fl_ev_proc);
-	case FL_EV_REASON: return sizeof(struct fl_ev_reason);
-	default: return 0;
-	}
-}
-
 /* True if rec is an event the compact form reproduces exactly: a known type,
  * its exact size, zero padding. */
 static bool encodable(const void *rec, uint32_t len)
@@ -197,7 +185,7 @@ static bool encodable(const void *rec, uint32_t len)
 	if (len < sizeof(h))
 		return false;
 	memcpy(&h, rec, sizeof(h));
-	if (event_size(h.type) != len)
+	if (fl_event_size(h.type) != len)
 		return false;
 	if (h.type == FL_EV_SYSCALL) {
 		struct fl_ev_syscall s;
@@ -360,7 +348,7 @@ static void encode_event(struct ec_encoder *e, const void *rec)
 	union event ev;
 	struct ec_thread *t;
 
-	memcpy(&ev, rec, event_size(((const unsigned char *)rec)[0]));
+	memcpy(&ev, rec, fl_event_size(((const unsigned char *)rec)[0]));
 	t = encode_header(e, &ev.h);
 	if (ev.h.type != FL_EV_CALL)
 		put_varint(&e->time, zigzag(ev.h.ts - t->ts));
@@ -687,7 +675,7 @@ static void decode_other(struct block *b, struct ec_thread *t, union event *ev)
  * events are decoded into a zeroed local (so padding is zero) and copied. */
 static bool decode_event(struct block *b, unsigned tag)
 {
-	size_t size = event_size(tag & EC_TAG_KIND);
+	size_t size = fl_event_size(tag & EC_TAG_KIND);
 	unsigned char *dst = out_record(b, size);
 	struct ec_thread *t;
 	union event ev;
@@ -728,7 +716,7 @@ static bool decode_record(struct block *b)
 		}
 		return decode_verbatim(b);
 	}
-	if (!event_size(tag & EC_TAG_KIND)) {
+	if (!fl_event_size(tag & EC_TAG_KIND)) {
 		b->why = "bad record tag";
 		return false;
 	}
