@@ -33,6 +33,7 @@ struct session {
 	int nmapped;
 	uint32_t mapped[MAX_MAPPED]; /* tgids whose maps are stored */
 	int consumer_rc;
+	uint64_t records, busy_ns;   /* for the self statistics */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -136,6 +137,7 @@ static int on_record(void *ctx, const void *rec, size_t len)
 	struct session *s = ctx;
 	const struct fl_hdr *h = rec;
 
+	s->records++;
 	if (s->o->consume(s->o->ctx, rec, len))
 		s->consumer_rc = 1;
 	if (h->type == FL_EV_CALL && (s->nmapped == 0 || s->mapped[s->nmapped - 1] != h->tgid))
@@ -209,9 +211,13 @@ static void run_loop(struct session *s, int pidfd)
 	int forwarded = 0;
 
 	for (;;) {
+		uint64_t t0;
 		bool done;
 
-		tracer_poll(s->tracer, 100);
+		tracer_wait(s->tracer, 100);
+		t0 = now_ns();
+		tracer_drain(s->tracer);
+		s->busy_ns += now_ns() - t0;
 		if (now_ns() - last_tick >= 1000000000ull) {
 			if (s->o->tick)
 				s->o->tick(s->o->ctx, false);
@@ -225,6 +231,17 @@ static void run_loop(struct session *s, int pidfd)
 			break;
 	}
 	tracer_drain(s->tracer);
+}
+
+/* -v: where the time went, what was lost. */
+static void print_self_stats(const struct session *s, uint64_t ns)
+{
+	double secs = ns / 1e9;
+
+	fprintf(stderr, "faultline: %llu records in %.2f s (%.0f/s), %llu lost; time in the consumer %.2f s "
+		"(%.0f%% of the run)\n", (unsigned long long)s->records, secs,
+		secs > 0 ? s->records / secs : 0.0, s->res->lost, s->busy_ns / 1e9,
+		ns ? 100.0 * s->busy_ns / ns : 0.0);
 }
 
 /* ---- starting -------------------------------------------------------------- */
@@ -401,8 +418,12 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	install_signals();
 	rc = o->attach_pid ? start_attach(&s, &pidfd, &res->attach_ms) : start_command(&s, &c, &res->attach_ms);
 	if (rc == 0) {
+		uint64_t t0 = now_ns();
+
 		run_loop(&s, pidfd);
 		res->lost = tracer_lost(s.tracer);
+		if (o->verbose)
+			print_self_stats(&s, now_ns() - t0);
 		for (int i = 0; i < FL_NCOUNTERS; i++)
 			res->counters[i] = tracer_counter(s.tracer, i);
 		emit_meta(&s, FL_META_LOST, 0, res->lost, NULL, 0);

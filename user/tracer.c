@@ -2,6 +2,7 @@
  * tracepoints (which need no tracefs) and the allocator's uprobes, and hands
  * each ring-buffer record to a callback. Owns the libbpf message routing too. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -250,6 +251,13 @@ void tracer_arm(struct tracer *t)
 int tracer_poll(struct tracer *t, int timeout_ms)
 {
 	return ring_buffer__poll(t->rb, timeout_ms);
+}
+
+void tracer_wait(struct tracer *t, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = ring_buffer__epoll_fd(t->rb), .events = POLLIN };
+
+	poll(&pfd, 1, timeout_ms);
 }
 
 int tracer_drain(struct tracer *t)

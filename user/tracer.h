@@ -41,6 +41,8 @@ void tracer_arm(struct tracer *t);
  * consumed (>= 0), or the callback's non-zero return, or -errno. */
 int tracer_poll(struct tracer *t, int timeout_ms);
 int tracer_drain(struct tracer *t);
+/* Waits up to timeout_ms for the kernel to signal records (consumes none). */
+void tracer_wait(struct tracer *t, int timeout_ms);
 uint64_t tracer_lost(struct tracer *t);
 /* A kernel counter (enum fl_counter), summed over the CPUs. */
 uint64_t tracer_counter(struct tracer *t, int idx);
