@@ -103,7 +103,7 @@ demo: all
 
 bench: all
 	bash bench/run.sh
-	bash bench/other_pid.sh 5 20000000 | tee $(BUILD)/other_pid.txt
+	bash bench/other_pid.sh 3 20000000 | tee $(BUILD)/other_pid.txt
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tests $(BUILD)/examples $(BUILD)/*.o $(BUILD)/*.skel.h $(BUILD)/faultline*

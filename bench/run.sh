@@ -434,6 +434,18 @@ start-up corrected" is (median − start-up) / untraced, with start-up = tool on
 Targets: full correlation (record) on glibc ≤ 5.0 µs per malloc+free pair on churn, within 15% of the
 probe floor; no lost events; ≤ 2.3 bytes per event in the trace file; `report` ≥ 10M events/s.
 
+Known distances and why:
+- `report` speed: the correlator and the live-allocation index take about 65% of it, decoding the
+  compact events about 20%, inflate about 5% (perf record of `report --format json`).
+- "stat within 10% of bpftrace counting the same probes" cannot be run here: Debian's bpftrace is built
+  without uprobe offset support and refuses `free+9`, faultline's placement; bpftrace's naive placement
+  (`free` at its entry, a single-stepped `test`) and the perf-probe floor of faultline's placement are
+  measured instead.
+- Back-to-back runs: tearing down uprobe links costs an RCU grace period each (~2 s for faultline's
+  ~20 links); for a command that has exited faultline leaves that to a child process, so an isolated run
+  returns at once, but the next attach in a tight loop (as here) waits for it: the `true` rows show it,
+  and the "start-up corrected" columns subtract it.
+
 EOF
 	echo "## Run"
 	echo
