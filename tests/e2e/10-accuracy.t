@@ -142,6 +142,15 @@ EOF
 	)
 }
 
+# Fault totals of a multi-threaded program follow the same interleaving: how
+# far each thread's stack and arena get touched before the others run.
+# Measured here on build/examples/threads under setarch -R: perf stat alone
+# gives 1309 to 1417 from run to run (8%), and in one CI run faultline's
+# traced runs took 1344 against perf's 1309 three times over (2.7%: the
+# probes slow every malloc, so the threads interleave differently). Single-
+# threaded programs are held to 1%.
+MT_FAULT_PCT=5
+
 # mt_close: the multi-threaded tolerances below hold (0) or not (1)
 mt_close() {
 	local k s f d
@@ -150,7 +159,7 @@ mt_close() {
 		[[ "${!s}" =~ ^[0-9]+$ && "${!f}" =~ ^[0-9]+$ ]] || return 1
 		d=$(( ${!f} - ${!s} )); [ "${d#-}" -le 2 ] || return 1
 	done
-	within_pct_q "$f_faults" "$p_faults" 1 && within_pct_q "$f_malloc" "$b_malloc" 0.5 1 &&
+	within_pct_q "$f_faults" "$p_faults" $MT_FAULT_PCT && within_pct_q "$f_malloc" "$b_malloc" 0.5 1 &&
 		within_pct_q "$f_free" "$b_free" 0.5 1
 }
 within_pct_q() {
@@ -198,7 +207,7 @@ for p in "${PROGRAMS[@]}"; do
 			s=s_$k f=f_$k
 			within "${!f}" "${!s}" 2 "$name: $k count within 2 of strace's (threads)"
 		done
-		within_pct "$f_faults" "$p_faults" 1 "$name: page faults within 1% of perf's"
+		within_pct "$f_faults" "$p_faults" $MT_FAULT_PCT "$name: page faults within $MT_FAULT_PCT% of perf's (threads)"
 		# (at least 1 call: sort --parallel=2 makes 75 or 76 frees from
 		# run to run, under bpftrace as under faultline, and 0.5% of 75 is
 		# less than one call)
