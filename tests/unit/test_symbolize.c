@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "test_files.h"
 
 #include <dlfcn.h>
 #include <inttypes.h>
@@ -66,39 +67,6 @@ static char debug_root[64];
 static char build_id[128]; /* of the helper, F_DWARF..F_STRIP_DEBUG */
 static struct run_result runs[F_COUNT];
 
-static int run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 65536, used = 0, got;
-	char *buf = malloc(cap + 1);
-
-	if (!f || !buf) {
-		if (f)
-			fclose(f);
-		free(buf);
-		return NULL;
-	}
-	while ((got = fread(buf + used, 1, cap - used, f)) > 0) {
-		used += got;
-		if (used == cap)
-			buf = realloc(buf, (cap *= 2) + 1);
-	}
-	fclose(f);
-	buf[used] = '\0';
-	*len = used;
-	return buf;
-}
 
 /* Shell commands making prog-<form> (and its debug file) from prog.c. */
 static int build_form(enum form f)

@@ -14,6 +14,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "test_files.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -145,40 +146,6 @@ struct capture {
 static char tmpdir[] = "/tmp/fl-unwind-XXXXXX";
 static struct capture captures[V_COUNT];
 
-static int run(const char *fmt, ...)
-{
-	char cmd[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
-/* The whole file (procfs files too: they have no size), NUL-terminated. */
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 65536, used = 0, got;
-	char *buf = malloc(cap + 1);
-
-	if (!f || !buf) {
-		if (f)
-			fclose(f);
-		free(buf);
-		return NULL;
-	}
-	while ((got = fread(buf + used, 1, cap - used, f)) > 0) {
-		used += got;
-		if (used == cap)
-			buf = realloc(buf, (cap *= 2) + 1);
-	}
-	fclose(f);
-	buf[used] = '\0';
-	*len = used;
-	return buf;
-}
 
 /* The helper's file layout: ip, sp, bp, stack_len, maps_len (u64), stack, maps text. */
 static int load_capture(const char *path, struct capture *c)
