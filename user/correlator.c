@@ -152,6 +152,20 @@ static struct footprint footprint_of(const struct corr_proc *p)
 	return f;
 }
 
+static void raise_peaks(struct summary *s)
+{
+	uint64_t held = s->cur_heap + s->cur_mmap;
+
+	if (s->cur_live > s->peak_live)
+		s->peak_live = s->cur_live;
+	if (s->cur_heap > s->peak_heap)
+		s->peak_heap = s->cur_heap;
+	if (s->cur_mmap > s->peak_mmap)
+		s->peak_mmap = s->cur_mmap;
+	if (held > s->cur_live && held - s->cur_live > s->peak_unused)
+		s->peak_unused = held - s->cur_live;
+}
+
 /* Adds what p's footprint changed since `before` to the totals of every
  * process, and raises the peaks. O(1): the totals are kept, not summed. */
 static void account(struct correlator *c, const struct corr_proc *p, struct footprint before)
@@ -162,14 +176,15 @@ static void account(struct correlator *c, const struct corr_proc *p, struct foot
 	s->cur_live += now.live - before.live;
 	s->cur_heap += now.heap - before.heap;
 	s->cur_mmap += now.mmap - before.mmap;
-	if (s->cur_live > s->peak_live)
-		s->peak_live = s->cur_live;
-	if (s->cur_heap > s->peak_heap)
-		s->peak_heap = s->cur_heap;
-	if (s->cur_mmap > s->peak_mmap)
-		s->peak_mmap = s->cur_mmap;
-	if (s->cur_heap + s->cur_mmap > s->cur_live && s->cur_heap + s->cur_mmap - s->cur_live > s->peak_unused)
-		s->peak_unused = s->cur_heap + s->cur_mmap - s->cur_live;
+	raise_peaks(s);
+}
+
+/* The same when only the live bytes can have changed (a call applied, a
+ * block released): the common case, kept cheap. */
+static void account_live(struct correlator *c, const struct corr_proc *p, uint64_t live_before)
+{
+	c->sum.cur_live += alloc_index_live_bytes(p->index) - live_before;
+	raise_peaks(&c->sum);
 }
 
 static struct pending *thread_get(struct correlator *c, uint32_t tid)
@@ -385,10 +400,10 @@ static void resolve_pending(struct correlator *c, struct pending *t, uint64_t ca
 /* A freed block leaves the index. */
 static void release_block(struct correlator *c, struct corr_proc *p, uint64_t ptr)
 {
-	struct footprint before = footprint_of(p);
+	uint64_t live = alloc_index_live_bytes(p->index);
 
 	alloc_index_remove(p->index, ptr, NULL);
-	account(c, p, before);
+	account_live(c, p, live);
 }
 
 static void resolve_nested_call(struct correlator *c, const struct fl_ev_call *e, uint64_t call_seq)
@@ -418,7 +433,7 @@ static void resolve_call(struct correlator *c, const struct fl_ev_call *e)
 	uint64_t rel = released_ptr(e), seq = c->next_seq;
 	uint32_t nsys = count_pending_syscalls(t);
 	bool had_syscall = nsys > 0;
-	struct footprint before;
+	uint64_t live;
 
 	if (e->h.func >= FL_NFUNC) {
 		c->bad_records++;
@@ -427,9 +442,9 @@ static void resolve_call(struct correlator *c, const struct fl_ev_call *e)
 	c->sum.calls[e->h.func]++;
 	if (had_syscall)
 		c->sum.calls_with_syscall[e->h.func]++;
-	before = footprint_of(p);
+	live = alloc_index_live_bytes(p->index);
 	it.block = apply_call(c, p, e, seq, &it);
-	account(c, p, before);
+	account_live(c, p, live);
 	it.syscalls_caused = nsys;
 	emit(c, &it);
 	resolve_pending(c, t, it.seq);
@@ -450,16 +465,16 @@ static void resolve_entry_call(struct correlator *c, struct pending *t, const st
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
 	struct corr_item it = { .rec = &e->h, .proc = p };
-	struct footprint before;
+	uint64_t live;
 
 	if (e->h.func >= FL_NFUNC) {
 		c->bad_records++;
 		return;
 	}
 	c->sum.calls[e->h.func]++;
-	before = footprint_of(p);
+	live = alloc_index_live_bytes(p->index);
 	it.block = apply_call(c, p, e, c->next_seq, &it);
-	account(c, p, before);
+	account_live(c, p, live);
 	emit(c, &it);
 	t->open = true;
 	t->open_tgid = e->h.tgid;
