@@ -211,16 +211,25 @@ static void fmt_kv(char *buf, size_t cap, size_t *len, const char *key, size_t v
 	buf[*len] = '\0';
 }
 
-static void die(const char *what, void *ptr)
+/* "PREFIXwhat KEY=0x..." on stderr, with no allocation. */
+static void report_problem(const char *prefix, const char *what, const char *key, void *ptr)
 {
-	char buf[160] = "refalloc: ";
-	size_t len = strlen(buf);
+	char buf[160];
+	size_t len = 0;
+
+	for (const char *s = prefix; *s && len + 1 < sizeof(buf); s++)
+		buf[len++] = *s;
 	for (const char *s = what; *s && len + 1 < sizeof(buf); s++)
 		buf[len++] = *s;
 	buf[len] = '\0';
-	fmt_kv(buf, sizeof(buf), &len, "ptr", (size_t)ptr, true);
+	fmt_kv(buf, sizeof(buf), &len, key, (size_t)ptr, true);
 	put_str(2, buf);
 	put_str(2, "\n");
+}
+
+static void die(const char *what, void *ptr)
+{
+	report_problem("refalloc: ", what, "ptr", ptr);
 	abort();
 }
 
@@ -999,14 +1008,7 @@ void refalloc_dump_stats(int fd)
 
 static int check_fail(int code, const char *what, void *where)
 {
-	char buf[160] = "refalloc_check: ";
-	size_t len = strlen(buf);
-	for (const char *s = what; *s && len + 1 < sizeof(buf); s++)
-		buf[len++] = *s;
-	buf[len] = '\0';
-	fmt_kv(buf, sizeof(buf), &len, "at", (size_t)where, true);
-	put_str(2, buf);
-	put_str(2, "\n");
+	report_problem("refalloc_check: ", what, "at", where);
 	return code;
 }
 
