@@ -51,4 +51,18 @@ static inline char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* Writes text to DIR/NAME. 0 or -1. */
+static inline int write_text_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(f = fopen(path, "w")))
+		return -1;
+	rc = fputs(text, f) < 0 ? -1 : 0;
+	return fclose(f) ? -1 : rc;
+}
+
 #endif

@@ -116,18 +116,12 @@ static int run_form(enum form f)
 
 static int group_setup(void **state)
 {
-	char path[128];
-	FILE *f;
-
 	(void)state;
 	if (!mkdtemp(tmpdir))
 		return -1;
 	snprintf(debug_root, sizeof(debug_root), "%s/debug", tmpdir);
-	snprintf(path, sizeof(path), "%s/prog.c", tmpdir);
-	if (!(f = fopen(path, "w")))
+	if (write_text_file(tmpdir, "prog.c", helper_source))
 		return -1;
-	fputs(helper_source, f);
-	fclose(f);
 	for (int i = 0; i < F_COUNT; i++)
 		if (build_form(i) != 0 || run_form(i) != 0)
 			return -1;

@@ -186,17 +186,11 @@ static int build_and_capture(enum variant v)
 
 static int group_setup(void **state)
 {
-	char path[256];
-	FILE *f;
-
 	(void)state;
 	if (!mkdtemp(tmpdir))
 		return -1;
-	snprintf(path, sizeof(path), "%s/helper.c", tmpdir);
-	if (!(f = fopen(path, "w")))
+	if (write_text_file(tmpdir, "helper.c", helper_source))
 		return -1;
-	fputs(helper_source, f);
-	fclose(f);
 	for (int v = 0; v < V_COUNT; v++)
 		if (build_and_capture(v) != 0)
 			return -1;
