@@ -154,27 +154,30 @@ static __always_inline bool free_in_flight(struct thread_state *ts, __u64 sp)
 	return false;
 }
 
-/* The outermost call in flight, for tagging syscalls and faults; sp is the
- * thread's user stack pointer. */
-static __always_inline void tag_of(struct thread_state *ts, __u64 sp, __u8 *func, __u16 *flags)
-{
-	*func = FL_FUNC_NONE;
-	*flags = 0;
-	if (ts && ts->depth > 0) {
-		*func = ts->frames[0].func;
-		*flags = FL_F_IN_CALL;
-	} else if (ts && free_in_flight(ts, sp)) {
-		*func = FL_FREE;
-		*flags = FL_F_IN_CALL;
-	}
-}
-
 static __always_inline __u64 user_sp(void)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 
 	return BPF_CORE_READ(regs, sp);
 }
+
+/* The outermost call in flight, for tagging syscalls and faults. uregs: the
+ * thread's user registers, or NULL to look them up; the stack pointer is read
+ * only when a free may be in flight. */
+static __always_inline void tag_of(struct thread_state *ts, struct pt_regs *uregs, __u8 *func, __u16 *flags)
+{
+	*func = FL_FUNC_NONE;
+	*flags = 0;
+	if (ts && ts->depth > 0) {
+		*func = ts->frames[0].func;
+		*flags = FL_F_IN_CALL;
+	} else if (ts && ts->free_open &&
+		   free_in_flight(ts, uregs ? BPF_CORE_READ(uregs, sp) : user_sp())) {
+		*func = FL_FREE;
+		*flags = FL_F_IN_CALL;
+	}
+}
+
 
 /* ---- allocator calls ---------------------------------------------------- */
 
@@ -418,7 +421,7 @@ static __always_inline int reason(__u32 kind, __u64 a0, __u64 a1, __u64 a2, __u6
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	tag_of(thread_state(false), user_sp(), &func, &flags);
+	tag_of(thread_state(false), NULL, &func, &flags);
 	fill_hdr(&e->h, FL_EV_REASON, func, flags);
 	e->kind = kind;
 	e->pad = 0;
@@ -531,7 +534,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	tag_of(ts, BPF_CORE_READ(regs, sp), &func, &flags);
+	tag_of(ts, regs, &func, &flags);
 	fill_hdr(&e->h, FL_EV_SYSCALL, func, flags);
 	e->sys = sys;
 	e->pad = 0;
@@ -564,7 +567,7 @@ static __always_inline int fault(__u64 addr, struct pt_regs *regs, __u64 error_c
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	tag_of(ts, mode ? user_sp() : BPF_CORE_READ(regs, sp), &func, &flags);
+	tag_of(ts, mode ? NULL : regs, &func, &flags);
 	flags |= mode;
 	if (error_code & 2)
 		flags |= FL_F_FAULT_WRITE;
