@@ -74,63 +74,6 @@ struct record_opts {
 	struct session_opts s;
 };
 
-/* Options shared by record and trace. Returns 0, 1 if handled here (help), -1 on error. */
-int cli_parse_session(const char *sub, int argc, char **argv, struct session_opts *s,
-		      const char **out, bool *quiet, bool *json, void (*usage)(FILE *))
-{
-	static const struct option longopts[] = {
-		{ "output", required_argument, 0, 'o' }, { "follow-forks", no_argument, 0, 'f' },
-		{ "pid", required_argument, 0, 'p' }, { "duration", required_argument, 0, 'd' },
-		{ "buffer-size", required_argument, 0, 'b' }, { "quiet", no_argument, 0, 'q' },
-		{ "json", no_argument, 0, 'j' }, { "verbose", no_argument, 0, 'v' },
-		{ "help", no_argument, 0, 'h' }, { 0 } };
-	char *end;
-	int c;
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+o:fp:d:qvh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'o': *out = optarg; break;
-		case 'f': s->follow_forks = true; break;
-		case 'q': *quiet = true; break;
-		case 'j':
-			if (!json)
-				return cli_usage_error(sub, "--json is an option of trace");
-			*json = true;
-			break;
-		case 'v': s->verbose++; break;
-		case 'p':
-			s->attach_pid = strtol(optarg, &end, 10);
-			if (*end || s->attach_pid <= 0)
-				return cli_usage_error(sub, "--pid takes a process id");
-			break;
-		case 'd':
-			s->duration_s = strtod(optarg, &end);
-			if (*end || s->duration_s <= 0)
-				return cli_usage_error(sub, "--duration takes a number of seconds > 0");
-			break;
-		case 'b': {
-			unsigned long mib = strtoul(optarg, &end, 10);
-
-			if (*end || mib == 0 || (mib & (mib - 1)) || mib > 4096)
-				return cli_usage_error(sub, "--buffer-size takes a power of 2 from 1 to 4096 (MiB)");
-			s->ringbuf_bytes = mib << 20;
-			break;
-		}
-		case 'h': usage(stdout); return 1;
-		default: usage(stderr); return -1;
-		}
-	}
-	if (s->attach_pid && optind < argc)
-		return cli_usage_error(sub, "give either -p PID or -- CMD, not both");
-	if (s->attach_pid && s->follow_forks)
-		return cli_usage_error(sub, "-f goes with CMD, not with -p");
-	if (!s->attach_pid && optind >= argc)
-		return cli_usage_error(sub, "no command given: faultline SUB [OPTIONS] -- CMD [ARG...], or -p PID");
-	s->argv = s->attach_pid ? NULL : argv + optind;
-	return 0;
-}
-
 int cmd_record(int argc, char **argv)
 {
 	struct record_opts o = { .out = "faultline.data" };

@@ -80,29 +80,21 @@ static int parse_stat(int argc, char **argv, struct stat_opts *o)
 				return cli_usage_error("stat", "--repeat takes a count from 1 to 10000");
 			break;
 		case 'p':
-			o->s.attach_pid = strtol(optarg, &end, 10);
-			if (*end || o->s.attach_pid <= 0)
-				return cli_usage_error("stat", "--pid takes a process id");
-			break;
 		case 'd':
-			o->s.duration_s = strtod(optarg, &end);
-			if (*end || o->s.duration_s <= 0)
-				return cli_usage_error("stat", "--duration takes a number of seconds > 0");
+		case 'f':
+		case 'v':
+			if (cli_session_option("stat", c, optarg, &o->s) < 0)
+				return -1;
 			break;
-		case 'f': o->s.follow_forks = true; break;
 		case 'q': o->quiet = true; break;
-		case 'v': o->s.verbose++; break;
 		case 'h': usage_stat(stdout); return 1;
 		default: usage_stat(stderr); return -1;
 		}
 	}
-	if (o->s.attach_pid && optind < argc)
-		return cli_usage_error("stat", "give either -p PID or -- CMD, not both");
 	if (o->s.attach_pid && o->runs > 1)
 		return cli_usage_error("stat", "-r goes with CMD, not with -p");
-	if (!o->s.attach_pid && optind >= argc)
-		return cli_usage_error("stat", "no command given: faultline stat [OPTIONS] -- CMD [ARG...]");
-	o->s.argv = o->s.attach_pid ? NULL : argv + optind;
+	if (cli_session_target("stat", argc, argv, optind, &o->s))
+		return -1;
 	return 0;
 }
 

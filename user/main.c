@@ -15,12 +15,6 @@ static const struct subcommand {
 	{ "check", cmd_check, "compare a JSON summary with a baseline (CI regression gate)" },
 };
 
-int cli_usage_error(const char *sub, const char *msg)
-{
-	fprintf(stderr, "faultline %s: %s (see: faultline %s --help)\n", sub, msg, sub);
-	return -1;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
