@@ -31,6 +31,11 @@ const volatile bool count_only = false;
 volatile bool armed = false;
 /* wake the consumer only once this much data waits (it polls anyway) */
 const volatile __u64 wakeup_bytes = 256 * 1024;
+/* --stacks: 0 off; 1 the user stack of each memory syscall and first-touch
+ * fault; 2 also of outermost allocator calls, one in stack_sample per thread */
+const volatile __u32 stack_mode = 0;
+const volatile __u32 stack_sample = 1;
+const volatile __u32 stack_bytes = 8192; /* at most FL_STACK_MAX */
 
 #define MAX_DEPTH 4
 #define USER_ADDR_MAX 0x00007ffffffff000ULL
@@ -38,6 +43,7 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
 struct frame {
 	__u64 ts, a0, a1, a2;
 	__u64 sp;     /* user stack pointer at entry */
+	__u64 ra;     /* the return address at sp, before the return probe replaces it */
 	__u8 func;
 };
 
@@ -51,7 +57,21 @@ struct thread_state {
 	 * entry's and its return address is still in the slot it was called with */
 	__u64 free_sp, free_ra;
 	__u32 free_open;
+	__u32 calls_unsampled; /* outermost calls since the last one whose stack was taken */
 };
+
+/* A stack record is built here (too big for the BPF stack), then copied out. */
+struct stack_buf {
+	struct fl_ev_stack e;
+	__u8 data[FL_STACK_MAX + 4096]; /* slack: the verifier sees each copy bounded by a page */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_buf);
+} stack_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -140,6 +160,115 @@ static __always_inline void fill_hdr(struct fl_hdr *h, __u8 type, __u8 func, __u
 	fill_hdr_at(h, type, func, flags, bpf_ktime_get_ns());
 }
 
+/* ---- user stacks (--stacks) ----------------------------------------------- */
+
+/* Set on a CPU while it copies a user stack: a copy that runs past the top
+ * of the stack takes a fault (fixed up, nothing mapped), which is ours, not
+ * the program's, and must not be recorded. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} copying_stack SEC(".maps");
+
+static __always_inline __u32 *copy_flag(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&copying_stack, &zero);
+}
+
+/* Copies up to stack_bytes of user stack from sp upward, a page at a time,
+ * so a stack that ends before stack_bytes still gives what it has. */
+static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
+{
+	__u32 got = 0, max = stack_bytes, *flag = copy_flag();
+
+	if (flag)
+		*flag = 1;
+	for (int i = 0; i < FL_STACK_MAX / 4096 + 1; i++) {
+		__u64 n = 4096 - ((sp + got) & 4095);
+
+		if (got >= max || got >= FL_STACK_MAX)
+			break;
+		if (n > max - got)
+			n = max - got;
+		asm volatile("%0 &= 0x1fff" : "+r"(n)); /* a bound the verifier can see */
+		if (n > 4096)
+			break;
+		if (bpf_probe_read_user(dst + got, n, (void *)(sp + got)))
+			break;
+		got += n;
+	}
+	if (flag)
+		*flag = 0;
+	return got;
+}
+
+/* A return probe replaced the return address of each call in flight with
+ * its trampoline's: the copy gets the real ones back, or unwinding would
+ * stop at the allocator. */
+static __always_inline void restore_return_addresses(struct stack_buf *b, struct thread_state *ts, __u64 sp,
+						     __u32 got)
+{
+	for (int i = 0; i < MAX_DEPTH; i++) {
+		__u64 off;
+
+		if (!ts || i >= ts->depth)
+			break;
+		off = ts->frames[i].sp - sp;
+		if (off + 8 > got || !ts->frames[i].ra)
+			continue;
+		asm volatile("%0 &= 0x3fff" : "+r"(off));
+		*(__u64 *)(b->data + off) = ts->frames[i].ra;
+	}
+}
+
+/* One FL_EV_STACK record for the thread's next record of the given kind. */
+static __always_inline void emit_stack(struct thread_state *ts, __u32 kind, __u8 func, __u16 flags, __u64 ip,
+				       __u64 sp, __u64 bp)
+{
+	__u32 zero = 0, got;
+	struct stack_buf *b = bpf_map_lookup_elem(&stack_scratch, &zero);
+	__u64 avail;
+
+	if (!b)
+		return;
+	fill_hdr(&b->e.h, FL_EV_STACK, func, flags);
+	b->e.kind = kind;
+	b->e.ip = ip;
+	b->e.sp = sp;
+	b->e.bp = bp;
+	got = copy_user_stack(b->data, sp);
+	if (got > FL_STACK_MAX)
+		return;
+	b->e.len = got;
+	restore_return_addresses(b, ts, sp, got);
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (bpf_ringbuf_output(&events, b, sizeof(b->e) + got,
+			       avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
+		count(FL_CNT_LOST);
+}
+
+static __always_inline void emit_stack_of(struct thread_state *ts, __u32 kind, __u8 func, __u16 flags,
+					  struct pt_regs *uregs)
+{
+	emit_stack(ts, kind, func, flags, BPF_CORE_READ(uregs, ip), BPF_CORE_READ(uregs, sp),
+		   BPF_CORE_READ(uregs, bp));
+}
+
+/* --stacks=all: is this outermost call's stack to be taken? */
+static __always_inline bool call_sampled(struct thread_state *ts)
+{
+	if (stack_mode < 2)
+		return false;
+	if (++ts->calls_unsampled < stack_sample)
+		return false;
+	ts->calls_unsampled = 0;
+	return true;
+}
+
 /* Is the free entered at free_sp still running, seen from user stack pointer sp? */
 static __always_inline bool free_in_flight(struct thread_state *ts, __u64 sp)
 {
@@ -221,10 +350,15 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 		f->a0 = a0;
 		f->a1 = a1;
 		f->a2 = a2;
+		f->ra = 0;
+		if (stack_mode)
+			bpf_probe_read_user(&f->ra, sizeof(f->ra), (void *)sp);
 	} else {
 		count(FL_CNT_DEPTH_OVF);
 	}
 	ts->depth = d + 1;
+	if (d == 0 && call_sampled(ts))
+		emit_stack(NULL, FL_STACK_FOR_CALL, func, 0, PT_REGS_IP(ctx), sp, PT_REGS_FP(ctx));
 	return 0;
 }
 
@@ -306,6 +440,8 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 		ts->free_sp = sp;
 		ts->free_ra = 0;
 		bpf_probe_read_user(&ts->free_ra, sizeof(ts->free_ra), (void *)sp);
+		if (call_sampled(ts))
+			emit_stack(NULL, FL_STACK_FOR_CALL, FL_FREE, 0, PT_REGS_IP(ctx), sp, PT_REGS_FP(ctx));
 	}
 	e = reserve(sizeof(*e));
 	if (!e)
@@ -531,10 +667,12 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		count(FL_CNT_SYSCALL + sys);
 		return 0;
 	}
+	tag_of(ts, regs, &func, &flags);
+	if (stack_mode)
+		emit_stack_of(ts, FL_STACK_FOR_EVENT, func, flags, regs);
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	tag_of(ts, regs, &func, &flags);
 	fill_hdr(&e->h, FL_EV_SYSCALL, func, flags);
 	e->sys = sys;
 	e->pad = 0;
@@ -555,6 +693,12 @@ static __always_inline int fault(__u64 addr, struct pt_regs *regs, __u64 error_c
 
 	if (addr >= USER_ADDR_MAX || !is_target())
 		return 0;
+	if (stack_mode && mode) {
+		__u32 *copying = copy_flag();
+
+		if (copying && *copying)
+			return 0; /* our own stack copy's */
+	}
 	if (count_only) {
 		count(FL_CNT_FAULTS);
 		if (mode)
@@ -564,15 +708,20 @@ static __always_inline int fault(__u64 addr, struct pt_regs *regs, __u64 error_c
 		return 0;
 	}
 	ts = thread_state(false);
-	e = reserve(sizeof(*e));
-	if (!e)
-		return 0;
 	tag_of(ts, mode ? NULL : regs, &func, &flags);
 	flags |= mode;
 	if (error_code & 2)
 		flags |= FL_F_FAULT_WRITE;
 	if (error_code & 1)
 		flags |= FL_F_FAULT_PRESENT;
+	else if (stack_mode)
+		/* a first touch: the user registers are regs, or (a fault taken in
+		 * the kernel) those saved when the thread entered it */
+		emit_stack_of(ts, FL_STACK_FOR_EVENT, func, flags,
+			      mode ? (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf()) : regs);
+	e = reserve(sizeof(*e));
+	if (!e)
+		return 0;
 	fill_hdr(&e->h, FL_EV_FAULT, func, flags);
 	e->addr = addr;
 	e->ip = BPF_CORE_READ(regs, ip);

@@ -52,6 +52,7 @@ enum fl_ev_type {
 	FL_EV_FAULT = 3,   /* a page fault on a user address */
 	FL_EV_PROC = 4,    /* exec, fork, exit */
 	FL_EV_REASON = 5,  /* an allocator's own account of a decision (refalloc's USDT probes) */
+	FL_EV_STACK = 6,   /* the user stack of the thread's next record (--stacks); variable size */
 };
 
 /* fl_hdr.flags */
@@ -136,7 +137,34 @@ struct fl_ev_reason {
 	fl_u64 a[5];
 };
 
-/* The size of a record of the given type, 0 for an unknown type. */
+/* FL_EV_STACK: a copy of the user stack, written just before the record it
+ * belongs to, on the same thread: */
+enum fl_stack_for {
+	FL_STACK_FOR_EVENT = 1, /* the thread's next syscall or fault record */
+	FL_STACK_FOR_CALL = 2,  /* the thread's next outermost call record (--stacks=all) */
+};
+
+/* What --stacks captures (BPF rodata stack_mode). */
+enum fl_stack_mode {
+	FL_STACKS_OFF = 0,
+	FL_STACKS_EVENTS = 1, /* each memory syscall and first-touch fault */
+	FL_STACKS_ALL = 2,    /* and each outermost allocator call (sampled) */
+};
+
+#define FL_STACK_DEFAULT 8192
+/* Most stack bytes one record carries (perf's dwarf mode copies 8 KiB by default). */
+#define FL_STACK_MAX 16384
+
+struct fl_ev_stack {
+	struct fl_hdr h; /* func and flags: the tag of the record it belongs to */
+	__u32 len;       /* bytes of user stack that follow, copied from sp upward */
+	__u32 kind;      /* enum fl_stack_for */
+	fl_u64 ip, sp, bp; /* the user registers the unwinder starts from */
+	/* followed by len bytes */
+};
+
+/* The size of a fixed-size record of the given type, 0 for an unknown type
+ * (and for FL_EV_STACK, whose size is sizeof(struct fl_ev_stack) + len). */
 static inline unsigned long fl_event_size(unsigned type)
 {
 	switch (type) {

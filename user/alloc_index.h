@@ -17,6 +17,7 @@ struct alloc_block {
 	uint32_t tid;     /* thread that allocated it (set by caller) */
 	uint32_t note;    /* caller's index into its own table, UINT32_MAX if none */
 	uint32_t faults;  /* first-touch faults attributed to it so far (caller increments) */
+	uint32_t site;    /* --stacks: 1 + the call-site row of the call that returned it, 0: none */
 	uint8_t func;     /* allocator function (set by caller) */
 };
 

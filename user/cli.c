@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "cli.h"
 #include "session.h"
 
@@ -30,6 +31,32 @@ int cli_session_option(const char *sub, int c, const char *arg, struct session_o
 		if (*end || s->duration_s <= 0)
 			return cli_usage_error(sub, "--duration takes a number of seconds > 0");
 		return 1;
+	case CLI_OPT_STACKS:
+		if (!arg)
+			s->stack_mode = FL_STACKS_EVENTS;
+		else if (!strcmp(arg, "all"))
+			s->stack_mode = FL_STACKS_ALL;
+		else if (!strcmp(arg, "events"))
+			s->stack_mode = FL_STACKS_EVENTS;
+		else
+			return cli_usage_error(sub, "--stacks takes no value, =events or =all");
+		return 1;
+	case CLI_OPT_SAMPLE: {
+		unsigned long n = strtoul(arg, &end, 10);
+
+		if (*end || n == 0 || n > 1000000)
+			return cli_usage_error(sub, "--sample takes a number from 1 to 1000000");
+		s->stack_sample = n;
+		return 1;
+	}
+	case CLI_OPT_STACK_SIZE: {
+		unsigned long n = strtoul(arg, &end, 10);
+
+		if (*end || n < 512 || n > FL_STACK_MAX)
+			return cli_usage_error(sub, "--stack-size takes a number of bytes from 512 to 16384");
+		s->stack_bytes = n;
+		return 1;
+	}
 	case 'b': {
 		unsigned long mib = strtoul(arg, &end, 10);
 
@@ -51,6 +78,10 @@ int cli_session_target(const char *sub, int argc, char **argv, int first, struct
 		return cli_usage_error(sub, "-f goes with CMD, not with -p");
 	if (!s->attach_pid && first >= argc)
 		return cli_usage_error(sub, "no command given: give -- CMD [ARG...], or -p PID");
+	if (s->stack_sample > 1 && s->stack_mode != FL_STACKS_ALL)
+		return cli_usage_error(sub, "--sample goes with --stacks=all (syscall and fault stacks are never sampled)");
+	if (s->stack_mode && s->count_only)
+		return cli_usage_error(sub, "--stacks needs the calls: it does not go with --no-calls");
 	s->argv = s->attach_pid ? NULL : argv + first;
 	return 0;
 }
@@ -64,7 +95,7 @@ int cli_parse_session(const char *sub, int argc, char **argv, struct session_opt
 		{ "pid", required_argument, 0, 'p' }, { "duration", required_argument, 0, 'd' },
 		{ "buffer-size", required_argument, 0, 'b' }, { "quiet", no_argument, 0, 'q' },
 		{ "json", no_argument, 0, 'j' }, { "verbose", no_argument, 0, 'v' },
-		{ "help", no_argument, 0, 'h' }, { 0 } };
+		{ "help", no_argument, 0, 'h' }, CLI_STACK_OPTIONS, { 0 } };
 	int c, rc;
 
 	optind = 1;

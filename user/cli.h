@@ -17,6 +17,21 @@ struct session_opts;
  * Returns 0, 1 when --help was printed, -1 on a usage error (printed). */
 int cli_parse_session(const char *sub, int argc, char **argv, struct session_opts *s,
 		      const char **out, bool *quiet, bool *json, void (*usage)(FILE *));
+/* The stack options every session subcommand takes (codes past any char). */
+enum { CLI_OPT_STACKS = 0x100, CLI_OPT_SAMPLE, CLI_OPT_STACK_SIZE };
+#define CLI_STACK_OPTIONS                                                                 \
+	{ "stacks", optional_argument, 0, CLI_OPT_STACKS },                               \
+	{ "sample", required_argument, 0, CLI_OPT_SAMPLE },                               \
+	{ "stack-size", required_argument, 0, CLI_OPT_STACK_SIZE }
+/* Help text of those options. */
+#define CLI_STACK_HELP                                                                            \
+	"      --stacks[=all]     capture user stacks in the kernel: of every memory syscall and\n"    \
+	"                         first-touch fault, with =all of every allocator call too; report\n" \
+	"                         unwinds and symbolizes them (see faultline report --help)\n"        \
+	"      --sample N         with --stacks=all: the stacks of one call in N per thread (counts\n" \
+	"                         stay exact; bytes per call site are scaled by N)\n"                \
+	"      --stack-size B     user stack bytes copied per stack (512-16384, default 8192)\n"
+
 /* One option of a session (-f -v -p -d --buffer-size): 1 taken, 0 not one of
  * them, -1 a usage error (printed). */
 int cli_session_option(const char *sub, int c, const char *arg, struct session_opts *s);

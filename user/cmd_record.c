@@ -59,6 +59,7 @@ static void usage_record(FILE *out)
 		"  -d, --duration SEC     stop after SEC seconds (with CMD: CMD gets SIGINT)\n"
 		"  -f, --follow-forks     trace the processes CMD forks too\n"
 		"      --buffer-size MIB  kernel ring buffer size (default 64, power of 2)\n"
+		CLI_STACK_HELP
 		"  -q, --quiet            no summary line on stderr\n"
 		"  -v, --verbose          allocator, attach time, libbpf warnings (-vv: debug)\n"
 		"  -h, --help             this text\n"

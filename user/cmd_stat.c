@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "child.h"
+#include "callsites.h"
 #include "cli.h"
 #include "correlator.h"
 #include "report.h"
@@ -18,10 +19,24 @@
 #define SUMMARY_WORDS (sizeof(struct summary) / sizeof(uint64_t))
 _Static_assert(sizeof(struct summary) % sizeof(uint64_t) == 0, "struct summary is all uint64_t");
 
+struct stat_run {
+	struct correlator *corr;
+	struct callsites *sites; /* --stacks */
+};
+
 static int correlate(void *ctx, const void *rec, size_t len)
 {
-	corr_feed(ctx, rec, len);
+	struct stat_run *r = ctx;
+
+	if (r->sites)
+		callsites_meta(r->sites, rec, len);
+	corr_feed(r->corr, rec, len);
 	return 0;
+}
+
+static void write_sites_json(void *ctx, FILE *out)
+{
+	callsites_write_json(ctx, out, 10);
 }
 
 static void usage_stat(FILE *out)
@@ -43,6 +58,7 @@ static void usage_stat(FILE *out)
 		"  -p, --pid PID          attach to a running process (needs --duration or Ctrl-C)\n"
 		"  -d, --duration SEC     stop after SEC seconds\n"
 		"  -f, --follow-forks     count the processes CMD forks too\n"
+		CLI_STACK_HELP
 		"  -q, --quiet            no text summary\n"
 		"  -v, --verbose          attach details\n"
 		"  -h, --help             this text\n"
@@ -65,7 +81,7 @@ static int parse_stat(int argc, char **argv, struct stat_opts *o)
 		{ "no-calls", no_argument, 0, 'n' },
 		{ "pid", required_argument, 0, 'p' }, { "duration", required_argument, 0, 'd' },
 		{ "follow-forks", no_argument, 0, 'f' }, { "quiet", no_argument, 0, 'q' },
-		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, { 0 } };
+		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, CLI_STACK_OPTIONS, { 0 } };
 	char *end;
 	int c;
 
@@ -83,6 +99,9 @@ static int parse_stat(int argc, char **argv, struct stat_opts *o)
 		case 'd':
 		case 'f':
 		case 'v':
+		case CLI_OPT_STACKS:
+		case CLI_OPT_SAMPLE:
+		case CLI_OPT_STACK_SIZE:
 			if (cli_session_option("stat", c, optarg, &o->s) < 0)
 				return -1;
 			break;
@@ -149,7 +168,7 @@ int cmd_stat(int argc, char **argv)
 {
 	struct stat_opts o = { 0 };
 	struct summary *runs, mean, sd;
-	struct correlator *last = NULL;
+	struct stat_run run = { 0 };
 	struct session_result res = { 0 };
 	int rc = 0;
 
@@ -160,13 +179,17 @@ int cmd_stat(int argc, char **argv)
 	if (!runs)
 		return fprintf(stderr, "faultline: out of memory\n"), FL_EXIT_FAILED;
 	for (unsigned i = 0; i < o.runs && rc == 0; i++) {
-		corr_free(last);
-		last = corr_new(16);
+		corr_free(run.corr);
+		callsites_free(run.sites);
+		run.corr = corr_new(16);
+		run.sites = NULL;
+		if (o.s.stack_mode && (run.sites = callsites_new()) != NULL)
+			callsites_attach(run.sites, run.corr);
 		o.s.consume = correlate;
-		o.s.ctx = last;
+		o.s.ctx = &run;
 		rc = session_run(&o.s, &res);
-		corr_finish(last);
-		runs[i] = *corr_summary(last);
+		corr_finish(run.corr);
+		runs[i] = *corr_summary(run.corr);
 		if (o.s.count_only)
 			add_kernel_counts(&runs[i], &res);
 		if (o.runs > 1 && !o.quiet)
@@ -175,16 +198,24 @@ int cmd_stat(int argc, char **argv)
 	if (rc == 0) {
 		summarize_runs(runs, o.runs, &mean, &sd);
 		if (!o.quiet) {
-			text_summary_write(stderr, &mean, corr_run_info(last), false);
+			text_summary_write(stderr, &mean, corr_run_info(run.corr), false);
 			if (o.runs > 1)
 				fprintf(stderr, "(means of %u runs; the standard deviations are in the JSON)\n", o.runs);
+			if (run.sites) {
+				callsites_write_text(run.sites, stderr, 10);
+				if (o.runs > 1)
+					fprintf(stderr, "(call sites: the last run)\n");
+			}
 		}
-		if (o.json && write_json(o.json, &mean, corr_run_info(last), o.runs, &sd))
+		if (run.sites)
+			summary_json_add_extra("call_sites", write_sites_json, run.sites);
+		if (o.json && write_json(o.json, &mean, corr_run_info(run.corr), o.runs, &sd))
 			rc = FL_EXIT_FAILED;
 		else if (!o.s.attach_pid && res.have_status)
 			rc = child_exit_code(res.wait_status);
 	}
-	corr_free(last);
+	corr_free(run.corr);
+	callsites_free(run.sites);
 	free(runs);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "child.h"
+#include "callsites.h"
 #include "cli.h"
 #include "correlator.h"
 #include "report.h"
@@ -14,6 +15,7 @@
 struct live {
 	struct correlator *corr;
 	struct live_printer *lp;
+	struct callsites *sites; /* --stacks */
 	bool status_line;   /* stderr is a terminal */
 	bool line_shown;
 };
@@ -26,6 +28,8 @@ static int correlate_record(void *ctx, const void *rec, size_t len)
 		fputs("\r\033[K", stderr);
 		l->line_shown = false;
 	}
+	if (l->sites)
+		callsites_meta(l->sites, rec, len);
 	corr_feed(l->corr, rec, len);
 	return 0;
 }
@@ -51,6 +55,11 @@ static void live_tick(void *ctx, bool final)
 	l->line_shown = true;
 }
 
+static void write_sites_json(void *ctx, FILE *out)
+{
+	callsites_write_json(ctx, out, 10);
+}
+
 static void usage_trace(FILE *out)
 {
 	fprintf(out,
@@ -67,6 +76,7 @@ static void usage_trace(FILE *out)
 		"  -f, --follow-forks     with CMD: trace the processes it forks too\n"
 		"      --json             end with the JSON summary on stdout instead of the text one\n"
 		"      --buffer-size MIB  kernel ring buffer size (default 64, power of 2)\n"
+		CLI_STACK_HELP
 		"  -v, --verbose          every call, every first touch by the program, attach time\n"
 		"  -h, --help             this text\n"
 		"\n"
@@ -98,6 +108,10 @@ int cmd_trace(int argc, char **argv)
 		sink = live_printer_sink(l.lp);
 		corr_add_sink(l.corr, &sink);
 	}
+	if (so.stack_mode && (l.sites = callsites_new()) != NULL) {
+		callsites_attach(l.sites, l.corr);
+		summary_json_add_extra("call_sites", write_sites_json, l.sites);
+	}
 	l.status_line = isatty(2) && !quiet;
 	so.consume = correlate_record;
 	so.tick = live_tick;
@@ -114,6 +128,8 @@ int cmd_trace(int argc, char **argv)
 		} else {
 			fputc('\n', stdout);
 			text_summary_write(stdout, corr_summary(l.corr), corr_run_info(l.corr), false);
+			if (l.sites)
+				callsites_write_text(l.sites, stdout, 10);
 			if (so.attach_pid)
 				fprintf(stdout, "\n(attached to a running process: blocks allocated before the attach "
 					"are not known)\n");
@@ -122,6 +138,7 @@ int cmd_trace(int argc, char **argv)
 			rc = child_exit_code(res.wait_status);
 	}
 	live_printer_free(l.lp);
+	callsites_free(l.sites);
 	corr_free(l.corr);
 	return rc;
 }

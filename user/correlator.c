@@ -24,6 +24,9 @@ struct pending {
 	uint32_t tid;
 	uint32_t n, cap;
 	uint8_t (*recs)[FL_EV_MAX_SIZE];
+	struct fl_ev_stack **stacks; /* recs[i]'s captured stack, or NULL */
+	/* stacks waiting for the thread's next syscall or fault, and next outer call */
+	struct fl_ev_stack *event_stack, *call_stack;
 	/* a call written at its entry (FL_F_AT_ENTRY: free) and not over yet */
 	bool open;
 	uint32_t open_tgid, open_syscalls;
@@ -33,7 +36,7 @@ struct pending {
 struct correlator {
 	uint64_t header_bytes;
 	uint64_t next_seq;
-	uint64_t bad_records, events;
+	uint64_t bad_records, events, stacks;
 	struct summary sum;
 	struct run_info info;
 	struct corr_sink sinks[MAX_SINKS];
@@ -78,8 +81,16 @@ void corr_free(struct correlator *c)
 		return;
 	for (size_t i = 0; i < c->nprocs; i++)
 		proc_release(&c->procs[i]);
-	for (size_t i = 0; i < c->nthreads; i++)
-		free(c->threads[i].recs);
+	for (size_t i = 0; i < c->nthreads; i++) {
+		struct pending *t = &c->threads[i];
+
+		for (uint32_t j = 0; j < t->n; j++)
+			free(t->stacks[j]);
+		free(t->recs);
+		free(t->stacks);
+		free(t->event_stack);
+		free(t->call_stack);
+	}
 	for (int i = 0; i < c->info.argc; i++)
 		free(c->info.argv[i]);
 	free(c->info.argv);
@@ -200,19 +211,52 @@ static struct pending *thread_get(struct correlator *c, uint32_t tid)
 	return &c->threads[c->nthreads++];
 }
 
-static void pending_push(struct pending *t, const void *rec, size_t len)
+static void pending_push(struct pending *t, const void *rec, size_t len, struct fl_ev_stack *stack)
 {
 	if (t->n == t->cap) {
 		uint32_t cap = t->cap ? t->cap * 2 : 16;
 		void *nr = realloc(t->recs, cap * sizeof(*t->recs));
+		void *ns = realloc(t->stacks, cap * sizeof(*t->stacks));
 
-		if (!nr)
+		if (!nr || !ns)
 			abort();
 		t->recs = nr;
+		t->stacks = ns;
 		t->cap = cap;
 	}
 	memset(t->recs[t->n], 0, FL_EV_MAX_SIZE);
-	memcpy(t->recs[t->n++], rec, len < FL_EV_MAX_SIZE ? len : FL_EV_MAX_SIZE);
+	memcpy(t->recs[t->n], rec, len < FL_EV_MAX_SIZE ? len : FL_EV_MAX_SIZE);
+	t->stacks[t->n++] = stack;
+}
+
+/* A captured stack waits in its thread for the record it belongs to. */
+static void keep_stack(struct correlator *c, const struct fl_ev_stack *s, size_t len)
+{
+	struct pending *t = thread_get(c, s->h.tid);
+	struct fl_ev_stack **slot = s->kind == FL_STACK_FOR_CALL ? &t->call_stack : &t->event_stack;
+
+	free(*slot);
+	*slot = malloc(len);
+	if (!*slot)
+		abort();
+	memcpy(*slot, s, len);
+	c->stacks++;
+}
+
+/* The stack waiting for record h of thread t, now owned by the caller. */
+static struct fl_ev_stack *take_stack(struct pending *t, const struct fl_hdr *h)
+{
+	struct fl_ev_stack **slot = NULL, *s;
+
+	if (h->type == FL_EV_SYSCALL || h->type == FL_EV_FAULT)
+		slot = &t->event_stack;
+	else if (h->type == FL_EV_CALL && !(h->flags & FL_F_NESTED))
+		slot = &t->call_stack;
+	if (!slot || !*slot)
+		return NULL;
+	s = *slot;
+	*slot = NULL;
+	return s;
 }
 
 /* ---- syscalls ------------------------------------------------------------ */
@@ -260,10 +304,11 @@ static void apply_map_change(struct corr_proc *p, const struct fl_ev_syscall *e,
 	}
 }
 
-static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e, uint64_t call_seq)
+static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e, uint64_t call_seq,
+			    const struct fl_ev_stack *stack)
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
-	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = p };
+	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = p, .stack = stack };
 	bool in_call = e->h.flags & FL_F_IN_CALL;
 	uint32_t caller = in_call && e->h.func < FL_NFUNC ? e->h.func : FL_CALLER_NONE;
 	struct footprint before;
@@ -297,10 +342,11 @@ static uint8_t fault_owner(struct corr_proc *p, uint64_t addr, struct alloc_bloc
 	return FL_OWNER_OTHER;
 }
 
-static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uint64_t call_seq)
+static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uint64_t call_seq,
+			  const struct fl_ev_stack *stack)
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
-	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = p };
+	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = p, .stack = stack };
 	struct summary *s = &c->sum;
 	struct alloc_block *b;
 
@@ -425,11 +471,11 @@ static uint32_t count_pending_syscalls(const struct pending *t)
 	return n;
 }
 
-static void resolve_call(struct correlator *c, const struct fl_ev_call *e)
+static void resolve_call(struct correlator *c, const struct fl_ev_call *e, const struct fl_ev_stack *stack)
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
 	struct pending *t = thread_get(c, e->h.tid);
-	struct corr_item it = { .rec = &e->h, .proc = p };
+	struct corr_item it = { .rec = &e->h, .proc = p, .stack = stack };
 	uint64_t rel = released_ptr(e), seq = c->next_seq;
 	uint32_t nsys = count_pending_syscalls(t);
 	bool had_syscall = nsys > 0;
@@ -461,10 +507,11 @@ static void resolve_call(struct correlator *c, const struct fl_ev_call *e)
 /* A call written at its entry (free without a return probe): applied and
  * emitted now; the events tagged with it follow and resolve at once; it ends
  * at the thread's next call or untagged event (close_open_call). */
-static void resolve_entry_call(struct correlator *c, struct pending *t, const struct fl_ev_call *e)
+static void resolve_entry_call(struct correlator *c, struct pending *t, const struct fl_ev_call *e,
+			       const struct fl_ev_stack *stack)
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
-	struct corr_item it = { .rec = &e->h, .proc = p };
+	struct corr_item it = { .rec = &e->h, .proc = p, .stack = stack };
 	uint64_t live;
 
 	if (e->h.func >= FL_NFUNC) {
@@ -504,14 +551,15 @@ static void close_open_call(struct correlator *c, struct pending *t)
 
 /* ---- dispatch -------------------------------------------------------------- */
 
-static void resolve_event(struct correlator *c, const struct fl_hdr *h, uint64_t call_seq)
+static void resolve_event(struct correlator *c, const struct fl_hdr *h, uint64_t call_seq,
+			  const struct fl_ev_stack *stack)
 {
 	switch (h->type) {
 	case FL_EV_SYSCALL:
-		resolve_syscall(c, (const struct fl_ev_syscall *)h, call_seq);
+		resolve_syscall(c, (const struct fl_ev_syscall *)h, call_seq, stack);
 		break;
 	case FL_EV_FAULT:
-		resolve_fault(c, (const struct fl_ev_fault *)h, call_seq);
+		resolve_fault(c, (const struct fl_ev_fault *)h, call_seq, stack);
 		break;
 	case FL_EV_CALL:
 		resolve_nested_call(c, (const struct fl_ev_call *)h, call_seq);
@@ -528,8 +576,10 @@ static void resolve_event(struct correlator *c, const struct fl_hdr *h, uint64_t
 
 static void resolve_pending(struct correlator *c, struct pending *t, uint64_t call_seq)
 {
-	for (uint32_t i = 0; i < t->n; i++)
-		resolve_event(c, (const struct fl_hdr *)t->recs[i], call_seq);
+	for (uint32_t i = 0; i < t->n; i++) {
+		resolve_event(c, (const struct fl_hdr *)t->recs[i], call_seq, t->stacks[i]);
+		free(t->stacks[i]);
+	}
 	t->n = 0;
 }
 
@@ -638,21 +688,26 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 static void dispatch_event(struct correlator *c, struct pending *t, const struct fl_hdr *h, size_t len)
 {
 	bool is_call = h->type == FL_EV_CALL, nested = h->flags & FL_F_NESTED;
+	struct fl_ev_stack *stack = take_stack(t, h);
 
 	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == FL_FREE && t->n == 0) {
 		t->open_syscalls += h->type == FL_EV_SYSCALL;
-		resolve_event(c, h, t->open_seq);
+		resolve_event(c, h, t->open_seq, stack);
+		free(stack);
 		return;
 	}
 	close_open_call(c, t);
-	if (is_call && !nested && (h->flags & FL_F_AT_ENTRY))
-		resolve_entry_call(c, t, (const struct fl_ev_call *)h);
-	else if (is_call && !nested)
-		resolve_call(c, (const struct fl_ev_call *)h);
-	else if ((h->flags & FL_F_IN_CALL) || is_call)
-		pending_push(t, h, len);
+	if (is_call ? nested : (h->flags & FL_F_IN_CALL)) {
+		pending_push(t, h, len, stack); /* the stack is the list's now */
+		return;
+	}
+	if (is_call && (h->flags & FL_F_AT_ENTRY))
+		resolve_entry_call(c, t, (const struct fl_ev_call *)h, stack);
+	else if (is_call)
+		resolve_call(c, (const struct fl_ev_call *)h, stack);
 	else
-		resolve_event(c, h, 0);
+		resolve_event(c, h, 0, stack);
+	free(stack);
 }
 
 int corr_feed(struct correlator *c, const void *rec, size_t len)
@@ -662,6 +717,16 @@ int corr_feed(struct correlator *c, const void *rec, size_t len)
 
 	if (len >= sizeof(struct fl_meta) && ((const uint8_t *)rec)[0] == FL_REC_META) {
 		on_meta(c, rec, len);
+		return 0;
+	}
+	if (len >= sizeof(struct fl_ev_stack) && h->type == FL_EV_STACK) {
+		const struct fl_ev_stack *s = rec;
+
+		if (sizeof(*s) + (size_t)s->len > len) {
+			c->bad_records++;
+			return -1;
+		}
+		keep_stack(c, s, sizeof(*s) + s->len);
 		return 0;
 	}
 	need = len >= 1 ? fl_event_size(h->type) : 0;
@@ -694,3 +759,4 @@ const struct summary *corr_summary(const struct correlator *c) { return &c->sum;
 const struct run_info *corr_run_info(const struct correlator *c) { return &c->info; }
 uint64_t corr_bad_records(const struct correlator *c) { return c->bad_records; }
 uint64_t corr_events(const struct correlator *c) { return c->events; }
+uint64_t corr_stacks(const struct correlator *c) { return c->stacks; }

@@ -75,6 +75,8 @@ struct corr_item {
 	uint8_t owner;
 	bool first_touch;
 	uint64_t alloc_seq;  /* owning block's call, 0: none */
+	/* --stacks: the user stack the kernel captured for this record, or NULL */
+	const struct fl_ev_stack *stack;
 };
 
 struct corr_sink {
@@ -97,5 +99,6 @@ const struct summary *corr_summary(const struct correlator *c);
 const struct run_info *corr_run_info(const struct correlator *c);
 uint64_t corr_bad_records(const struct correlator *c);
 uint64_t corr_events(const struct correlator *c);
+uint64_t corr_stacks(const struct correlator *c); /* FL_EV_STACK records fed */
 
 #endif

@@ -18,6 +18,7 @@ enum fl_meta_kind {
 	FL_META_LOST = 6,      /* value: events the kernel could not queue */
 	FL_META_START = 7,     /* value: CLOCK_MONOTONIC ns at start; data: realtime ns (8 bytes) */
 	FL_META_END = 8,       /* value: CLOCK_MONOTONIC ns at end */
+	FL_META_STACKS = 9,    /* value: enum fl_stack_mode | sample << 8 | stack bytes << 32 */
 };
 
 struct fl_meta {

@@ -75,6 +75,17 @@ static void write_count_sections(FILE *out, const struct summary *s)
 		",\"peak_mmap\":%" PRIu64 "}", s->bytes_requested, s->peak_live, s->peak_heap, s->peak_mmap);
 }
 
+static void (*extra_writer)(void *ctx, FILE *out);
+static const char *extra_key;
+static void *extra_ctx;
+
+void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx)
+{
+	extra_key = key;
+	extra_writer = fn;
+	extra_ctx = ctx;
+}
+
 void summary_write_json_runs(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated,
 			     unsigned runs, const struct summary *stddev)
 {
@@ -92,6 +103,10 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 	fprintf(out, ",\"peak_unused\":%" PRIu64, s->peak_unused);
 	fprintf(out, ",\"truncated\":%s,\"mode\":\"%s\"", truncated ? "true" : "false",
 		s->kernel_counted ? "syscalls-and-faults" : "full");
+	if (extra_writer) {
+		fprintf(out, ",\"%s\":", extra_key);
+		extra_writer(extra_ctx, out);
+	}
 	if (runs > 1 && stddev) {
 		fprintf(out, ",\"runs\":%u,\"stddev\":{", runs);
 		write_count_sections(out, stddev);

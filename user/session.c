@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -32,6 +34,9 @@ struct session {
 	pid_t pid;                   /* the target (the command, or the attached process) */
 	int nmapped;
 	uint32_t mapped[MAX_MAPPED]; /* tgids whose maps are stored */
+	uint32_t stale[MAX_MAPPED];  /* --stacks: tgids whose stored maps miss new code */
+	int nstale;
+	bool ptraced;                /* --stacks: the command stops at its exit for its last maps */
 	int consumer_rc;
 	uint64_t records, busy_ns;   /* for the self statistics */
 };
@@ -75,16 +80,44 @@ static void emit_meta(struct session *s, uint8_t kind, uint32_t tgid, uint64_t v
 	free(m);
 }
 
-static void emit_maps(struct session *s, uint32_t tgid)
+static bool maps_stored(const struct session *s, uint32_t tgid)
+{
+	for (int i = 0; i < s->nmapped; i++)
+		if (s->mapped[i] == tgid)
+			return true;
+	return false;
+}
+
+/* --stacks: code mapped (or an exec) since tgid's maps were stored. */
+static void mark_stale(struct session *s, uint32_t tgid)
+{
+	for (int i = 0; i < s->nstale; i++)
+		if (s->stale[i] == tgid)
+			return;
+	if (s->nstale < MAX_MAPPED)
+		s->stale[s->nstale++] = tgid;
+}
+
+static bool take_stale(struct session *s, uint32_t tgid)
+{
+	for (int i = 0; i < s->nstale; i++)
+		if (s->stale[i] == tgid) {
+			s->stale[i] = s->stale[--s->nstale];
+			return true;
+		}
+	return false;
+}
+
+/* Stores tgid's /proc/PID/maps as a meta record (again, with force). */
+static void store_maps(struct session *s, uint32_t tgid, bool force)
 {
 	char path[64], *text = NULL;
 	size_t cap = 0, len = 0;
 	FILE *f;
 
-	for (int i = 0; i < s->nmapped; i++)
-		if (s->mapped[i] == tgid)
-			return;
-	if (s->nmapped < MAX_MAPPED)
+	if (maps_stored(s, tgid) && !force)
+		return;
+	if (!maps_stored(s, tgid) && s->nmapped < MAX_MAPPED)
 		s->mapped[s->nmapped++] = tgid;
 	snprintf(path, sizeof(path), "/proc/%u/maps", tgid);
 	f = fopen(path, "re");
@@ -109,6 +142,29 @@ static void emit_maps(struct session *s, uint32_t tgid)
 	if (text && len)
 		emit_meta(s, FL_META_MAPS, tgid, 0, text, len);
 	free(text);
+}
+
+static void emit_maps(struct session *s, uint32_t tgid)
+{
+	store_maps(s, tgid, false);
+}
+
+/* --stacks: a stack is unwound with the maps stored before it, so they are
+ * stored (again) before a stack of a process whose code changed. */
+static void maps_before_stack(struct session *s, const struct fl_hdr *h, const void *rec)
+{
+	if (h->type == FL_EV_STACK) {
+		if (!maps_stored(s, h->tgid) || take_stale(s, h->tgid))
+			store_maps(s, h->tgid, true);
+	} else if (h->type == FL_EV_SYSCALL) {
+		const struct fl_ev_syscall *e = rec;
+
+		if ((e->sys == FL_SYS_MMAP || e->sys == FL_SYS_MPROTECT || e->sys == FL_SYS_MREMAP) &&
+		    e->ret >= 0 && (e->sys == FL_SYS_MREMAP || (e->args[2] & PROT_EXEC)))
+			mark_stale(s, h->tgid);
+	} else if (h->type == FL_EV_PROC && ((const struct fl_ev_proc *)rec)->kind == FL_PROC_EXEC) {
+		mark_stale(s, h->tgid);
+	}
 }
 
 static void emit_command(struct session *s, char **argv)
@@ -138,6 +194,8 @@ static int on_record(void *ctx, const void *rec, size_t len)
 	const struct fl_hdr *h = rec;
 
 	s->records++;
+	if (s->o->stack_mode)
+		maps_before_stack(s, h, rec);
 	if (s->o->consume(s->o->ctx, rec, len))
 		s->consumer_rc = 1;
 	if (h->type == FL_EV_CALL && (s->nmapped == 0 || s->mapped[s->nmapped - 1] != h->tgid))
@@ -154,10 +212,17 @@ static int on_record(void *ctx, const void *rec, size_t len)
 	return 0;
 }
 
-static void install_signals(void)
+static void on_child(int sig)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	(void)sig; /* only to end the wait for records early */
+}
 
+static void install_signals(bool wake_on_child)
+{
+	struct sigaction sa = { .sa_handler = on_signal }, sc = { .sa_handler = on_child };
+
+	if (wake_on_child) /* a ptraced command waits in its stops until we see them */
+		sigaction(SIGCHLD, &sc, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -169,6 +234,24 @@ static void install_signals(void)
 static bool duration_over(const struct session *s, uint64_t start)
 {
 	return s->o->duration_s > 0 && now_ns() - start >= (uint64_t)(s->o->duration_s * 1e9);
+}
+
+/* --stacks: the command is ptraced for one reason, to stop at its exit
+ * while its memory maps can still be read (libraries it loaded late). Its
+ * signals are passed on untouched; a group stop stays a stop. */
+static void ptrace_stop(struct session *s, pid_t p, int status)
+{
+	int event = status >> 16;
+
+	if (event == PTRACE_EVENT_EXIT) {
+		tracer_drain(s->tracer);
+		store_maps(s, p, true);
+		ptrace(PTRACE_CONT, p, 0, 0);
+	} else if (event == PTRACE_EVENT_STOP) {
+		ptrace(PTRACE_LISTEN, p, 0, 0);
+	} else {
+		ptrace(PTRACE_CONT, p, 0, WSTOPSIG(status));
+	}
 }
 
 /* A started command: reap children; a first signal is passed on to the
@@ -184,6 +267,10 @@ static bool command_done(struct session *s, int *forwarded)
 		stop_signal = 0;
 	}
 	while ((p = waitpid(s->o->follow_forks ? -1 : s->pid, &status, WNOHANG | __WALL)) > 0) {
+		if (WIFSTOPPED(status)) {
+			ptrace_stop(s, p, status);
+			continue;
+		}
 		emit_meta(s, FL_META_EXIT, p, (uint64_t)status, NULL, 0);
 		if (p == s->pid) {
 			s->res->have_status = true;
@@ -253,6 +340,8 @@ static int allocator_exit_code(const char *err)
 	return strstr(err, "not an ELF") ? FL_EXIT_CANNOT_EXEC : FL_EXIT_FAILED;
 }
 
+static void emit_stack_mode(struct session *s);
+
 static int start_command(struct session *s, struct child *c, double *attach_ms)
 {
 	const struct session_opts *o = s->o;
@@ -273,6 +362,8 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	if (child_spawn_held(path, o->argv, c))
 		return fprintf(stderr, "faultline: cannot fork: %s\n", strerror(errno)), FL_EXIT_FAILED;
 	s->pid = c->pid;
+	if (o->stack_mode)
+		s->ptraced = !ptrace(PTRACE_SEIZE, c->pid, 0, PTRACE_O_TRACEEXIT);
 	if (tracer_add_target(s->tracer, c->pid, true) ||
 	    (!o->count_only &&
 	     tracer_attach_allocator(s->tracer, &alloc, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
@@ -289,12 +380,23 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	emit_command(s, o->argv);
 	emit_meta(s, FL_META_TARGET, c->pid, 0, NULL, 0);
 	emit_meta(s, FL_META_ALLOCATOR, c->pid, 0, alloc.shown, strlen(alloc.shown));
+	emit_stack_mode(s);
 	if (child_release(c, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s: %s\n", o->argv[0], err);
 		waitpid(c->pid, NULL, 0);
 		return FL_EXIT_CANNOT_EXEC;
 	}
 	return 0;
+}
+
+static void emit_stack_mode(struct session *s)
+{
+	const struct session_opts *o = s->o;
+
+	if (o->stack_mode)
+		emit_meta(s, FL_META_STACKS, s->pid,
+			  (uint64_t)o->stack_mode | (uint64_t)(o->stack_sample ? o->stack_sample : 1) << 8 |
+			  (uint64_t)(o->stack_bytes ? o->stack_bytes : FL_STACK_DEFAULT) << 32, NULL, 0);
 }
 
 /* The target's command line, from /proc/PID/cmdline. */
@@ -386,6 +488,7 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 	emit_proc_command(s, pid);
 	emit_meta(s, FL_META_TARGET, pid, 1, NULL, 0);
 	emit_meta(s, FL_META_ALLOCATOR, pid, 0, alloc.shown, strlen(alloc.shown));
+	emit_stack_mode(s);
 	emit_maps(s, pid);
 	return 0;
 }
@@ -409,18 +512,23 @@ int session_run(const struct session_opts *o, struct session_result *res)
 				       o->attach_pid), FL_EXIT_FAILED;
 	}
 	topts.count_only = o->count_only;
+	topts.stack_mode = o->stack_mode;
+	topts.stack_sample = o->stack_sample;
+	topts.stack_bytes = o->stack_bytes;
 	s.tracer = tracer_open(&topts, on_record, &s, err, sizeof(err));
 	if (!s.tracer) {
 		fprintf(stderr, "faultline: %s\n", err);
 		rc = FL_EXIT_FAILED;
 		goto out;
 	}
-	install_signals();
+	install_signals(o->stack_mode && !o->attach_pid);
 	rc = o->attach_pid ? start_attach(&s, &pidfd, &res->attach_ms) : start_command(&s, &c, &res->attach_ms);
 	if (rc == 0) {
 		uint64_t t0 = now_ns();
 
 		run_loop(&s, pidfd);
+		if (o->stack_mode && o->attach_pid && kill(o->attach_pid, 0) == 0)
+			store_maps(&s, o->attach_pid, true); /* the last word for the report's unwinding */
 		res->lost = tracer_lost(s.tracer);
 		if (o->verbose)
 			print_self_stats(&s, now_ns() - t0);

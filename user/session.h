@@ -26,6 +26,9 @@ struct session_opts {
 	size_t ringbuf_bytes;
 	double duration_s;      /* stop after this long (0: when the target exits) */
 	bool count_only;        /* no uprobes; syscalls and faults counted in the kernel */
+	int stack_mode;         /* enum fl_stack_mode (--stacks) */
+	unsigned stack_sample;  /* --sample N: with --stacks=all, one call in N */
+	unsigned stack_bytes;   /* --stack-size (0: FL_STACK_DEFAULT) */
 	session_record_fn consume;
 	void (*tick)(void *ctx, bool final); /* about every second, and once at the end */
 	void *ctx;

@@ -14,6 +14,9 @@ struct tracer_opts {
 	int verbose;
 	size_t ringbuf_bytes; /* 0: the default (64 MiB) */
 	bool count_only;      /* syscalls and faults counted in the kernel, not streamed */
+	int stack_mode;       /* enum fl_stack_mode */
+	unsigned stack_sample;/* --stacks=all: one outermost call in this many per thread */
+	unsigned stack_bytes; /* user stack bytes copied per record */
 };
 
 /* Called for every record, in ring-buffer order. A non-zero return stops

@@ -19,6 +19,8 @@
 struct capture {
 	struct corr_item items[64];
 	uint8_t recs[64][FL_EV_MAX_SIZE]; /* items[i].rec points here */
+	uint64_t stack_ip[64];            /* the ip of items[i].stack, 0 without */
+	uint32_t stack_len[64];
 	int n;
 };
 
@@ -32,6 +34,9 @@ static void capture_item(void *ctx, const struct corr_item *it)
 			: it->rec->type == FL_EV_CALL ? sizeof(struct fl_ev_call) : sizeof(struct fl_ev_fault));
 		cap->items[cap->n].rec = (const struct fl_hdr *)cap->recs[cap->n];
 		cap->items[cap->n].block = NULL; /* not valid after the callback */
+		cap->stack_ip[cap->n] = it->stack ? it->stack->ip : 0;
+		cap->stack_len[cap->n] = it->stack ? it->stack->len : 0;
+		cap->items[cap->n].stack = NULL;
 		cap->n++;
 	}
 }
@@ -68,6 +73,19 @@ static void feed_fault(struct correlator *c, int in_func, uint64_t addr, uint16_
 		.addr = addr };
 
 	assert_int_equal(corr_feed(c, &e, sizeof(e)), 0);
+}
+
+/* A captured stack of len bytes for the thread's next record of that kind. */
+static int feed_stack(struct correlator *c, uint32_t kind, uint64_t ip, uint32_t len, uint32_t claimed)
+{
+	struct {
+		struct fl_ev_stack s;
+		uint8_t data[256];
+	} r = { .s = { .h = hdr(FL_EV_STACK, FL_FUNC_NONE, 0, TID), .len = claimed, .kind = kind, .ip = ip,
+		       .sp = 0x7ffc0000 } };
+
+	memset(r.data, 0xab, sizeof(r.data));
+	return corr_feed(c, &r, sizeof(r.s) + len);
 }
 
 static struct correlator *setup_corr(struct capture *cap)
@@ -109,6 +127,48 @@ static void test_malloc_brk_attribution(void **state)
 	assert_int_equal(s->calls_with_syscall[FL_MALLOC], 1);
 	assert_int_equal(s->peak_heap, 0x21000);
 	assert_int_equal(s->alloc_faults_in_call, 1);
+	corr_free(c);
+}
+
+/* --stacks: each stack record goes with the thread's next record of its
+ * kind, through the pending list; a nested call takes none; a stack whose
+ * length runs past the record is refused. */
+static void test_stacks_follow_their_records(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+
+	(void)state;
+	assert_int_equal(feed_stack(c, FL_STACK_FOR_CALL, 0x333, 64, 64), 0);
+	assert_int_equal(feed_stack(c, FL_STACK_FOR_EVENT, 0x111, 128, 128), 0);
+	feed_sys(c, FL_SYS_BRK, FL_MALLOC, HEAP + 0x21000, 0, 0, 0, HEAP + 0x21000);
+	assert_int_equal(feed_stack(c, FL_STACK_FOR_EVENT, 0x222, 8, 8), 0);
+	feed_fault(c, FL_MALLOC, HEAP + 0x298, 0);
+	feed_call(c, FL_MALLOC, 8, 0, HEAP + 0x10, FL_F_NESTED); /* nested: no stack of its own */
+	feed_call(c, FL_MALLOC, 1, 0, HEAP + 0x2a0, 0);
+	assert_int_equal(cap.n, 5);
+	assert_int_equal(cap.items[1].rec->type, FL_EV_CALL);
+	assert_int_equal(cap.stack_ip[1], 0x333);
+	assert_int_equal(cap.stack_len[1], 64);
+	assert_int_equal(cap.items[2].rec->type, FL_EV_SYSCALL);
+	assert_int_equal(cap.stack_ip[2], 0x111);
+	assert_int_equal(cap.stack_len[2], 128);
+	assert_int_equal(cap.items[3].rec->type, FL_EV_FAULT);
+	assert_int_equal(cap.stack_ip[3], 0x222);
+	assert_int_equal(cap.items[4].rec->type, FL_EV_CALL); /* the nested one */
+	assert_int_equal(cap.stack_ip[4], 0);
+	/* an untagged fault takes its stack at once */
+	assert_int_equal(feed_stack(c, FL_STACK_FOR_EVENT, 0x444, 16, 16), 0);
+	feed_fault(c, -1, HEAP + 0x5000, 0);
+	assert_int_equal(cap.n, 6);
+	assert_int_equal(cap.stack_ip[5], 0x444);
+	/* the next event has none left */
+	feed_fault(c, -1, HEAP + 0x6000, 0);
+	assert_int_equal(cap.stack_ip[6], 0);
+	assert_int_equal(corr_stacks(c), 4);
+	/* a stack that claims more bytes than the record has */
+	assert_int_equal(feed_stack(c, FL_STACK_FOR_EVENT, 0x555, 16, 4096), -1);
+	assert_int_equal(corr_bad_records(c), 1);
 	corr_free(c);
 }
 
@@ -328,6 +388,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_malloc_brk_attribution),
+		cmocka_unit_test(test_stacks_follow_their_records),
 		cmocka_unit_test(test_fault_owners),
 		cmocka_unit_test(test_mmap_block_lifecycle),
 		cmocka_unit_test(test_free_kinds),
