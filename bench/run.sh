@@ -175,7 +175,8 @@ tracepoint:exceptions:page_fault_user,tracepoint:exceptions:page_fault_kernel /p
 REFALLOC=$PWD/build/librefalloc.so
 
 configs_for() {   # $1: workload name
-	local c="untraced faultline fl-stat fl-stat-n bpftrace bpftrace-tp strace perf-stat"
+	local c="untraced faultline fl-stacks fl-stat fl-stat-n bpftrace bpftrace-tp strace perf-stat"
+	case $1 in true|churn) c+=" fl-stacks-all";; esac
 	[ -n "$HAVE_HEAPTRACK" ] && c+=" heaptrack"
 	case $1 in true|churn) [ -n "$PROBE_EVENTS" ] && c+=" perf-probe";; esac
 	case $1 in true|churn) [ -f "$REFALLOC" ] && c+=" refalloc fl-refalloc";; esac
@@ -193,6 +194,8 @@ run_cfg() {
 	case $cfg in
 	untraced) ;;
 	faultline) rm -f "$WORK/x.data"; pre=("$FL" record -q -o "$WORK/x.data" --) ;;
+	fl-stacks) rm -f "$WORK/x.data"; pre=("$FL" record -q --stacks -o "$WORK/x.data" --) ;;
+	fl-stacks-all) rm -f "$WORK/x.data"; pre=("$FL" record -q --stacks=all --sample 100 -o "$WORK/x.data" --) ;;
 	fl-stat) pre=("$FL" stat -q --) ;;
 	fl-stat-n) pre=("$FL" stat -q -n --) ;;
 	refalloc) pre=(env LD_PRELOAD="$REFALLOC") ;;
@@ -298,6 +301,22 @@ for ((i = 0; i < 5; i++)); do
 	echo $(( ${t1/./} - ${t0/./} )) >>"$WORK/rep"
 done
 REPORT_US=$(sort -n "$WORK/rep" | sed -n 3p)
+# unwinding and symbolizing: report of a --stacks recording of the fault-heavy workload
+STACKS_REPORT=
+for w in "${WORKLOADS[@]}"; do
+	IFS='|' read -r wl in cmd <<<"$w"
+	[ "$wl" = faulty ] || continue
+	read -ra argv <<<"$cmd"
+	f=$WORK/stacks.$wl.data; rm -f "$f"
+	"$FL" record -q --stacks -o "$f" -- "${argv[@]}" <"$in" >/dev/null 2>&1
+	t0=$EPOCHREALTIME
+	"$FL" report "$f" >"$WORK/stacks.$wl.txt" 2>/dev/null
+	t1=$EPOCHREALTIME
+	n=$(sed -n 's/^Call sites (--stacks[^)]*): \([0-9]*\) stacks.*/\1/p' "$WORK/stacks.$wl.txt")
+	[ -n "$n" ] && STACKS_REPORT=$(awk -v n="$n" -v us=$(( ${t1/./} - ${t0/./} )) -v b="$(stat -c %s "$f")" -v wl="$wl" 'BEGIN {
+		printf "`faultline report` of a `record --stacks` of %s: %d stacks unwound and symbolized, whole report in %.2f s (%.0f stacks/s); file %.1f MiB (%.0f bytes per stack)", wl, n, us / 1e6, n / (us / 1e6), b / 1048576, b / n }')
+	rm -f "$f"
+done
 CHURN_MALLOC=$(json_num malloc <"$WORK/churn.json")
 CHURN_FREE=$(json_num free <"$WORK/churn.json")
 BT_N=$(sed -n 's/^@n: \([0-9]*\)/\1/p' "$WORK/out.churn.bpftrace" | tail -n 1)
@@ -311,7 +330,7 @@ TOTAL_S=$(( (${EPOCHREALTIME/./} - ${TOTAL_T0/./}) / 1000000 ))
 # start-up-corrected: (median - startup) / untraced, where a configuration's start-up is
 # its median on `true` minus untraced `true`. churn: cost per malloc+free pair, in µs.
 TABLE=$WORK/table.md
-awk -v pairs="$CHURN_PAIRS" -v cfgs="untraced faultline fl-stat fl-stat-n bpftrace bpftrace-tp strace perf-stat heaptrack perf-probe refalloc fl-refalloc" '
+awk -v pairs="$CHURN_PAIRS" -v cfgs="untraced faultline fl-stacks fl-stacks-all fl-stat fl-stat-n bpftrace bpftrace-tp strace perf-stat heaptrack perf-probe refalloc fl-refalloc" '
 	{ k = $1 SUBSEP $2; if (!($1 in seen)) { seen[$1]; wls[++nw] = $1 }; v[k, ++cnt[k]] = $3 / 1e6 }
 	function stats(k,   n, i, j, t, a) {
 		n = cnt[k]; for (i = 1; i <= n; i++) a[i] = v[k, i]
@@ -338,6 +357,17 @@ awk -v pairs="$CHURN_PAIRS" -v cfgs="untraced faultline fl-stat fl-stat-n bpftra
 			printf "| %s | %s | %.4f | %.4f–%.4f | %d | %s | %s | %s | %s |\n", wl, c, med[k], lo[k], hi[k], cnt[k], r, rc, us, usc
 			if (wl == "churn" && base > 0) { pu[c] = (med[k] - su - base) / pairs * 1e6 }
 		}
+		# the cost of --stacks: its time against record without stacks, both start-up corrected
+		for (i = 1; i <= nw; i++) {
+			wl = wls[i]; if (wl == "true") continue
+			for (j = 1; j <= 2; j++) {
+				c = j == 1 ? "fl-stacks" : "fl-stacks-all"
+				if (!((wl SUBSEP c) in med) || !((wl SUBSEP "faultline") in med)) continue
+				sr = med["true" SUBSEP c] - med["true" SUBSEP "untraced"]; fr = med["true" SUBSEP "faultline"] - med["true" SUBSEP "untraced"]
+				a = med[wl SUBSEP c] - sr; b = med[wl SUBSEP "faultline"] - fr
+				if (b > 0) printf "| %s | %s | %.3f | %.3f | %.2f |\n", wl, c, a, b, a / b > ENVIRON["WORK"] "/stacks_cost"
+			}
+		}
 		if (("faultline" in pu) && ("perf-probe" in pu) && pu["perf-probe"] > 0)
 			printf "\nfaultline / probe floor (churn, start-up corrected, per pair): %.3f / %.3f µs = %.2f (target ≤ 1.15)\n",
 			       pu["faultline"], pu["perf-probe"], pu["faultline"] / pu["perf-probe"] > "/dev/stderr"
@@ -362,6 +392,16 @@ EXTRA=$WORK/extra.md
 			printf "`faultline report --format json` on the churn trace: %d events in %.3f s (median of 5) = %.2f M events/s\n", e, us / 1e6, e / us }'
 	fi
 	echo
+	if [ -s "$WORK/stacks_cost" ]; then
+		echo "Cost of \`--stacks\` (a stack copy per memory syscall and first touch) and \`--stacks=all --sample 100\`"
+		echo "(also one call in 100), against \`record\` without stacks; seconds start-up corrected:"
+		echo
+		echo "| workload | config | s | record s | ratio to record |"
+		echo "|---|---|---:|---:|---:|"
+		cat "$WORK/stacks_cost"
+		echo
+	fi
+	[ -n "$STACKS_REPORT" ] && echo "$STACKS_REPORT" && echo
 	echo "Sanity counts on churn: faultline report: malloc ${CHURN_MALLOC:-?}, free ${CHURN_FREE:-?}; bpftrace @n (malloc entry + return + free): ${BT_N:-?}${PP_COUNTS:+; perf probe: $PP_COUNTS}"
 	if [ -n "$PROBE_EVENTS" ]; then
 		echo "Probe floor: perf probe on malloc, malloc%return and free+$FREE_OFF (\`$FREE_INSN\`, past free's NULL test)."
@@ -415,6 +455,10 @@ Configurations:
 - **perf-stat** — `perf stat -e page-faults -x, -o /dev/null` (a counter, no per-event cost).
 - **heaptrack** — `heaptrack -o FILE CMD` (LD_PRELOAD allocator tracer), when installed (Debian package `heaptrack`).
 - **fl-stat** — `faultline stat -q -- CMD`: the same correlation, counts only, no trace file.
+- **fl-stacks** — `faultline record --stacks`: as **faultline**, plus a copy of the user stack (8 KiB)
+  for every memory syscall and every first-touch fault.
+- **fl-stacks-all** (churn) — `faultline record --stacks=all --sample 100`: also the stack of one
+  allocator call in 100.
 - **fl-stat-n** — `faultline stat -q -n -- CMD`: no uprobes; syscalls and faults counted in per-CPU
   kernel counters (the CI mode).
 - **bpftrace-tp** — bpftrace counting the tracepoints `fl-stat-n` counts (the six memory syscalls'

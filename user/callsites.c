@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include "buildid_cache.h"
 #include "callsites.h"
 #include "meta.h"
 #include "symbolize.h"
@@ -45,10 +47,19 @@ struct last_call {
 	struct alloc_block *block;
 };
 
+/* An object a recorded process mapped, and the file that holds it now. */
+struct cs_object {
+	uint32_t tgid;
+	char *path, *id;
+	char *use;      /* path itself, its cached copy, or NULL while undecided */
+	bool differs;   /* neither the path nor the cache has the recorded build-id */
+};
+
 struct callsites {
 	struct unwinder *unwinder;
 	struct symbolizer *symbolizer;
 	char allocator[4096];
+	char allocator_id[130]; /* its build-id, "" if unknown */
 	uint64_t allocator_ino;
 	unsigned sample;
 	int mode;
@@ -58,6 +69,9 @@ struct callsites {
 	size_t nold;
 	struct cs_row *rows;
 	size_t nrows, cap_rows;
+	struct cs_object *objects;
+	size_t nobjects;
+	uint64_t objects_cached, objects_missing;
 	uint32_t *table; /* 1 + row index, 0: empty */
 	size_t table_size;
 	uint64_t stacks, unwound_empty, faults_unstacked;
@@ -100,6 +114,12 @@ void callsites_free(struct callsites *cs)
 	}
 	for (size_t i = 0; i < cs->nmaps; i++)
 		free(cs->maps[i].text);
+	for (size_t i = 0; i < cs->nobjects; i++) {
+		free(cs->objects[i].path);
+		free(cs->objects[i].id);
+		free(cs->objects[i].use);
+	}
+	free(cs->objects);
 	for (size_t i = 0; i < cs->nold; i++)
 		proc_maps_free(cs->old[i]);
 	free(cs->old);
@@ -122,6 +142,8 @@ void callsites_set_allocator(struct callsites *cs, const char *path)
 
 	snprintf(cs->allocator, sizeof(cs->allocator), "%s", path);
 	cs->allocator_ino = stat(path, &st) == 0 ? st.st_ino : 0;
+	if (elf_build_id_hex(path, cs->allocator_id, sizeof(cs->allocator_id)) <= 0)
+		cs->allocator_id[0] = 0;
 }
 
 void callsites_set_mode(struct callsites *cs, uint64_t v)
@@ -178,9 +200,96 @@ static struct cs_maps *maps_of(struct callsites *cs, uint32_t tgid)
 	return NULL;
 }
 
-void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *text, size_t len)
+static void add_object(struct callsites *cs, uint32_t tgid, const char *data, size_t len)
+{
+	const char *nul = memchr(data, 0, len);
+	struct cs_object *o;
+
+	if (!nul || nul == data || (size_t)(nul - data) + 1 >= len)
+		return;
+	cs->objects = xrealloc(cs->objects, (cs->nobjects + 1) * sizeof(*cs->objects));
+	o = &cs->objects[cs->nobjects++];
+	memset(o, 0, sizeof(*o));
+	o->tgid = tgid;
+	o->path = strdup(data);
+	o->id = strndup(nul + 1, len - (nul - data) - 1);
+	if (!o->path || !o->id)
+		abort();
+}
+
+/* The file to read for path in tgid: the path when it still holds the
+ * recorded object, else the build-id cache's copy, else the path anyway. */
+static const char *object_file(struct callsites *cs, uint32_t tgid, const char *path)
+{
+	struct cs_object *o = NULL;
+	char id[130], cached[4096];
+
+	for (size_t i = cs->nobjects; i-- > 0;)
+		if (cs->objects[i].tgid == tgid && !strcmp(cs->objects[i].path, path)) {
+			o = &cs->objects[i];
+			break;
+		}
+	if (!o)
+		return path;
+	if (!o->use) {
+		if (elf_build_id_hex(path, id, sizeof(id)) > 0 && !strcmp(id, o->id))
+			o->use = strdup(path);
+		else if (!buildid_cache_path(o->id, cached, sizeof(cached)) && access(cached, R_OK) == 0) {
+			o->use = strdup(cached);
+			cs->objects_cached++;
+		} else {
+			o->use = strdup(path);
+			o->differs = true;
+			cs->objects_missing++;
+		}
+		if (!o->use)
+			abort();
+	}
+	return o->use;
+}
+
+/* The maps text with each recorded object's path replaced by the file that
+ * holds it now (see object_file). Returns a new string of *out_len bytes. */
+static char *maps_with_objects(struct callsites *cs, uint32_t tgid, const char *text, size_t len, size_t *out_len)
+{
+	struct strbuf_ { char *p; size_t len, cap; } b = { 0 };
+
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', end - p);
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *slash = memchr(p, '/', n), *use = NULL;
+		char path[4097];
+
+		if (slash && (size_t)(p + n - slash) < sizeof(path)) {
+			memcpy(path, slash, p + n - slash);
+			path[p + n - slash] = 0;
+			use = object_file(cs, tgid, path);
+		}
+		if (b.len + n + strlen(use ? use : "") + 2 > b.cap) {
+			b.cap = (b.len + n + 4200) * 2;
+			b.p = xrealloc(b.p, b.cap);
+		}
+		if (use && strcmp(use, path)) {
+			memcpy(b.p + b.len, p, slash - p);
+			b.len += slash - p;
+			memcpy(b.p + b.len, use, strlen(use));
+			b.len += strlen(use);
+		} else {
+			memcpy(b.p + b.len, p, n);
+			b.len += n;
+		}
+		b.p[b.len++] = '\n';
+		p += n + 1;
+	}
+	*out_len = b.len;
+	return b.p ? b.p : xrealloc(NULL, 1);
+}
+
+void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *raw, size_t raw_len)
 {
 	struct cs_maps *m = maps_of(cs, tgid);
+	size_t len;
+	char *text = maps_with_objects(cs, tgid, raw, raw_len, &len);
 	char *merged;
 	size_t mlen = 0;
 
@@ -208,6 +317,7 @@ void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *text, s
 		p += n + 1;
 	}
 	merged[mlen] = 0; /* kept NUL-terminated */
+	free(text);
 	free(m->text);
 	m->text = merged;
 	m->len = mlen;
@@ -241,6 +351,8 @@ void callsites_meta(struct callsites *cs, const void *rec, size_t len)
 		callsites_add_maps(cs, m->tgid, data, dlen);
 	else if (m->kind == FL_META_STACKS)
 		callsites_set_mode(cs, m->value);
+	else if (m->kind == FL_META_BUILD_ID)
+		add_object(cs, m->tgid, data, dlen);
 	else if (m->kind == FL_META_ALLOCATOR && !cs->allocator[0]) {
 		char path[4096];
 
@@ -440,13 +552,20 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path ? path : "";
 }
 
-static bool in_allocator(const struct callsites *cs, const struct proc_maps *m, uint64_t addr)
+/* Is frame i in the allocator's object: the same file, or a copy of it
+ * (same build-id: a container's or a chroot's libc)? */
+static bool in_allocator(struct callsites *cs, const struct cs_row *r, int i)
 {
-	const struct proc_map *e = proc_maps_find(m, addr);
+	uint64_t addr = unwind_call_site(r->ips, i);
+	const struct proc_map *e = proc_maps_find(r->maps, addr);
+	struct symbol_info si;
 
 	if (!e || !cs->allocator[0])
 		return false;
-	return (cs->allocator_ino && e->inode == cs->allocator_ino) || !strcmp(e->path, cs->allocator);
+	if ((cs->allocator_ino && e->inode == cs->allocator_ino) || !strcmp(e->path, cs->allocator))
+		return true;
+	return cs->allocator_id[0] && symbolize(cs->symbolizer, r->maps, addr, &si) == 0 && si.build_id &&
+	       !strcmp(si.build_id, cs->allocator_id);
 }
 
 /* "f (a.c:12)", "f (libx.so.1)", "[unknown] (libx.so+0x1a2b)" */
@@ -475,7 +594,7 @@ static void name_row(struct callsites *cs, struct cs_row *r)
 	char buf[1024];
 	int first = 0, shown = 0;
 
-	while (first < r->n - 1 && in_allocator(cs, r->maps, unwind_call_site(r->ips, first)))
+	while (first < r->n - 1 && in_allocator(cs, r, first))
 		first++;
 	for (int i = first; i < r->n && shown < SITE_FRAMES; i++, shown++) {
 		frame_text(cs, r, i, buf, sizeof(buf), false);
@@ -650,6 +769,14 @@ void callsites_write_text(struct callsites *cs, FILE *out, int top)
 		cs->mode == FL_STACKS_ALL ? "=all" : "", cs->stacks, cs->nrows);
 	if (cs->unwound_empty)
 		fprintf(out, ", %" PRIu64 " could not be unwound", cs->unwound_empty);
+	if (cs->objects_cached)
+		fprintf(out, "; %" PRIu64 " object%s read from the build-id cache (%s: replaced, deleted or "
+			"in another mount namespace)", cs->objects_cached, cs->objects_cached == 1 ? "" : "s",
+			buildid_cache_dir());
+	if (cs->objects_missing)
+		fprintf(out, "; %" PRIu64 " object%s not the recorded one%s and not in the build-id cache: "
+			"frames in %s may be misnamed", cs->objects_missing, cs->objects_missing == 1 ? " is" : "s are",
+			cs->objects_missing == 1 ? "" : "s", cs->objects_missing == 1 ? "it" : "them");
 	fprintf(out, "\n  a call site is the first frame outside the allocator, then its callers (innermost first)\n");
 	if (cs->mode == FL_STACKS_ALL && cs->sample > 1)
 		fprintf(out, "  stacks of 1 in %u allocator calls (--sample %u): bytes per call site are those calls' "

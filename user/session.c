@@ -20,9 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "allocator.h"
+#include "buildid_cache.h"
 #include "child.h"
 #include "meta.h"
 #include "session.h"
+#include "symbolize.h"
 #include "tracer.h"
 
 #define MAX_MAPPED 1024
@@ -37,6 +39,9 @@ struct session {
 	uint32_t stale[MAX_MAPPED];  /* --stacks: tgids whose stored maps miss new code */
 	int nstale;
 	bool ptraced;                /* --stacks: the command stops at its exit for its last maps */
+	char **objects;              /* --stacks: "tgid path" of the objects whose build-id is stored */
+	size_t nobjects;
+	bool cache_warned;
 	int consumer_rc;
 	uint64_t records, busy_ns;   /* for the self statistics */
 };
@@ -108,6 +113,49 @@ static bool take_stale(struct session *s, uint32_t tgid)
 	return false;
 }
 
+struct object_note {
+	struct session *s;
+	uint32_t tgid;
+};
+
+/* --stacks: one executable object of tgid: its build-id stored, its bytes
+ * copied into the build-id cache (once), for a report after the process. */
+static void note_object(void *ctx, const char *path, const char *via)
+{
+	struct object_note *on = ctx;
+	struct session *s = on->s;
+	char key[4200], id[130], data[4300];
+	size_t plen = strlen(path);
+	char **no;
+
+	snprintf(key, sizeof(key), "%u %s", on->tgid, path);
+	for (size_t i = 0; i < s->nobjects; i++)
+		if (!strcmp(s->objects[i], key))
+			return;
+	no = realloc(s->objects, (s->nobjects + 1) * sizeof(*no));
+	if (!no || !(no[s->nobjects] = strdup(key)))
+		return;
+	s->objects = no;
+	s->nobjects++;
+	if (elf_build_id_hex(via, id, sizeof(id)) <= 0 || plen + strlen(id) + 2 > sizeof(data))
+		return;
+	if (buildid_cache_add(id, via) && !s->cache_warned) {
+		s->cache_warned = true;
+		fprintf(stderr, "faultline: cannot copy %s into the build-id cache %s: %s (reports will "
+			"read it from its path)\n", path, buildid_cache_dir(), strerror(errno));
+	}
+	memcpy(data, path, plen + 1);
+	memcpy(data + plen + 1, id, strlen(id));
+	emit_meta(s, FL_META_BUILD_ID, on->tgid, 0, data, plen + 1 + strlen(id));
+}
+
+static void free_objects(struct session *s)
+{
+	for (size_t i = 0; i < s->nobjects; i++)
+		free(s->objects[i]);
+	free(s->objects);
+}
+
 /* Stores tgid's /proc/PID/maps as a meta record (again, with force). */
 static void store_maps(struct session *s, uint32_t tgid, bool force)
 {
@@ -139,6 +187,11 @@ static void store_maps(struct session *s, uint32_t tgid, bool force)
 			break;
 	}
 	fclose(f);
+	if (text && len && s->o->stack_mode) {
+		struct object_note on = { s, tgid };
+
+		maps_for_each_code(tgid, text, len, note_object, &on);
+	}
 	if (text && len)
 		emit_meta(s, FL_META_MAPS, tgid, 0, text, len);
 	free(text);
@@ -540,6 +593,7 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	if (!o->attach_pid)
 		tracer_detach_in_background(s.tracer); /* the command is gone: no one waits for it */
 	tracer_close(s.tracer); /* detaches every probe */
+	free_objects(&s);
 	if (o->tick)
 		o->tick(o->ctx, true);
 out:

@@ -27,7 +27,9 @@ SRC=$PWD/tests/e2e/callsites.c
 
 VARIANTS=(fp nofp stripped)
 PER_VARIANT=18
-plan $(( 4 + ${#VARIANTS[@]} * PER_VARIANT + 2 + 4 + 4 + 8 ))
+plan $(( 4 + ${#VARIANTS[@]} * PER_VARIANT + 2 + 4 + 4 + 8 + 6 ))
+# the objects the recordings copy (faultline's build-id cache) stay in the test's directory
+export FAULTLINE_BUILDID_DIR=$T/cache
 cd "$T" || exit 1
 
 # the source lines the report must name (each marked /* L_... */ in callsites.c)
@@ -193,6 +195,36 @@ ok $? "stat --stacks --json: extra.call_sites.syscalls starts with map_churn (>=
 is $? 0 "trace --stacks -- CMD exits 0"
 like "$(sed -n '/^Top call sites by first-touch faults/,/^$/p' trace.out)" "touch_block \\($CS:$L_TOUCH_MALLOC\\) < run_touch" \
 	"trace --stacks: the summary's fault sites name touch_block's malloc"
+
+# ------------------------------------------------------------ gone, or in another root
+# a binary deleted after its recording: its copy in the build-id cache names the frames
+mkdir -p "$T/gone"
+cp "$T/nofp" "$T/gone/prog"
+"$FAULTLINE" record -q --stacks -o gone.data -- "$T/gone/prog" >/dev/null 2>gone.err
+is $? 0 "deleted binary: record --stacks exits 0"
+rm -f "$T/gone/prog"
+"$FAULTLINE" report --format folded --metric syscalls gone.data >gone.folded 2>>gone.err
+between "$(fsum gone.folded '(^|;)run_maps;map_churn;')" 100 102 \
+	"deleted binary: run_maps;map_churn stacks still hold the 100 mmap+munmap (from the build-id cache)"
+like "$("$FAULTLINE" report gone.data 2>/dev/null | grep '^Call sites')" 'read from the build-id cache' \
+	"deleted binary: the report says which objects came from the cache"
+
+# a process in a chroot: /prog exists only inside it, its libraries are copies
+R=$T/root
+mkdir -p "$R"
+cp "$T/fp" "$R/prog"
+for lib in $(ldd "$T/fp" | grep -o '/[^ ]*'); do
+	mkdir -p "$R$(dirname "$lib")"
+	cp "$lib" "$R$lib"
+done
+"$FAULTLINE" record -q --stacks -o chroot.data -- chroot "$R" /prog >/dev/null 2>chroot.err
+is $? 0 "chroot: record --stacks -- chroot ROOT /prog exits 0"
+"$FAULTLINE" report --format folded --metric syscalls chroot.data >chroot.folded 2>>chroot.err
+between "$(fsum chroot.folded '(^|;)run_maps;map_churn;')" 100 102 \
+	"chroot: run_maps;map_churn named though /prog is not on the host (read through /proc/PID/map_files)"
+"$FAULTLINE" report chroot.data >chroot.txt 2>>chroot.err
+like "$(sed -n '/^Top call sites by memory syscalls/,/^$/p' chroot.txt)" "map_churn \\($CS:[0-9]+\\) < run_maps" \
+	"chroot: the text names map_churn with its line"
 
 # ------------------------------------------------------------ usage errors
 "$FAULTLINE" record --sample 10 -o bad.data -- true >/dev/null 2>bad.err
