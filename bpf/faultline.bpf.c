@@ -29,6 +29,8 @@ const volatile bool count_only = false;
 /* set by userspace once every probe is in place (uprobes_per_pid): a call
  * entered while the return probes were still being attached is not followed */
 volatile bool armed = false;
+/* the most data seen waiting in the ring buffer (for -v: how close it came to losing events) */
+__u64 ring_peak = 0;
 /* wake the consumer only once this much data waits (it polls anyway) */
 const volatile __u64 wakeup_bytes = 256 * 1024;
 /* --stacks: 0 off; 1 the user stack of each memory syscall and first-touch
@@ -139,6 +141,8 @@ static __always_inline void submit(void *rec)
 {
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
+	if (avail > ring_peak)
+		ring_peak = avail;
 	bpf_ringbuf_submit(rec, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
@@ -246,6 +250,8 @@ static __always_inline void emit_stack(struct thread_state *ts, __u32 kind, __u8
 	b->e.len = got;
 	restore_return_addresses(b, ts, sp, got);
 	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (avail > ring_peak)
+		ring_peak = avail;
 	if (bpf_ringbuf_output(&events, b, sizeof(b->e) + got,
 			       avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
 		count(FL_CNT_LOST);

@@ -377,11 +377,13 @@ static void run_loop(struct session *s, int pidfd)
 static void print_self_stats(const struct session *s, uint64_t ns)
 {
 	double secs = ns / 1e9;
+	uint64_t size, peak = tracer_ring_peak(s->tracer, &size);
 
 	fprintf(stderr, "faultline: %llu records in %.2f s (%.0f/s), %llu lost; time in the consumer %.2f s "
-		"(%.0f%% of the run)\n", (unsigned long long)s->records, secs,
-		secs > 0 ? s->records / secs : 0.0, s->res->lost, s->busy_ns / 1e9,
-		ns ? 100.0 * s->busy_ns / ns : 0.0);
+		"(%.0f%% of the run); ring buffer peak fill %.1f of %.0f MiB (%.1f%%)\n",
+		(unsigned long long)s->records, secs, secs > 0 ? s->records / secs : 0.0, s->res->lost,
+		s->busy_ns / 1e9, ns ? 100.0 * s->busy_ns / ns : 0.0, peak / 1048576.0, size / 1048576.0,
+		size ? 100.0 * peak / size : 0.0);
 }
 
 /* ---- starting -------------------------------------------------------------- */

@@ -269,6 +269,12 @@ int tracer_drain(struct tracer *t)
 	return ring_buffer__consume(t->rb);
 }
 
+uint64_t tracer_ring_peak(struct tracer *t, uint64_t *size)
+{
+	*size = bpf_map__max_entries(t->skel->maps.events);
+	return __atomic_load_n(&t->skel->bss->ring_peak, __ATOMIC_RELAXED);
+}
+
 uint64_t tracer_lost(struct tracer *t)
 {
 	return tracer_counter(t, FL_CNT_LOST);

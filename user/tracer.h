@@ -47,6 +47,8 @@ int tracer_drain(struct tracer *t);
 /* Waits up to timeout_ms for the kernel to signal records (consumes none). */
 void tracer_wait(struct tracer *t, int timeout_ms);
 uint64_t tracer_lost(struct tracer *t);
+/* The most bytes seen waiting in the ring buffer, and its size. */
+uint64_t tracer_ring_peak(struct tracer *t, uint64_t *size);
 /* A kernel counter (enum fl_counter), summed over the CPUs. */
 uint64_t tracer_counter(struct tracer *t, int idx);
 int tracer_uprobe_count(const struct tracer *t);
