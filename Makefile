@@ -29,7 +29,7 @@ all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
 
 # Debian packages the build, tests and benchmarks need; quiet when all are present.
 PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcmocka-dev pkg-config \
-        strace linux-perf bpftrace sqlite3 python3 gzip tar coreutils bc time xz-utils binutils
+        strace linux-perf bpftrace sqlite3 python3 gzip tar coreutils bc time xz-utils binutils libc6-dbg
 deps: $(DEPS_STAMP)
 $(DEPS_STAMP):
 	@mkdir -p $(BUILD)

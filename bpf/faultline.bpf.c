@@ -183,11 +183,26 @@ static __always_inline __u32 *copy_flag(void)
 	return bpf_map_lookup_elem(&copying_stack, &zero);
 }
 
+struct vma_end {
+	__u64 end;
+};
+
+static long vma_end_of(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	((struct vma_end *)data)->end = vma->vm_end;
+	return 0;
+}
+
 /* Copies up to stack_bytes of user stack from sp upward, a page at a time,
- * so a stack that ends before stack_bytes still gives what it has. */
+ * and not past the end of the stack's mapping (a read there would fault). */
 static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
 {
 	__u32 got = 0, max = stack_bytes, *flag = copy_flag();
+	struct vma_end ve = { 0 };
+
+	if (bpf_find_vma(bpf_get_current_task_btf(), sp, vma_end_of, &ve, 0) == 0 && ve.end > sp &&
+	    ve.end - sp < max)
+		max = ve.end - sp;
 
 	if (flag)
 		*flag = 1;
@@ -239,6 +254,11 @@ static __always_inline void emit_stack(struct thread_state *ts, __u32 kind, __u8
 
 	if (!b)
 		return;
+	/* a stack is worth less than the events: past half full, the ring keeps its room for them */
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2) {
+		count(FL_CNT_STACKS_SKIPPED);
+		return;
+	}
 	fill_hdr(&b->e.h, FL_EV_STACK, func, flags);
 	b->e.kind = kind;
 	b->e.ip = ip;

@@ -193,6 +193,7 @@ enum fl_counter {
 	FL_CNT_FAULTS = FL_CNT_SYSCALL + FL_NSYS,
 	FL_CNT_FAULTS_KERNEL,
 	FL_CNT_FIRST_TOUCH,
+	FL_CNT_STACKS_SKIPPED, /* --stacks: a stack not taken, the ring buffer being over half full */
 	FL_NCOUNTERS,
 };
 

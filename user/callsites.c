@@ -75,6 +75,8 @@ struct callsites {
 	uint32_t *table; /* 1 + row index, 0: empty */
 	size_t table_size;
 	uint64_t stacks, unwound_empty, faults_unstacked;
+	uint64_t stack_bytes; /* bytes copied, over the stacks seen */
+	uint64_t skipped;     /* stacks the kernel did not take (ring buffer over half full) */
 	struct last_call last[LAST_CALLS];
 	bool named;
 };
@@ -351,6 +353,8 @@ void callsites_meta(struct callsites *cs, const void *rec, size_t len)
 		callsites_add_maps(cs, m->tgid, data, dlen);
 	else if (m->kind == FL_META_STACKS)
 		callsites_set_mode(cs, m->value);
+	else if (m->kind == FL_META_STACKS_SKIPPED)
+		cs->skipped += m->value;
 	else if (m->kind == FL_META_BUILD_ID)
 		add_object(cs, m->tgid, data, dlen);
 	else if (m->kind == FL_META_ALLOCATOR && !cs->allocator[0]) {
@@ -499,7 +503,7 @@ static void on_fault(struct callsites *cs, const struct corr_item *it)
 	if (it->block && it->block->site && it->block->site <= cs->nrows) {
 		cs->rows[it->block->site - 1].faults_owned++;
 		if (it->stack)
-			cs->stacks++;
+			cs->stacks++; /* not unwound: the block's call names the site */
 		return;
 	}
 	if (it->stack && (r = row_of_stack(cs, it->stack)))
@@ -519,6 +523,8 @@ void callsites_item(void *ctx, const struct corr_item *it)
 {
 	struct callsites *cs = ctx;
 
+	if (it->stack)
+		cs->stack_bytes += it->stack->len;
 	switch (it->rec->type) {
 	case FL_EV_CALL: on_call(cs, it); break;
 	case FL_EV_SYSCALL: on_syscall(cs, it); break;
@@ -765,10 +771,14 @@ static void write_section(struct callsites *cs, FILE *out, enum cs_metric m, int
 
 void callsites_write_text(struct callsites *cs, FILE *out, int top)
 {
-	fprintf(out, "\nCall sites (--stacks%s): %" PRIu64 " stacks unwound into %zu distinct stacks",
-		cs->mode == FL_STACKS_ALL ? "=all" : "", cs->stacks, cs->nrows);
+	fprintf(out, "\nCall sites (--stacks%s): %" PRIu64 " stacks unwound into %zu distinct stacks (%.0f bytes "
+		"each on average)", cs->mode == FL_STACKS_ALL ? "=all" : "", cs->stacks, cs->nrows,
+		cs->stacks ? (double)cs->stack_bytes / cs->stacks : 0.0);
 	if (cs->unwound_empty)
 		fprintf(out, ", %" PRIu64 " could not be unwound", cs->unwound_empty);
+	if (cs->skipped)
+		fprintf(out, "; %" PRIu64 " stacks were not taken: the ring buffer was over half full (counts are "
+			"whole; raise --buffer-size or lower --stack-size)", cs->skipped);
 	if (cs->objects_cached)
 		fprintf(out, "; %" PRIu64 " object%s read from the build-id cache (%s: replaced, deleted or "
 			"in another mount namespace)", cs->objects_cached, cs->objects_cached == 1 ? "" : "s",
@@ -806,7 +816,8 @@ static void json_string(FILE *out, const char *s)
 void callsites_write_json(struct callsites *cs, FILE *out, int top)
 {
 	fprintf(out, "{\"stacks\": %" PRIu64 ", \"distinct_stacks\": %zu, \"not_unwound\": %" PRIu64
-		", \"sample\": %u, \"mode\": \"%s\"", cs->stacks, cs->nrows, cs->unwound_empty, cs->sample,
+		", \"not_taken\": %" PRIu64 ", \"sample\": %u, \"mode\": \"%s\"", cs->stacks, cs->nrows,
+		cs->unwound_empty, cs->skipped, cs->sample,
 		cs->mode == FL_STACKS_ALL ? "all" : "events");
 	for (int m = 0; m < CS_NMETRIC; m++) {
 		size_t n;

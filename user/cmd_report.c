@@ -139,8 +139,11 @@ static int read_stack_maps(const char *path, struct callsites *cs)
 	while (tf_reader_next(r, &rec, &len) == TF_RECORD) {
 		const struct fl_meta *m = rec;
 
-		if (len < sizeof(*m) || m->type != FL_REC_META)
+		if (len < sizeof(*m) || m->type != FL_REC_META) {
+			if (!stacks)
+				break; /* the stack mode is stored before the first event: none */
 			continue;
+		}
 		stacks |= m->kind == FL_META_STACKS;
 		callsites_meta(cs, rec, len);
 	}

@@ -19,6 +19,7 @@ enum fl_meta_kind {
 	FL_META_START = 7,     /* value: CLOCK_MONOTONIC ns at start; data: realtime ns (8 bytes) */
 	FL_META_END = 8,       /* value: CLOCK_MONOTONIC ns at end */
 	FL_META_STACKS = 9,    /* value: enum fl_stack_mode | sample << 8 | stack bytes << 32 */
+	FL_META_STACKS_SKIPPED = 11, /* value: stacks not taken, the ring buffer being over half full */
 	FL_META_BUILD_ID = 10, /* tgid; data: path NUL build-id (hex): the object tgid maps at path
 				  (--stacks; a copy is in the build-id cache, buildid_cache.h) */
 };

@@ -590,6 +590,8 @@ int session_run(const struct session_opts *o, struct session_result *res)
 		for (int i = 0; i < FL_NCOUNTERS; i++)
 			res->counters[i] = tracer_counter(s.tracer, i);
 		emit_meta(&s, FL_META_LOST, 0, res->lost, NULL, 0);
+		if (o->stack_mode)
+			emit_meta(&s, FL_META_STACKS_SKIPPED, 0, res->counters[FL_CNT_STACKS_SKIPPED], NULL, 0);
 		emit_meta(&s, FL_META_END, s.pid, now_ns(), NULL, 0);
 	}
 	if (!o->attach_pid)

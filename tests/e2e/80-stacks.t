@@ -27,7 +27,7 @@ SRC=$PWD/tests/e2e/callsites.c
 
 VARIANTS=(fp nofp stripped)
 PER_VARIANT=18
-plan $(( 4 + ${#VARIANTS[@]} * PER_VARIANT + 2 + 4 + 4 + 8 + 6 ))
+plan $(( 4 + ${#VARIANTS[@]} * PER_VARIANT + 2 + 2 + 4 + 4 + 8 + 6 ))
 # the objects the recordings copy (faultline's build-id cache) stay in the test's directory
 export FAULTLINE_BUILDID_DIR=$T/cache
 cd "$T" || exit 1
@@ -153,6 +153,12 @@ check_variant() {
 check_variant fp
 check_variant nofp
 check_variant stripped --debug-dir "$T/debug"
+
+# the copies reach the bottom of the stack: whole stacks, from the program's _start
+for v in fp nofp; do
+	cmp_ok "$(grep -cE '^_start;(.*;)?main;run_maps;map_churn;' "$v.syscalls.folded")" -ge 1 \
+		"$v: folded: map_churn's stacks are whole (root _start ... main;run_maps;map_churn)"
+done
 
 # without --debug-dir the stripped program has neither names nor lines
 "$FAULTLINE" report stripped.data >stripped.nodebug.txt 2>stripped.nodebug.err
