@@ -60,6 +60,7 @@ struct thread_state {
 	__u64 free_sp, free_ra;
 	__u32 free_open;
 	__u32 calls_unsampled; /* outermost calls since the last one whose stack was taken */
+	__u64 stack_lo, stack_hi; /* the thread's stack mapping, as last looked up (bpf_find_vma is dear) */
 };
 
 /* A stack record is built here (too big for the BPF stack), then copied out. */
@@ -183,26 +184,44 @@ static __always_inline __u32 *copy_flag(void)
 	return bpf_map_lookup_elem(&copying_stack, &zero);
 }
 
-struct vma_end {
-	__u64 end;
+struct vma_range {
+	__u64 start, end;
 };
 
-static long vma_end_of(struct task_struct *task, struct vm_area_struct *vma, void *data)
+static long vma_range_of(struct task_struct *task, struct vm_area_struct *vma, void *data)
 {
-	((struct vma_end *)data)->end = vma->vm_end;
+	((struct vma_range *)data)->start = vma->vm_start;
+	((struct vma_range *)data)->end = vma->vm_end;
 	return 0;
+}
+
+/* The end of the mapping that holds sp: remembered per thread, looked up
+ * again only when sp leaves the range seen last (a main stack that grew
+ * down, another stack); 0 if unknown. */
+static __always_inline __u64 stack_end(struct thread_state *ts, __u64 sp)
+{
+	struct vma_range r = { 0, 0 };
+
+	if (ts && sp >= ts->stack_lo && sp < ts->stack_hi)
+		return ts->stack_hi;
+	if (bpf_find_vma(bpf_get_current_task_btf(), sp, vma_range_of, &r, 0) || r.end <= sp)
+		return 0;
+	if (ts) {
+		ts->stack_lo = r.start;
+		ts->stack_hi = r.end;
+	}
+	return r.end;
 }
 
 /* Copies up to stack_bytes of user stack from sp upward, a page at a time,
  * and not past the end of the stack's mapping (a read there would fault). */
-static __always_inline __u32 copy_user_stack(__u8 *dst, __u64 sp)
+static __always_inline __u32 copy_user_stack(struct thread_state *ts, __u8 *dst, __u64 sp)
 {
 	__u32 got = 0, max = stack_bytes, *flag = copy_flag();
-	struct vma_end ve = { 0 };
+	__u64 end = stack_end(ts, sp);
 
-	if (bpf_find_vma(bpf_get_current_task_btf(), sp, vma_end_of, &ve, 0) == 0 && ve.end > sp &&
-	    ve.end - sp < max)
-		max = ve.end - sp;
+	if (end > sp && end - sp < max)
+		max = end - sp;
 
 	if (flag)
 		*flag = 1;
@@ -264,7 +283,7 @@ static __always_inline void emit_stack(struct thread_state *ts, __u32 kind, __u8
 	b->e.ip = ip;
 	b->e.sp = sp;
 	b->e.bp = bp;
-	got = copy_user_stack(b->data, sp);
+	got = copy_user_stack(ts, b->data, sp);
 	if (got > FL_STACK_MAX)
 		return;
 	b->e.len = got;
@@ -384,7 +403,7 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 	}
 	ts->depth = d + 1;
 	if (d == 0 && call_sampled(ts))
-		emit_stack(NULL, FL_STACK_FOR_CALL, func, 0, PT_REGS_IP(ctx), sp, PT_REGS_FP(ctx));
+		emit_stack(ts, FL_STACK_FOR_CALL, func, 0, PT_REGS_IP(ctx), sp, PT_REGS_FP(ctx));
 	return 0;
 }
 
@@ -467,7 +486,7 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 		ts->free_ra = 0;
 		bpf_probe_read_user(&ts->free_ra, sizeof(ts->free_ra), (void *)sp);
 		if (call_sampled(ts))
-			emit_stack(NULL, FL_STACK_FOR_CALL, FL_FREE, 0, PT_REGS_IP(ctx), sp, PT_REGS_FP(ctx));
+			emit_stack(ts, FL_STACK_FOR_CALL, FL_FREE, 0, PT_REGS_IP(ctx), sp, PT_REGS_FP(ctx));
 	}
 	e = reserve(sizeof(*e));
 	if (!e)
