@@ -10,6 +10,11 @@
  *   fault:   addr, ip: zigzag deltas against the thread's last fault's
  *   proc:    varint kind, varint child, zigzag exit_code
  *   reason:  varint kind, mask byte (bits 0-4), each a[i] zigzag
+ *   stack:   varint kind, varint len, ip, sp, bp zigzag deltas against the
+ *            thread's last stack's, then the len bytes, each XORed with the
+ *            byte at the same address in the thread's last stack where the
+ *            two overlap: a stack taken again from the same place is mostly
+ *            zeros, which deflate takes fast and small
  */
 #include "event_codec.h"
 
@@ -150,6 +155,8 @@ void ec_encoder_free(struct ec_encoder *e)
 {
 	if (!e)
 		return;
+	for (size_t i = 0; i < EC_SLOTS; i++)
+		free(e->stack_buf[i]);
 	free(e->main.p);
 	free(e->time.p);
 	free(e);
@@ -206,6 +213,53 @@ static bool encodable(const void *rec, uint32_t len)
 		return r.pad == 0;
 	}
 	return true;
+}
+
+/* A stack record the compact form reproduces: its length is its header's. */
+static bool stack_encodable(const void *rec, uint32_t len)
+{
+	struct fl_ev_stack s;
+
+	if (len < sizeof(s))
+		return false;
+	memcpy(&s, rec, sizeof(s));
+	return s.h.type == FL_EV_STACK && s.len <= FL_STACK_MAX && len == sizeof(s) + s.len;
+}
+
+/* XORs dst (the stack bytes at address sp) with the thread's last stack
+ * where their addresses overlap: the same on both sides of the codec. */
+static void xor_with_last(unsigned char *dst, uint64_t sp, uint32_t len, const struct ec_thread *t,
+			  const unsigned char *last)
+{
+	uint64_t lo = sp > t->stack_sp ? sp : t->stack_sp;
+	uint64_t hi_new = sp + len, hi_old = t->stack_sp + t->stack_len;
+	uint64_t hi = hi_new < hi_old ? hi_new : hi_old;
+
+	if (!last || !t->stack_len || lo >= hi || hi_new < sp || hi_old < t->stack_sp)
+		return;
+	for (uint64_t a = lo; a < hi; a++)
+		dst[a - sp] ^= last[a - t->stack_sp];
+}
+
+/* The slot's stack buffer (made on first use), or NULL when out of memory. */
+static unsigned char *stack_buf_of(ec_stack_bufs bufs, const struct ec_state *st, const struct ec_thread *t)
+{
+	size_t i = (size_t)(t - st->slot);
+
+	if (!bufs[i])
+		bufs[i] = malloc(FL_STACK_MAX);
+	return bufs[i];
+}
+
+static void remember_stack(struct ec_thread *t, unsigned char *buf, const struct fl_ev_stack *s,
+			   const unsigned char *data)
+{
+	t->stack_ip = s->ip;
+	t->stack_sp = s->sp;
+	t->stack_bp = s->bp;
+	t->stack_len = buf ? s->len : 0;
+	if (buf && s->len)
+		memcpy(buf, data, s->len);
 }
 
 static void encode_verbatim(struct ec_encoder *e, const void *rec, uint32_t len)
@@ -343,6 +397,30 @@ static void encode_reason(struct ec_encoder *e, const struct fl_ev_reason *r)
 	encode_masked(e, r->a, 5);
 }
 
+static void encode_stack(struct ec_encoder *e, const void *rec)
+{
+	struct fl_ev_stack s;
+	const unsigned char *data = (const unsigned char *)rec + sizeof(s);
+	struct ec_thread *t;
+	unsigned char *buf, *out;
+
+	memcpy(&s, rec, sizeof(s));
+	t = encode_header(e, &s.h);
+	put_varint(&e->time, zigzag(s.h.ts - t->ts));
+	t->ts = s.h.ts;
+	put_varint(&e->main, s.kind);
+	put_varint(&e->main, s.len);
+	put_varint(&e->main, zigzag(s.ip - t->stack_ip));
+	put_varint(&e->main, zigzag(s.sp - t->stack_sp));
+	put_varint(&e->main, zigzag(s.bp - t->stack_bp));
+	buf = stack_buf_of(e->stack_buf, &e->st, t);
+	out = e->main.p + e->main.len;
+	memcpy(out, data, s.len);
+	xor_with_last(out, s.sp, s.len, t, buf);
+	e->main.len += s.len;
+	remember_stack(t, buf, &s, data);
+}
+
 static void encode_event(struct ec_encoder *e, const void *rec)
 {
 	union event ev;
@@ -369,6 +447,9 @@ int ec_encode(struct ec_encoder *e, const void *rec, uint32_t len)
 		return -1;
 	if (!e->verbatim_only && encodable(rec, len)) {
 		encode_event(e, rec);
+		e->st.ts = e->st.cur->ts;
+	} else if (!e->verbatim_only && stack_encodable(rec, len)) {
+		encode_stack(e, rec);
 		e->st.ts = e->st.cur->ts;
 	} else {
 		encode_verbatim(e, rec, len);
@@ -472,6 +553,8 @@ void ec_decoder_free(struct ec_decoder *d)
 {
 	if (!d)
 		return;
+	for (size_t i = 0; i < EC_SLOTS; i++)
+		free(d->stack_buf[i]);
 	free(d->out);
 	free(d);
 }
@@ -705,6 +788,45 @@ static bool decode_event(struct block *b, unsigned tag)
 	return true;
 }
 
+static bool decode_stack(struct block *b, unsigned tag)
+{
+	struct fl_ev_stack s;
+	struct cursor *m = &b->main;
+	struct ec_thread *t;
+	unsigned char *dst, *buf;
+
+	memset(&s, 0, sizeof(s));
+	t = decode_header(b, tag, &s.h);
+	if (!t)
+		return false;
+	s.h.ts = t->ts + unzigzag(get_varint(&b->time));
+	t->ts = s.h.ts;
+	b->d->st.ts = t->ts;
+	s.kind = (uint32_t)get_bounded(m, UINT32_MAX);
+	s.len = (uint32_t)get_bounded(m, FL_STACK_MAX);
+	s.ip = t->stack_ip + unzigzag(get_varint(m));
+	s.sp = t->stack_sp + unzigzag(get_varint(m));
+	s.bp = t->stack_bp + unzigzag(get_varint(m));
+	if (m->bad || b->time.bad || s.len > (uint64_t)(m->end - m->p)) {
+		b->why = "a stack record runs past the end of its block or has a bad field";
+		return false;
+	}
+	buf = stack_buf_of(b->d->stack_buf, &b->d->st, t);
+	if (!buf) {
+		b->why = "out of memory";
+		return false;
+	}
+	dst = out_record(b, sizeof(s) + s.len);
+	if (!dst)
+		return false;
+	memcpy(dst, &s, sizeof(s));
+	memcpy(dst + sizeof(s), m->p, s.len);
+	m->p += s.len;
+	xor_with_last(dst + sizeof(s), s.sp, s.len, t, buf);
+	remember_stack(t, buf, &s, dst + sizeof(s));
+	return true;
+}
+
 static bool decode_record(struct block *b)
 {
 	unsigned tag = get_byte(&b->main);
@@ -716,6 +838,8 @@ static bool decode_record(struct block *b)
 		}
 		return decode_verbatim(b);
 	}
+	if ((tag & EC_TAG_KIND) == FL_EV_STACK)
+		return decode_stack(b, tag);
 	if (!fl_event_size(tag & EC_TAG_KIND)) {
 		b->why = "bad record tag";
 		return false;

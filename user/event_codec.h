@@ -11,7 +11,7 @@
  * Main stream, per record: a tag byte, bits 0-2 the kind:
  *   0 verbatim: varint len, len bytes (meta records, unknown records, events
  *     whose length or padding is not the usual one);
- *   1..5 an event of that FL_EV_* type; then, each only if its tag bit is set:
+ *   1..6 an event of that FL_EV_* type; then, each only if its tag bit is set:
  *     EC_TAG_THREAD varint thread code (0: a new thread, varint tid follows;
  *                   k: the thread in slot k-1); clear: the previous event's thread
  *     EC_TAG_CPU    varint cpu      (clear: the thread's last cpu)
@@ -63,8 +63,13 @@ struct ec_thread {
 	uint64_t dur[EC_NFUNC]; /* per func: ts_ret - ts of its last call */
 	uint64_t addr;     /* last pointer of its calls (a2, then ret) */
 	uint64_t fault_addr, fault_ip;
+	uint64_t stack_ip, stack_sp, stack_bp; /* its last stack record's registers */
+	uint32_t stack_len; /* bytes of its last stack (in the coder's stack_buf), 0: none */
 	uint32_t tid, tgid, cpu;
 };
+
+/* Per slot, the bytes of the thread's last stack record (FL_STACK_MAX each, made when first needed). */
+typedef unsigned char *ec_stack_bufs[EC_SLOTS];
 
 /* What encoder and decoder both track, identically. */
 struct ec_state {
@@ -92,6 +97,7 @@ struct ec_encoder {
 	uint64_t out_bytes;
 	bool verbatim_only;
 	unsigned char prelude[EC_PRELUDE_MAX];
+	ec_stack_bufs stack_buf;
 };
 
 /* verbatim_only: store every record as it is (for an event ABI this codec
@@ -119,6 +125,7 @@ struct ec_decoder {
 	struct ec_state st;
 	unsigned char *out; /* decoded records: u32 len, u32 0, bytes padded to 8 */
 	size_t out_len, out_cap, pos;
+	ec_stack_bufs stack_buf;
 };
 
 struct ec_decoder *ec_decoder_new(void);

@@ -223,6 +223,44 @@ static unsigned char *encode_range(struct ec_encoder *e, const struct recs *rs, 
 	return p;
 }
 
+/* Stack records of nthreads threads, as --stacks writes them: each thread's
+ * stack pointer wanders a little, most bytes stay as they were, some change;
+ * lengths up to max_len (FL_STACK_MAX: the largest); one record whose length
+ * field lies (kept verbatim). */
+static void stacks(struct recs *rs, unsigned nthreads, unsigned n, uint32_t max_len)
+{
+	static unsigned char mem[64][FL_STACK_MAX + 4096]; /* each thread's "stack", from 0x7ffd0000 + k*64K */
+	struct {
+		struct fl_ev_stack s;
+		unsigned char data[FL_STACK_MAX];
+	} r;
+	uint64_t ts = 5000;
+
+	for (unsigned k = 0; k < 64; k++)
+		for (size_t i = 0; i < sizeof(mem[k]); i++)
+			mem[k][i] = (unsigned char)rnd();
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = (unsigned)(rnd() % nthreads), slot = k % 64;
+		uint64_t base = 0x7ffd00000000ull + (uint64_t)k * 0x10000, off = (rnd() % 64) * 8;
+
+		memset(&r, 0, sizeof(r));
+		r.s.h = (struct fl_hdr){ .type = FL_EV_STACK, .func = (uint8_t)(rnd() % 2 ? FL_MALLOC : FL_FUNC_NONE),
+					 .flags = (uint16_t)(rnd() % 2), .tid = 1000 + k, .tgid = 1000,
+					 .cpu = (uint32_t)(rnd() % 2), .ts = ts += rnd() % 5000 };
+		r.s.kind = 1 + (uint32_t)(rnd() % 2);
+		r.s.len = (uint32_t)(rnd() % (max_len + 1));
+		r.s.ip = 0x555555554000ull + rnd() % 4096;
+		r.s.sp = base + off;
+		r.s.bp = rnd() % 3 ? r.s.sp + 64 : 0;
+		if (rnd() % 4 == 0) /* a local changed */
+			mem[slot][off + rnd() % (r.s.len + 1)] ^= 0x5a;
+		memcpy(r.data, mem[slot] + off, r.s.len);
+		recs_add(rs, &r, (uint32_t)(sizeof(r.s) + r.s.len));
+	}
+	r.s.len = 100; /* says 100, has 8 */
+	recs_add(rs, &r, (uint32_t)sizeof(r.s) + 8);
+}
+
 static unsigned char *encode_all(const struct recs *rs, bool verbatim_only, size_t *n)
 {
 	struct ec_encoder *e = ec_encoder_new(verbatim_only);
@@ -419,6 +457,47 @@ static void test_blocks_decode_alone(void **state)
 	recs_free(&rs);
 }
 
+/* --stacks records: byte-identical through the XOR with each thread's last
+ * stack, across threads, slot evictions and stack pointers that move; a
+ * stack taken again from the same place codes to (nearly) all zeros. */
+static void test_stacks_round_trip(void **state)
+{
+	struct recs rs = { 0 };
+	struct ec_encoder *e = ec_encoder_new(false);
+	struct ec_chunk ch[3];
+	struct {
+		struct fl_ev_stack s;
+		unsigned char data[4096];
+	} r = { .s = { .h = { .type = FL_EV_STACK, .tid = 7, .tgid = 7 }, .kind = 1, .len = 4096,
+		       .ip = 0x401000, .sp = 0x7ffc1000 } };
+	size_t zeros = 0, n;
+
+	(void)state;
+	stacks(&rs, 3, 300, FL_STACK_MAX);
+	round_trip(&rs, false);
+	recs_free(&rs);
+	stacks(&rs, 3 * EC_SLOTS, 2000, 512); /* more threads than slots */
+	realistic(&rs, 5, 2000);              /* and other records between */
+	stacks(&rs, 5, 200, 2048);
+	round_trip(&rs, false);
+	recs_free(&rs);
+
+	for (size_t i = 0; i < sizeof(r.data); i++)
+		r.data[i] = (unsigned char)rnd();
+	assert_non_null(e);
+	assert_int_equal(ec_encode(e, &r, sizeof(r)), 0);
+	ec_encoder_reset(e);
+	assert_int_equal(ec_encode(e, &r, sizeof(r)), 0);
+	r.s.h.ts++;
+	assert_int_equal(ec_encode(e, &r, sizeof(r)), 0); /* the same stack again */
+	n = ec_encoder_payload(e, ch);
+	assert_true(n > 2 * 4096);
+	for (size_t i = ch[1].len - 4096; i < ch[1].len; i++)
+		zeros += ch[1].p[i] == 0;
+	assert_int_equal(zeros, 4096);
+	ec_encoder_free(e);
+}
+
 /* Every strict prefix of a payload is an error, with a reason. */
 static void test_truncated_payloads(void **state)
 {
@@ -431,6 +510,7 @@ static void test_truncated_payloads(void **state)
 	realistic(&rs, 3, 300);
 	oddities(&rs);
 	extremes(&rs);
+	stacks(&rs, 2, 12, 64);
 	p = encode_all(&rs, false, &n);
 	for (size_t cut = 0; cut < n; cut++) {
 		unsigned char *c = malloc(cut ? cut : 1); /* exact size: ASan sees overreads */
@@ -481,6 +561,7 @@ static void test_random_mutations(void **state)
 	realistic(&rs, 4, 400);
 	oddities(&rs);
 	extremes(&rs);
+	stacks(&rs, 3, 20, 96);
 	p = encode_all(&rs, false, &n);
 	m = malloc(n);
 	for (unsigned round = 0; round < 20000; round++) {
@@ -628,6 +709,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_realistic_round_trip),
+		cmocka_unit_test(test_stacks_round_trip),
 		cmocka_unit_test(test_many_threads_interleaved),
 		cmocka_unit_test(test_same_set_threads),
 		cmocka_unit_test(test_extreme_values),
