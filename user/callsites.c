@@ -580,7 +580,15 @@ static void frame_text(struct callsites *cs, const struct cs_row *r, int i, char
 	struct symbol_info si;
 	bool known;
 
-	symbolize(cs->symbolizer, r->maps, unwind_call_site(r->ips, i), &si);
+	uint64_t addr = unwind_call_site(r->ips, i);
+
+	if (symbolize(cs->symbolizer, r->maps, addr, &si)) { /* in no mapping */
+		if (addr == 0)
+			snprintf(buf, len, "[no user context]"); /* a fault taken by the kernel during exec */
+		else
+			snprintf(buf, len, bare ? "[unmapped]" : "[unmapped 0x%" PRIx64 "]", addr);
+		return;
+	}
 	known = strcmp(si.function, "[unknown]") != 0;
 	if (bare && known)
 		snprintf(buf, len, "%s", si.function);
