@@ -61,6 +61,9 @@ struct thread_state {
 	__u32 free_open;
 	__u32 calls_unsampled; /* outermost calls since the last one whose stack was taken */
 	__u64 stack_lo, stack_hi; /* the thread's stack mapping, as last looked up (bpf_find_vma is dear) */
+	/* the last event stack sent whole: its ip, sp and first words (FL_STACK_REPEAT) */
+	__u64 last_ip, last_sp, last_top[4];
+	__u32 last_valid;
 };
 
 /* A stack record is built here (too big for the BPF stack), then copied out. */
@@ -263,16 +266,47 @@ static __always_inline void restore_return_addresses(struct stack_buf *b, struct
 	}
 }
 
+/* An event stack taken again where the thread's last whole one was (same
+ * ip, sp and top 32 bytes: the return address of a leaf such as memset
+ * among them): a short FL_STACK_REPEAT record says so. True if sent. */
+static __always_inline bool emit_repeat(struct thread_state *ts, __u8 func, __u16 flags, __u64 ip, __u64 sp,
+					__u64 top[4])
+{
+	struct fl_ev_stack *e;
+
+	if (!ts || !ts->last_valid || ts->last_ip != ip || ts->last_sp != sp || ts->last_top[0] != top[0] ||
+	    ts->last_top[1] != top[1] || ts->last_top[2] != top[2] || ts->last_top[3] != top[3])
+		return false;
+	e = reserve(sizeof(*e));
+	if (!e)
+		return true; /* counted lost */
+	fill_hdr(&e->h, FL_EV_STACK, func, flags);
+	e->len = 0;
+	e->kind = FL_STACK_FOR_EVENT | FL_STACK_REPEAT;
+	e->ip = ip;
+	e->sp = sp;
+	e->bp = 0;
+	submit(e);
+	return true;
+}
+
 /* One FL_EV_STACK record for the thread's next record of the given kind. */
 static __always_inline void emit_stack(struct thread_state *ts, __u32 kind, __u8 func, __u16 flags, __u64 ip,
 				       __u64 sp, __u64 bp)
 {
 	__u32 zero = 0, got;
 	struct stack_buf *b = bpf_map_lookup_elem(&stack_scratch, &zero);
-	__u64 avail;
+	__u64 avail, top[4] = { 0, 0, 0, 0 };
 
 	if (!b)
 		return;
+	if (kind == FL_STACK_FOR_EVENT) {
+		bpf_probe_read_user(top, sizeof(top), (void *)sp);
+		if (emit_repeat(ts, func, flags, ip, sp, top))
+			return;
+		if (ts)
+			ts->last_valid = 0; /* until this one is sent whole */
+	}
 	/* a stack is worth less than the events: past half full, the ring keeps its room for them */
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2) {
 		count(FL_CNT_STACKS_SKIPPED);
@@ -292,8 +326,16 @@ static __always_inline void emit_stack(struct thread_state *ts, __u32 kind, __u8
 	if (avail > ring_peak)
 		ring_peak = avail;
 	if (bpf_ringbuf_output(&events, b, sizeof(b->e) + got,
-			       avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
+			       avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP)) {
 		count(FL_CNT_LOST);
+		return;
+	}
+	if (kind == FL_STACK_FOR_EVENT && ts) {
+		ts->last_ip = ip;
+		ts->last_sp = sp;
+		__builtin_memcpy(ts->last_top, top, sizeof(top));
+		ts->last_valid = 1;
+	}
 }
 
 static __always_inline void emit_stack_of(struct thread_state *ts, __u32 kind, __u8 func, __u16 flags,
@@ -752,7 +794,7 @@ static __always_inline int fault(__u64 addr, struct pt_regs *regs, __u64 error_c
 			count(FL_CNT_FIRST_TOUCH);
 		return 0;
 	}
-	ts = thread_state(false);
+	ts = thread_state(stack_mode != 0); /* --stacks keeps per-thread stack facts */
 	tag_of(ts, mode ? NULL : regs, &func, &flags);
 	flags |= mode;
 	if (error_code & 2)

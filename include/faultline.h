@@ -143,6 +143,10 @@ enum fl_stack_for {
 	FL_STACK_FOR_EVENT = 1, /* the thread's next syscall or fault record */
 	FL_STACK_FOR_CALL = 2,  /* the thread's next outermost call record (--stacks=all) */
 };
+/* In fl_ev_stack.kind with FL_STACK_FOR_EVENT: no bytes follow; the stack
+ * is the thread's previous full FL_STACK_FOR_EVENT one (taken at the same
+ * ip and sp, with the same 32 bytes at sp: a loop touching page after page). */
+#define FL_STACK_REPEAT 0x100
 
 /* What --stacks captures (BPF rodata stack_mode). */
 enum fl_stack_mode {

@@ -78,6 +78,11 @@ struct callsites {
 	uint64_t stack_bytes; /* bytes copied, over the stacks seen */
 	uint64_t skipped;     /* stacks the kernel did not take (ring buffer over half full) */
 	struct last_call last[LAST_CALLS];
+	/* the last stack unwound and its row: a stack seen again (a loop touching
+	 * page after page) is not unwound again */
+	struct fl_ev_stack *memo;
+	const struct proc_maps *memo_maps;
+	size_t memo_row; /* 1 + row index, 0: none */
 	bool named;
 };
 
@@ -126,6 +131,7 @@ void callsites_free(struct callsites *cs)
 		proc_maps_free(cs->old[i]);
 	free(cs->old);
 	free(cs->maps);
+	free(cs->memo);
 	free(cs->rows);
 	free(cs->table);
 	unwinder_free(cs->unwinder);
@@ -431,17 +437,27 @@ static struct cs_row *row_of_stack(struct callsites *cs, const struct fl_ev_stac
 	struct cs_maps *m = maps_of(cs, s->h.tgid);
 	struct unwind_regs regs = { .ip = s->ip, .sp = s->sp, .bp = s->bp };
 	uint64_t ips[MAX_FRAMES];
+	struct cs_row *r;
 	int n;
 
 	cs->stacks++;
 	if (!m)
 		return NULL;
+	if (cs->memo && cs->memo_maps == m->cur && cs->memo->len == s->len && cs->memo->ip == s->ip &&
+	    cs->memo->sp == s->sp && cs->memo->bp == s->bp && !memcmp(cs->memo + 1, s + 1, s->len))
+		return cs->memo_row ? &cs->rows[cs->memo_row - 1] : NULL;
 	n = unwind_stack(cs->unwinder, m->cur, &regs, s + 1, s->len, ips, MAX_FRAMES);
+	cs->memo = xrealloc(cs->memo, sizeof(*s) + s->len);
+	memcpy(cs->memo, s, sizeof(*s) + s->len);
+	cs->memo_maps = m->cur;
+	cs->memo_row = 0;
 	if (n <= 0) {
 		cs->unwound_empty++;
 		return NULL;
 	}
-	return row_get(cs, m->cur, ips, n);
+	r = row_get(cs, m->cur, ips, n);
+	cs->memo_row = (size_t)(r - cs->rows) + 1;
+	return r;
 }
 
 static uint32_t row_ref(const struct callsites *cs, const struct cs_row *r)

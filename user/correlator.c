@@ -27,6 +27,7 @@ struct pending {
 	struct fl_ev_stack **stacks; /* recs[i]'s captured stack, or NULL */
 	/* stacks waiting for the thread's next syscall or fault, and next outer call */
 	struct fl_ev_stack *event_stack, *call_stack;
+	struct fl_ev_stack *last_whole; /* its last whole event stack (what FL_STACK_REPEAT means) */
 	/* a call written at its entry (FL_F_AT_ENTRY: free) and not over yet */
 	bool open;
 	uint32_t open_tgid, open_syscalls;
@@ -90,6 +91,7 @@ void corr_free(struct correlator *c)
 		free(t->stacks);
 		free(t->event_stack);
 		free(t->call_stack);
+		free(t->last_whole);
 	}
 	for (int i = 0; i < c->info.argc; i++)
 		free(c->info.argv[i]);
@@ -229,18 +231,40 @@ static void pending_push(struct pending *t, const void *rec, size_t len, struct 
 	t->stacks[t->n++] = stack;
 }
 
-/* A captured stack waits in its thread for the record it belongs to. */
-static void keep_stack(struct correlator *c, const struct fl_ev_stack *s, size_t len)
+static struct fl_ev_stack *stack_copy(const struct fl_ev_stack *s)
+{
+	size_t len = sizeof(*s) + s->len;
+	struct fl_ev_stack *n = malloc(len);
+
+	if (!n)
+		abort();
+	memcpy(n, s, len);
+	return n;
+}
+
+/* A captured stack waits in its thread for the record it belongs to. A
+ * repeat stands for the thread's last whole event stack. */
+static void keep_stack(struct correlator *c, const struct fl_ev_stack *s)
 {
 	struct pending *t = thread_get(c, s->h.tid);
 	struct fl_ev_stack **slot = s->kind == FL_STACK_FOR_CALL ? &t->call_stack : &t->event_stack;
 
 	free(*slot);
-	*slot = malloc(len);
-	if (!*slot)
-		abort();
-	memcpy(*slot, s, len);
+	*slot = NULL;
 	c->stacks++;
+	if (s->kind == (FL_STACK_FOR_EVENT | FL_STACK_REPEAT)) {
+		if (!t->last_whole)
+			return; /* the stack it repeats was not seen: the event goes without */
+		*slot = stack_copy(t->last_whole);
+		(*slot)->h = s->h;
+		(*slot)->kind = FL_STACK_FOR_EVENT;
+		return;
+	}
+	*slot = stack_copy(s);
+	if (s->kind == FL_STACK_FOR_EVENT) {
+		free(t->last_whole);
+		t->last_whole = stack_copy(s);
+	}
 }
 
 /* The stack waiting for record h of thread t, now owned by the caller. */
@@ -726,7 +750,7 @@ int corr_feed(struct correlator *c, const void *rec, size_t len)
 			c->bad_records++;
 			return -1;
 		}
-		keep_stack(c, s, sizeof(*s) + s->len);
+		keep_stack(c, s);
 		return 0;
 	}
 	need = len >= 1 ? fl_event_size(h->type) : 0;

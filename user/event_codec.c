@@ -254,6 +254,8 @@ static unsigned char *stack_buf_of(ec_stack_bufs bufs, const struct ec_state *st
 static void remember_stack(struct ec_thread *t, unsigned char *buf, const struct fl_ev_stack *s,
 			   const unsigned char *data)
 {
+	if (s->len == 0)
+		return; /* a repeat (or an empty copy): the last whole stack stays the reference */
 	t->stack_ip = s->ip;
 	t->stack_sp = s->sp;
 	t->stack_bp = s->bp;

@@ -139,6 +139,11 @@ static void test_stacks_follow_their_records(void **state)
 	struct correlator *c = setup_corr(&cap);
 
 	(void)state;
+	/* a repeat with nothing to repeat: the next event has no stack */
+	assert_int_equal(feed_stack(c, FL_STACK_FOR_EVENT | FL_STACK_REPEAT, 0x999, 0, 0), 0);
+	feed_fault(c, -1, HEAP + 0x9000, 0);
+	assert_int_equal(cap.stack_ip[1], 0);
+	cap.n = 1;
 	assert_int_equal(feed_stack(c, FL_STACK_FOR_CALL, 0x333, 64, 64), 0);
 	assert_int_equal(feed_stack(c, FL_STACK_FOR_EVENT, 0x111, 128, 128), 0);
 	feed_sys(c, FL_SYS_BRK, FL_MALLOC, HEAP + 0x21000, 0, 0, 0, HEAP + 0x21000);
@@ -165,7 +170,18 @@ static void test_stacks_follow_their_records(void **state)
 	/* the next event has none left */
 	feed_fault(c, -1, HEAP + 0x6000, 0);
 	assert_int_equal(cap.stack_ip[6], 0);
-	assert_int_equal(corr_stacks(c), 4);
+	assert_int_equal(corr_stacks(c), 5);
+	/* a repeat stands for the thread's last whole event stack (0x444's) */
+	assert_int_equal(feed_stack(c, FL_STACK_FOR_EVENT | FL_STACK_REPEAT, 0x999, 0, 0), 0);
+	feed_fault(c, -1, HEAP + 0x7000, 0);
+	assert_int_equal(cap.stack_ip[7], 0x444);
+	assert_int_equal(cap.stack_len[7], 16);
+	/* a call stack is no event stack: a repeat after it still means 0x444 */
+	assert_int_equal(feed_stack(c, FL_STACK_FOR_CALL, 0x777, 32, 32), 0);
+	assert_int_equal(feed_stack(c, FL_STACK_FOR_EVENT | FL_STACK_REPEAT, 0x999, 0, 0), 0);
+	feed_fault(c, -1, HEAP + 0x8000, 0);
+	assert_int_equal(cap.stack_ip[8], 0x444);
+	assert_int_equal(corr_stacks(c), 8);
 	/* a stack that claims more bytes than the record has */
 	assert_int_equal(feed_stack(c, FL_STACK_FOR_EVENT, 0x555, 16, 4096), -1);
 	assert_int_equal(corr_bad_records(c), 1);
