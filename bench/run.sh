@@ -301,6 +301,7 @@ for ((i = 0; i < 5; i++)); do
 	echo $(( ${t1/./} - ${t0/./} )) >>"$WORK/rep"
 done
 REPORT_US=$(sort -n "$WORK/rep" | sed -n 3p)
+REPORT_BEST_US=$(sort -n "$WORK/rep" | sed -n 1p)
 # unwinding and symbolizing: report of a --stacks recording of the fault-heavy workload
 STACKS_REPORT=
 for w in "${WORKLOADS[@]}"; do
@@ -314,7 +315,7 @@ for w in "${WORKLOADS[@]}"; do
 	t1=$EPOCHREALTIME
 	n=$(sed -n 's/^Call sites (--stacks[^)]*): \([0-9]*\) stacks.*/\1/p' "$WORK/stacks.$wl.txt")
 	[ -n "$n" ] && STACKS_REPORT=$(awk -v n="$n" -v us=$(( ${t1/./} - ${t0/./} )) -v b="$(stat -c %s "$f")" -v wl="$wl" 'BEGIN {
-		printf "`faultline report` of a `record --stacks` of %s: %d stacks unwound and symbolized, whole report in %.2f s (%.0f stacks/s); file %.1f MiB (%.0f bytes per stack)", wl, n, us / 1e6, n / (us / 1e6), b / 1048576, b / n }')
+		printf "`faultline report` of a `record --stacks` of %s: %d stacks (repeats included) unwound and symbolized, whole report in %.2f s (%.0f stacks/s); whole file %.1f MiB", wl, n, us / 1e6, n / (us / 1e6), b / 1048576 }')
 	rm -f "$f"
 done
 CHURN_MALLOC=$(json_num malloc <"$WORK/churn.json")
@@ -388,8 +389,8 @@ EXTRA=$WORK/extra.md
 	done
 	echo
 	if [ -n "$REPORT_US" ] && [ -n "${EVENTS[churn]:-}" ]; then
-		awk -v e="${EVENTS[churn]}" -v us="$REPORT_US" 'BEGIN {
-			printf "`faultline report --format json` on the churn trace: %d events in %.3f s (median of 5) = %.2f M events/s\n", e, us / 1e6, e / us }'
+		awk -v e="${EVENTS[churn]}" -v us="$REPORT_US" -v best="$REPORT_BEST_US" 'BEGIN {
+			printf "`faultline report --format json` on the churn trace: %d events in %.3f s (median of 5) = %.2f M events/s; best of 5 %.3f s = %.2f M events/s\n", e, us / 1e6, e / us, best / 1e6, e / best }'
 	fi
 	echo
 	if [ -s "$WORK/stacks_cost" ]; then
@@ -420,7 +421,7 @@ EXTRA=$WORK/extra.md
 		echo "- ≤ 2.3 bytes per event (churn): $(awk -v b="${BYTES[churn]}" -v e="${EVENTS[churn]}" 'BEGIN { printf "%.2f", b / e }') — $(verdict "$(awk -v b="${BYTES[churn]}" -v e="${EVENTS[churn]}" 'BEGIN { print (b / e <= 2.3) }')")"
 	fi
 	[ -n "$REPORT_US" ] && [ -n "${EVENTS[churn]:-}" ] &&
-		echo "- report ≥ 10M events/s: $(awk -v e="${EVENTS[churn]}" -v us="$REPORT_US" 'BEGIN { printf "%.2f M/s", e / us }') — $(verdict "$(awk -v e="${EVENTS[churn]}" -v us="$REPORT_US" 'BEGIN { print (e / us >= 10) }')")"
+		echo "- report ≥ 10M events/s: median $(awk -v e="${EVENTS[churn]}" -v us="$REPORT_US" 'BEGIN { printf "%.2f M/s", e / us }'), best of 5 $(awk -v e="${EVENTS[churn]}" -v us="$REPORT_BEST_US" 'BEGIN { printf "%.2f M/s", e / us }') — median $(verdict "$(awk -v e="${EVENTS[churn]}" -v us="$REPORT_US" 'BEGIN { print (e / us >= 10) }')"), best $(verdict "$(awk -v e="${EVENTS[churn]}" -v us="$REPORT_BEST_US" 'BEGIN { print (e / us >= 10) }')")"
 	[ -n "$BUDGET_NOTE" ] && echo && echo "Rounds cut short by the ${BUDGET} s time budget: $BUDGET_NOTE"
 	[ -n "$FAILS" ] && echo && echo "Runs that exited non-zero, not counted (warm-up included): $(printf '%s' "$FAILS" | sort | uniq -c | awk '{ printf "%s%s %s %s x%d", s, $2, $3, $4, $1; s = ", " }')."
 } >"$EXTRA"
@@ -480,7 +481,10 @@ probe floor; no lost events; ≤ 2.3 bytes per event in the trace file; `report`
 
 Known distances and why:
 - `report` speed: the correlator and the live-allocation index take about 65% of it, decoding the
-  compact events about 20%, inflate about 5% (perf record of `report --format json`).
+  compact events about 20%, inflate about 5% (perf record of `report --format json`). This VM's speed
+  drifts by a factor of two over minutes (the same binary on the same file: 0.05 s to 0.10 s for the
+  600k churn events), so the median and the best of 5 are both given; the best is what the code can do,
+  the median what this run saw.
 - "stat within 10% of bpftrace counting the same probes" cannot be run here: Debian's bpftrace is built
   without uprobe offset support and refuses `free+9`, faultline's placement; bpftrace's naive placement
   (`free` at its entry, a single-stepped `test`) and the perf-probe floor of faultline's placement are
