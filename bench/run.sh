@@ -232,13 +232,13 @@ run_cfg() {
 
 TOTAL_T0=$EPOCHREALTIME
 BUDGET_NOTE=
-echo "bench: ${QUICK:+(quick) }rounds: $ROUNDS ($SLOW_ROUNDS for true, faulty and sqlite3); work dir $WORK" >&2
+echo "bench: ${QUICK:+(quick) }rounds: $ROUNDS ($SLOW_ROUNDS for faulty and sqlite3); work dir $WORK" >&2
 for w in "${WORKLOADS[@]}"; do
 	IFS='|' read -r wl in cmd <<<"$w"
 	[ "$wl" != true ] && check_quiet "before $wl"
 	read -ra argv <<<"$cmd"
 	cfgs=$(configs_for "$wl")
-	n=$ROUNDS; case $wl in faulty|sqlite3|true) n=$SLOW_ROUNDS;; esac   # true: start-up, steady
+	n=$ROUNDS; case $wl in faulty|sqlite3) n=$SLOW_ROUNDS;; esac
 	echo "bench: $wl ($cmd): $cfgs x $n" >&2
 	RECORD=
 	if [ "$WARMUP" = 1 ]; then
@@ -499,7 +499,7 @@ EOF
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- machine: $(nproc) CPUs, ${MODEL:-unknown CPU}, kernel $(uname -r), $(ldd --version 2>/dev/null | head -n 1)"
-	echo "- command: \`$CMDLINE\` (from the repo root; rounds: $ROUNDS, $SLOW_ROUNDS for true, faulty and sqlite3, after $WARMUP warm-up; total ${TOTAL_S} s)"
+	echo "- command: \`$CMDLINE\` (from the repo root; rounds: $ROUNDS, $SLOW_ROUNDS for faulty and sqlite3, after $WARMUP warm-up; total ${TOTAL_S} s)"
 	echo "- workloads: \`churn $CHURN_PAIRS\`, \`mmap_threshold zero $MMAP_N\`, \`faulty $FAULTY_MIB $FAULTY_ROUNDS\`, \`sqlite3 :memory:\` < generated script ($SQL_ROWS INSERTs in transactions of 5000, an index, 2 SELECTs)"
 	echo "- status: $STATUS"
 	echo
