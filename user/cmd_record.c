@@ -47,8 +47,8 @@ static void flush_tick(void *ctx, bool final)
 static void usage_record(FILE *out)
 {
 	fprintf(out,
-		"usage: faultline record [-o FILE] [-f] [-q] [-v] [--buffer-size MIB] -- CMD [ARG...]\n"
-		"       faultline record -p PID [-o FILE] [--duration SEC] [-q] [-v]\n"
+		"usage: faultline record [-o FILE] [-f] [-q] [-v] [--buffer-size MIB] [--stacks[=all]] -- CMD [ARG...]\n"
+		"       faultline record -p PID [-o FILE] [--duration SEC] [-q] [-v] [--stacks[=all]]\n"
 		"\n"
 		"Runs CMD with faultline's probes in place from its execve to its exit (or\n"
 		"attaches to the running process PID) and stores every allocator call, memory\n"

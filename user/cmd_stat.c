@@ -42,7 +42,7 @@ static void write_sites_json(void *ctx, FILE *out)
 static void usage_stat(FILE *out)
 {
 	fprintf(out,
-		"usage: faultline stat [--json FILE] [-r N] [-f] [-q] [-v] -- CMD [ARG...]\n"
+		"usage: faultline stat [--json FILE] [-r N] [-f] [-q] [-v] [-n | --stacks[=all]] -- CMD [ARG...]\n"
 		"       faultline stat -p PID --duration SEC [--json FILE] [-q]\n"
 		"\n"
 		"Counts allocator calls, memory syscalls (by kind and by the call that caused\n"

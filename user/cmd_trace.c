@@ -63,8 +63,8 @@ static void write_sites_json(void *ctx, FILE *out)
 static void usage_trace(FILE *out)
 {
 	fprintf(out,
-		"usage: faultline trace -p PID [--duration SEC] [--json] [-v]\n"
-		"       faultline trace [-f] [--json] [-v] -- CMD [ARG...]\n"
+		"usage: faultline trace -p PID [--duration SEC] [--json] [-v] [--stacks[=all]]\n"
+		"       faultline trace [-f] [--json] [-v] [--stacks[=all]] -- CMD [ARG...]\n"
 		"\n"
 		"Live view: attaches to every thread of PID (threads created later included),\n"
 		"or starts CMD, and prints one line per allocator call that caused a memory\n"

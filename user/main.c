@@ -9,7 +9,7 @@ static const struct subcommand {
 	const char *summary;
 } subcommands[] = {
 	{ "record", cmd_record, "run a command under the probes, store its events in a file" },
-	{ "report", cmd_report, "print what a recording shows (text, json summary, jsonl events)" },
+	{ "report", cmd_report, "print what a recording shows (text, json, jsonl; call sites, folded stacks)" },
 	{ "trace", cmd_trace, "live view of a running process (-p PID) or a command" },
 	{ "stat", cmd_stat, "counts only, no trace file; summary JSON for `check`; -r N runs" },
 	{ "check", cmd_check, "compare a JSON summary with a baseline (CI regression gate)" },
