@@ -71,6 +71,7 @@ UNIT_USES_check_metrics := $(BUILD)/asan/json_read.o
 UNIT_USES_tracefile := $(BUILD)/asan/event_codec.o
 UNIT_USES_unwind := $(BUILD)/asan/symbolize.o
 UNIT_USES_symbolize := $(BUILD)/asan/unwind.o
+UNIT_USES_buildid_cache := $(BUILD)/asan/unwind.o $(BUILD)/asan/symbolize.o
 UNIT_USES_callsites := $(BUILD)/asan/unwind.o $(BUILD)/asan/symbolize.o $(BUILD)/asan/correlator.o $(BUILD)/asan/buildid_cache.o \
                        $(BUILD)/asan/alloc_index.o $(BUILD)/asan/region_set.o
 .SECONDEXPANSION:

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "buildid_cache.h"
+#include "unwind.h"
 
 const char *buildid_cache_dir(void)
 {
@@ -93,23 +94,17 @@ int buildid_cache_add(const char *id, const char *src)
 void maps_for_each_code(uint32_t pid, const char *text, size_t len,
 			void (*fn)(void *ctx, const char *path, const char *via), void *ctx)
 {
-	for (const char *p = text, *end = text + len; p < end;) {
-		const char *nl = memchr(p, '\n', end - p);
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		char line[4600], perms[8], path[4097], via[128];
-		unsigned long long lo, hi;
-		int off = 0;
+	struct proc_maps *m = proc_maps_parse(text, len);
+	char via[128];
 
-		if (n < sizeof(line)) {
-			memcpy(line, p, n);
-			line[n] = 0;
-			if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %n", &lo, &hi, perms, &off) == 3 && off > 0 &&
-			    perms[2] == 'x' && line[off] == '/') {
-				snprintf(path, sizeof(path), "%s", line + off);
-				snprintf(via, sizeof(via), "/proc/%u/map_files/%llx-%llx", pid, lo, hi);
-				fn(ctx, path, via);
-			}
-		}
-		p += n + 1;
+	for (size_t i = 0; m && i < proc_maps_count(m); i++) {
+		const struct proc_map *e = proc_maps_at(m, i);
+
+		if (e->perms[2] != 'x' || e->path[0] != '/')
+			continue;
+		snprintf(via, sizeof(via), "/proc/%u/map_files/%llx-%llx", pid, (unsigned long long)e->start,
+			 (unsigned long long)e->end);
+		fn(ctx, e->path, via);
 	}
+	proc_maps_free(m);
 }

@@ -12,6 +12,7 @@
 #include "buildid_cache.h"
 #include "callsites.h"
 #include "meta.h"
+#include "report.h"
 #include "symbolize.h"
 #include "unwind.h"
 
@@ -29,13 +30,18 @@ struct cs_maps {
 	struct proc_maps *cur;
 };
 
+/* What a stack (a row) or a call site counts. */
+struct cs_counts {
+	uint64_t syscalls[FL_NSYS];
+	uint64_t faults_owned, faults_touched, bytes, calls;
+};
+
 struct cs_row {
 	uint64_t hash;
 	const struct proc_maps *maps;
 	int n;
 	uint64_t *ips;
-	uint64_t syscalls[FL_NSYS];
-	uint64_t faults_owned, faults_touched, bytes, calls;
+	struct cs_counts count;
 	/* filled when written */
 	char *site;     /* "f (a.c:3) < g (a.c:9)" */
 	char *folded;   /* "main;g;f;malloc" */
@@ -63,6 +69,7 @@ struct callsites {
 	uint64_t allocator_ino;
 	unsigned sample;
 	int mode;
+	int top;        /* call sites listed per metric */
 	struct cs_maps *maps;
 	size_t nmaps;
 	struct proc_maps **old; /* every map set made, kept: rows point to them */
@@ -103,6 +110,7 @@ struct callsites *callsites_new(void)
 	cs->unwinder = unwinder_new();
 	cs->symbolizer = symbolizer_new();
 	cs->sample = 1;
+	cs->top = 10;
 	if (!cs->unwinder || !cs->symbolizer) {
 		callsites_free(cs);
 		return NULL;
@@ -154,6 +162,11 @@ void callsites_set_allocator(struct callsites *cs, const char *path)
 		cs->allocator_id[0] = 0;
 }
 
+void callsites_set_top(struct callsites *cs, int n)
+{
+	cs->top = n > 0 ? n : 1;
+}
+
 void callsites_set_mode(struct callsites *cs, uint64_t v)
 {
 	cs->mode = v & 0xff;
@@ -169,35 +182,21 @@ uint64_t callsites_stacks(const struct callsites *cs)
 
 /* ---- maps ------------------------------------------------------------------ */
 
-static bool line_range(const char *line, size_t n, uint64_t *lo, uint64_t *hi)
+struct strbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void sb_add(struct strbuf *b, const char *s)
 {
-	char buf[64];
-	unsigned long long a, b;
+	size_t n = strlen(s);
 
-	if (n >= sizeof(buf))
-		n = sizeof(buf) - 1;
-	memcpy(buf, line, n);
-	buf[n] = 0;
-	if (sscanf(buf, "%llx-%llx", &a, &b) != 2)
-		return false;
-	*lo = a;
-	*hi = b;
-	return true;
-}
-
-/* Does [lo, hi) overlap a line of text? */
-static bool text_overlaps(const char *text, size_t len, uint64_t lo, uint64_t hi)
-{
-	for (const char *p = text, *end = text + len; p < end;) {
-		const char *nl = memchr(p, '\n', end - p);
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		uint64_t a, b;
-
-		if (line_range(p, n, &a, &b) && a < hi && lo < b)
-			return true;
-		p += n + 1;
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->p = xrealloc(b->p, b->cap);
 	}
-	return false;
+	memcpy(b->p + b->len, s, n + 1);
+	b->len += n;
 }
 
 static struct cs_maps *maps_of(struct callsites *cs, uint32_t tgid)
@@ -256,81 +255,63 @@ static const char *object_file(struct callsites *cs, uint32_t tgid, const char *
 	return o->use;
 }
 
-/* The maps text with each recorded object's path replaced by the file that
- * holds it now (see object_file). Returns a new string of *out_len bytes. */
-static char *maps_with_objects(struct callsites *cs, uint32_t tgid, const char *text, size_t len, size_t *out_len)
+/* One maps line for e, its file being path (the device field is not kept:
+ * nothing reads it). */
+static void append_map_line(struct strbuf *b, const struct proc_map *e, const char *path)
 {
-	struct strbuf_ { char *p; size_t len, cap; } b = { 0 };
+	char head[160];
 
-	for (const char *p = text, *end = text + len; p < end;) {
-		const char *nl = memchr(p, '\n', end - p);
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		const char *slash = memchr(p, '/', n), *use = NULL;
-		char path[4097];
-
-		if (slash && (size_t)(p + n - slash) < sizeof(path)) {
-			memcpy(path, slash, p + n - slash);
-			path[p + n - slash] = 0;
-			use = object_file(cs, tgid, path);
-		}
-		if (b.len + n + strlen(use ? use : "") + 2 > b.cap) {
-			b.cap = (b.len + n + 4200) * 2;
-			b.p = xrealloc(b.p, b.cap);
-		}
-		if (use && strcmp(use, path)) {
-			memcpy(b.p + b.len, p, slash - p);
-			b.len += slash - p;
-			memcpy(b.p + b.len, use, strlen(use));
-			b.len += strlen(use);
-		} else {
-			memcpy(b.p + b.len, p, n);
-			b.len += n;
-		}
-		b.p[b.len++] = '\n';
-		p += n + 1;
-	}
-	*out_len = b.len;
-	return b.p ? b.p : xrealloc(NULL, 1);
+	snprintf(head, sizeof(head), "%llx-%llx %s %08llx 00:00 %llu ", (unsigned long long)e->start,
+		 (unsigned long long)e->end, e->perms, (unsigned long long)e->offset, (unsigned long long)e->inode);
+	sb_add(b, head);
+	sb_add(b, path);
+	sb_add(b, "\n");
 }
 
-void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *raw, size_t raw_len)
+static bool overlaps_any(const struct proc_maps *m, uint64_t lo, uint64_t hi)
+{
+	for (size_t i = 0; i < proc_maps_count(m); i++) {
+		const struct proc_map *e = proc_maps_at(m, i);
+
+		if (e->start < hi && lo < e->end)
+			return true;
+	}
+	return false;
+}
+
+void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *text, size_t len)
 {
 	struct cs_maps *m = maps_of(cs, tgid);
-	size_t len;
-	char *text = maps_with_objects(cs, tgid, raw, raw_len, &len);
-	char *merged;
-	size_t mlen = 0;
+	struct proc_maps *fresh = proc_maps_parse(text, len);
+	struct strbuf b = { 0 };
 
+	if (!fresh)
+		abort();
 	if (!m) {
 		cs->maps = xrealloc(cs->maps, (cs->nmaps + 1) * sizeof(*cs->maps));
 		m = &cs->maps[cs->nmaps++];
 		memset(m, 0, sizeof(*m));
 		m->tgid = tgid;
 	}
-	merged = xrealloc(NULL, len + m->len + 3);
-	memcpy(merged, text, len);
-	mlen = len;
-	if (mlen && merged[mlen - 1] != '\n')
-		merged[mlen++] = '\n';
-	for (const char *p = m->text, *end = m->text + m->len; p && p < end;) {
-		const char *nl = memchr(p, '\n', end - p);
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		uint64_t a, b;
+	/* the new set, each object read from the file that holds it now */
+	for (size_t i = 0; i < proc_maps_count(fresh); i++) {
+		const struct proc_map *e = proc_maps_at(fresh, i);
 
-		if (line_range(p, n, &a, &b) && !text_overlaps(text, len, a, b)) {
-			memcpy(merged + mlen, p, n);
-			mlen += n;
-			merged[mlen++] = '\n';
-		}
-		p += n + 1;
+		append_map_line(&b, e, e->path[0] == '/' ? object_file(cs, tgid, e->path) : e->path);
 	}
-	merged[mlen] = 0; /* kept NUL-terminated */
-	free(text);
+	/* then what the older sets had where the new one has nothing */
+	for (size_t i = 0; m->cur && i < proc_maps_count(m->cur); i++) {
+		const struct proc_map *e = proc_maps_at(m->cur, i);
+
+		if (!overlaps_any(fresh, e->start, e->end))
+			append_map_line(&b, e, e->path);
+	}
+	proc_maps_free(fresh);
 	free(m->text);
-	m->text = merged;
-	m->len = mlen;
-	m->cur = proc_maps_parse(merged, mlen);
-	if (!m->cur)
+	m->text = b.p ? b.p : strdup("");
+	m->len = b.len;
+	m->cur = proc_maps_parse(m->text, m->len);
+	if (!m->text || !m->cur)
 		abort();
 	cs->old = xrealloc(cs->old, (cs->nold + 1) * sizeof(*cs->old));
 	cs->old[cs->nold++] = m->cur;
@@ -481,8 +462,8 @@ static void on_call(struct callsites *cs, const struct corr_item *it)
 				  .block = returned_block ? it->block : NULL };
 	if (!it->stack || !(r = row_of_stack(cs, it->stack)))
 		return;
-	r->calls += cs->sample;
-	r->bytes += bytes * cs->sample;
+	r->count.calls += cs->sample;
+	r->count.bytes += bytes * cs->sample;
 	if (lc->block)
 		lc->block->site = row_ref(cs, r);
 	lc->seq = 0; /* its stack is known: its syscalls' stacks do not replace it */
@@ -496,13 +477,13 @@ static void on_syscall(struct callsites *cs, const struct corr_item *it)
 
 	if (!it->stack || e->sys >= FL_NSYS || !(r = row_of_stack(cs, it->stack)))
 		return;
-	r->syscalls[e->sys]++;
+	r->count.syscalls[e->sys]++;
 	if (it->call_seq && lc->tid == e->h.tid && lc->seq == it->call_seq) {
 		/* the first syscall of a call whose own stack is not known: the
 		 * call's (its bytes count here unless sampled calls stand for all) */
 		if (cs->mode != FL_STACKS_ALL) {
-			r->calls++;
-			r->bytes += lc->bytes;
+			r->count.calls++;
+			r->count.bytes += lc->bytes;
 		}
 		if (lc->block)
 			lc->block->site = row_ref(cs, r);
@@ -517,13 +498,13 @@ static void on_fault(struct callsites *cs, const struct corr_item *it)
 	if (!it->first_touch)
 		return;
 	if (it->block && it->block->site && it->block->site <= cs->nrows) {
-		cs->rows[it->block->site - 1].faults_owned++;
+		cs->rows[it->block->site - 1].count.faults_owned++;
 		if (it->stack)
 			cs->stacks++; /* not unwound: the block's call names the site */
 		return;
 	}
 	if (it->stack && (r = row_of_stack(cs, it->stack)))
-		r->faults_touched++;
+		r->count.faults_touched++;
 	else
 		cs->faults_unstacked++;
 }
@@ -549,23 +530,6 @@ void callsites_item(void *ctx, const struct corr_item *it)
 }
 
 /* ---- naming ------------------------------------------------------------------ */
-
-struct strbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_add(struct strbuf *b, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n + 1);
-	b->len += n;
-}
 
 static const char *base_name(const char *path)
 {
@@ -660,45 +624,40 @@ static void name_rows(struct callsites *cs)
 
 struct site {
 	const char *name;
-	uint64_t syscalls[FL_NSYS];
-	uint64_t faults_owned, faults_touched, bytes, calls;
+	struct cs_counts count;
 };
 
-static uint64_t row_metric(const struct cs_row *r, enum cs_metric m)
+static uint64_t counts_metric(const struct cs_counts *c, enum cs_metric m)
 {
 	uint64_t n = 0;
 
 	switch (m) {
 	case CS_SYSCALLS:
 		for (int k = 0; k < FL_NSYS; k++)
-			n += r->syscalls[k];
+			n += c->syscalls[k];
 		return n;
-	case CS_FAULTS: return r->faults_owned + r->faults_touched;
-	case CS_BYTES: return r->bytes;
+	case CS_FAULTS: return c->faults_owned + c->faults_touched;
+	case CS_BYTES: return c->bytes;
 	default: return 0;
 	}
 }
 
-static uint64_t site_metric(const struct site *s, enum cs_metric m)
+static void counts_add(struct cs_counts *to, const struct cs_counts *c)
 {
-	uint64_t n = 0;
-
-	switch (m) {
-	case CS_SYSCALLS:
-		for (int k = 0; k < FL_NSYS; k++)
-			n += s->syscalls[k];
-		return n;
-	case CS_FAULTS: return s->faults_owned + s->faults_touched;
-	case CS_BYTES: return s->bytes;
-	default: return 0;
-	}
+	for (int k = 0; k < FL_NSYS; k++)
+		to->syscalls[k] += c->syscalls[k];
+	to->faults_owned += c->faults_owned;
+	to->faults_touched += c->faults_touched;
+	to->bytes += c->bytes;
+	to->calls += c->calls;
 }
 
 static enum cs_metric sort_metric;
 
 static int cmp_site(const void *a, const void *b)
 {
-	uint64_t x = site_metric(a, sort_metric), y = site_metric(b, sort_metric);
+	uint64_t x = counts_metric(&((const struct site *)a)->count, sort_metric);
+	uint64_t y = counts_metric(&((const struct site *)b)->count, sort_metric);
 
 	if (x != y)
 		return x > y ? -1 : 1;
@@ -728,17 +687,12 @@ static struct site *sites_by(struct callsites *cs, enum cs_metric m, size_t *n)
 			memset(&s[k], 0, sizeof(s[k]));
 			s[k++].name = r->site;
 		}
-		for (int j = 0; j < FL_NSYS; j++)
-			s[k - 1].syscalls[j] += r->syscalls[j];
-		s[k - 1].faults_owned += r->faults_owned;
-		s[k - 1].faults_touched += r->faults_touched;
-		s[k - 1].bytes += r->bytes;
-		s[k - 1].calls += r->calls;
+		counts_add(&s[k - 1].count, &r->count);
 	}
 	free(order);
 	sort_metric = m;
 	qsort(s, k, sizeof(*s), cmp_site);
-	while (k && site_metric(&s[k - 1], m) == 0)
+	while (k && counts_metric(&s[k - 1].count, m) == 0)
 		k--;
 	*n = k;
 	return s;
@@ -752,9 +706,9 @@ static void syscall_kinds(const struct site *s, char *buf, size_t len)
 
 	buf[0] = 0;
 	for (int k = 0; k < FL_NSYS && off < len; k++)
-		if (s->syscalls[k])
+		if (s->count.syscalls[k])
 			off += snprintf(buf + off, len - off, "%s%s %" PRIu64, off ? ", " : "", sys_names[k],
-					s->syscalls[k]);
+					s->count.syscalls[k]);
 }
 
 static const char *const section_titles[CS_NMETRIC] = {
@@ -774,16 +728,16 @@ static void write_section(struct callsites *cs, FILE *out, enum cs_metric m, int
 		switch (m) {
 		case CS_SYSCALLS:
 			syscall_kinds(&s[i], kinds, sizeof(kinds));
-			fprintf(out, "  %8" PRIu64 "  %-24s  %s\n", site_metric(&s[i], m), kinds, s[i].name);
+			fprintf(out, "  %8" PRIu64 "  %-24s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
 			break;
 		case CS_FAULTS:
 			snprintf(kinds, sizeof(kinds), "allocated here %" PRIu64 ", touched %" PRIu64,
-				 s[i].faults_owned, s[i].faults_touched);
-			fprintf(out, "  %8" PRIu64 "  %-32s  %s\n", site_metric(&s[i], m), kinds, s[i].name);
+				 s[i].count.faults_owned, s[i].count.faults_touched);
+			fprintf(out, "  %8" PRIu64 "  %-32s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
 			break;
 		default:
-			snprintf(kinds, sizeof(kinds), "%" PRIu64 " call%s", s[i].calls, s[i].calls == 1 ? "" : "s");
-			fprintf(out, "  %12" PRIu64 "  %-12s  %s\n", site_metric(&s[i], m), kinds, s[i].name);
+			snprintf(kinds, sizeof(kinds), "%" PRIu64 " call%s", s[i].count.calls, s[i].count.calls == 1 ? "" : "s");
+			fprintf(out, "  %12" PRIu64 "  %-12s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
 			break;
 		}
 	}
@@ -793,7 +747,7 @@ static void write_section(struct callsites *cs, FILE *out, enum cs_metric m, int
 	free(s);
 }
 
-void callsites_write_text(struct callsites *cs, FILE *out, int top)
+void callsites_write_text(struct callsites *cs, FILE *out)
 {
 	fprintf(out, "\nCall sites (--stacks%s): %" PRIu64 " stacks unwound into %zu distinct stacks (%.0f bytes "
 		"each on average)", cs->mode == FL_STACKS_ALL ? "=all" : "", cs->stacks, cs->nrows,
@@ -818,27 +772,13 @@ void callsites_write_text(struct callsites *cs, FILE *out, int top)
 	else if (cs->mode != FL_STACKS_ALL)
 		fprintf(out, "  bytes count for the calls that made a syscall (record --stacks=all for every call)\n");
 	for (int m = 0; m < CS_NMETRIC; m++)
-		write_section(cs, out, m, top);
+		write_section(cs, out, m, cs->top);
 }
 
-static void json_string(FILE *out, const char *s)
+void callsites_write_json(void *ctx, FILE *out)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	struct callsites *cs = ctx;
 
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-	fputc('"', out);
-}
-
-void callsites_write_json(struct callsites *cs, FILE *out, int top)
-{
 	fprintf(out, "{\"stacks\": %" PRIu64 ", \"distinct_stacks\": %zu, \"not_unwound\": %" PRIu64
 		", \"not_taken\": %" PRIu64 ", \"sample\": %u, \"mode\": \"%s\"", cs->stacks, cs->nrows,
 		cs->unwound_empty, cs->skipped, cs->sample,
@@ -848,17 +788,17 @@ void callsites_write_json(struct callsites *cs, FILE *out, int top)
 		struct site *s = sites_by(cs, m, &n);
 
 		fprintf(out, ", \"%s\": [", cs_metric_names[m]);
-		for (size_t i = 0; i < n && (int)i < top; i++) {
-			fprintf(out, "%s{\"count\": %" PRIu64 ", \"site\": ", i ? ", " : "", site_metric(&s[i], m));
+		for (size_t i = 0; i < n && (int)i < cs->top; i++) {
+			fprintf(out, "%s{\"count\": %" PRIu64 ", \"site\": ", i ? ", " : "", counts_metric(&s[i].count, m));
 			json_string(out, s[i].name);
 			if (m == CS_SYSCALLS)
 				for (int k = 0; k < FL_NSYS; k++)
-					fprintf(out, ", \"%s\": %" PRIu64, sys_names[k], s[i].syscalls[k]);
+					fprintf(out, ", \"%s\": %" PRIu64, sys_names[k], s[i].count.syscalls[k]);
 			if (m == CS_FAULTS)
 				fprintf(out, ", \"allocated_here\": %" PRIu64 ", \"touched_here\": %" PRIu64,
-					s[i].faults_owned, s[i].faults_touched);
+					s[i].count.faults_owned, s[i].count.faults_touched);
 			if (m == CS_BYTES)
-				fprintf(out, ", \"calls\": %" PRIu64, s[i].calls);
+				fprintf(out, ", \"calls\": %" PRIu64, s[i].count.calls);
 			fputc('}', out);
 		}
 		fputc(']', out);
@@ -884,7 +824,7 @@ int callsites_write_folded(struct callsites *cs, enum cs_metric m, FILE *out)
 
 	name_rows(cs);
 	for (size_t i = 0; i < cs->nrows; i++) {
-		uint64_t v = row_metric(&cs->rows[i], m);
+		uint64_t v = counts_metric(&cs->rows[i].count, m);
 
 		if (v)
 			l[n++] = (struct folded_line){ cs->rows[i].folded, v };

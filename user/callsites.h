@@ -52,10 +52,13 @@ void callsites_item(void *ctx, const struct corr_item *it);
 /* Stacks seen so far. */
 uint64_t callsites_stacks(const struct callsites *cs);
 
-/* The top n call sites of each metric, as a text section. */
-void callsites_write_text(struct callsites *cs, FILE *out, int n);
-/* The same as a JSON object (no trailing newline). */
-void callsites_write_json(struct callsites *cs, FILE *out, int n);
+/* How many call sites the writers list per metric (default 10). */
+void callsites_set_top(struct callsites *cs, int n);
+/* The top call sites of each metric, as a text section. */
+void callsites_write_text(struct callsites *cs, FILE *out);
+/* The same as a JSON object (no trailing newline); ctx is the table: the
+ * signature of summary_json_add_extra's writer. */
+void callsites_write_json(void *ctx, FILE *out);
 /* Folded stacks ("root;...;leaf COUNT" lines, merged and sorted) of a
  * metric; -1 on a write error. */
 int callsites_write_folded(struct callsites *cs, enum cs_metric m, FILE *out);

@@ -21,7 +21,6 @@ struct report_opts {
 	int sites;             /* call sites listed per metric */
 	enum cs_metric metric; /* --format folded */
 	const char *debug_dir;
-	void *cs_ctx;          /* the call-site table, for the JSON writer */
 };
 
 static void usage_report(FILE *out)
@@ -151,13 +150,6 @@ static int read_stack_maps(const char *path, struct callsites *cs)
 	return stacks;
 }
 
-static void write_call_sites_json(void *ctx, FILE *out)
-{
-	const struct report_opts *o = ctx;
-
-	callsites_write_json((struct callsites *)o->cs_ctx, out, o->sites);
-}
-
 static int write_report(FILE *out, const struct report_opts *o, struct correlator *c,
 			struct text_report *tr, struct callsites *cs, bool truncated)
 {
@@ -166,7 +158,7 @@ static int write_report(FILE *out, const struct report_opts *o, struct correlato
 	else if (o->fmt == FMT_TEXT)
 		text_report_write(tr, out, corr_summary(c), corr_run_info(c), truncated);
 	if (cs && o->fmt == FMT_TEXT)
-		callsites_write_text(cs, out, o->sites);
+		callsites_write_text(cs, out);
 	if (cs && o->fmt == FMT_FOLDED)
 		callsites_write_folded(cs, o->metric, out);
 	if (fflush(out) || ferror(out))
@@ -185,6 +177,7 @@ static int open_call_sites(const struct report_opts *o, struct callsites **out)
 	*out = NULL;
 	if (!cs || (o->debug_dir && callsites_set_debug_dir(cs, o->debug_dir)))
 		return fprintf(stderr, "faultline: out of memory\n"), 1;
+	callsites_set_top(cs, o->sites);
 	has = read_stack_maps(o->in, cs);
 	if (has <= 0) {
 		callsites_free(cs);
@@ -235,8 +228,7 @@ int cmd_report(int argc, char **argv)
 		struct corr_sink s = { callsites_item, cs };
 
 		corr_add_sink(c, &s);
-		o.cs_ctx = cs;
-		summary_json_add_extra("call_sites", write_call_sites_json, &o);
+		summary_json_add_extra("call_sites", callsites_write_json, cs);
 	}
 	if (o.fmt == FMT_JSONL) {
 		struct corr_sink s = jsonl_sink(out);

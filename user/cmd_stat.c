@@ -34,11 +34,6 @@ static int correlate(void *ctx, const void *rec, size_t len)
 	return 0;
 }
 
-static void write_sites_json(void *ctx, FILE *out)
-{
-	callsites_write_json(ctx, out, 10);
-}
-
 static void usage_stat(FILE *out)
 {
 	fprintf(out,
@@ -202,13 +197,13 @@ int cmd_stat(int argc, char **argv)
 			if (o.runs > 1)
 				fprintf(stderr, "(means of %u runs; the standard deviations are in the JSON)\n", o.runs);
 			if (run.sites) {
-				callsites_write_text(run.sites, stderr, 10);
+				callsites_write_text(run.sites, stderr);
 				if (o.runs > 1)
 					fprintf(stderr, "(call sites: the last run)\n");
 			}
 		}
 		if (run.sites)
-			summary_json_add_extra("call_sites", write_sites_json, run.sites);
+			summary_json_add_extra("call_sites", callsites_write_json, run.sites);
 		if (o.json && write_json(o.json, &mean, corr_run_info(run.corr), o.runs, &sd))
 			rc = FL_EXIT_FAILED;
 		else if (!o.s.attach_pid && res.have_status)

@@ -55,11 +55,6 @@ static void live_tick(void *ctx, bool final)
 	l->line_shown = true;
 }
 
-static void write_sites_json(void *ctx, FILE *out)
-{
-	callsites_write_json(ctx, out, 10);
-}
-
 static void usage_trace(FILE *out)
 {
 	fprintf(out,
@@ -110,7 +105,7 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (so.stack_mode && (l.sites = callsites_new()) != NULL) {
 		callsites_attach(l.sites, l.corr);
-		summary_json_add_extra("call_sites", write_sites_json, l.sites);
+		summary_json_add_extra("call_sites", callsites_write_json, l.sites);
 	}
 	l.status_line = isatty(2) && !quiet;
 	so.consume = correlate_record;
@@ -129,7 +124,7 @@ int cmd_trace(int argc, char **argv)
 			fputc('\n', stdout);
 			text_summary_write(stdout, corr_summary(l.corr), corr_run_info(l.corr), false);
 			if (l.sites)
-				callsites_write_text(l.sites, stdout, 10);
+				callsites_write_text(l.sites, stdout);
 			if (so.attach_pid)
 				fprintf(stdout, "\n(attached to a running process: blocks allocated before the attach "
 					"are not known)\n");

@@ -47,6 +47,23 @@ void live_printer_flush(struct live_printer *lp);
 void live_printer_free(struct live_printer *lp);
 
 /* Helpers shared by the formats. */
+
+/* s as a JSON string literal, escaped (the summary and the call sites). */
+static inline void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
 const char *fmt_bytes(uint64_t n, char *buf, size_t len); /* "132 KiB", "1.5 MiB" */
 uint64_t run_duration_ns(const struct summary *s, const struct run_info *ri);
 

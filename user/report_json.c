@@ -6,22 +6,6 @@
 #include "allocator.h"
 #include "report.h"
 
-static void json_string(FILE *out, const char *s)
-{
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = *s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-	fputc('"', out);
-}
-
 static void json_counts(FILE *out, const uint64_t *v, const char *const *names, int n)
 {
 	fputc('{', out);

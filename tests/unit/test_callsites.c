@@ -95,9 +95,9 @@ static char *text_of(struct callsites *cs, int what, enum cs_metric m)
 
 	assert_non_null(f);
 	if (what == 0)
-		callsites_write_text(cs, f, 10);
+		callsites_write_text(cs, f);
 	else if (what == 1)
-		callsites_write_json(cs, f, 10);
+		callsites_write_json(cs, f);
 	else
 		assert_int_equal(callsites_write_folded(cs, m, f), 0);
 	fclose(f);
