@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "callsites.h"
 #include "test_files.h"
+#include "test_own_stack.h"
 
 #define STACK_BYTES 8192
 
@@ -21,30 +22,15 @@ struct rec {
 	uint8_t data[STACK_BYTES];
 };
 
-__attribute__((no_sanitize_address, noinline)) static void copy_stack(uint8_t *dst, uint64_t src, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		dst[i] = ((volatile const uint8_t *)src)[i];
-}
-
-/* The end of the mapping that holds sp (the stack's top), from the maps text. */
-static uint64_t stack_top(const char *maps, uint64_t sp)
-{
-	for (const char *p = maps; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
-		unsigned long long lo, hi;
-
-		if (sscanf(p, "%llx-%llx", &lo, &hi) == 2 && sp >= lo && sp < hi)
-			return hi;
-	}
-	return sp;
-}
-
 __attribute__((noinline)) static void capture_here(struct rec *r, const char *maps)
 {
+	struct proc_maps *m = proc_maps_parse(maps, strlen(maps));
 	uint64_t ip, sp, bp, top;
 
+	assert_non_null(m);
 	__asm__ volatile("mov %%rbp, %2\n\tmov %%rsp, %1\n1:\tlea 1b(%%rip), %0" : "=r"(ip), "=r"(sp), "=r"(bp));
-	top = stack_top(maps, sp);
+	top = stack_end_of(m, sp);
+	proc_maps_free(m);
 	memset(r, 0, sizeof(*r));
 	r->s.h = (struct fl_hdr){ .type = FL_EV_STACK, .tid = getpid(), .tgid = getpid() };
 	r->s.kind = FL_STACK_FOR_EVENT;
@@ -71,7 +57,7 @@ __attribute__((noinline)) static void maps_a_block(struct rec *r, const char *ma
 	work *= 5;
 }
 
-static char *own_maps(size_t *len)
+static char *own_maps_text(size_t *len)
 {
 	char *text = read_file("/proc/self/maps", len);
 
@@ -113,7 +99,7 @@ static void test_syscall_sites(void **state)
 	struct fl_ev_syscall e;
 	struct corr_item it;
 	size_t len;
-	char *maps = own_maps(&len), *text, *folded, *json;
+	char *maps = own_maps_text(&len), *text, *folded, *json;
 
 	(void)state;
 	assert_non_null(cs);
@@ -171,7 +157,7 @@ static void test_faults_follow_the_block(void **state)
 	struct fl_ev_syscall e;
 	struct corr_item it;
 	size_t len;
-	char *maps = own_maps(&len), *folded, *bytes;
+	char *maps = own_maps_text(&len), *folded, *bytes;
 
 	(void)state;
 	callsites_add_maps(cs, getpid(), maps, len);
@@ -230,7 +216,7 @@ static void test_bad_stacks(void **state)
 	struct fl_ev_syscall e;
 	struct corr_item it;
 	size_t len;
-	char *maps = own_maps(&len), *folded;
+	char *maps = own_maps_text(&len), *folded;
 
 	(void)state;
 	r->s.h = (struct fl_hdr){ .type = FL_EV_STACK, .tid = 1, .tgid = 999999 };

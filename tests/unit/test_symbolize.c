@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include "test_files.h"
+#include "test_own_stack.h"
 
 #include <dlfcn.h>
 #include <inttypes.h>
@@ -137,19 +138,6 @@ static int group_teardown(void **state)
 	}
 	run("rm -rf %s", tmpdir);
 	return 0;
-}
-
-static struct proc_maps *own_maps(void)
-{
-	size_t len;
-	char *text = read_file("/proc/self/maps", &len);
-	struct proc_maps *m;
-
-	assert_non_null(text);
-	m = proc_maps_parse(text, len);
-	free(text);
-	assert_non_null(m);
-	return m;
 }
 
 static void assert_target(const struct symbol_info *si, uint64_t offset, bool with_line)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include "test_files.h"
+#include "test_own_stack.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -464,20 +465,6 @@ struct self_capture {
 	size_t stack_len;
 };
 
-__attribute__((no_sanitize_address, noinline)) static void copy_stack(uint8_t *dst, uint64_t src,
-								     size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		dst[i] = ((volatile const uint8_t *)src)[i];
-}
-
-static uint64_t stack_end_of(const struct proc_maps *m, uint64_t sp)
-{
-	const struct proc_map *e = proc_maps_find(m, sp);
-
-	return e ? e->end : sp;
-}
-
 __attribute__((noinline)) static int self_f3(struct self_capture *c, const struct proc_maps *m)
 {
 	uint64_t ip, sp, bp, end;
@@ -499,19 +486,6 @@ __attribute__((noinline)) static int self_f2(struct self_capture *c, const struc
 __attribute__((noinline)) static int self_f1(struct self_capture *c, const struct proc_maps *m)
 {
 	return self_f2(c, m) + 1;
-}
-
-static struct proc_maps *own_maps(void)
-{
-	size_t len;
-	char *text = read_file("/proc/self/maps", &len);
-	struct proc_maps *m;
-
-	assert_non_null(text);
-	m = proc_maps_parse(text, len);
-	free(text);
-	assert_non_null(m);
-	return m;
 }
 
 static void test_unwind_own_stack(void **state)
