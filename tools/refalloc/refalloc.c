@@ -796,9 +796,9 @@ void *calloc(size_t nmemb, size_t size)
 	return p;
 }
 
-void *realloc(void *ptr, size_t size)
+/* realloc and reallocarray, under the lock. */
+static void *realloc_common(void *ptr, size_t size)
 {
-	PROBE2(realloc_entry, ptr, size);
 	void *p = NULL;
 	bool t = lock_take();
 	ensure_init();
@@ -807,6 +807,13 @@ void *realloc(void *ptr, size_t size)
 	else
 		p = do_realloc(ptr, size);
 	lock_drop(t);
+	return p;
+}
+
+void *realloc(void *ptr, size_t size)
+{
+	PROBE2(realloc_entry, ptr, size);
+	void *p = realloc_common(ptr, size);
 	PROBE3(realloc_return, ptr, size, p);
 	return p;
 }
@@ -816,17 +823,10 @@ void *reallocarray(void *ptr, size_t nmemb, size_t size)
 	PROBE3(reallocarray_entry, ptr, nmemb, size);
 	size_t total;
 	void *p = NULL;
-	if (__builtin_mul_overflow(nmemb, size, &total)) {
+	if (__builtin_mul_overflow(nmemb, size, &total))
 		errno = ENOMEM;
-	} else {
-		bool t = lock_take();
-		ensure_init();
-		if (ptr && total == 0)
-			do_free(ptr);
-		else
-			p = do_realloc(ptr, total);
-		lock_drop(t);
-	}
+	else
+		p = realloc_common(ptr, total);
 	PROBE4(reallocarray_return, ptr, nmemb, size, p);
 	return p;
 }
