@@ -308,7 +308,8 @@ static __always_inline void emit_stack(struct thread_state *ts, __u32 kind, __u8
 			ts->last_valid = 0; /* until this one is sent whole */
 	}
 	/* a stack is worth less than the events: past half full, the ring keeps its room for them */
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2) {
+	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	if (avail > bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 2) {
 		count(FL_CNT_STACKS_SKIPPED);
 		return;
 	}
@@ -322,7 +323,6 @@ static __always_inline void emit_stack(struct thread_state *ts, __u32 kind, __u8
 		return;
 	b->e.len = got;
 	restore_return_addresses(b, ts, sp, got);
-	avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	if (avail > ring_peak)
 		ring_peak = avail;
 	if (bpf_ringbuf_output(&events, b, sizeof(b->e) + got,

@@ -421,7 +421,6 @@ static struct cs_row *row_of_stack(struct callsites *cs, const struct fl_ev_stac
 	struct cs_row *r;
 	int n;
 
-	cs->stacks++;
 	if (!m)
 		return NULL;
 	if (cs->memo && cs->memo_maps == m->cur && cs->memo->len == s->len && cs->memo->ip == s->ip &&
@@ -498,9 +497,7 @@ static void on_fault(struct callsites *cs, const struct corr_item *it)
 	if (!it->first_touch)
 		return;
 	if (it->block && it->block->site && it->block->site <= cs->nrows) {
-		cs->rows[it->block->site - 1].count.faults_owned++;
-		if (it->stack)
-			cs->stacks++; /* not unwound: the block's call names the site */
+		cs->rows[it->block->site - 1].count.faults_owned++; /* its stack is not unwound */
 		return;
 	}
 	if (it->stack && (r = row_of_stack(cs, it->stack)))
@@ -520,8 +517,10 @@ void callsites_item(void *ctx, const struct corr_item *it)
 {
 	struct callsites *cs = ctx;
 
-	if (it->stack)
+	if (it->stack) {
+		cs->stacks++;
 		cs->stack_bytes += it->stack->len;
+	}
 	switch (it->rec->type) {
 	case FL_EV_CALL: on_call(cs, it); break;
 	case FL_EV_SYSCALL: on_syscall(cs, it); break;
