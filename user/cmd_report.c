@@ -114,6 +114,7 @@ static enum tf_status replay(struct tf_reader *r, struct correlator *c)
 	const void *rec;
 	uint32_t len;
 
+	tf_reader_read_ahead(r); /* without the thread, the same records more slowly */
 	while ((st = tf_reader_next(r, &rec, &len)) == TF_RECORD)
 		corr_feed(c, rec, len);
 	corr_finish(c);

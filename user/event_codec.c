@@ -878,6 +878,7 @@ static void decoder_empty(struct ec_decoder *d)
 {
 	d->out_len = 0;
 	d->pos = 0;
+	d->records = 0;
 }
 
 int ec_decode_block(struct ec_decoder *d, const unsigned char *p, size_t n, size_t max_out,
@@ -898,6 +899,7 @@ int ec_decode_block(struct ec_decoder *d, const unsigned char *p, size_t n, size
 		goto bad;
 	}
 	d->out_len = b.out_pos;
+	d->records = records;
 	return 0;
 bad:
 	*why = b.why;
@@ -908,7 +910,7 @@ int ec_decode_framed(struct ec_decoder *d, const unsigned char *p, size_t n, siz
 		     const char **why)
 {
 	struct block b = { .d = d };
-	size_t pos, out = 0;
+	size_t pos, out = 0, records = 0;
 	uint32_t len;
 
 	decoder_empty(d);
@@ -924,6 +926,7 @@ int ec_decode_framed(struct ec_decoder *d, const unsigned char *p, size_t n, siz
 			return -1;
 		}
 		out += EC_OUT_BYTES(len);
+		records++;
 	}
 	if (out > max_out || out_reserve(d, out ? out : 1) < 0) {
 		*why = out > max_out ? "block too large" : "out of memory";
@@ -936,5 +939,6 @@ int ec_decode_framed(struct ec_decoder *d, const unsigned char *p, size_t n, siz
 		memcpy(out_record(&b, len), p + pos + 4, len);
 	}
 	d->out_len = out;
+	d->records = records;
 	return 0;
 }

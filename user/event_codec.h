@@ -125,6 +125,7 @@ struct ec_decoder {
 	struct ec_state st;
 	unsigned char *out; /* decoded records: u32 len, u32 0, bytes padded to 8 */
 	size_t out_len, out_cap, pos;
+	uint64_t records; /* in the block decoded last */
 	ec_stack_bufs stack_buf;
 };
 
@@ -138,6 +139,8 @@ int ec_decode_block(struct ec_decoder *d, const unsigned char *p, size_t n, size
 /* The same for format version 1's payload: records as u32 len + len bytes. */
 int ec_decode_framed(struct ec_decoder *d, const unsigned char *p, size_t n, size_t max_out,
 		     const char **why);
+/* Records of the block decoded last (0 after a failed decode). */
+static inline uint64_t ec_decoder_records(const struct ec_decoder *d) { return d->records; }
 /* Next decoded record (8-byte aligned, valid until the next decode): true,
  * or false when the block has no more. */
 static inline bool ec_decoder_next(struct ec_decoder *d, const void **rec, uint32_t *len)

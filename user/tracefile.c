@@ -1,13 +1,15 @@
 /* tracefile.c - the trace file container: tf_writer (records -> event codec
  * payload -> checksummed raw-deflate blocks on disk) and tf_reader (blocks ->
  * aligned records, detecting truncation and corruption without ever reading
- * out of bounds; reads format versions 1 and 2). Layout in tracefile.h, the
- * records' compact form in event_codec.h.
+ * out of bounds; reads format versions 1 and 2; on request a thread loads
+ * the blocks ahead of the caller). Layout in tracefile.h, the records'
+ * compact form in event_codec.h.
  */
 #include "tracefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,7 +442,9 @@ uint64_t tf_writer_bytes_written(const struct tf_writer *w)
 
 /* ---- reader ---- */
 
-struct tf_reader {
+/* What reads, checks, inflates and decodes the blocks one after another
+ * (owned by the read-ahead thread while that runs). */
+struct block_loader {
 	int fd;
 	char *path;
 	uint64_t offset;	/* file offset of the next block header */
@@ -448,58 +452,78 @@ struct tf_reader {
 	uint32_t version;	/* the file's format version */
 	z_stream zs;		/* inflate, reset for each block */
 	bool zs_ready;
-	struct ec_decoder *dec;	/* the current data block's records */
 	unsigned char *raw;	/* current block payload */
 	size_t raw_len, raw_cap;
 	unsigned char *comp;
 	size_t comp_cap;
-	uint64_t blocks;
-	uint64_t records;	/* records returned */
-	uint64_t raw_total;	/* raw bytes of data blocks read */
-	bool done;
-	enum tf_status final;
-	char msg[320];
+	uint64_t blocks;	/* whole blocks loaded, end block included */
+	uint64_t decoded;	/* records in the data blocks loaded */
+	uint64_t raw_total;	/* raw bytes of data blocks loaded */
+	char msg[320];		/* set with the final status */
 };
 
-static enum tf_status reader_finish(struct tf_reader *r, enum tf_status st)
+/* Read-ahead: a thread loads the blocks into a ring of decoders while the
+ * reader's user takes the records of the one it holds. */
+#define READ_AHEAD_SLOTS 3
+
+struct read_ahead {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ec_decoder *dec[READ_AHEAD_SLOTS];
+	enum tf_status status[READ_AHEAD_SLOTS]; /* what loading the slot returned */
+	uint64_t blocks[READ_AHEAD_SLOTS];	 /* the loader's block count then */
+	unsigned head;	/* the slot the user reads next (or holds) */
+	unsigned full;	/* slots loaded, from head on (the held one included) */
+	bool holding;	/* the user holds slot head */
+	bool stop;
+};
+
+struct tf_reader {
+	struct block_loader ld;
+	struct ec_decoder *dec;	/* the block whose records are returned */
+	struct read_ahead *ra;	/* NULL: blocks are loaded by tf_reader_next itself */
+	uint64_t blocks;	/* whole blocks read, as the caller has seen them */
+	uint64_t records;	/* records returned */
+	bool done;
+	enum tf_status final;
+};
+
+static enum tf_status loader_corrupt(struct block_loader *ld, const char *why)
 {
-	r->done = true;
-	r->final = st;
-	return st;
+	set_msg(ld->msg, sizeof(ld->msg), "%s: corrupt block at byte %llu: %s", ld->path,
+		(unsigned long long)ld->block_offset, why);
+	return TF_CORRUPT;
 }
 
-static enum tf_status reader_corrupt(struct tf_reader *r, const char *why)
+static enum tf_status loader_truncated(struct block_loader *ld)
 {
-	set_msg(r->msg, sizeof(r->msg), "%s: corrupt block at byte %llu: %s", r->path,
-		(unsigned long long)r->block_offset, why);
-	return reader_finish(r, TF_CORRUPT);
-}
-
-static enum tf_status reader_truncated(struct tf_reader *r)
-{
-	set_msg(r->msg, sizeof(r->msg),
+	set_msg(ld->msg, sizeof(ld->msg),
 		"%s: truncated at byte %llu (no end block; the recording did not finish)",
-		r->path, (unsigned long long)r->block_offset);
-	return reader_finish(r, TF_TRUNCATED);
+		ld->path, (unsigned long long)ld->block_offset);
+	return TF_TRUNCATED;
 }
 
-static enum tf_status reader_io_error(struct tf_reader *r)
+static enum tf_status loader_io_error(struct block_loader *ld)
 {
-	set_msg(r->msg, sizeof(r->msg), "reading %s at byte %llu: %s", r->path,
-		(unsigned long long)r->block_offset, strerror(errno));
-	return reader_finish(r, TF_CORRUPT);
+	set_msg(ld->msg, sizeof(ld->msg), "reading %s at byte %llu: %s", ld->path,
+		(unsigned long long)ld->block_offset, strerror(errno));
+	return TF_CORRUPT;
 }
+
+static void read_ahead_stop(struct tf_reader *r);
 
 static void reader_free(struct tf_reader *r)
 {
-	if (r->fd >= 0)
-		close(r->fd);
-	if (r->zs_ready)
-		inflateEnd(&r->zs);
+	read_ahead_stop(r);
+	if (r->ld.fd >= 0)
+		close(r->ld.fd);
+	if (r->ld.zs_ready)
+		inflateEnd(&r->ld.zs);
 	ec_decoder_free(r->dec);
-	free(r->raw);
-	free(r->comp);
-	free(r->path);
+	free(r->ld.raw);
+	free(r->ld.comp);
+	free(r->ld.path);
 	free(r);
 }
 
@@ -543,20 +567,20 @@ struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *er
 	ssize_t n;
 
 	r = calloc(1, sizeof(*r));
-	if (!r || !(r->path = strdup(path)) || !(r->dec = ec_decoder_new())) {
+	if (!r || !(r->ld.path = strdup(path)) || !(r->dec = ec_decoder_new())) {
 		set_msg(err, errlen, "cannot open %s: %s", path, strerror(ENOMEM));
 		if (r)
-			free(r->path);
+			free(r->ld.path);
 		free(r);
 		return NULL;
 	}
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r->fd < 0) {
+	r->ld.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->ld.fd < 0) {
 		set_msg(err, errlen, "cannot open %s: %s", path, strerror(errno));
 		reader_free(r);
 		return NULL;
 	}
-	n = read_full(r->fd, h, sizeof(h));
+	n = read_full(r->ld.fd, h, sizeof(h));
 	if (n < 0) {
 		set_msg(err, errlen, "reading %s: %s", path, strerror(errno));
 		reader_free(r);
@@ -566,17 +590,17 @@ struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *er
 		reader_free(r);
 		return NULL;
 	}
-	r->version = get_u32(h + 8);
+	r->ld.version = get_u32(h + 8);
 	/* version 1: zlib-wrapped; since 2: raw deflate (the payload has a CRC) */
-	if (inflateInit2(&r->zs, r->version == 1 ? 15 : -15) != Z_OK) {
+	if (inflateInit2(&r->ld.zs, r->ld.version == 1 ? 15 : -15) != Z_OK) {
 		set_msg(err, errlen, "cannot open %s: %s", path, strerror(ENOMEM));
 		reader_free(r);
 		return NULL;
 	}
-	r->zs_ready = true;
+	r->ld.zs_ready = true;
 	if (event_abi)
 		*event_abi = get_u32(h + 12);
-	r->offset = TF_FILE_HEADER_LEN;
+	r->ld.offset = TF_FILE_HEADER_LEN;
 	return r;
 }
 
@@ -591,106 +615,235 @@ static bool file_too_short(int fd, uint64_t offset, uint64_t n)
 	return offset + n > (uint64_t)st.st_size;
 }
 
-/* Inflates comp_len bytes of r->comp into exactly raw_len bytes of r->raw. */
-static bool inflate_payload(struct tf_reader *r, uint32_t raw_len, uint32_t comp_len)
+/* Inflates comp_len bytes of ld->comp into exactly raw_len bytes of ld->raw. */
+static bool inflate_payload(struct block_loader *ld, uint32_t raw_len, uint32_t comp_len)
 {
-	z_stream *zs = &r->zs;
+	z_stream *zs = &ld->zs;
 
 	if (inflateReset(zs) != Z_OK)
 		return false;
-	zs->next_in = r->comp;
+	zs->next_in = ld->comp;
 	zs->avail_in = comp_len;
-	zs->next_out = r->raw;
+	zs->next_out = ld->raw;
 	zs->avail_out = raw_len;
 	return inflate(zs, Z_FINISH) == Z_STREAM_END && zs->avail_in == 0 && zs->avail_out == 0;
 }
 
-/* Decodes the data block payload in r->raw into aligned records. */
-static enum tf_status decode_records(struct tf_reader *r)
+/* Decodes the data block payload in ld->raw into dec's aligned records. */
+static enum tf_status decode_records(struct block_loader *ld, struct ec_decoder *dec)
 {
 	const char *why = "bad records";
 	int rc;
 
-	if (r->version == 1)
-		rc = ec_decode_framed(r->dec, r->raw, r->raw_len, 2 * (size_t)TF_MAX_BLOCK_LEN, &why);
+	if (ld->version == 1)
+		rc = ec_decode_framed(dec, ld->raw, ld->raw_len, 2 * (size_t)TF_MAX_BLOCK_LEN, &why);
 	else
-		rc = ec_decode_block(r->dec, r->raw, r->raw_len, TF_MAX_BLOCK_LEN, &why);
+		rc = ec_decode_block(dec, ld->raw, ld->raw_len, TF_MAX_BLOCK_LEN, &why);
 	if (rc < 0)
-		return reader_corrupt(r, why);
+		return loader_corrupt(ld, why);
+	ld->decoded += ec_decoder_records(dec);
 	return TF_RECORD;
 }
 
-static enum tf_status check_end_block(struct tf_reader *r, const unsigned char *p)
+static enum tf_status check_end_block(struct block_loader *ld, const unsigned char *p)
 {
-	if (get_u64(p) != r->records || get_u64(p + 8) != r->raw_total)
-		return reader_corrupt(r, "end block counts do not match the records read");
-	set_msg(r->msg, sizeof(r->msg), "%s: complete", r->path);
-	return reader_finish(r, TF_END);
+	if (get_u64(p) != ld->decoded || get_u64(p + 8) != ld->raw_total)
+		return loader_corrupt(ld, "end block counts do not match the records read");
+	set_msg(ld->msg, sizeof(ld->msg), "%s: complete", ld->path);
+	return TF_END;
 }
 
-/* Reads and checks the comp_len payload, decompresses it into r->raw. */
-static enum tf_status load_payload(struct tf_reader *r, uint32_t raw_len, uint32_t comp_len,
+/* Reads and checks the comp_len payload, decompresses it into ld->raw. */
+static enum tf_status load_payload(struct block_loader *ld, uint32_t raw_len, uint32_t comp_len,
 				   uint32_t comp_crc)
 {
 	ssize_t n;
 
-	if (file_too_short(r->fd, r->offset + TF_BLOCK_HEADER_LEN, comp_len))
-		return reader_truncated(r);
-	if (grow(&r->comp, &r->comp_cap, comp_len) < 0 ||
-	    grow(&r->raw, &r->raw_cap, raw_len ? raw_len : 1) < 0)
-		return reader_io_error(r);
-	n = read_full(r->fd, r->comp, comp_len);
+	if (file_too_short(ld->fd, ld->offset + TF_BLOCK_HEADER_LEN, comp_len))
+		return loader_truncated(ld);
+	if (grow(&ld->comp, &ld->comp_cap, comp_len) < 0 ||
+	    grow(&ld->raw, &ld->raw_cap, raw_len ? raw_len : 1) < 0)
+		return loader_io_error(ld);
+	n = read_full(ld->fd, ld->comp, comp_len);
 	if (n < 0)
-		return reader_io_error(r);
+		return loader_io_error(ld);
 	if ((size_t)n < comp_len)
-		return reader_truncated(r);
-	if (crc_of(r->comp, comp_len) != comp_crc)
-		return reader_corrupt(r, "payload checksum mismatch");
-	if (!inflate_payload(r, raw_len, comp_len))
-		return reader_corrupt(r, "bad compressed data");
-	r->raw_len = raw_len;
+		return loader_truncated(ld);
+	if (crc_of(ld->comp, comp_len) != comp_crc)
+		return loader_corrupt(ld, "payload checksum mismatch");
+	if (!inflate_payload(ld, raw_len, comp_len))
+		return loader_corrupt(ld, "bad compressed data");
+	ld->raw_len = raw_len;
 	return TF_RECORD;
 }
 
-/* Reads the block at r->offset. Returns TF_RECORD when a data block was loaded
- * into r->raw, otherwise the final status. */
-static enum tf_status load_block(struct tf_reader *r)
+/* Reads the block at ld->offset. Returns TF_RECORD when a data block was
+ * decoded into dec, otherwise the final status (message in ld->msg). */
+static enum tf_status load_block(struct block_loader *ld, struct ec_decoder *dec)
 {
 	unsigned char h[TF_BLOCK_HEADER_LEN];
 	uint32_t kind, raw_len, comp_len;
 	enum tf_status st;
 	ssize_t n;
 
-	r->block_offset = r->offset;
-	n = read_full(r->fd, h, sizeof(h));
+	ld->block_offset = ld->offset;
+	n = read_full(ld->fd, h, sizeof(h));
 	if (n < 0)
-		return reader_io_error(r);
+		return loader_io_error(ld);
 	if (n < TF_BLOCK_HEADER_LEN)
-		return reader_truncated(r);
+		return loader_truncated(ld);
 	if (get_u32(h) != TF_BLOCK_MAGIC)
-		return reader_corrupt(r, "bad block magic");
+		return loader_corrupt(ld, "bad block magic");
 	if (get_u32(h + 20) != crc_of(h, 20))
-		return reader_corrupt(r, "block header checksum mismatch");
+		return loader_corrupt(ld, "block header checksum mismatch");
 	kind = get_u32(h + 4);
 	raw_len = get_u32(h + 8);
 	comp_len = get_u32(h + 12);
 	if (kind != TF_BLOCK_DATA && kind != TF_BLOCK_END)
-		return reader_corrupt(r, "unknown block kind");
+		return loader_corrupt(ld, "unknown block kind");
 	if (raw_len > TF_MAX_BLOCK_LEN || comp_len > TF_MAX_BLOCK_LEN || comp_len == 0 ||
 	    (kind == TF_BLOCK_END && raw_len != TF_END_PAYLOAD_LEN))
-		return reader_corrupt(r, "bad block length");
-	st = load_payload(r, raw_len, comp_len, get_u32(h + 16));
+		return loader_corrupt(ld, "bad block length");
+	st = load_payload(ld, raw_len, comp_len, get_u32(h + 16));
 	if (st != TF_RECORD)
 		return st;
-	r->offset += TF_BLOCK_HEADER_LEN + (uint64_t)comp_len;
-	r->blocks++;
+	ld->offset += TF_BLOCK_HEADER_LEN + (uint64_t)comp_len;
+	ld->blocks++;
 	if (kind == TF_BLOCK_END)
-		return check_end_block(r, r->raw);
-	st = decode_records(r);
+		return check_end_block(ld, ld->raw);
+	st = decode_records(ld, dec);
 	if (st != TF_RECORD)
 		return st;
-	r->raw_total += raw_len;
+	ld->raw_total += raw_len;
 	return TF_RECORD;
+}
+
+/* ---- read-ahead ---- */
+
+/* The thread: loads slot after slot until a final status or stop. */
+static void *read_ahead_run(void *arg)
+{
+	struct tf_reader *r = arg;
+	struct read_ahead *ra = r->ra;
+	enum tf_status st = TF_RECORD;
+
+	while (st == TF_RECORD) {
+		unsigned slot;
+
+		pthread_mutex_lock(&ra->lock);
+		while (!ra->stop && ra->full == READ_AHEAD_SLOTS)
+			pthread_cond_wait(&ra->cond, &ra->lock);
+		slot = (ra->head + ra->full) % READ_AHEAD_SLOTS;
+		if (ra->stop) {
+			pthread_mutex_unlock(&ra->lock);
+			break;
+		}
+		pthread_mutex_unlock(&ra->lock);
+		st = load_block(&r->ld, ra->dec[slot]);
+		pthread_mutex_lock(&ra->lock);
+		ra->status[slot] = st;
+		ra->blocks[slot] = r->ld.blocks;
+		ra->full++;
+		pthread_cond_broadcast(&ra->cond);
+		pthread_mutex_unlock(&ra->lock);
+	}
+	return NULL;
+}
+
+/* The user's side: gives the held slot back and waits for the next one. */
+static enum tf_status read_ahead_take(struct tf_reader *r)
+{
+	struct read_ahead *ra = r->ra;
+	enum tf_status st;
+
+	pthread_mutex_lock(&ra->lock);
+	if (ra->holding) {
+		ra->head = (ra->head + 1) % READ_AHEAD_SLOTS;
+		ra->full--;
+		ra->holding = false;
+		pthread_cond_broadcast(&ra->cond);
+	}
+	while (ra->full == 0)
+		pthread_cond_wait(&ra->cond, &ra->lock);
+	ra->holding = true;
+	st = ra->status[ra->head];
+	r->blocks = ra->blocks[ra->head];
+	r->dec = st == TF_RECORD ? ra->dec[ra->head] : NULL;
+	pthread_mutex_unlock(&ra->lock);
+	return st;
+}
+
+static void read_ahead_free(struct read_ahead *ra)
+{
+	for (unsigned i = 0; i < READ_AHEAD_SLOTS; i++)
+		ec_decoder_free(ra->dec[i]);
+	pthread_cond_destroy(&ra->cond);
+	pthread_mutex_destroy(&ra->lock);
+	free(ra);
+}
+
+/* Stops and joins the thread; the decoders go with it. */
+static void read_ahead_stop(struct tf_reader *r)
+{
+	struct read_ahead *ra = r->ra;
+
+	if (!ra)
+		return;
+	pthread_mutex_lock(&ra->lock);
+	ra->stop = true;
+	pthread_cond_broadcast(&ra->cond);
+	pthread_mutex_unlock(&ra->lock);
+	pthread_join(ra->thread, NULL);
+	r->dec = NULL;
+	r->ra = NULL;
+	read_ahead_free(ra);
+}
+
+int tf_reader_read_ahead(struct tf_reader *r)
+{
+	struct read_ahead *ra;
+
+	if (r->ra || r->blocks || r->done)
+		return -1;
+	ra = calloc(1, sizeof(*ra));
+	if (!ra)
+		return -1;
+	pthread_mutex_init(&ra->lock, NULL);
+	pthread_cond_init(&ra->cond, NULL);
+	for (unsigned i = 1; i < READ_AHEAD_SLOTS; i++)
+		if (!(ra->dec[i] = ec_decoder_new()))
+			return read_ahead_free(ra), -1;
+	ra->dec[0] = r->dec;
+	r->dec = NULL; /* until the first block is taken: the thread fills slot 0 */
+	r->ra = ra;
+	if (pthread_create(&ra->thread, NULL, read_ahead_run, r) != 0) {
+		r->ra = NULL;
+		r->dec = ra->dec[0];
+		ra->dec[0] = NULL;
+		read_ahead_free(ra);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- records ---- */
+
+/* Makes the next block's records current; TF_RECORD or the final status. */
+static enum tf_status next_block(struct tf_reader *r)
+{
+	enum tf_status st;
+
+	if (r->ra) {
+		st = read_ahead_take(r);
+	} else {
+		st = load_block(&r->ld, r->dec);
+		r->blocks = r->ld.blocks;
+	}
+	if (st != TF_RECORD) {
+		r->done = true;
+		r->final = st;
+	}
+	return st;
 }
 
 enum tf_status tf_reader_next(struct tf_reader *r, const void **rec, uint32_t *len)
@@ -698,12 +851,8 @@ enum tf_status tf_reader_next(struct tf_reader *r, const void **rec, uint32_t *l
 	const void *p = NULL;
 	uint32_t n = 0;
 
-	while (!r->done && !ec_decoder_next(r->dec, &p, &n)) {
-		enum tf_status st = load_block(r);
-
-		if (st != TF_RECORD)
-			break;
-	}
+	while (!r->done && !(r->dec && ec_decoder_next(r->dec, &p, &n)))
+		next_block(r);
 	if (rec)
 		*rec = r->done ? NULL : p;
 	if (len)
@@ -716,7 +865,7 @@ enum tf_status tf_reader_next(struct tf_reader *r, const void **rec, uint32_t *l
 
 const char *tf_reader_error(const struct tf_reader *r)
 {
-	return r->msg;
+	return r->done ? r->ld.msg : "";
 }
 
 uint64_t tf_reader_blocks(const struct tf_reader *r)

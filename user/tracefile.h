@@ -84,6 +84,13 @@ struct tf_reader;
  * *event_abi (if not NULL) receives the header's ABI. */
 struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *err, size_t errlen);
 
+/* Starts a thread that reads, checks, inflates and decodes the blocks ahead
+ * of tf_reader_next (a few blocks at most), which then only hands out their
+ * records: on two cores, decoding and the caller's work overlap. Call it
+ * before the first tf_reader_next; what tf_reader_next returns is the same.
+ * 0, or -1 (nothing changed: the reader still works without the thread). */
+int tf_reader_read_ahead(struct tf_reader *r);
+
 enum tf_status { TF_RECORD = 1, TF_END = 0, TF_TRUNCATED = 2, TF_CORRUPT = -1 };
 
 /* Next record: TF_RECORD with *rec and *len pointing into the reader's buffer

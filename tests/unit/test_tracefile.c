@@ -190,6 +190,19 @@ static void spit(const char *path, const void *buf, size_t n)
 	close(fd);
 }
 
+/* Readers are opened through this: with read_ahead set, blocks are loaded
+ * by the reader's thread (every reading test runs both ways). */
+static bool read_ahead;
+
+static struct tf_reader *reader_open(const char *path, uint32_t *abi, char *err, size_t errlen)
+{
+	struct tf_reader *r = tf_reader_open(path, abi, err, errlen);
+
+	if (r && read_ahead)
+		assert_int_equal(tf_reader_read_ahead(r), 0);
+	return r;
+}
+
 /* Reads every record, checking contents; returns the final status. */
 static enum tf_status read_all(struct tf_reader *r, unsigned *count)
 {
@@ -320,7 +333,7 @@ static enum tf_status read_built(const unsigned char *file, size_t n, unsigned *
 	struct tf_reader *r;
 
 	spit(path, file, n);
-	r = tf_reader_open(path, &abi, err, sizeof(err));
+	r = reader_open(path, &abi, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(abi, 9);
 	*count = 0;
@@ -354,7 +367,7 @@ static void test_round_trip_many_blocks(void **state)
 	assert_true(tf_writer_bytes_written(w) > 24);
 	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
 
-	r = tf_reader_open(path, &abi, err, sizeof(err));
+	r = reader_open(path, &abi, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(abi, 42);
 	assert_int_equal(read_all(r, &count), TF_END);
@@ -434,7 +447,7 @@ static void test_record_counts(void **state)
 	assert_int_equal((uint64_t)st.st_size, tf_writer_bytes_written(w));
 	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
 
-	r = tf_reader_open(path, NULL, err, sizeof(err));
+	r = reader_open(path, NULL, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(read_all(r, &count), TF_END);
 	assert_int_equal(count, 37);
@@ -445,7 +458,7 @@ static void test_record_counts(void **state)
 	w = tf_writer_open(path, 1, err, sizeof(err));
 	assert_non_null(w);
 	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
-	r = tf_reader_open(path, NULL, err, sizeof(err));
+	r = reader_open(path, NULL, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(read_all(r, &count), TF_END);
 	assert_int_equal(count, 0);
@@ -571,7 +584,7 @@ static void truncated_at_every_length(void)
 		enum tf_status st;
 
 		spit(cut, buf, s);
-		r = tf_reader_open(cut, NULL, err, sizeof(err));
+		r = reader_open(cut, NULL, err, sizeof(err));
 		if (s < 24) {
 			assert_null(r);
 			continue;
@@ -609,7 +622,7 @@ static void flipped_byte_anywhere(void)
 		buf[p] ^= 0x10;
 		spit(bad, buf, n);
 		buf[p] ^= 0x10;
-		r = tf_reader_open(bad, NULL, err, sizeof(err));
+		r = reader_open(bad, NULL, err, sizeof(err));
 		if (p < 24) {
 			assert_null(r);
 			continue;
@@ -660,7 +673,7 @@ static void test_flipped_payload_byte(void **state)
 	buf[l.off[2] + 24 + 3] ^= 0xff; /* inside the third block's zlib data */
 	spit(path, buf, n);
 	free(buf);
-	r = tf_reader_open(path, NULL, err, sizeof(err));
+	r = reader_open(path, NULL, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(read_all(r, &count), TF_CORRUPT);
 	assert_int_equal(count, 10);
@@ -755,7 +768,7 @@ static void test_event_round_trip(void **state)
 				tf_writer_set_level(w, 9); /* mid-file: the next block uses it */
 		}
 		assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
-		r = tf_reader_open(path, &abi, err, sizeof(err));
+		r = reader_open(path, &abi, err, sizeof(err));
 		assert_non_null(r);
 		assert_int_equal(abi, FL_EVENT_ABI);
 		assert_int_equal(read_all(r, &count), TF_END);
@@ -890,12 +903,62 @@ static void test_abort_leaves_truncated_file(void **state)
 		add_rec(w, i);
 	tf_writer_abort(w);
 
-	r = tf_reader_open(path, NULL, err, sizeof(err));
+	r = reader_open(path, NULL, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(read_all(r, &count), TF_TRUNCATED);
 	assert_int_equal(count, 12);
 	assert_int_equal(tf_reader_blocks(r), 1);
 	assert_non_null(strstr(tf_reader_error(r), "truncated"));
+	tf_reader_close(r);
+}
+
+/* The reading tests again, blocks loaded ahead by the reader's thread. */
+static void test_read_ahead_same_results(void **state)
+{
+	read_ahead = true;
+	test_round_trip_many_blocks(state);
+	test_reads_hand_built_file(state);
+	test_reads_hand_built_version_2(state);
+	test_event_round_trip(state);
+	test_record_counts(state);
+	test_truncated_at_every_length(state);
+	test_flipped_byte_anywhere(state);
+	test_flipped_payload_byte(state);
+	test_hand_built_corruption(state);
+	test_abort_leaves_truncated_file(state);
+	read_ahead = false;
+}
+
+/* Closed after one record, while the thread may be loading ahead; and
+ * refused once reading has begun. */
+static void test_read_ahead_close_early(void **state)
+{
+	const char *path = tmp_path("early.data");
+	char err[256];
+	struct tf_writer *w;
+	struct tf_reader *r;
+	const void *rec;
+	uint32_t len;
+
+	(void)state;
+	w = tf_writer_open(path, 42, err, sizeof(err));
+	assert_non_null(w);
+	tf_writer_set_block_size(w, 1000);
+	for (unsigned i = 0; i < 2000; i++)
+		add_rec(w, i);
+	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
+	for (int i = 0; i < 50; i++) {
+		r = tf_reader_open(path, NULL, err, sizeof(err));
+		assert_non_null(r);
+		assert_int_equal(tf_reader_read_ahead(r), 0);
+		assert_int_equal(tf_reader_read_ahead(r), -1);
+		assert_int_equal(tf_reader_next(r, &rec, &len), TF_RECORD);
+		assert_rec(0, rec, len);
+		tf_reader_close(r);
+	}
+	r = tf_reader_open(path, NULL, err, sizeof(err));
+	assert_int_equal(tf_reader_next(r, &rec, &len), TF_RECORD);
+	assert_int_equal(tf_reader_read_ahead(r), -1);
 	tf_reader_close(r);
 }
 
@@ -939,6 +1002,8 @@ int main(void)
 		cmocka_unit_test(test_dev_full_add_flush_close),
 		cmocka_unit_test(test_dev_full_close),
 		cmocka_unit_test(test_abort_leaves_truncated_file),
+		cmocka_unit_test(test_read_ahead_same_results),
+		cmocka_unit_test(test_read_ahead_close_early),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
