@@ -53,8 +53,7 @@ struct chunk {
 struct alloc_index {
 	struct bnode *root; /* never NULL; a leaf when height == 0 */
 	unsigned height;    /* inner levels above the leaves */
-	size_t count;
-	uint64_t live_bytes;
+	struct alloc_index_totals totals;
 	uint64_t header_bytes;
 	/* block pool */
 	union block_slot *free_blocks;
@@ -200,19 +199,29 @@ static int rightmost_reaching(const struct bnode *nd, unsigned before, uint64_t 
 	return -1;
 }
 
-static void entries_move(struct bnode *dst, unsigned dst_at, const struct bnode *src,
+/* Copies entries between two different nodes (splits and merges). */
+static void entries_copy(struct bnode *dst, unsigned dst_at, const struct bnode *src,
 			 unsigned src_at, unsigned count)
 {
-	memmove(&dst->key[dst_at], &src->key[src_at], count * sizeof(dst->key[0]));
-	memmove(&dst->last[dst_at], &src->last[src_at], count * sizeof(dst->last[0]));
-	memmove(&dst->ref[dst_at], &src->ref[src_at], count * sizeof(dst->ref[0]));
+	memcpy(&dst->key[dst_at], &src->key[src_at], count * sizeof(dst->key[0]));
+	memcpy(&dst->last[dst_at], &src->last[src_at], count * sizeof(dst->last[0]));
+	memcpy(&dst->ref[dst_at], &src->ref[src_at], count * sizeof(dst->ref[0]));
 }
+
+/* Hides i's range from the compiler, which would otherwise turn a shifting
+ * loop back into three memmove calls: too costly for the few entries moved. */
+#define OPAQUE(i) __asm__("" : "+r"(i))
 
 /* Inserts an entry at `at` into a node with room. */
 static void entry_insert(struct bnode *nd, unsigned at, uint64_t key, uint64_t last,
 			 union entry_ref ref)
 {
-	entries_move(nd, at + 1, nd, at, nd->n - at);
+	for (unsigned i = nd->n; i > at; i--) {
+		OPAQUE(i);
+		nd->key[i] = nd->key[i - 1];
+		nd->last[i] = nd->last[i - 1];
+		nd->ref[i] = nd->ref[i - 1];
+	}
 	nd->key[at] = key;
 	nd->last[at] = last;
 	nd->ref[at] = ref;
@@ -221,8 +230,13 @@ static void entry_insert(struct bnode *nd, unsigned at, uint64_t key, uint64_t l
 
 static void entry_remove(struct bnode *nd, unsigned at)
 {
-	entries_move(nd, at, nd, at + 1, nd->n - at - 1);
 	nd->n--;
+	for (unsigned i = at; i < nd->n; i++) {
+		OPAQUE(i);
+		nd->key[i] = nd->key[i + 1];
+		nd->last[i] = nd->last[i + 1];
+		nd->ref[i] = nd->ref[i + 1];
+	}
 }
 
 /* Inserts an entry, splitting nd if it is full. Returns the new right
@@ -237,7 +251,7 @@ static struct bnode *entry_insert_or_split(struct alloc_index *ix, struct bnode 
 		return NULL;
 	}
 	right = node_take(ix);
-	entries_move(right, 0, nd, MIN_FILL, FANOUT - MIN_FILL);
+	entries_copy(right, 0, nd, MIN_FILL, FANOUT - MIN_FILL);
 	right->n = FANOUT - MIN_FILL;
 	nd->n = MIN_FILL;
 	right->next = nd->next;
@@ -267,8 +281,8 @@ static struct bnode *leaf_insert(struct alloc_index *ix, struct bnode *leaf, str
 		struct alloc_block *old = leaf->ref[i - 1].blk;
 
 		/* the old block stops counting; the caller counts the new one */
-		ix->live_bytes -= old->size;
-		ix->count--;
+		ix->totals.live_bytes -= old->size;
+		ix->totals.count--;
 		block_reset(old, ptr, op->fresh->size);
 		leaf->last[i - 1] = op->last;
 		op->placed = old;
@@ -343,7 +357,7 @@ static void merge_with_next(struct alloc_index *ix, struct bnode *parent, unsign
 {
 	struct bnode *left = parent->ref[i].child, *right = parent->ref[i + 1].child;
 
-	entries_move(left, left->n, right, 0, right->n);
+	entries_copy(left, left->n, right, 0, right->n);
 	left->n += right->n;
 	left->next = right->next;
 	node_give_back(ix, right);
@@ -484,8 +498,8 @@ struct alloc_block *alloc_index_insert(struct alloc_index *ix, uint64_t ptr, uin
 		grow_root(ix, split);
 	if (op.replaced)
 		block_give_back(ix, op.fresh);
-	ix->count++;
-	ix->live_bytes += size;
+	ix->totals.count++;
+	ix->totals.live_bytes += size;
 	return op.placed;
 }
 
@@ -498,8 +512,8 @@ bool alloc_index_remove(struct alloc_index *ix, uint64_t ptr, struct alloc_block
 	shrink_root(ix);
 	if (out)
 		*out = *gone;
-	ix->count--;
-	ix->live_bytes -= gone->size;
+	ix->totals.count--;
+	ix->totals.live_bytes -= gone->size;
 	block_give_back(ix, gone);
 	return true;
 }
@@ -542,12 +556,17 @@ struct alloc_block *alloc_index_find(struct alloc_index *ix, uint64_t addr)
 
 size_t alloc_index_count(const struct alloc_index *ix)
 {
-	return ix->count;
+	return ix->totals.count;
 }
 
 uint64_t alloc_index_live_bytes(const struct alloc_index *ix)
 {
-	return ix->live_bytes;
+	return ix->totals.live_bytes;
+}
+
+const struct alloc_index_totals *alloc_index_totals(const struct alloc_index *ix)
+{
+	return &ix->totals;
 }
 
 void alloc_index_foreach(struct alloc_index *ix, bool (*fn)(struct alloc_block *b, void *arg), void *arg)
@@ -628,5 +647,5 @@ bool alloc_index_check(const struct alloc_index *ix)
 	for (unsigned level = 0; level <= ix->height; level++)
 		if (st.prev_at_level[level] && st.prev_at_level[level]->next)
 			return false;
-	return st.count == ix->count && st.bytes == ix->live_bytes;
+	return st.count == ix->totals.count && st.bytes == ix->totals.live_bytes;
 }
