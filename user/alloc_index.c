@@ -14,6 +14,9 @@
  *
  * Blocks live in a chunked pool threaded on a freelist, apart from the tree,
  * so a struct alloc_block never moves while it is live.
+ *
+ * A lookup by exact ptr keeps the path it took; removing that same block
+ * next (a free: looked up at the call, removed when it ends) reuses it.
  */
 #include "alloc_index.h"
 
@@ -35,6 +38,13 @@ struct bnode {
 	uint64_t key[FANOUT];
 	uint64_t last[FANOUT];
 	union entry_ref ref[FANOUT];
+};
+
+/* The nodes from the root down to a leaf entry: node[level] and its entry
+ * at[level], the leaf at level 0. */
+struct path {
+	struct bnode *node[MAX_LEVELS + 1];
+	unsigned at[MAX_LEVELS + 1];
 };
 
 union block_slot {
@@ -62,6 +72,12 @@ struct alloc_index {
 	/* spare nodes, topped up before an insert so splits cannot fail */
 	struct bnode *spare[MAX_LEVELS + 2];
 	unsigned nspare;
+	/* The path to the block the last alloc_index_get found, still right
+	 * while no insert or remove came since (found_at == changes): removing
+	 * that block, as a free does after looking it up, skips the descent. */
+	uint64_t changes; /* inserts and removes so far, from 1 */
+	uint64_t found_at, found_ptr;
+	struct path found;
 };
 
 /* ---- block pool ---- */
@@ -379,31 +395,23 @@ static void fix_underflow(struct alloc_index *ix, struct bnode *parent, unsigned
 		merge_with_next(ix, parent, i);
 }
 
-/* Unlinks the block at ptr below nd; returns it or NULL. */
-static struct alloc_block *remove_below(struct alloc_index *ix, struct bnode *nd, unsigned level,
-					uint64_t ptr)
+/* Unlinks the block at the end of path; then, bottom up, each ancestor's
+ * last[] and its child's fill are put right. Returns the block. */
+static struct alloc_block *remove_at(struct alloc_index *ix, const struct path *path)
 {
-	unsigned i;
-	struct alloc_block *gone;
-	struct bnode *child;
+	struct alloc_block *gone = path->node[0]->ref[path->at[0]].blk;
+	uint64_t gone_last = block_last(gone);
 
-	if (level == 0) {
-		i = upper_bound(nd, ptr);
-		if (i == 0 || nd->key[i - 1] != ptr)
-			return NULL;
-		gone = nd->ref[i - 1].blk;
-		entry_remove(nd, i - 1);
-		return gone;
+	entry_remove(path->node[0], path->at[0]);
+	for (unsigned level = 1; level <= ix->height; level++) {
+		struct bnode *nd = path->node[level], *child = path->node[level - 1];
+		unsigned i = path->at[level];
+
+		if (gone_last >= nd->last[i])
+			nd->last[i] = node_max_last(child);
+		if (child->n < MIN_FILL)
+			fix_underflow(ix, nd, i);
 	}
-	i = route(nd, ptr);
-	child = nd->ref[i].child;
-	gone = remove_below(ix, child, level - 1, ptr);
-	if (!gone)
-		return NULL;
-	if (block_last(gone) >= nd->last[i])
-		nd->last[i] = node_max_last(child);
-	if (child->n < MIN_FILL)
-		fix_underflow(ix, nd, i);
 	return gone;
 }
 
@@ -416,6 +424,28 @@ static void shrink_root(struct alloc_index *ix)
 		ix->height--;
 		node_give_back(ix, old);
 	}
+}
+
+/* ---- exact lookup ---- */
+
+/* Fills path toward ptr. True if the leaf reached holds ptr; path->at[0] is
+ * then its entry. */
+static bool descend(const struct alloc_index *ix, uint64_t ptr, struct path *path)
+{
+	struct bnode *nd = ix->root;
+	unsigned i;
+
+	for (unsigned level = ix->height; level > 0; level--) {
+		path->node[level] = nd;
+		path->at[level] = route(nd, ptr);
+		nd = nd->ref[path->at[level]].child;
+	}
+	path->node[0] = nd;
+	i = upper_bound(nd, ptr);
+	if (i == 0 || nd->key[i - 1] != ptr)
+		return false;
+	path->at[0] = i - 1;
+	return true;
 }
 
 /* ---- find ---- */
@@ -458,6 +488,7 @@ struct alloc_index *alloc_index_new(uint64_t header_bytes)
 	}
 	ix->header_bytes = header_bytes;
 	ix->next_chunk_blocks = FIRST_CHUNK_BLOCKS;
+	ix->changes = 1; /* found_at == 0: no path found yet */
 	return ix;
 }
 
@@ -501,15 +532,22 @@ struct alloc_block *alloc_index_insert(struct alloc_index *ix, uint64_t ptr, uin
 		block_give_back(ix, op.fresh);
 	ix->totals.count++;
 	ix->totals.live_bytes += size;
+	ix->changes++;
 	return op.placed;
 }
 
 bool alloc_index_remove(struct alloc_index *ix, uint64_t ptr, struct alloc_block *out)
 {
-	struct alloc_block *gone = remove_below(ix, ix->root, ix->height, ptr);
+	struct path here, *path = &ix->found;
+	struct alloc_block *gone;
 
-	if (!gone)
-		return false;
+	if (ix->found_at != ix->changes || ix->found_ptr != ptr) {
+		path = &here;
+		if (!descend(ix, ptr, path))
+			return false;
+	}
+	gone = remove_at(ix, path);
+	ix->changes++;
 	shrink_root(ix);
 	if (out)
 		*out = *gone;
@@ -521,13 +559,12 @@ bool alloc_index_remove(struct alloc_index *ix, uint64_t ptr, struct alloc_block
 
 struct alloc_block *alloc_index_get(struct alloc_index *ix, uint64_t ptr)
 {
-	const struct bnode *nd = ix->root;
-	unsigned i;
-
-	for (unsigned level = ix->height; level > 0; level--)
-		nd = nd->ref[route(nd, ptr)].child;
-	i = upper_bound(nd, ptr);
-	return i > 0 && nd->key[i - 1] == ptr ? nd->ref[i - 1].blk : NULL;
+	ix->found_at = 0; /* the path is being overwritten */
+	if (!descend(ix, ptr, &ix->found))
+		return NULL;
+	ix->found_at = ix->changes;
+	ix->found_ptr = ptr;
+	return ix->found.node[0]->ref[ix->found.at[0]].blk;
 }
 
 struct alloc_block *alloc_index_find(struct alloc_index *ix, uint64_t addr)
