@@ -14,6 +14,9 @@
  *
  * Blocks live in a chunked pool threaded on a freelist, apart from the tree,
  * so a struct alloc_block never moves while it is live.
+ *
+ * A lookup by exact ptr keeps the path it took; removing that same block
+ * next (a free: looked up at the call, removed when it ends) reuses it.
  */
 #include "alloc_index.h"
 
@@ -37,6 +40,13 @@ struct bnode {
 	union entry_ref ref[FANOUT];
 };
 
+/* The nodes from the root down to a leaf entry: node[level] and its entry
+ * at[level], the leaf at level 0. */
+struct path {
+	struct bnode *node[MAX_LEVELS + 1];
+	unsigned at[MAX_LEVELS + 1];
+};
+
 union block_slot {
 	struct alloc_block b;
 	union block_slot *next_free;
@@ -53,8 +63,7 @@ struct chunk {
 struct alloc_index {
 	struct bnode *root; /* never NULL; a leaf when height == 0 */
 	unsigned height;    /* inner levels above the leaves */
-	size_t count;
-	uint64_t live_bytes;
+	struct alloc_index_totals totals;
 	uint64_t header_bytes;
 	/* block pool */
 	union block_slot *free_blocks;
@@ -63,6 +72,12 @@ struct alloc_index {
 	/* spare nodes, topped up before an insert so splits cannot fail */
 	struct bnode *spare[MAX_LEVELS + 2];
 	unsigned nspare;
+	/* The path to the block the last alloc_index_get found, still right
+	 * while no insert or remove came since (found_at == changes): removing
+	 * that block, as a free does after looking it up, skips the descent. */
+	uint64_t changes; /* inserts and removes so far, from 1 */
+	uint64_t found_at, found_ptr;
+	struct path found;
 };
 
 /* ---- block pool ---- */
@@ -155,22 +170,23 @@ static void node_give_back(struct alloc_index *ix, struct bnode *nd)
 
 /* ---- node entries ---- */
 
-/* Number of entries whose key is <= k. */
+/* Number of entries whose key is <= k. Branch-free (a conditional move per
+ * step): on scattered addresses the branches of a plain binary search are
+ * mispredicted half the time. Entries before lo are <= k; entries from
+ * lo + len on are > k. */
 static unsigned upper_bound(const struct bnode *nd, uint64_t k)
 {
 	unsigned lo = 0, len = nd->n;
 
-	while (len > 0) {
+	if (len == 0)
+		return 0;
+	while (len > 1) {
 		unsigned half = len / 2;
 
-		if (nd->key[lo + half] <= k) {
-			lo += half + 1;
-			len -= half + 1;
-		} else {
-			len = half;
-		}
+		lo = nd->key[lo + half] <= k ? lo + half : lo;
+		len -= half;
 	}
-	return lo;
+	return lo + (nd->key[lo] <= k);
 }
 
 /* The entry of an inner node whose subtree would hold k. */
@@ -200,19 +216,29 @@ static int rightmost_reaching(const struct bnode *nd, unsigned before, uint64_t 
 	return -1;
 }
 
-static void entries_move(struct bnode *dst, unsigned dst_at, const struct bnode *src,
+/* Copies entries between two different nodes (splits and merges). */
+static void entries_copy(struct bnode *dst, unsigned dst_at, const struct bnode *src,
 			 unsigned src_at, unsigned count)
 {
-	memmove(&dst->key[dst_at], &src->key[src_at], count * sizeof(dst->key[0]));
-	memmove(&dst->last[dst_at], &src->last[src_at], count * sizeof(dst->last[0]));
-	memmove(&dst->ref[dst_at], &src->ref[src_at], count * sizeof(dst->ref[0]));
+	memcpy(&dst->key[dst_at], &src->key[src_at], count * sizeof(dst->key[0]));
+	memcpy(&dst->last[dst_at], &src->last[src_at], count * sizeof(dst->last[0]));
+	memcpy(&dst->ref[dst_at], &src->ref[src_at], count * sizeof(dst->ref[0]));
 }
+
+/* Hides i's range from the compiler, which would otherwise turn a shifting
+ * loop back into three memmove calls: too costly for the few entries moved. */
+#define OPAQUE(i) __asm__("" : "+r"(i))
 
 /* Inserts an entry at `at` into a node with room. */
 static void entry_insert(struct bnode *nd, unsigned at, uint64_t key, uint64_t last,
 			 union entry_ref ref)
 {
-	entries_move(nd, at + 1, nd, at, nd->n - at);
+	for (unsigned i = nd->n; i > at; i--) {
+		OPAQUE(i);
+		nd->key[i] = nd->key[i - 1];
+		nd->last[i] = nd->last[i - 1];
+		nd->ref[i] = nd->ref[i - 1];
+	}
 	nd->key[at] = key;
 	nd->last[at] = last;
 	nd->ref[at] = ref;
@@ -221,8 +247,13 @@ static void entry_insert(struct bnode *nd, unsigned at, uint64_t key, uint64_t l
 
 static void entry_remove(struct bnode *nd, unsigned at)
 {
-	entries_move(nd, at, nd, at + 1, nd->n - at - 1);
 	nd->n--;
+	for (unsigned i = at; i < nd->n; i++) {
+		OPAQUE(i);
+		nd->key[i] = nd->key[i + 1];
+		nd->last[i] = nd->last[i + 1];
+		nd->ref[i] = nd->ref[i + 1];
+	}
 }
 
 /* Inserts an entry, splitting nd if it is full. Returns the new right
@@ -237,7 +268,7 @@ static struct bnode *entry_insert_or_split(struct alloc_index *ix, struct bnode 
 		return NULL;
 	}
 	right = node_take(ix);
-	entries_move(right, 0, nd, MIN_FILL, FANOUT - MIN_FILL);
+	entries_copy(right, 0, nd, MIN_FILL, FANOUT - MIN_FILL);
 	right->n = FANOUT - MIN_FILL;
 	nd->n = MIN_FILL;
 	right->next = nd->next;
@@ -267,8 +298,8 @@ static struct bnode *leaf_insert(struct alloc_index *ix, struct bnode *leaf, str
 		struct alloc_block *old = leaf->ref[i - 1].blk;
 
 		/* the old block stops counting; the caller counts the new one */
-		ix->live_bytes -= old->size;
-		ix->count--;
+		ix->totals.live_bytes -= old->size;
+		ix->totals.count--;
 		block_reset(old, ptr, op->fresh->size);
 		leaf->last[i - 1] = op->last;
 		op->placed = old;
@@ -343,7 +374,7 @@ static void merge_with_next(struct alloc_index *ix, struct bnode *parent, unsign
 {
 	struct bnode *left = parent->ref[i].child, *right = parent->ref[i + 1].child;
 
-	entries_move(left, left->n, right, 0, right->n);
+	entries_copy(left, left->n, right, 0, right->n);
 	left->n += right->n;
 	left->next = right->next;
 	node_give_back(ix, right);
@@ -364,31 +395,23 @@ static void fix_underflow(struct alloc_index *ix, struct bnode *parent, unsigned
 		merge_with_next(ix, parent, i);
 }
 
-/* Unlinks the block at ptr below nd; returns it or NULL. */
-static struct alloc_block *remove_below(struct alloc_index *ix, struct bnode *nd, unsigned level,
-					uint64_t ptr)
+/* Unlinks the block at the end of path; then, bottom up, each ancestor's
+ * last[] and its child's fill are put right. Returns the block. */
+static struct alloc_block *remove_at(struct alloc_index *ix, const struct path *path)
 {
-	unsigned i;
-	struct alloc_block *gone;
-	struct bnode *child;
+	struct alloc_block *gone = path->node[0]->ref[path->at[0]].blk;
+	uint64_t gone_last = block_last(gone);
 
-	if (level == 0) {
-		i = upper_bound(nd, ptr);
-		if (i == 0 || nd->key[i - 1] != ptr)
-			return NULL;
-		gone = nd->ref[i - 1].blk;
-		entry_remove(nd, i - 1);
-		return gone;
+	entry_remove(path->node[0], path->at[0]);
+	for (unsigned level = 1; level <= ix->height; level++) {
+		struct bnode *nd = path->node[level], *child = path->node[level - 1];
+		unsigned i = path->at[level];
+
+		if (gone_last >= nd->last[i])
+			nd->last[i] = node_max_last(child);
+		if (child->n < MIN_FILL)
+			fix_underflow(ix, nd, i);
 	}
-	i = route(nd, ptr);
-	child = nd->ref[i].child;
-	gone = remove_below(ix, child, level - 1, ptr);
-	if (!gone)
-		return NULL;
-	if (block_last(gone) >= nd->last[i])
-		nd->last[i] = node_max_last(child);
-	if (child->n < MIN_FILL)
-		fix_underflow(ix, nd, i);
 	return gone;
 }
 
@@ -401,6 +424,28 @@ static void shrink_root(struct alloc_index *ix)
 		ix->height--;
 		node_give_back(ix, old);
 	}
+}
+
+/* ---- exact lookup ---- */
+
+/* Fills path toward ptr. True if the leaf reached holds ptr; path->at[0] is
+ * then its entry. */
+static bool descend(const struct alloc_index *ix, uint64_t ptr, struct path *path)
+{
+	struct bnode *nd = ix->root;
+	unsigned i;
+
+	for (unsigned level = ix->height; level > 0; level--) {
+		path->node[level] = nd;
+		path->at[level] = route(nd, ptr);
+		nd = nd->ref[path->at[level]].child;
+	}
+	path->node[0] = nd;
+	i = upper_bound(nd, ptr);
+	if (i == 0 || nd->key[i - 1] != ptr)
+		return false;
+	path->at[0] = i - 1;
+	return true;
 }
 
 /* ---- find ---- */
@@ -443,6 +488,7 @@ struct alloc_index *alloc_index_new(uint64_t header_bytes)
 	}
 	ix->header_bytes = header_bytes;
 	ix->next_chunk_blocks = FIRST_CHUNK_BLOCKS;
+	ix->changes = 1; /* found_at == 0: no path found yet */
 	return ix;
 }
 
@@ -484,35 +530,41 @@ struct alloc_block *alloc_index_insert(struct alloc_index *ix, uint64_t ptr, uin
 		grow_root(ix, split);
 	if (op.replaced)
 		block_give_back(ix, op.fresh);
-	ix->count++;
-	ix->live_bytes += size;
+	ix->totals.count++;
+	ix->totals.live_bytes += size;
+	ix->changes++;
 	return op.placed;
 }
 
 bool alloc_index_remove(struct alloc_index *ix, uint64_t ptr, struct alloc_block *out)
 {
-	struct alloc_block *gone = remove_below(ix, ix->root, ix->height, ptr);
+	struct path here, *path = &ix->found;
+	struct alloc_block *gone;
 
-	if (!gone)
-		return false;
+	if (ix->found_at != ix->changes || ix->found_ptr != ptr) {
+		path = &here;
+		if (!descend(ix, ptr, path))
+			return false;
+	}
+	gone = remove_at(ix, path);
+	ix->changes++;
 	shrink_root(ix);
 	if (out)
 		*out = *gone;
-	ix->count--;
-	ix->live_bytes -= gone->size;
+	ix->totals.count--;
+	ix->totals.live_bytes -= gone->size;
 	block_give_back(ix, gone);
 	return true;
 }
 
 struct alloc_block *alloc_index_get(struct alloc_index *ix, uint64_t ptr)
 {
-	const struct bnode *nd = ix->root;
-	unsigned i;
-
-	for (unsigned level = ix->height; level > 0; level--)
-		nd = nd->ref[route(nd, ptr)].child;
-	i = upper_bound(nd, ptr);
-	return i > 0 && nd->key[i - 1] == ptr ? nd->ref[i - 1].blk : NULL;
+	ix->found_at = 0; /* the path is being overwritten */
+	if (!descend(ix, ptr, &ix->found))
+		return NULL;
+	ix->found_at = ix->changes;
+	ix->found_ptr = ptr;
+	return ix->found.node[0]->ref[ix->found.at[0]].blk;
 }
 
 struct alloc_block *alloc_index_find(struct alloc_index *ix, uint64_t addr)
@@ -542,12 +594,17 @@ struct alloc_block *alloc_index_find(struct alloc_index *ix, uint64_t addr)
 
 size_t alloc_index_count(const struct alloc_index *ix)
 {
-	return ix->count;
+	return ix->totals.count;
 }
 
 uint64_t alloc_index_live_bytes(const struct alloc_index *ix)
 {
-	return ix->live_bytes;
+	return ix->totals.live_bytes;
+}
+
+const struct alloc_index_totals *alloc_index_totals(const struct alloc_index *ix)
+{
+	return &ix->totals;
 }
 
 void alloc_index_foreach(struct alloc_index *ix, bool (*fn)(struct alloc_block *b, void *arg), void *arg)
@@ -628,5 +685,5 @@ bool alloc_index_check(const struct alloc_index *ix)
 	for (unsigned level = 0; level <= ix->height; level++)
 		if (st.prev_at_level[level] && st.prev_at_level[level]->next)
 			return false;
-	return st.count == ix->count && st.bytes == ix->live_bytes;
+	return st.count == ix->totals.count && st.bytes == ix->totals.live_bytes;
 }

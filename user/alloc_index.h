@@ -52,6 +52,15 @@ struct alloc_block *alloc_index_find(struct alloc_index *ix, uint64_t addr);
 size_t alloc_index_count(const struct alloc_index *ix);
 uint64_t alloc_index_live_bytes(const struct alloc_index *ix); /* sum of sizes (mod 2^64) */
 
+/* The same two numbers, kept up to date in place by every insert and remove:
+ * a caller that reads them on every change keeps this pointer (valid until
+ * the index is freed) instead of calling the getters. */
+struct alloc_index_totals {
+	size_t count;
+	uint64_t live_bytes;
+};
+const struct alloc_index_totals *alloc_index_totals(const struct alloc_index *ix);
+
 /* Calls fn for every block in address order (used at the end of a trace);
  * stops early if fn returns false. fn may change the non-key fields of the
  * block (seq, ts, tid, note, faults, func) but must not insert or remove. */

@@ -135,13 +135,14 @@ static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 	p->tgid = tgid;
 	p->index = alloc_index_new(c->header_bytes);
 	p->regions = region_set_new();
-	return p->index && p->regions ? 0 : -1;
+	if (!p->index || !p->regions)
+		return -1;
+	p->live = alloc_index_totals(p->index);
+	return 0;
 }
 
-static struct corr_proc *proc_get(struct correlator *c, uint32_t tgid)
+static struct corr_proc *proc_find_or_add(struct correlator *c, uint32_t tgid)
 {
-	if (c->nprocs && c->procs[c->last_proc].tgid == tgid)
-		return &c->procs[c->last_proc];
 	for (size_t i = 0; i < c->nprocs; i++)
 		if (c->procs[i].tgid == tgid)
 			return &c->procs[c->last_proc = i];
@@ -151,6 +152,14 @@ static struct corr_proc *proc_get(struct correlator *c, uint32_t tgid)
 	return &c->procs[c->nprocs++];
 }
 
+/* Inline for the common case: the process of the previous event. */
+static inline struct corr_proc *proc_get(struct correlator *c, uint32_t tgid)
+{
+	if (c->nprocs && c->procs[c->last_proc].tgid == tgid)
+		return &c->procs[c->last_proc];
+	return proc_find_or_add(c, tgid);
+}
+
 /* What one process holds: live block bytes, brk heap, allocator mappings. */
 struct footprint {
 	uint64_t live, heap, mmap;
@@ -158,25 +167,31 @@ struct footprint {
 
 static struct footprint footprint_of(const struct corr_proc *p)
 {
-	struct footprint f = { alloc_index_live_bytes(p->index), 0, region_set_bytes(p->regions) };
+	struct footprint f = { p->live->live_bytes, 0, region_set_bytes(p->regions) };
 
 	if (p->heap_start && p->brk > p->heap_start)
 		f.heap = p->brk - p->heap_start;
 	return f;
 }
 
-static void raise_peaks(struct summary *s)
+/* The peaks that depend on cur_live. */
+static void raise_live_peaks(struct summary *s)
 {
 	uint64_t held = s->cur_heap + s->cur_mmap;
 
 	if (s->cur_live > s->peak_live)
 		s->peak_live = s->cur_live;
+	if (held > s->cur_live && held - s->cur_live > s->peak_unused)
+		s->peak_unused = held - s->cur_live;
+}
+
+static void raise_peaks(struct summary *s)
+{
 	if (s->cur_heap > s->peak_heap)
 		s->peak_heap = s->cur_heap;
 	if (s->cur_mmap > s->peak_mmap)
 		s->peak_mmap = s->cur_mmap;
-	if (held > s->cur_live && held - s->cur_live > s->peak_unused)
-		s->peak_unused = held - s->cur_live;
+	raise_live_peaks(s);
 }
 
 /* Adds what p's footprint changed since `before` to the totals of every
@@ -193,17 +208,16 @@ static void account(struct correlator *c, const struct corr_proc *p, struct foot
 }
 
 /* The same when only the live bytes can have changed (a call applied, a
- * block released): the common case, kept cheap. */
+ * block released): the common case, kept cheap. cur_heap and cur_mmap have
+ * not moved since account() last raised their peaks. */
 static void account_live(struct correlator *c, const struct corr_proc *p, uint64_t live_before)
 {
-	c->sum.cur_live += alloc_index_live_bytes(p->index) - live_before;
-	raise_peaks(&c->sum);
+	c->sum.cur_live += p->live->live_bytes - live_before;
+	raise_live_peaks(&c->sum);
 }
 
-static struct pending *thread_get(struct correlator *c, uint32_t tid)
+static struct pending *thread_find_or_add(struct correlator *c, uint32_t tid)
 {
-	if (c->nthreads && c->threads[c->last_thread].tid == tid)
-		return &c->threads[c->last_thread];
 	for (size_t i = 0; i < c->nthreads; i++)
 		if (c->threads[i].tid == tid)
 			return &c->threads[c->last_thread = i];
@@ -211,6 +225,14 @@ static struct pending *thread_get(struct correlator *c, uint32_t tid)
 	memset(&c->threads[c->nthreads], 0, sizeof(struct pending));
 	c->threads[c->nthreads].tid = tid;
 	return &c->threads[c->nthreads++];
+}
+
+/* Inline for the common case: the thread of the previous event. */
+static inline struct pending *thread_get(struct correlator *c, uint32_t tid)
+{
+	if (c->nthreads && c->threads[c->last_thread].tid == tid)
+		return &c->threads[c->last_thread];
+	return thread_find_or_add(c, tid);
 }
 
 static void pending_push(struct pending *t, const void *rec, size_t len, struct fl_ev_stack *stack)
@@ -420,8 +442,6 @@ static bool returns_block(uint8_t func)
 /* The pointer this call releases (free, or realloc that moved or freed). */
 static uint64_t released_ptr(const struct fl_ev_call *e)
 {
-	uint64_t size = requested_bytes(e);
-
 	if (e->h.func == FL_FREE)
 		return e->a2;
 	if (e->h.func != FL_REALLOC && e->h.func != FL_REALLOCARRAY)
@@ -430,15 +450,16 @@ static uint64_t released_ptr(const struct fl_ev_call *e)
 		return 0;
 	if (e->ret && e->ret != e->a2)
 		return e->a2;  /* moved */
-	if (!e->ret && size == 0)
+	if (!e->ret && requested_bytes(e) == 0)
 		return e->a2;  /* realloc(p, 0) frees */
 	return 0;
 }
 
-static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
-				      const struct fl_ev_call *e, uint64_t seq, struct corr_item *it)
+/* rel: released_ptr(e). */
+static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p, const struct fl_ev_call *e,
+				      uint64_t rel, uint64_t seq, struct corr_item *it)
 {
-	uint64_t rel = released_ptr(e);
+	uint64_t size;
 	struct alloc_block *b = NULL;
 
 	if (rel) {
@@ -452,9 +473,10 @@ static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
 			c->sum.frees_null++;
 		return b;
 	}
-	c->sum.bytes_requested += requested_bytes(e);
+	size = requested_bytes(e);
+	c->sum.bytes_requested += size;
 	if (returns_block(e->h.func) && e->ret) {
-		b = alloc_index_insert(p->index, e->ret, requested_bytes(e));
+		b = alloc_index_insert(p->index, e->ret, size);
 		if (!b)
 			abort();
 		b->seq = seq;
@@ -470,7 +492,7 @@ static void resolve_pending(struct correlator *c, struct pending *t, uint64_t ca
 /* A freed block leaves the index. */
 static void release_block(struct correlator *c, struct corr_proc *p, uint64_t ptr)
 {
-	uint64_t live = alloc_index_live_bytes(p->index);
+	uint64_t live = p->live->live_bytes;
 
 	alloc_index_remove(p->index, ptr, NULL);
 	account_live(c, p, live);
@@ -495,10 +517,11 @@ static uint32_t count_pending_syscalls(const struct pending *t)
 	return n;
 }
 
-static void resolve_call(struct correlator *c, const struct fl_ev_call *e, const struct fl_ev_stack *stack)
+/* t: the call's thread, whose pending list holds the events tagged with it. */
+static void resolve_call(struct correlator *c, struct pending *t, const struct fl_ev_call *e,
+			 const struct fl_ev_stack *stack)
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
-	struct pending *t = thread_get(c, e->h.tid);
 	struct corr_item it = { .rec = &e->h, .proc = p, .stack = stack };
 	uint64_t rel = released_ptr(e), seq = c->next_seq;
 	uint32_t nsys = count_pending_syscalls(t);
@@ -512,8 +535,8 @@ static void resolve_call(struct correlator *c, const struct fl_ev_call *e, const
 	c->sum.calls[e->h.func]++;
 	if (had_syscall)
 		c->sum.calls_with_syscall[e->h.func]++;
-	live = alloc_index_live_bytes(p->index);
-	it.block = apply_call(c, p, e, seq, &it);
+	live = p->live->live_bytes;
+	it.block = apply_call(c, p, e, rel, seq, &it);
 	account_live(c, p, live);
 	it.syscalls_caused = nsys;
 	emit(c, &it);
@@ -536,22 +559,22 @@ static void resolve_entry_call(struct correlator *c, struct pending *t, const st
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
 	struct corr_item it = { .rec = &e->h, .proc = p, .stack = stack };
-	uint64_t live;
+	uint64_t rel = released_ptr(e), live;
 
 	if (e->h.func >= FL_NFUNC) {
 		c->bad_records++;
 		return;
 	}
 	c->sum.calls[e->h.func]++;
-	live = alloc_index_live_bytes(p->index);
-	it.block = apply_call(c, p, e, c->next_seq, &it);
+	live = p->live->live_bytes;
+	it.block = apply_call(c, p, e, rel, c->next_seq, &it);
 	account_live(c, p, live);
 	emit(c, &it);
 	t->open = true;
 	t->open_tgid = e->h.tgid;
 	t->open_seq = it.seq;
 	t->open_syscalls = 0;
-	t->open_released = released_ptr(e);
+	t->open_released = rel;
 }
 
 static void close_open_call(struct correlator *c, struct pending *t)
@@ -728,7 +751,7 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 	if (is_call && (h->flags & FL_F_AT_ENTRY))
 		resolve_entry_call(c, t, (const struct fl_ev_call *)h, stack);
 	else if (is_call)
-		resolve_call(c, (const struct fl_ev_call *)h, stack);
+		resolve_call(c, t, (const struct fl_ev_call *)h, stack);
 	else
 		resolve_event(c, h, 0, stack);
 	free(stack);

@@ -55,6 +55,7 @@ struct run_info {
 struct corr_proc {
 	uint32_t tgid;
 	struct alloc_index *index;
+	const struct alloc_index_totals *live; /* index's live bytes and count */
 	struct region_set *regions; /* mmap'd by the allocator, accessible */
 	uint64_t heap_start, brk;    /* 0 while unknown */
 };

@@ -437,6 +437,46 @@ static void test_random_vs_model(void **state)
 	alloc_index_free(ix);
 }
 
+/* A free looks its block up, then removes it: the remove reuses the path the
+ * lookup found unless an insert or remove came in between (or the lookup
+ * failed, or named another ptr). Each of those orders, at random, against
+ * the model and the tree's invariants. */
+static void test_remove_after_get(void **state)
+{
+	struct alloc_index *ix = alloc_index_new(HEADER);
+	struct model *m = calloc(1, sizeof(*m));
+
+	(void)state;
+	assert_non_null(m);
+	for (unsigned k = 0; k < NKEYS; k += 2)
+		random_insert(ix, m, k, k + 1);
+	for (unsigned op = 1; op <= 100000; op++) {
+		unsigned k = (unsigned)(rnd() % NKEYS), other = (unsigned)(rnd() % NKEYS);
+		struct alloc_block *g = alloc_index_get(ix, key_ptr(k));
+
+		assert_int_equal(g != NULL, m->live[k]);
+		switch (rnd() % 4) {
+		case 0: /* another block comes (maybe splitting the path's nodes) */
+			random_insert(ix, m, other, op + NKEYS);
+			break;
+		case 1: /* another block goes (maybe merging them) */
+			random_remove(ix, m, other);
+			break;
+		case 2: /* a lookup that fails or finds another block */
+			alloc_index_get(ix, key_ptr(other) + (rnd() % 2));
+			break;
+		}
+		random_remove(ix, m, rnd() % 8 ? k : other);
+		if (rnd() % 2)
+			random_insert(ix, m, (unsigned)(rnd() % NKEYS), op + 2 * NKEYS);
+		if (op % 1024 == 0)
+			check_whole(ix, m);
+	}
+	check_whole(ix, m);
+	free(m);
+	alloc_index_free(ix);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_pointers_stable),
 		cmocka_unit_test(test_grow_and_shrink),
 		cmocka_unit_test(test_random_vs_model),
+		cmocka_unit_test(test_remove_after_get),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
