@@ -114,7 +114,6 @@ static enum tf_status replay(struct tf_reader *r, struct correlator *c)
 	const void *rec;
 	uint32_t len;
 
-	tf_reader_read_ahead(r); /* without the thread, the same records more slowly */
 	while ((st = tf_reader_next(r, &rec, &len)) == TF_RECORD)
 		corr_feed(c, rec, len);
 	corr_finish(c);
@@ -215,6 +214,9 @@ int cmd_report(int argc, char **argv)
 		tf_reader_close(r);
 		return 2;
 	}
+	/* blocks are decoded ahead from now on, while the call-site pre-pass
+	 * runs too (without the thread: the same records, more slowly) */
+	tf_reader_read_ahead(r);
 	if (o.fmt != FMT_JSONL && (rc = open_call_sites(&o, &cs)) != 0) {
 		tf_reader_close(r);
 		return rc;

@@ -547,8 +547,8 @@ static void resolve_call(struct correlator *c, struct pending *t, const struct f
 		else
 			c->sum.frees_kept++;
 	}
-	if (rel)
-		release_block(c, p, rel);
+	if (rel) /* again: a pending event's proc_get may have moved the array */
+		release_block(c, proc_get(c, e->h.tgid), rel);
 }
 
 /* A call written at its entry (free without a return probe): applied and
@@ -754,7 +754,8 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 		resolve_call(c, t, (const struct fl_ev_call *)h, stack);
 	else
 		resolve_event(c, h, 0, stack);
-	free(stack);
+	if (stack) /* most records have none: no call to free() for them */
+		free(stack);
 }
 
 int corr_feed(struct correlator *c, const void *rec, size_t len)
