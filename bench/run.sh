@@ -502,10 +502,12 @@ Known distances and why:
   without uprobe offset support and refuses `free+9`, faultline's placement; bpftrace's naive placement
   (`free` at its entry, a single-stepped `test`) and the perf-probe floor of faultline's placement are
   measured instead.
-- Back-to-back runs: tearing down uprobe links costs an RCU grace period each (~2 s for faultline's
-  ~20 links); for a command that has exited faultline leaves that to a child process, so an isolated run
-  returns at once, but the next attach in a tight loop (as here) waits for it: the `true` rows show it,
-  and the "start-up corrected" columns subtract it.
+- Start-up: faultline attaches its glibc uprobes with uprobe-multi links (one BPF link per program,
+  Linux 6.10+), whose teardown is one or two grace periods in all, and leaves even that to a child
+  process once the command has exited. Perf-event uprobes (what libbpf 1.1 makes, and what the
+  refalloc USDT probes still use) take about 0.1 s each to tear down, one at a time under a kernel
+  mutex, and the next attach waits for them: `fl-refalloc`'s `true` row shows that (~2.7 s for its 27
+  probes), and the "start-up corrected" columns subtract it.
 
 EOF
 	echo "## Run"

@@ -2,6 +2,7 @@
  * tracepoints (which need no tracefs) and the allocator's uprobes, and hands
  * each ring-buffer record to a callback. Owns the libbpf message routing too. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include "faultline.skel.h"
 #include "tracer.h"
+#include "uprobe_multi.h"
 
 #define MAX_LINKS 64
 
@@ -23,6 +25,9 @@ struct tracer {
 	struct ring_buffer *rb;
 	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
+	int multi_fds[MAX_LINKS]; /* uprobe-multi links, when use_multi */
+	int nmulti;
+	bool use_multi;
 	int nuprobes;
 	bool detach_in_background;
 	tracer_record_fn fn;
@@ -82,6 +87,20 @@ int tracer_check_supported(char *err, size_t errlen)
 	return 0;
 }
 
+/* The glibc-style uprobe programs (not the USDT ones, which libbpf attaches)
+ * are loaded for uprobe-multi links. */
+static void use_uprobe_multi(struct bpf_object *obj)
+{
+	struct bpf_program *p;
+
+	bpf_object__for_each_program(p, obj) {
+		const char *sec = bpf_program__section_name(p);
+
+		if (!strcmp(sec, "uprobe") || !strcmp(sec, "uretprobe"))
+			bpf_program__set_expected_attach_type(p, FL_ATTACH_UPROBE_MULTI);
+	}
+}
+
 struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, void *ctx,
 			   char *err, size_t errlen)
 {
@@ -114,6 +133,9 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
 	/* uprobe programs are attached by hand, per allocator and pid */
+	t->use_multi = uprobe_multi_supported();
+	if (t->use_multi)
+		use_uprobe_multi(t->skel->obj);
 	e = faultline__load(t->skel);
 	if (e) {
 		explain_load_error(-e, err, errlen);
@@ -166,20 +188,77 @@ static struct bpf_program *entry_prog(struct faultline *s, int func)
 	}
 }
 
-static int attach_one(struct tracer *t, struct bpf_program *prog, bool ret, pid_t pid,
-		      const char *path, uint64_t off)
+/* One uprobe of an allocator: the program, where, entry or return. */
+struct probe_spec {
+	struct bpf_program *prog;
+	bool ret;
+	uint64_t off;
+	int func;
+};
+
+/* A perf-event uprobe through libbpf (kernels without uprobe-multi links). */
+static int attach_perf_uprobe(struct tracer *t, const struct probe_spec *p, pid_t pid, const char *path)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p->ret);
 	struct bpf_link *l;
 
 	if (t->nlinks >= MAX_LINKS)
 		return -E2BIG;
-	l = bpf_program__attach_uprobe_opts(prog, pid, path, off, &opts);
+	l = bpf_program__attach_uprobe_opts(p->prog, pid, path, p->off, &opts);
 	if (!l)
 		return -errno;
 	t->links[t->nlinks++] = l;
 	t->nuprobes++;
 	return 0;
+}
+
+/* One uprobe-multi link for spec[at]'s program: its offsets in every spec. */
+static int attach_multi_uprobe(struct tracer *t, const struct probe_spec *spec, int n, int at, pid_t pid,
+			       const char *path)
+{
+	uint64_t offs[FL_NFUNC * 3];
+	unsigned k = 0;
+	int fd;
+
+	if (t->nmulti >= MAX_LINKS)
+		return -E2BIG;
+	for (int i = at; i < n; i++)
+		if (spec[i].prog == spec[at].prog)
+			offs[k++] = spec[i].off;
+	fd = uprobe_multi_attach(bpf_program__fd(spec[at].prog), path, offs, k, spec[at].ret, pid);
+	if (fd < 0)
+		return fd;
+	t->multi_fds[t->nmulti++] = fd;
+	t->nuprobes += (int)k;
+	return 0;
+}
+
+static bool prog_seen_before(const struct probe_spec *spec, int at)
+{
+	for (int i = 0; i < at; i++)
+		if (spec[i].prog == spec[at].prog)
+			return true;
+	return false;
+}
+
+/* Every uprobe an allocator needs: an entry probe per function, a return
+ * probe for all but free, free's past its NULL test plus its NULL path. */
+static int allocator_probes(struct tracer *t, const struct allocator *a, struct probe_spec *spec)
+{
+	int n = 0;
+
+	for (int f = 0; f < FL_NFUNC; f++) {
+		if (!a->offset[f] || a->alias_of[f] >= 0)
+			continue;
+		uint64_t off = a->offset[f] + (f == FL_FREE ? a->free_skip : 0);
+
+		spec[n++] = (struct probe_spec){ entry_prog(t->skel, f), false, off, f };
+		if (f != FL_FREE) /* free is followed without a return probe */
+			spec[n++] = (struct probe_spec){ t->skel->progs.call_return, true, off, f };
+		else if (a->free_skip)
+			spec[n++] = (struct probe_spec){ t->skel->progs.free_null, false, a->free_null_offset, f };
+	}
+	return n;
 }
 
 /* refalloc's USDT probes and the programs that take them. */
@@ -224,23 +303,24 @@ static int attach_refalloc(struct tracer *t, const struct allocator *a, pid_t pi
 int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t pid,
 			    char *err, size_t errlen)
 {
+	struct probe_spec spec[FL_NFUNC * 3];
+	int n;
+
 	if (a->usdt_refalloc)
 		return attach_refalloc(t, a, pid, err, errlen);
-	for (int f = 0; f < FL_NFUNC; f++) {
+	n = allocator_probes(t, a, spec);
+	for (int i = 0; i < n; i++) {
 		int e;
 
-		if (!a->offset[f] || a->alias_of[f] >= 0)
+		if (!t->use_multi)
+			e = attach_perf_uprobe(t, &spec[i], pid, a->path);
+		else if (!prog_seen_before(spec, i))
+			e = attach_multi_uprobe(t, spec, n, i, pid, a->path);
+		else
 			continue;
-		uint64_t off = a->offset[f] + (f == FL_FREE ? a->free_skip : 0);
-
-		e = attach_one(t, entry_prog(t->skel, f), false, pid, a->path, off);
-		if (!e && f != FL_FREE) /* free is followed without a return probe */
-			e = attach_one(t, t->skel->progs.call_return, true, pid, a->path, off);
-		if (!e && f == FL_FREE && a->free_skip)
-			e = attach_one(t, t->skel->progs.free_null, false, pid, a->path, a->free_null_offset);
 		if (e) {
 			snprintf(err, errlen, "attaching a uprobe to %s in %s failed: %s",
-				 fl_func_names[f], a->path, strerror(-e));
+				 fl_func_names[spec[i].func], a->path, strerror(-e));
 			return -1;
 		}
 	}
@@ -301,76 +381,118 @@ int tracer_uprobe_count(const struct tracer *t)
 	return t->nuprobes;
 }
 
+/* Everything attached: libbpf's links and our uprobe-multi link fds. */
+struct attachments {
+	struct bpf_link *links[MAX_LINKS * 2];
+	int nlinks;
+	int fds[MAX_LINKS];
+	int nfds;
+};
+
 static void *destroy_link(void *link)
 {
 	bpf_link__destroy(link);
 	return NULL;
 }
 
-/* Each link's teardown waits for an RCU grace period (about 0.2 s here);
- * one after the other they would take seconds, so they go in parallel. */
-static void destroy_links(struct bpf_link **links, int n)
+static void *close_fd(void *fd)
 {
-	pthread_t th[MAX_LINKS * 2];
-	bool started[MAX_LINKS * 2] = { 0 };
-
-	for (int i = 0; i < n; i++)
-		started[i] = links[i] && !pthread_create(&th[i], NULL, destroy_link, links[i]);
-	for (int i = 0; i < n; i++) {
-		if (started[i])
-			pthread_join(th[i], NULL);
-		else if (links[i])
-			bpf_link__destroy(links[i]);
-		links[i] = NULL;
-	}
+	close((int)(intptr_t)fd);
+	return NULL;
 }
 
-/* The kernel takes about 0.1-0.4 s per uprobe link to tear it down (an RCU
- * grace period each), close to 2 s in all. When nobody waits for that (the
- * traced command has exited), a child holding copies of the link fds does the
- * teardown, and our own closes only drop references. */
-static void detach_in_child(struct bpf_link **links, int n)
+/* Each teardown waits for grace periods; the waits of uprobe-multi links
+ * overlap when they go in parallel (perf-event uprobes take a global mutex
+ * and go one by one all the same). */
+static void detach_all(struct attachments *a)
 {
-	pid_t pid = fork();
+	pthread_t th[MAX_LINKS * 3];
+	bool started[MAX_LINKS * 3] = { 0 };
+	int n = a->nlinks;
 
+	for (int i = 0; i < a->nlinks; i++)
+		started[i] = !pthread_create(&th[i], NULL, destroy_link, a->links[i]);
+	for (int i = 0; i < a->nfds; i++)
+		started[n + i] = !pthread_create(&th[n + i], NULL, close_fd, (void *)(intptr_t)a->fds[i]);
+	for (int i = 0; i < n + a->nfds; i++) {
+		if (started[i])
+			pthread_join(th[i], NULL);
+		else if (i < n)
+			bpf_link__destroy(a->links[i]);
+		else
+			close(a->fds[i - n]);
+	}
+	a->nlinks = a->nfds = 0;
+}
+
+/* Our own references only: the child holds copies of every fd. */
+static void drop_own_copies(struct attachments *a)
+{
+	for (int i = 0; i < a->nlinks; i++)
+		bpf_link__destroy(a->links[i]); /* disables a perf event, closes our fds */
+	for (int i = 0; i < a->nfds; i++)
+		close(a->fds[i]);
+	a->nlinks = a->nfds = 0;
+}
+
+/* The teardown takes the kernel a while (about 0.1 s per perf-event uprobe,
+ * one at a time: 1.7 s for faultline's; one or two grace periods for
+ * uprobe-multi links). When nobody waits for it (the traced command has
+ * exited), a child holding copies of the fds does it. Whoever closes the
+ * last copy pays, so the child waits until ours are closed. */
+static void detach_in_child(struct attachments *a)
+{
+	int ours_closed[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(ours_closed, O_CLOEXEC) < 0)
+		return; /* then here, the slow way */
+	pid = fork();
 	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
 		setsid();
-		destroy_links(links, n);
+		if (null >= 0) /* nobody reading our output waits for this */
+			for (int fd = 0; fd < 3; fd++)
+				dup2(null, fd);
+		close(ours_closed[1]);
+		while (read(ours_closed[0], &c, 1) < 0 && errno == EINTR)
+			;
+		detach_all(a);
 		_exit(0);
 	}
-	if (pid < 0)
-		return; /* then here, the slow way */
-	for (int i = 0; i < n; i++) {
-		bpf_link__disconnect(links[i]); /* our fds go at exit; the child detaches */
-		bpf_link__destroy(links[i]);
-		links[i] = NULL;
-	}
+	close(ours_closed[0]);
+	if (pid > 0)
+		drop_own_copies(a);
+	close(ours_closed[1]); /* EOF: the child's copies are the last ones */
 }
 
 void tracer_close(struct tracer *t)
 {
-	struct bpf_link *all[MAX_LINKS * 2];
-	int n = 0;
+	struct attachments a = { .nlinks = 0 };
 
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
 	for (int i = 0; i < t->nlinks; i++)
-		all[n++] = t->links[i];
-	t->nlinks = 0;
+		a.links[a.nlinks++] = t->links[i];
+	for (int i = 0; i < t->nmulti; i++)
+		a.fds[a.nfds++] = t->multi_fds[i];
+	t->nlinks = t->nmulti = 0;
 	if (t->skel && t->skel->skeleton) {
 		struct bpf_object_skeleton *sk = t->skel->skeleton;
 
-		for (int i = 0; i < sk->prog_cnt && n < MAX_LINKS * 2; i++) {
+		for (int i = 0; i < sk->prog_cnt && a.nlinks < MAX_LINKS * 2; i++) {
 			if (sk->progs[i].link && *sk->progs[i].link) {
-				all[n++] = *sk->progs[i].link;
+				a.links[a.nlinks++] = *sk->progs[i].link;
 				*sk->progs[i].link = NULL;
 			}
 		}
 	}
-	if (t->detach_in_background && n > 0)
-		detach_in_child(all, n);
-	destroy_links(all, n);
+	if (t->detach_in_background && a.nlinks + a.nfds > 0)
+		detach_in_child(&a);
+	detach_all(&a);
 	faultline__destroy(t->skel);
 	free(t);
 }
