@@ -184,8 +184,23 @@ configs_for() {   # $1: workload name
 }
 
 SAMPLES=$WORK/samples   # lines: workload config microseconds
-: >"$SAMPLES"
+: >"$SAMPLES"; : >"$WORK/teardown"
 FAILS=
+
+# faultline returns when the command has exited and leaves removing its probes to a
+# background process (uprobe-multi links: a grace period or two; perf-event uprobes,
+# as refalloc's USDT probes are: ~0.1 s each, one at a time under a kernel mutex that
+# every other uprobe attach takes too). Waited for after each faultline run, so the
+# next run (maybe a peer's) does not pay it; how long it took goes to $WORK/teardown.
+wait_teardown() {   # $1 workload, $2 config
+	local t0=$EPOCHREALTIME i
+	for ((i = 0; i < 300; i++)); do
+		[ -z "$(live_pids faultline)" ] && break
+		sleep 0.05
+	done
+	[ -n "${RECORD:-}" ] && echo "$1 $2 $(( ${EPOCHREALTIME/./} - ${t0/./} ))" >>"$WORK/teardown"
+	return 0
+}
 
 # run_cfg WORKLOAD CONFIG STDIN CMD... ; appends the wall time to $SAMPLES when $RECORD is set
 run_cfg() {
@@ -221,6 +236,7 @@ run_cfg() {
 		t1=$EPOCHREALTIME
 	fi
 	[ "$cfg" = heaptrack ] && rm -f "$WORK"/ht.*
+	case $cfg in faultline|fl-*) wait_teardown "$wl" "$cfg";; esac
 	if [ $rc != 0 ]; then   # not counted: a crashed run's time means nothing
 		echo "bench: $wl/$cfg exited $rc (run not counted): $(tail -n 2 "$WORK/err.$wl.$cfg" | tr '\n' ' ')" >&2
 		FAILS+="$wl/$cfg exit $rc"$'\n'
@@ -414,6 +430,19 @@ EXTRA=$WORK/extra.md
 		echo
 	fi
 	[ -n "$STACKS_REPORT" ] && echo "$STACKS_REPORT" && echo
+	if [ -s "$WORK/teardown" ]; then
+		echo "faultline's background teardown (after it has returned; waited for between runs, not in the times"
+		echo "above), median per configuration over all workloads:"
+		echo
+		echo "| config | median s | max s | runs |"
+		echo "|---|---:|---:|---:|"
+		awk '{ v[$2] = v[$2] " " $3 } END { for (c in v) print c v[c] }' "$WORK/teardown" | sort |
+			while read -r c rest; do
+				printf '%s\n' $rest | sort -n | awk -v c="$c" '{ a[NR] = $1 } END {
+					printf "| %s | %.3f | %.3f | %d |\n", c, a[int((NR + 1) / 2)] / 1e6, a[NR] / 1e6, NR }'
+			done
+		echo
+	fi
 	echo "Sanity counts on churn: faultline report: malloc ${CHURN_MALLOC:-?}, free ${CHURN_FREE:-?}; bpftrace @n (malloc entry + return + free): ${BT_N:-?}${PP_COUNTS:+; perf probe: $PP_COUNTS}"
 	if [ -n "$PROBE_EVENTS" ]; then
 		echo "Probe floor: perf probe on malloc, malloc%return and free+$FREE_OFF (\`$FREE_INSN\`, past free's NULL test)."
