@@ -195,9 +195,10 @@ FAILS=
 wait_teardown() {   # $1 workload, $2 config
 	local t0=$EPOCHREALTIME i
 	for ((i = 0; i < 300; i++)); do
-		[ -z "$(live_pids faultline)" ] && break
+		[ -z "$(live_pids faultline)$(live_pids faultline-asan)" ] && break
 		sleep 0.05
 	done
+	[ $i = 300 ] && echo "bench: a faultline process still runs 15 s after $1/$2" >&2
 	[ -n "${RECORD:-}" ] && echo "$1 $2 $(( ${EPOCHREALTIME/./} - ${t0/./} ))" >>"$WORK/teardown"
 	return 0
 }

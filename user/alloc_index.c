@@ -73,10 +73,10 @@ struct alloc_index {
 	struct bnode *spare[MAX_LEVELS + 2];
 	unsigned nspare;
 	/* The path to the block the last alloc_index_get found, still right
-	 * while no insert or remove came since (found_at == changes): removing
+	 * while no insert or remove came since (found_stamp == changes): removing
 	 * that block, as a free does after looking it up, skips the descent. */
 	uint64_t changes; /* inserts and removes so far, from 1 */
-	uint64_t found_at, found_ptr;
+	uint64_t found_stamp, found_ptr;
 	struct path found;
 };
 
@@ -488,7 +488,7 @@ struct alloc_index *alloc_index_new(uint64_t header_bytes)
 	}
 	ix->header_bytes = header_bytes;
 	ix->next_chunk_blocks = FIRST_CHUNK_BLOCKS;
-	ix->changes = 1; /* found_at == 0: no path found yet */
+	ix->changes = 1; /* found_stamp == 0: no path found yet */
 	return ix;
 }
 
@@ -541,7 +541,7 @@ bool alloc_index_remove(struct alloc_index *ix, uint64_t ptr, struct alloc_block
 	struct path here, *path = &ix->found;
 	struct alloc_block *gone;
 
-	if (ix->found_at != ix->changes || ix->found_ptr != ptr) {
+	if (ix->found_stamp != ix->changes || ix->found_ptr != ptr) {
 		path = &here;
 		if (!descend(ix, ptr, path))
 			return false;
@@ -559,10 +559,10 @@ bool alloc_index_remove(struct alloc_index *ix, uint64_t ptr, struct alloc_block
 
 struct alloc_block *alloc_index_get(struct alloc_index *ix, uint64_t ptr)
 {
-	ix->found_at = 0; /* the path is being overwritten */
+	ix->found_stamp = 0; /* the path is being overwritten */
 	if (!descend(ix, ptr, &ix->found))
 		return NULL;
-	ix->found_at = ix->changes;
+	ix->found_stamp = ix->changes;
 	ix->found_ptr = ptr;
 	return ix->found.node[0]->ref[ix->found.at[0]].blk;
 }

@@ -429,8 +429,9 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	tracer_arm(s->tracer);
 	*attach_ms = (now_ns() - t0) / 1e6;
 	if (o->verbose)
-		fprintf(stderr, "faultline: allocator %s, %d uprobes, pid %d, probes live in %.1f ms\n",
-			alloc.shown, tracer_uprobe_count(s->tracer), c->pid, *attach_ms);
+		fprintf(stderr, "faultline: allocator %s, %d uprobes (%s), pid %d, probes live in %.1f ms\n",
+			alloc.shown, tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), c->pid,
+			*attach_ms);
 	emit_meta(s, FL_META_START, c->pid, now_ns(), NULL, 0);
 	emit_command(s, o->argv);
 	emit_meta(s, FL_META_TARGET, c->pid, 0, NULL, 0);
@@ -537,8 +538,8 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 		       FL_EXIT_FAILED;
 	*attach_ms = (now_ns() - t0) / 1e6;
 	if (s->o->verbose)
-		fprintf(stderr, "faultline: attached to pid %d: allocator %s, %d uprobes, probes live in %.1f ms\n",
-			pid, alloc.shown, tracer_uprobe_count(s->tracer), *attach_ms);
+		fprintf(stderr, "faultline: attached to pid %d: allocator %s, %d uprobes (%s), probes live in %.1f ms\n",
+			pid, alloc.shown, tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), *attach_ms);
 	emit_meta(s, FL_META_START, pid, now_ns(), NULL, 0);
 	emit_proc_command(s, pid);
 	emit_meta(s, FL_META_TARGET, pid, 1, NULL, 0);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -799,6 +800,19 @@ static void read_ahead_stop(struct tf_reader *r)
 	read_ahead_free(ra);
 }
 
+/* A thread that takes no signals (they stay the caller's business). */
+static int thread_start(pthread_t *th, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int e;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(th, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return e;
+}
+
 int tf_reader_read_ahead(struct tf_reader *r)
 {
 	struct read_ahead *ra;
@@ -816,7 +830,7 @@ int tf_reader_read_ahead(struct tf_reader *r)
 	ra->dec[0] = r->dec;
 	r->dec = NULL; /* until the first block is taken: the thread fills slot 0 */
 	r->ra = ra;
-	if (pthread_create(&ra->thread, NULL, read_ahead_run, r) != 0) {
+	if (thread_start(&ra->thread, read_ahead_run, r) != 0) {
 		r->ra = NULL;
 		r->dec = ra->dec[0];
 		ra->dec[0] = NULL;

@@ -1,6 +1,9 @@
 /* tracer.c - the live BPF session: loads the skeleton, attaches the BTF
- * tracepoints (which need no tracefs) and the allocator's uprobes, and hands
- * each ring-buffer record to a callback. Owns the libbpf message routing too. */
+ * tracepoints (which need no tracefs) and the allocator's uprobes (on
+ * uprobe-multi links where the kernel has them, else perf-event uprobes),
+ * hands each ring-buffer record to a callback, and detaches, in a background
+ * child when nobody waits. Owns the libbpf message routing too. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -19,15 +22,23 @@
 #include "uprobe_multi.h"
 
 #define MAX_LINKS 64
+/* uprobes of one allocator: an entry and a return probe per function at most */
+#define MAX_ALLOC_PROBES (2 * FL_NFUNC)
+
+/* Everything attached: libbpf's links (uprobes, USDT; at close the
+ * skeleton's tracepoint links too) and our uprobe-multi link fds. */
+struct attachments {
+	struct bpf_link *links[MAX_LINKS * 2];
+	int nlinks;
+	int fds[MAX_LINKS];
+	int nfds;
+};
 
 struct tracer {
 	struct faultline *skel;
 	struct ring_buffer *rb;
-	struct bpf_link *links[MAX_LINKS];
-	int nlinks;
-	int multi_fds[MAX_LINKS]; /* uprobe-multi links, when use_multi */
-	int nmulti;
-	bool use_multi;
+	struct attachments att;
+	bool use_multi;     /* uprobe programs loaded for uprobe-multi links */
 	int nuprobes;
 	bool detach_in_background;
 	tracer_record_fn fn;
@@ -202,12 +213,12 @@ static int attach_perf_uprobe(struct tracer *t, const struct probe_spec *p, pid_
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p->ret);
 	struct bpf_link *l;
 
-	if (t->nlinks >= MAX_LINKS)
+	if (t->att.nlinks >= MAX_LINKS)
 		return -E2BIG;
 	l = bpf_program__attach_uprobe_opts(p->prog, pid, path, p->off, &opts);
 	if (!l)
 		return -errno;
-	t->links[t->nlinks++] = l;
+	t->att.links[t->att.nlinks++] = l;
 	t->nuprobes++;
 	return 0;
 }
@@ -216,11 +227,11 @@ static int attach_perf_uprobe(struct tracer *t, const struct probe_spec *p, pid_
 static int attach_multi_uprobe(struct tracer *t, const struct probe_spec *spec, int n, int at, pid_t pid,
 			       const char *path)
 {
-	uint64_t offs[FL_NFUNC * 3];
+	uint64_t offs[MAX_ALLOC_PROBES];
 	unsigned k = 0;
 	int fd;
 
-	if (t->nmulti >= MAX_LINKS)
+	if (t->att.nfds >= MAX_LINKS)
 		return -E2BIG;
 	for (int i = at; i < n; i++)
 		if (spec[i].prog == spec[at].prog)
@@ -228,7 +239,7 @@ static int attach_multi_uprobe(struct tracer *t, const struct probe_spec *spec, 
 	fd = uprobe_multi_attach(bpf_program__fd(spec[at].prog), path, offs, k, spec[at].ret, pid);
 	if (fd < 0)
 		return fd;
-	t->multi_fds[t->nmulti++] = fd;
+	t->att.fds[t->att.nfds++] = fd;
 	t->nuprobes += (int)k;
 	return 0;
 }
@@ -288,13 +299,13 @@ static int attach_refalloc(struct tracer *t, const struct allocator *a, pid_t pi
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
 		struct bpf_link *l;
 
-		if (t->nlinks >= MAX_LINKS)
+		if (t->att.nlinks >= MAX_LINKS)
 			return snprintf(err, errlen, "too many probes"), -1;
 		l = bpf_program__attach_usdt(probes[i].prog, pid, a->path, "refalloc", probes[i].probe, NULL);
 		if (!l)
 			return snprintf(err, errlen, "attaching USDT probe refalloc:%s in %s failed: %s",
 					probes[i].probe, a->path, strerror(errno)), -1;
-		t->links[t->nlinks++] = l;
+		t->att.links[t->att.nlinks++] = l;
 		t->nuprobes++;
 	}
 	return 0;
@@ -303,7 +314,7 @@ static int attach_refalloc(struct tracer *t, const struct allocator *a, pid_t pi
 int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t pid,
 			    char *err, size_t errlen)
 {
-	struct probe_spec spec[FL_NFUNC * 3];
+	struct probe_spec spec[MAX_ALLOC_PROBES];
 	int n;
 
 	if (a->usdt_refalloc)
@@ -318,11 +329,13 @@ int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t p
 			e = attach_multi_uprobe(t, spec, n, i, pid, a->path);
 		else
 			continue;
-		if (e) {
-			snprintf(err, errlen, "attaching a uprobe to %s in %s failed: %s",
-				 fl_func_names[spec[i].func], a->path, strerror(-e));
-			return -1;
-		}
+		if (e && !t->use_multi)
+			return snprintf(err, errlen, "attaching a uprobe to %s in %s failed: %s",
+					fl_func_names[spec[i].func], a->path, strerror(-e)), -1;
+		if (e)
+			return snprintf(err, errlen, "attaching the uprobes of %s in %s (one uprobe-multi link) "
+					 "failed: %s; FAULTLINE_NO_UPROBE_MULTI=1 uses perf-event uprobes",
+					 bpf_program__name(spec[i].prog), a->path, strerror(-e)), -1;
 	}
 	return 0;
 }
@@ -381,13 +394,10 @@ int tracer_uprobe_count(const struct tracer *t)
 	return t->nuprobes;
 }
 
-/* Everything attached: libbpf's links and our uprobe-multi link fds. */
-struct attachments {
-	struct bpf_link *links[MAX_LINKS * 2];
-	int nlinks;
-	int fds[MAX_LINKS];
-	int nfds;
-};
+const char *tracer_uprobe_kind(const struct tracer *t)
+{
+	return t->att.nfds ? "uprobe-multi links" : "perf-event uprobes";
+}
 
 static void *destroy_link(void *link)
 {
@@ -435,6 +445,37 @@ static void drop_own_copies(struct attachments *a)
 	a->nlinks = a->nfds = 0;
 }
 
+/* In the detach child: stdio to /dev/null, and every fd that is not a BPF
+ * or perf object (files, pipes, sockets the parent had) closed but `keep`:
+ * whoever reads a pipe or FIFO the parent wrote sees its end now, not after
+ * the teardown. (The fds of libbpf's USDT links are hidden inside it, so the
+ * kind of file decides, not a list.) */
+static void close_all_but_bpf(int keep)
+{
+	int null = open("/dev/null", O_RDWR);
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	for (int fd = 0; null >= 0 && fd < 3; fd++)
+		dup2(null, fd);
+	if (null > 2)
+		close(null);
+	while (d && (e = readdir(d))) {
+		char path[64], target[32];
+		int fd = atoi(e->d_name); /* "." and "..": 0 */
+		ssize_t n;
+
+		if (fd < 3 || fd == keep || fd == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof(target));
+		if (n < 11 || memcmp(target, "anon_inode:", 11) != 0)
+			close(fd);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* The teardown takes the kernel a while (about 0.1 s per perf-event uprobe,
  * one at a time: 1.7 s for faultline's; one or two grace periods for
  * uprobe-multi links). When nobody waits for it (the traced command has
@@ -450,13 +491,8 @@ static void detach_in_child(struct attachments *a)
 		return; /* then here, the slow way */
 	pid = fork();
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
 		setsid();
-		if (null >= 0) /* nobody reading our output waits for this */
-			for (int fd = 0; fd < 3; fd++)
-				dup2(null, fd);
-		close(ours_closed[1]);
+		close_all_but_bpf(ours_closed[0]);
 		while (read(ours_closed[0], &c, 1) < 0 && errno == EINTR)
 			;
 		detach_all(a);
@@ -470,29 +506,25 @@ static void detach_in_child(struct attachments *a)
 
 void tracer_close(struct tracer *t)
 {
-	struct attachments a = { .nlinks = 0 };
+	struct attachments *a;
 
 	if (!t)
 		return;
+	a = &t->att;
 	ring_buffer__free(t->rb);
-	for (int i = 0; i < t->nlinks; i++)
-		a.links[a.nlinks++] = t->links[i];
-	for (int i = 0; i < t->nmulti; i++)
-		a.fds[a.nfds++] = t->multi_fds[i];
-	t->nlinks = t->nmulti = 0;
 	if (t->skel && t->skel->skeleton) {
 		struct bpf_object_skeleton *sk = t->skel->skeleton;
 
-		for (int i = 0; i < sk->prog_cnt && a.nlinks < MAX_LINKS * 2; i++) {
+		for (int i = 0; i < sk->prog_cnt && a->nlinks < MAX_LINKS * 2; i++) {
 			if (sk->progs[i].link && *sk->progs[i].link) {
-				a.links[a.nlinks++] = *sk->progs[i].link;
+				a->links[a->nlinks++] = *sk->progs[i].link;
 				*sk->progs[i].link = NULL;
 			}
 		}
 	}
-	if (t->detach_in_background && a.nlinks + a.nfds > 0)
-		detach_in_child(&a);
-	detach_all(&a);
+	if (t->detach_in_background && a->nlinks + a->nfds > 0)
+		detach_in_child(a);
+	detach_all(a);
 	faultline__destroy(t->skel);
 	free(t);
 }

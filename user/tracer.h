@@ -52,6 +52,8 @@ uint64_t tracer_ring_peak(struct tracer *t, uint64_t *size);
 /* A kernel counter (enum fl_counter), summed over the CPUs. */
 uint64_t tracer_counter(struct tracer *t, int idx);
 int tracer_uprobe_count(const struct tracer *t);
+/* How the uprobes are attached: "uprobe-multi links" or "perf-event uprobes". */
+const char *tracer_uprobe_kind(const struct tracer *t);
 void tracer_close(struct tracer *t);
 /* At close, leave the (slow) teardown of the probes to a child process: for
  * a traced command that has exited, where no one waits for it. */

@@ -957,6 +957,7 @@ static void test_read_ahead_close_early(void **state)
 		tf_reader_close(r);
 	}
 	r = tf_reader_open(path, NULL, err, sizeof(err));
+	assert_non_null(r);
 	assert_int_equal(tf_reader_next(r, &rec, &len), TF_RECORD);
 	assert_int_equal(tf_reader_read_ahead(r), -1);
 	tf_reader_close(r);
