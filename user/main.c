@@ -27,7 +27,11 @@ static void usage(FILE *out)
 		"subcommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(out, "  %-8s %s\n", subcommands[i].name, subcommands[i].summary);
-	fprintf(out, "\n'faultline SUBCOMMAND --help' describes each one.\n");
+	fprintf(out, "\n'faultline SUBCOMMAND --help' describes each one.\n"
+		"\n"
+		"environment:\n"
+		"  FAULTLINE_BUILDID_DIR        build-id cache of --stacks (default ~/.cache/faultline/build-id)\n"
+		"  FAULTLINE_NO_UPROBE_MULTI=1  perf-event uprobes instead of uprobe-multi links (Linux 6.10+)\n");
 }
 
 int main(int argc, char **argv)
