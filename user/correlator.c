@@ -42,9 +42,11 @@ struct correlator {
 	struct run_info info;
 	struct corr_sink sinks[MAX_SINKS];
 	int nsinks;
-	struct corr_proc *procs;
+	/* each allocated on its own, so a pointer to one stays valid while
+	 * others are added */
+	struct corr_proc **procs;
 	size_t nprocs, cap_procs;
-	struct pending *threads;
+	struct pending **threads;
 	size_t nthreads, cap_threads;
 	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
 };
@@ -80,10 +82,12 @@ void corr_free(struct correlator *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nprocs; i++)
-		proc_release(&c->procs[i]);
+	for (size_t i = 0; i < c->nprocs; i++) {
+		proc_release(c->procs[i]);
+		free(c->procs[i]);
+	}
 	for (size_t i = 0; i < c->nthreads; i++) {
-		struct pending *t = &c->threads[i];
+		struct pending *t = c->threads[i];
 
 		for (uint32_t j = 0; j < t->n; j++)
 			free(t->stacks[j]);
@@ -92,6 +96,7 @@ void corr_free(struct correlator *c)
 		free(t->event_stack);
 		free(t->call_stack);
 		free(t->last_whole);
+		free(t);
 	}
 	for (int i = 0; i < c->info.argc; i++)
 		free(c->info.argv[i]);
@@ -115,6 +120,16 @@ static void emit(struct correlator *c, struct corr_item *it)
 }
 
 /* ---- processes and threads -------------------------------------------- */
+
+/* A zeroed element of `size` bytes; aborts when memory is out. */
+static void *zalloc(size_t size)
+{
+	void *p = calloc(1, size);
+
+	if (!p)
+		abort();
+	return p;
+}
 
 /* Room for one more element in a growing array (aborts when memory is out:
  * the correlator cannot go on without its state). */
@@ -144,19 +159,20 @@ static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 static struct corr_proc *proc_find_or_add(struct correlator *c, uint32_t tgid)
 {
 	for (size_t i = 0; i < c->nprocs; i++)
-		if (c->procs[i].tgid == tgid)
-			return &c->procs[c->last_proc = i];
+		if (c->procs[i]->tgid == tgid)
+			return c->procs[c->last_proc = i];
 	c->procs = grow(c->procs, c->nprocs, &c->cap_procs, sizeof(*c->procs), 8);
-	if (proc_init(c, &c->procs[c->nprocs], tgid))
+	c->procs[c->nprocs] = zalloc(sizeof(struct corr_proc));
+	if (proc_init(c, c->procs[c->nprocs], tgid))
 		abort();
-	return &c->procs[c->nprocs++];
+	return c->procs[c->last_proc = c->nprocs++];
 }
 
 /* Inline for the common case: the process of the previous event. */
 static inline struct corr_proc *proc_get(struct correlator *c, uint32_t tgid)
 {
-	if (c->nprocs && c->procs[c->last_proc].tgid == tgid)
-		return &c->procs[c->last_proc];
+	if (c->nprocs && c->procs[c->last_proc]->tgid == tgid)
+		return c->procs[c->last_proc];
 	return proc_find_or_add(c, tgid);
 }
 
@@ -219,19 +235,19 @@ static void account_live(struct correlator *c, const struct corr_proc *p, uint64
 static struct pending *thread_find_or_add(struct correlator *c, uint32_t tid)
 {
 	for (size_t i = 0; i < c->nthreads; i++)
-		if (c->threads[i].tid == tid)
-			return &c->threads[c->last_thread = i];
+		if (c->threads[i]->tid == tid)
+			return c->threads[c->last_thread = i];
 	c->threads = grow(c->threads, c->nthreads, &c->cap_threads, sizeof(*c->threads), 16);
-	memset(&c->threads[c->nthreads], 0, sizeof(struct pending));
-	c->threads[c->nthreads].tid = tid;
-	return &c->threads[c->nthreads++];
+	c->threads[c->nthreads] = zalloc(sizeof(struct pending));
+	c->threads[c->nthreads]->tid = tid;
+	return c->threads[c->last_thread = c->nthreads++];
 }
 
 /* Inline for the common case: the thread of the previous event. */
 static inline struct pending *thread_get(struct correlator *c, uint32_t tid)
 {
-	if (c->nthreads && c->threads[c->last_thread].tid == tid)
-		return &c->threads[c->last_thread];
+	if (c->nthreads && c->threads[c->last_thread]->tid == tid)
+		return c->threads[c->last_thread];
 	return thread_find_or_add(c, tid);
 }
 
@@ -547,8 +563,8 @@ static void resolve_call(struct correlator *c, struct pending *t, const struct f
 		else
 			c->sum.frees_kept++;
 	}
-	if (rel) /* again: a pending event's proc_get may have moved the array */
-		release_block(c, proc_get(c, e->h.tgid), rel);
+	if (rel)
+		release_block(c, p, rel);
 }
 
 /* A call written at its entry (free without a return probe): applied and
@@ -653,7 +669,6 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 		struct corr_proc *child = proc_get(c, e->child);
 		struct footprint before = footprint_of(child);
 
-		p = proc_get(c, e->h.tgid); /* proc_get may have moved the array */
 		child->heap_start = p->heap_start;
 		child->brk = p->brk;
 		account(c, child, before);
@@ -661,7 +676,6 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 		close_open_call(c, thread_get(c, e->h.tid));
 		flush_orphans(c, thread_get(c, e->h.tid));
 	}
-	it.proc = proc_get(c, e->h.tgid);
 	emit(c, &it);
 }
 
@@ -798,8 +812,8 @@ int corr_feed(struct correlator *c, const void *rec, size_t len)
 void corr_finish(struct correlator *c)
 {
 	for (size_t i = 0; i < c->nthreads; i++) {
-		close_open_call(c, &c->threads[i]);
-		flush_orphans(c, &c->threads[i]);
+		close_open_call(c, c->threads[i]);
+		flush_orphans(c, c->threads[i]);
 	}
 }
 
