@@ -935,18 +935,13 @@ static void test_read_ahead_close_early(void **state)
 {
 	const char *path = tmp_path("early.data");
 	char err[256];
-	struct tf_writer *w;
+	struct layout l;
 	struct tf_reader *r;
 	const void *rec;
 	uint32_t len;
 
 	(void)state;
-	w = tf_writer_open(path, 42, err, sizeof(err));
-	assert_non_null(w);
-	tf_writer_set_block_size(w, 1000);
-	for (unsigned i = 0; i < 2000; i++)
-		add_rec(w, i);
-	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
+	write_flushed(path, 200, 5, &l); /* 40 blocks: more than the thread loads ahead */
 	for (int i = 0; i < 50; i++) {
 		r = tf_reader_open(path, NULL, err, sizeof(err));
 		assert_non_null(r);
