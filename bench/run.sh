@@ -309,24 +309,22 @@ for w in "${WORKLOADS[@]}"; do
 	[ "$wl" = churn ] && "$FL" report "$f" --format json >"$WORK/churn.json" 2>/dev/null
 	[ "$wl" = churn ] || [ "$wl" = true ] || rm -f "$f"
 done
-# report speed on the churn trace: median of 5 runs
-: >"$WORK/rep"
-for ((i = 0; i < 5; i++)); do
-	t0=$EPOCHREALTIME
-	"$FL" report "$WORK/trace.churn.data" --format json >/dev/null 2>&1
-	t1=$EPOCHREALTIME
-	echo $(( ${t1/./} - ${t0/./} )) >>"$WORK/rep"
-done
+# report speed on the churn trace: 5 runs each of the JSON and the text report (the
+# default format: its sink sees every item); times in µs, one per line, in $1
+time_reports() {   # $1: out file; rest: report options
+	local out=$1 i t0 t1; shift
+	: >"$out"
+	for ((i = 0; i < 5; i++)); do
+		t0=$EPOCHREALTIME
+		"$FL" report "$WORK/trace.churn.data" "$@" >/dev/null 2>&1
+		t1=$EPOCHREALTIME
+		echo $(( ${t1/./} - ${t0/./} )) >>"$out"
+	done
+}
+time_reports "$WORK/rep" --format json
 REPORT_US=$(sort -n "$WORK/rep" | sed -n 3p)
 REPORT_BEST_US=$(sort -n "$WORK/rep" | sed -n 1p)
-# the same for the text report (the default format: its sink sees every item)
-: >"$WORK/rep_text"
-for ((i = 0; i < 5; i++)); do
-	t0=$EPOCHREALTIME
-	"$FL" report "$WORK/trace.churn.data" >/dev/null 2>&1
-	t1=$EPOCHREALTIME
-	echo $(( ${t1/./} - ${t0/./} )) >>"$WORK/rep_text"
-done
+time_reports "$WORK/rep_text"
 REPORT_TEXT_US=$(sort -n "$WORK/rep_text" | sed -n 3p)
 # unwinding and symbolizing: report of a --stacks recording of the fault-heavy workload
 STACKS_REPORT=
