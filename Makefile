@@ -13,12 +13,13 @@ CFLAGS   += $(WARN) -std=gnu11 -Iinclude -I$(BUILD) -Iuser -D_GNU_SOURCE -MMD -M
 LDLIBS   := -lbpf -ldw -lelf -lz -lm -pthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-USER_SRC := $(wildcard user/*.c)
+USER_SRC := $(shell find user -name '*.c' | sort)
+LIB_SRC  := $(filter-out user/cmd/%,$(USER_SRC))
 BPF_SRC  := $(wildcard bpf/*.bpf.c)
 SKELS    := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-EXAMPLES := $(patsubst tools/examples/%.c,$(BUILD)/examples/%,$(wildcard tools/examples/*.c))
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 DEPS_STAMP := $(BUILD)/.deps-ok
 
 include tools/refalloc/refalloc.mk
@@ -65,21 +66,16 @@ $(BUILD)/asan/%.o: user/%.c $(SKELS) | $(DEPS_STAMP)
 $(BUILD)/faultline-asan: $(patsubst user/%.c,$(BUILD)/asan/%.o,$(USER_SRC))
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
-# Each unit test links the module it is named after, plus what that module uses.
-UNIT_USES_correlator := $(BUILD)/asan/alloc_index.o $(BUILD)/asan/region_set.o
-UNIT_USES_check_metrics := $(BUILD)/asan/json_read.o
-UNIT_USES_tracefile := $(BUILD)/asan/event_codec.o
-UNIT_USES_unwind := $(BUILD)/asan/symbolize.o
-UNIT_USES_symbolize := $(BUILD)/asan/unwind.o
-UNIT_USES_buildid_cache := $(BUILD)/asan/unwind.o $(BUILD)/asan/symbolize.o
-UNIT_USES_callsites := $(BUILD)/asan/unwind.o $(BUILD)/asan/symbolize.o $(BUILD)/asan/correlator.o $(BUILD)/asan/buildid_cache.o \
-                       $(BUILD)/asan/alloc_index.o $(BUILD)/asan/region_set.o
-.SECONDEXPANSION:
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/asan/%.o $$(UNIT_USES_$$*)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS) -lcmocka
+# The library below the subcommands (every layer but cmd/), sanitized: what
+# the unit tests link (each takes the members it needs).
+$(BUILD)/libfaultline-asan.a: $(patsubst user/%.c,$(BUILD)/asan/%.o,$(LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/examples/%: tools/examples/%.c | $(DEPS_STAMP)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libfaultline-asan.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(BUILD)/libfaultline-asan.a $(LDLIBS) -lcmocka
+
+$(BUILD)/examples/%: examples/%.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -Wall -Wextra -Werror -o $@ $<
 
@@ -109,7 +105,7 @@ bench: all
 	bash bench/other_pid.sh 3 20000000 | tee $(BUILD)/other_pid.txt
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tests $(BUILD)/examples $(BUILD)/*.o $(BUILD)/*.skel.h $(BUILD)/faultline*
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tests $(BUILD)/examples $(BUILD)/*.o $(BUILD)/*.a $(BUILD)/*.skel.h $(BUILD)/faultline*
 
 # header dependencies, as the compiler found them
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/asan/*.d)
+-include $(shell find $(BUILD)/obj $(BUILD)/asan -name '*.d' 2>/dev/null)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The seed article's claims (/work/shared/seed/CLAIMS.md rows 1-7, 9; 8 in
 # part) as faultline shows them on build/examples/seed_claims, fragmentation
-# and mmap_threshold (what glibc 2.36 does: tools/examples/README.md).
+# and mmap_threshold (what glibc 2.36 does: examples/README.md).
 cd "$(dirname "$0")/../.." || exit 1
 # userspace runs sanitized here: bad input and every report path under ASan/UBSan
 FAULTLINE=${FAULTLINE:-build/faultline-asan}

@@ -8,7 +8,7 @@
  *   mmap N     N times: malloc(200 KiB), write one byte per page, free:
  *              N mmap + N munmap, no brk
  *   malloc1    malloc(1) on a fresh heap: brk(NULL) + one brk of one step
- *   frag       the article's 10/20/30 KiB example (as tools/examples/
+ *   frag       the article's 10/20/30 KiB example (as examples/
  *              fragmentation.c): 2 rounds of 10, 20, 30 KiB; free the 10
  *              and 20 KiB ones; malloc 20 KiB (reuses a hole); malloc
  *              40 KiB (the heap grows although 40 KiB are free); prints

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc_index.h"
+#include "analyze/alloc_index.h"
 
 static void test_insert_get_remove(void **state)
 {

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "buildid_cache.h"
+#include "store/buildid_cache.h"
 #include "test_files.h"
 
 static char dir[64];

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "callsites.h"
+#include "analyze/callsites.h"
 #include "test_files.h"
 #include "test_own_stack.h"
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
-#include "check_metrics.h"
-#include "json_read.h"
+#include "check/metrics.h"
+#include "util/json_read.h"
 
 /* A faultline.summary.v1 document as `faultline report --format json`
  * writes it; %s slots: schema, syscalls.mmap, lost_events, extra. */

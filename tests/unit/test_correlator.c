@@ -8,8 +8,8 @@
 #include <cmocka.h>
 #include <string.h>
 #include <sys/mman.h>
-#include "correlator.h"
-#include "meta.h"
+#include "analyze/correlator.h"
+#include "store/meta.h"
 
 #define TGID 100
 #define TID 100

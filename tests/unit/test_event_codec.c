@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event_codec.h"
+#include "store/event_codec.h"
 #include "faultline.h"
-#include "meta.h"
+#include "store/meta.h"
 
 #define MAX_OUT (256u << 20)
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "json_read.h"
+#include "util/json_read.h"
 
 static struct json_value *parse(const char *s)
 {

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "test_files.h"
-#include "unwind.h"
+#include "symbols/unwind.h"
 
 /* Needs cmocka.h before it (assert_non_null). */
 static inline struct proc_maps *own_maps(void)

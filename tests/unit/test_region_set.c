@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "region_set.h"
+#include "analyze/region_set.h"
 
 static void assert_region(const struct region *r, uint64_t start, uint64_t end, uint64_t tag)
 {

@@ -23,8 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "symbolize.h"
-#include "unwind.h"
+#include "symbols/symbolize.h"
+#include "symbols/unwind.h"
 
 static const char helper_source[] =
 	"#include <inttypes.h>\n"

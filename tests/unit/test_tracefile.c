@@ -20,7 +20,7 @@
 #include <zlib.h>
 
 #include "faultline.h"
-#include "tracefile.h"
+#include "store/tracefile.h"
 
 static char tmpdir[] = "/tmp/faultline-tf-XXXXXX";
 

@@ -24,8 +24,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "symbolize.h"
-#include "unwind.h"
+#include "symbols/symbolize.h"
+#include "symbols/unwind.h"
 
 #define MAX_FRAMES 64
 

@@ -1,0 +1,841 @@
+/* callsites.c - owns the call-site table of --stacks (see callsites.h): the
+ * merged memory maps of each process, one row per distinct unwound stack
+ * (a hash table keyed by the maps and the frame addresses), and the text,
+ * JSON and folded writers, which symbolize each row once.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "store/buildid_cache.h"
+#include "analyze/callsites.h"
+#include "store/meta.h"
+#include "output/output.h"
+#include "symbols/symbolize.h"
+#include "symbols/unwind.h"
+
+const char *const cs_metric_names[CS_NMETRIC] = { "syscalls", "faults", "bytes" };
+static const char *const sys_names[FL_NSYS] = { "brk", "mmap", "munmap", "mremap", "mprotect", "madvise" };
+
+#define MAX_FRAMES 64
+#define SITE_FRAMES 3   /* a call site: its frame and two callers */
+#define LAST_CALLS 256  /* per-thread memo of the last call (direct-mapped by tid) */
+
+struct cs_maps {
+	uint32_t tgid;
+	char *text;
+	size_t len;
+	struct proc_maps *cur;
+};
+
+/* What a stack (a row) or a call site counts. */
+struct cs_counts {
+	uint64_t syscalls[FL_NSYS];
+	uint64_t faults_owned, faults_touched, bytes, calls;
+};
+
+struct cs_row {
+	uint64_t hash;
+	const struct proc_maps *maps;
+	int n;
+	uint64_t *ips;
+	struct cs_counts count;
+	/* filled when written */
+	char *site;     /* "f (a.c:3) < g (a.c:9)" */
+	char *folded;   /* "main;g;f;malloc" */
+};
+
+struct last_call {
+	uint32_t tid;
+	uint64_t seq, bytes;
+	struct alloc_block *block;
+};
+
+/* An object a recorded process mapped, and the file that holds it now. */
+struct cs_object {
+	uint32_t tgid;
+	char *path, *id;
+	char *use;      /* path itself, its cached copy, or NULL while undecided */
+	bool differs;   /* neither the path nor the cache has the recorded build-id */
+};
+
+struct callsites {
+	struct unwinder *unwinder;
+	struct symbolizer *symbolizer;
+	char allocator[4096];
+	char allocator_id[130]; /* its build-id, "" if unknown */
+	uint64_t allocator_ino;
+	unsigned sample;
+	int mode;
+	int top;        /* call sites listed per metric */
+	struct cs_maps *maps;
+	size_t nmaps;
+	struct proc_maps **old; /* every map set made, kept: rows point to them */
+	size_t nold;
+	struct cs_row *rows;
+	size_t nrows, cap_rows;
+	struct cs_object *objects;
+	size_t nobjects;
+	uint64_t objects_cached, objects_missing;
+	uint32_t *table; /* 1 + row index, 0: empty */
+	size_t table_size;
+	uint64_t stacks, unwound_empty, faults_unstacked;
+	uint64_t stack_bytes; /* bytes copied, over the stacks seen */
+	uint64_t skipped;     /* stacks the kernel did not take (ring buffer over half full) */
+	struct last_call last[LAST_CALLS];
+	/* the last stack unwound and its row: a stack seen again (a loop touching
+	 * page after page) is not unwound again */
+	struct fl_ev_stack *memo;
+	const struct proc_maps *memo_maps;
+	size_t memo_row; /* 1 + row index, 0: none */
+	bool named;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		abort(); /* the table cannot go on without its memory */
+	return p;
+}
+
+struct callsites *callsites_new(void)
+{
+	struct callsites *cs = calloc(1, sizeof(*cs));
+
+	if (!cs)
+		return NULL;
+	cs->unwinder = unwinder_new();
+	cs->symbolizer = symbolizer_new();
+	cs->sample = 1;
+	cs->top = 10;
+	if (!cs->unwinder || !cs->symbolizer) {
+		callsites_free(cs);
+		return NULL;
+	}
+	return cs;
+}
+
+void callsites_free(struct callsites *cs)
+{
+	if (!cs)
+		return;
+	for (size_t i = 0; i < cs->nrows; i++) {
+		free(cs->rows[i].ips);
+		free(cs->rows[i].site);
+		free(cs->rows[i].folded);
+	}
+	for (size_t i = 0; i < cs->nmaps; i++)
+		free(cs->maps[i].text);
+	for (size_t i = 0; i < cs->nobjects; i++) {
+		free(cs->objects[i].path);
+		free(cs->objects[i].id);
+		free(cs->objects[i].use);
+	}
+	free(cs->objects);
+	for (size_t i = 0; i < cs->nold; i++)
+		proc_maps_free(cs->old[i]);
+	free(cs->old);
+	free(cs->maps);
+	free(cs->memo);
+	free(cs->rows);
+	free(cs->table);
+	unwinder_free(cs->unwinder);
+	symbolizer_free(cs->symbolizer);
+	free(cs);
+}
+
+int callsites_set_debug_dir(struct callsites *cs, const char *dir)
+{
+	return symbolizer_set_debug_root(cs->symbolizer, dir);
+}
+
+void callsites_set_allocator(struct callsites *cs, const char *path)
+{
+	struct stat st;
+
+	snprintf(cs->allocator, sizeof(cs->allocator), "%s", path);
+	cs->allocator_ino = stat(path, &st) == 0 ? st.st_ino : 0;
+	if (elf_build_id_hex(path, cs->allocator_id, sizeof(cs->allocator_id)) <= 0)
+		cs->allocator_id[0] = 0;
+}
+
+void callsites_set_top(struct callsites *cs, int n)
+{
+	cs->top = n > 0 ? n : 1;
+}
+
+void callsites_set_mode(struct callsites *cs, uint64_t v)
+{
+	cs->mode = v & 0xff;
+	cs->sample = (v >> 8) & 0xffffff;
+	if (!cs->sample)
+		cs->sample = 1;
+}
+
+uint64_t callsites_stacks(const struct callsites *cs)
+{
+	return cs->stacks;
+}
+
+/* ---- maps ------------------------------------------------------------------ */
+
+struct strbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void sb_add(struct strbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n + 1);
+	b->len += n;
+}
+
+static struct cs_maps *maps_of(struct callsites *cs, uint32_t tgid)
+{
+	for (size_t i = 0; i < cs->nmaps; i++)
+		if (cs->maps[i].tgid == tgid)
+			return &cs->maps[i];
+	return NULL;
+}
+
+static void add_object(struct callsites *cs, uint32_t tgid, const char *data, size_t len)
+{
+	const char *nul = memchr(data, 0, len);
+	struct cs_object *o;
+
+	if (!nul || nul == data || (size_t)(nul - data) + 1 >= len)
+		return;
+	cs->objects = xrealloc(cs->objects, (cs->nobjects + 1) * sizeof(*cs->objects));
+	o = &cs->objects[cs->nobjects++];
+	memset(o, 0, sizeof(*o));
+	o->tgid = tgid;
+	o->path = strdup(data);
+	o->id = strndup(nul + 1, len - (nul - data) - 1);
+	if (!o->path || !o->id)
+		abort();
+}
+
+/* The file to read for path in tgid: the path when it still holds the
+ * recorded object, else the build-id cache's copy, else the path anyway. */
+static const char *object_file(struct callsites *cs, uint32_t tgid, const char *path)
+{
+	struct cs_object *o = NULL;
+	char id[130], cached[4096];
+
+	for (size_t i = cs->nobjects; i-- > 0;)
+		if (cs->objects[i].tgid == tgid && !strcmp(cs->objects[i].path, path)) {
+			o = &cs->objects[i];
+			break;
+		}
+	if (!o)
+		return path;
+	if (!o->use) {
+		if (elf_build_id_hex(path, id, sizeof(id)) > 0 && !strcmp(id, o->id))
+			o->use = strdup(path);
+		else if (!buildid_cache_path(o->id, cached, sizeof(cached)) && access(cached, R_OK) == 0) {
+			o->use = strdup(cached);
+			cs->objects_cached++;
+		} else {
+			o->use = strdup(path);
+			o->differs = true;
+			cs->objects_missing++;
+		}
+		if (!o->use)
+			abort();
+	}
+	return o->use;
+}
+
+/* One maps line for e, its file being path (the device field is not kept:
+ * nothing reads it). */
+static void append_map_line(struct strbuf *b, const struct proc_map *e, const char *path)
+{
+	char head[160];
+
+	snprintf(head, sizeof(head), "%llx-%llx %s %08llx 00:00 %llu ", (unsigned long long)e->start,
+		 (unsigned long long)e->end, e->perms, (unsigned long long)e->offset, (unsigned long long)e->inode);
+	sb_add(b, head);
+	sb_add(b, path);
+	sb_add(b, "\n");
+}
+
+static bool overlaps_any(const struct proc_maps *m, uint64_t lo, uint64_t hi)
+{
+	for (size_t i = 0; i < proc_maps_count(m); i++) {
+		const struct proc_map *e = proc_maps_at(m, i);
+
+		if (e->start < hi && lo < e->end)
+			return true;
+	}
+	return false;
+}
+
+void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *text, size_t len)
+{
+	struct cs_maps *m = maps_of(cs, tgid);
+	struct proc_maps *fresh = proc_maps_parse(text, len);
+	struct strbuf b = { 0 };
+
+	if (!fresh)
+		abort();
+	if (!m) {
+		cs->maps = xrealloc(cs->maps, (cs->nmaps + 1) * sizeof(*cs->maps));
+		m = &cs->maps[cs->nmaps++];
+		memset(m, 0, sizeof(*m));
+		m->tgid = tgid;
+	}
+	/* the new set, each object read from the file that holds it now */
+	for (size_t i = 0; i < proc_maps_count(fresh); i++) {
+		const struct proc_map *e = proc_maps_at(fresh, i);
+
+		append_map_line(&b, e, e->path[0] == '/' ? object_file(cs, tgid, e->path) : e->path);
+	}
+	/* then what the older sets had where the new one has nothing */
+	for (size_t i = 0; m->cur && i < proc_maps_count(m->cur); i++) {
+		const struct proc_map *e = proc_maps_at(m->cur, i);
+
+		if (!overlaps_any(fresh, e->start, e->end))
+			append_map_line(&b, e, e->path);
+	}
+	proc_maps_free(fresh);
+	free(m->text);
+	m->text = b.p ? b.p : strdup("");
+	m->len = b.len;
+	m->cur = proc_maps_parse(m->text, m->len);
+	if (!m->text || !m->cur)
+		abort();
+	cs->old = xrealloc(cs->old, (cs->nold + 1) * sizeof(*cs->old));
+	cs->old[cs->nold++] = m->cur;
+}
+
+const char *callsites_maps_text(const struct callsites *cs, uint32_t tgid, size_t *len)
+{
+	for (size_t i = 0; i < cs->nmaps; i++)
+		if (cs->maps[i].tgid == tgid) {
+			*len = cs->maps[i].len;
+			return cs->maps[i].text;
+		}
+	return NULL;
+}
+
+void callsites_meta(struct callsites *cs, const void *rec, size_t len)
+{
+	const struct fl_meta *m = rec;
+	const char *data = (const char *)(m + 1);
+	size_t dlen;
+
+	if (len < sizeof(*m) || m->type != FL_REC_META)
+		return;
+	dlen = len - sizeof(*m);
+	if (m->kind == FL_META_MAPS)
+		callsites_add_maps(cs, m->tgid, data, dlen);
+	else if (m->kind == FL_META_STACKS)
+		callsites_set_mode(cs, m->value);
+	else if (m->kind == FL_META_STACKS_SKIPPED)
+		cs->skipped += m->value;
+	else if (m->kind == FL_META_BUILD_ID)
+		add_object(cs, m->tgid, data, dlen);
+	else if (m->kind == FL_META_ALLOCATOR && !cs->allocator[0]) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%.*s", (int)dlen, data);
+		callsites_set_allocator(cs, path);
+	}
+}
+
+/* ---- rows ------------------------------------------------------------------ */
+
+static uint64_t hash_stack(const struct proc_maps *m, const uint64_t *ips, int n)
+{
+	uint64_t h = 1469598103934665603ull ^ proc_maps_id(m);
+
+	for (int i = 0; i < n; i++)
+		h = (h ^ ips[i]) * 1099511628211ull;
+	return h ^ (h >> 29);
+}
+
+static void table_insert(struct callsites *cs, size_t row)
+{
+	size_t mask = cs->table_size - 1, i = cs->rows[row].hash & mask;
+
+	while (cs->table[i])
+		i = (i + 1) & mask;
+	cs->table[i] = row + 1;
+}
+
+static void table_grow(struct callsites *cs)
+{
+	free(cs->table);
+	cs->table_size = cs->table_size ? cs->table_size * 2 : 1024;
+	cs->table = calloc(cs->table_size, sizeof(*cs->table));
+	if (!cs->table)
+		abort();
+	for (size_t r = 0; r < cs->nrows; r++)
+		table_insert(cs, r);
+}
+
+static struct cs_row *row_get(struct callsites *cs, const struct proc_maps *m, const uint64_t *ips, int n)
+{
+	uint64_t h = hash_stack(m, ips, n);
+	struct cs_row *r;
+	size_t i;
+
+	if ((cs->nrows + 1) * 2 > cs->table_size)
+		table_grow(cs);
+	for (i = h & (cs->table_size - 1); cs->table[i]; i = (i + 1) & (cs->table_size - 1)) {
+		r = &cs->rows[cs->table[i] - 1];
+		if (r->hash == h && r->maps == m && r->n == n && !memcmp(r->ips, ips, n * sizeof(*ips)))
+			return r;
+	}
+	if (cs->nrows == cs->cap_rows) {
+		cs->cap_rows = cs->cap_rows ? cs->cap_rows * 2 : 256;
+		cs->rows = xrealloc(cs->rows, cs->cap_rows * sizeof(*cs->rows));
+	}
+	r = &cs->rows[cs->nrows];
+	memset(r, 0, sizeof(*r));
+	r->hash = h;
+	r->maps = m;
+	r->n = n;
+	r->ips = xrealloc(NULL, n * sizeof(*ips));
+	memcpy(r->ips, ips, n * sizeof(*ips));
+	cs->table[i] = ++cs->nrows;
+	cs->named = false;
+	return r;
+}
+
+/* The row of a captured stack (unwound now), or NULL without maps. */
+static struct cs_row *row_of_stack(struct callsites *cs, const struct fl_ev_stack *s)
+{
+	struct cs_maps *m = maps_of(cs, s->h.tgid);
+	struct unwind_regs regs = { .ip = s->ip, .sp = s->sp, .bp = s->bp };
+	uint64_t ips[MAX_FRAMES];
+	struct cs_row *r;
+	int n;
+
+	if (!m)
+		return NULL;
+	if (cs->memo && cs->memo_maps == m->cur && cs->memo->len == s->len && cs->memo->ip == s->ip &&
+	    cs->memo->sp == s->sp && cs->memo->bp == s->bp && !memcmp(cs->memo + 1, s + 1, s->len))
+		return cs->memo_row ? &cs->rows[cs->memo_row - 1] : NULL;
+	n = unwind_stack(cs->unwinder, m->cur, &regs, s + 1, s->len, ips, MAX_FRAMES);
+	cs->memo = xrealloc(cs->memo, sizeof(*s) + s->len);
+	memcpy(cs->memo, s, sizeof(*s) + s->len);
+	cs->memo_maps = m->cur;
+	cs->memo_row = 0;
+	if (n <= 0) {
+		cs->unwound_empty++;
+		return NULL;
+	}
+	r = row_get(cs, m->cur, ips, n);
+	cs->memo_row = (size_t)(r - cs->rows) + 1;
+	return r;
+}
+
+static uint32_t row_ref(const struct callsites *cs, const struct cs_row *r)
+{
+	return (uint32_t)(r - cs->rows) + 1;
+}
+
+/* ---- the sink ---------------------------------------------------------------- */
+
+static void on_call(struct callsites *cs, const struct corr_item *it)
+{
+	const struct fl_hdr *h = it->rec;
+	struct last_call *lc = &cs->last[h->tid % LAST_CALLS];
+	bool returned_block = h->func != FL_FREE && it->block && it->block->seq == it->seq;
+	uint64_t bytes = returned_block ? it->block->size : 0;
+	struct cs_row *r;
+
+	if (h->flags & FL_F_NESTED)
+		return;
+	*lc = (struct last_call){ .tid = h->tid, .seq = it->seq, .bytes = bytes,
+				  .block = returned_block ? it->block : NULL };
+	if (!it->stack || !(r = row_of_stack(cs, it->stack)))
+		return;
+	r->count.calls += cs->sample;
+	r->count.bytes += bytes * cs->sample;
+	if (lc->block)
+		lc->block->site = row_ref(cs, r);
+	lc->seq = 0; /* its stack is known: its syscalls' stacks do not replace it */
+}
+
+static void on_syscall(struct callsites *cs, const struct corr_item *it)
+{
+	const struct fl_ev_syscall *e = (const struct fl_ev_syscall *)it->rec;
+	struct last_call *lc = &cs->last[e->h.tid % LAST_CALLS];
+	struct cs_row *r;
+
+	if (!it->stack || e->sys >= FL_NSYS || !(r = row_of_stack(cs, it->stack)))
+		return;
+	r->count.syscalls[e->sys]++;
+	if (it->call_seq && lc->tid == e->h.tid && lc->seq == it->call_seq) {
+		/* the first syscall of a call whose own stack is not known: the
+		 * call's (its bytes count here unless sampled calls stand for all) */
+		if (cs->mode != FL_STACKS_ALL) {
+			r->count.calls++;
+			r->count.bytes += lc->bytes;
+		}
+		if (lc->block)
+			lc->block->site = row_ref(cs, r);
+		lc->seq = 0;
+	}
+}
+
+static void on_fault(struct callsites *cs, const struct corr_item *it)
+{
+	struct cs_row *r;
+
+	if (!it->first_touch)
+		return;
+	if (it->block && it->block->site && it->block->site <= cs->nrows) {
+		cs->rows[it->block->site - 1].count.faults_owned++; /* its stack is not unwound */
+		return;
+	}
+	if (it->stack && (r = row_of_stack(cs, it->stack)))
+		r->count.faults_touched++;
+	else
+		cs->faults_unstacked++;
+}
+
+void callsites_attach(struct callsites *cs, struct correlator *c)
+{
+	struct corr_sink s = { callsites_item, cs };
+
+	corr_add_sink(c, &s);
+}
+
+void callsites_item(void *ctx, const struct corr_item *it)
+{
+	struct callsites *cs = ctx;
+
+	if (it->stack) {
+		cs->stacks++;
+		cs->stack_bytes += it->stack->len;
+	}
+	switch (it->rec->type) {
+	case FL_EV_CALL: on_call(cs, it); break;
+	case FL_EV_SYSCALL: on_syscall(cs, it); break;
+	case FL_EV_FAULT: on_fault(cs, it); break;
+	}
+}
+
+/* ---- naming ------------------------------------------------------------------ */
+
+static const char *base_name(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+
+	return s ? s + 1 : path ? path : "";
+}
+
+/* Is frame i in the allocator's object: the same file, or a copy of it
+ * (same build-id: a container's or a chroot's libc)? */
+static bool in_allocator(struct callsites *cs, const struct cs_row *r, int i)
+{
+	uint64_t addr = unwind_call_site(r->ips, i);
+	const struct proc_map *e = proc_maps_find(r->maps, addr);
+	struct symbol_info si;
+
+	if (!e || !cs->allocator[0])
+		return false;
+	if ((cs->allocator_ino && e->inode == cs->allocator_ino) || !strcmp(e->path, cs->allocator))
+		return true;
+	return cs->allocator_id[0] && symbolize(cs->symbolizer, r->maps, addr, &si) == 0 && si.build_id &&
+	       !strcmp(si.build_id, cs->allocator_id);
+}
+
+/* "f (a.c:12)", "f (libx.so.1)", "[unknown] (libx.so+0x1a2b)" */
+static void frame_text(struct callsites *cs, const struct cs_row *r, int i, char *buf, size_t len, bool bare)
+{
+	struct symbol_info si;
+	bool known;
+
+	uint64_t addr = unwind_call_site(r->ips, i);
+
+	if (symbolize(cs->symbolizer, r->maps, addr, &si)) { /* in no mapping */
+		if (addr == 0)
+			snprintf(buf, len, "[no user context]"); /* a fault taken by the kernel during exec */
+		else
+			snprintf(buf, len, bare ? "[unmapped]" : "[unmapped 0x%" PRIx64 "]", addr);
+		return;
+	}
+	known = strcmp(si.function, "[unknown]") != 0;
+	if (bare && known)
+		snprintf(buf, len, "%s", si.function);
+	else if (bare)
+		snprintf(buf, len, "[%s]", si.object && si.object[0] ? base_name(si.object) : "unknown");
+	else if (si.file && si.line)
+		snprintf(buf, len, "%s (%s:%d)", si.function, base_name(si.file), si.line);
+	else if (known)
+		snprintf(buf, len, "%s (%s)", si.function, base_name(si.object));
+	else
+		snprintf(buf, len, "[unknown] (%s+0x%" PRIx64 ")", base_name(si.object), si.object_offset);
+}
+
+static void name_row(struct callsites *cs, struct cs_row *r)
+{
+	struct strbuf site = { 0 }, folded = { 0 };
+	char buf[1024];
+	int first = 0, shown = 0;
+
+	while (first < r->n - 1 && in_allocator(cs, r, first))
+		first++;
+	for (int i = first; i < r->n && shown < SITE_FRAMES; i++, shown++) {
+		frame_text(cs, r, i, buf, sizeof(buf), false);
+		if (shown)
+			sb_add(&site, " < ");
+		sb_add(&site, buf);
+	}
+	for (int i = r->n - 1; i >= 0; i--) {
+		frame_text(cs, r, i, buf, sizeof(buf), true);
+		sb_add(&folded, buf);
+		if (i)
+			sb_add(&folded, ";");
+	}
+	free(r->site);
+	free(r->folded);
+	r->site = site.p ? site.p : strdup("[no frames]");
+	r->folded = folded.p ? folded.p : strdup("[no frames]");
+	if (!r->site || !r->folded)
+		abort();
+}
+
+static void name_rows(struct callsites *cs)
+{
+	if (cs->named)
+		return;
+	for (size_t i = 0; i < cs->nrows; i++)
+		if (!cs->rows[i].site)
+			name_row(cs, &cs->rows[i]);
+	cs->named = true;
+}
+
+/* ---- sites: rows merged by their call-site text ---------------------------- */
+
+struct site {
+	const char *name;
+	struct cs_counts count;
+};
+
+static uint64_t counts_metric(const struct cs_counts *c, enum cs_metric m)
+{
+	uint64_t n = 0;
+
+	switch (m) {
+	case CS_SYSCALLS:
+		for (int k = 0; k < FL_NSYS; k++)
+			n += c->syscalls[k];
+		return n;
+	case CS_FAULTS: return c->faults_owned + c->faults_touched;
+	case CS_BYTES: return c->bytes;
+	default: return 0;
+	}
+}
+
+static void counts_add(struct cs_counts *to, const struct cs_counts *c)
+{
+	for (int k = 0; k < FL_NSYS; k++)
+		to->syscalls[k] += c->syscalls[k];
+	to->faults_owned += c->faults_owned;
+	to->faults_touched += c->faults_touched;
+	to->bytes += c->bytes;
+	to->calls += c->calls;
+}
+
+static enum cs_metric sort_metric;
+
+static int cmp_site(const void *a, const void *b)
+{
+	uint64_t x = counts_metric(&((const struct site *)a)->count, sort_metric);
+	uint64_t y = counts_metric(&((const struct site *)b)->count, sort_metric);
+
+	if (x != y)
+		return x > y ? -1 : 1;
+	return strcmp(((const struct site *)a)->name, ((const struct site *)b)->name);
+}
+
+static int cmp_row_site(const void *a, const void *b)
+{
+	return strcmp((*(const struct cs_row *const *)a)->site, (*(const struct cs_row *const *)b)->site);
+}
+
+/* The rows merged by site, sorted by metric m (count in *n; caller frees). */
+static struct site *sites_by(struct callsites *cs, enum cs_metric m, size_t *n)
+{
+	struct cs_row **order = xrealloc(NULL, cs->nrows * sizeof(*order));
+	struct site *s = xrealloc(NULL, (cs->nrows + 1) * sizeof(*s));
+	size_t k = 0;
+
+	name_rows(cs);
+	for (size_t i = 0; i < cs->nrows; i++)
+		order[i] = &cs->rows[i];
+	qsort(order, cs->nrows, sizeof(*order), cmp_row_site);
+	for (size_t i = 0; i < cs->nrows; i++) {
+		const struct cs_row *r = order[i];
+
+		if (!k || strcmp(s[k - 1].name, r->site)) {
+			memset(&s[k], 0, sizeof(s[k]));
+			s[k++].name = r->site;
+		}
+		counts_add(&s[k - 1].count, &r->count);
+	}
+	free(order);
+	sort_metric = m;
+	qsort(s, k, sizeof(*s), cmp_site);
+	while (k && counts_metric(&s[k - 1].count, m) == 0)
+		k--;
+	*n = k;
+	return s;
+}
+
+/* ---- writers ------------------------------------------------------------------- */
+
+static void syscall_kinds(const struct site *s, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (int k = 0; k < FL_NSYS && off < len; k++)
+		if (s->count.syscalls[k])
+			off += snprintf(buf + off, len - off, "%s%s %" PRIu64, off ? ", " : "", sys_names[k],
+					s->count.syscalls[k]);
+}
+
+static const char *const section_titles[CS_NMETRIC] = {
+	"Top call sites by memory syscalls",
+	"Top call sites by first-touch faults",
+	"Top call sites by bytes requested",
+};
+
+static void write_section(struct callsites *cs, FILE *out, enum cs_metric m, int top)
+{
+	size_t n;
+	struct site *s = sites_by(cs, m, &n);
+	char kinds[160];
+
+	fprintf(out, "\n%s%s\n", section_titles[m], n ? "" : ": none");
+	for (size_t i = 0; i < n && (int)i < top; i++) {
+		switch (m) {
+		case CS_SYSCALLS:
+			syscall_kinds(&s[i], kinds, sizeof(kinds));
+			fprintf(out, "  %8" PRIu64 "  %-24s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
+			break;
+		case CS_FAULTS:
+			snprintf(kinds, sizeof(kinds), "allocated here %" PRIu64 ", touched %" PRIu64,
+				 s[i].count.faults_owned, s[i].count.faults_touched);
+			fprintf(out, "  %8" PRIu64 "  %-32s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
+			break;
+		default:
+			snprintf(kinds, sizeof(kinds), "%" PRIu64 " call%s", s[i].count.calls, s[i].count.calls == 1 ? "" : "s");
+			fprintf(out, "  %12" PRIu64 "  %-12s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
+			break;
+		}
+	}
+	if (n > (size_t)top)
+		fprintf(out, "  ... %zu more call sites (report --format folded --metric %s has them all)\n",
+			n - top, cs_metric_names[m]);
+	free(s);
+}
+
+void callsites_write_text(struct callsites *cs, FILE *out)
+{
+	fprintf(out, "\nCall sites (--stacks%s): %" PRIu64 " stacks unwound into %zu distinct stacks (%.0f bytes "
+		"each on average)", cs->mode == FL_STACKS_ALL ? "=all" : "", cs->stacks, cs->nrows,
+		cs->stacks ? (double)cs->stack_bytes / cs->stacks : 0.0);
+	if (cs->unwound_empty)
+		fprintf(out, ", %" PRIu64 " could not be unwound", cs->unwound_empty);
+	if (cs->skipped)
+		fprintf(out, "; %" PRIu64 " stacks were not taken: the ring buffer was over half full (counts are "
+			"whole; raise --buffer-size or lower --stack-size)", cs->skipped);
+	if (cs->objects_cached)
+		fprintf(out, "; %" PRIu64 " object%s read from the build-id cache (%s: replaced, deleted or "
+			"in another mount namespace)", cs->objects_cached, cs->objects_cached == 1 ? "" : "s",
+			buildid_cache_dir());
+	if (cs->objects_missing)
+		fprintf(out, "; %" PRIu64 " object%s not the recorded one%s and not in the build-id cache: "
+			"frames in %s may be misnamed", cs->objects_missing, cs->objects_missing == 1 ? " is" : "s are",
+			cs->objects_missing == 1 ? "" : "s", cs->objects_missing == 1 ? "it" : "them");
+	fprintf(out, "\n  a call site is the first frame outside the allocator, then its callers (innermost first)\n");
+	if (cs->mode == FL_STACKS_ALL && cs->sample > 1)
+		fprintf(out, "  stacks of 1 in %u allocator calls (--sample %u): bytes per call site are those calls' "
+			"bytes times %u; syscall and fault counts are exact\n", cs->sample, cs->sample, cs->sample);
+	else if (cs->mode != FL_STACKS_ALL)
+		fprintf(out, "  bytes count for the calls that made a syscall (record --stacks=all for every call)\n");
+	for (int m = 0; m < CS_NMETRIC; m++)
+		write_section(cs, out, m, cs->top);
+}
+
+void callsites_write_json(void *ctx, FILE *out)
+{
+	struct callsites *cs = ctx;
+
+	fprintf(out, "{\"stacks\": %" PRIu64 ", \"distinct_stacks\": %zu, \"not_unwound\": %" PRIu64
+		", \"not_taken\": %" PRIu64 ", \"sample\": %u, \"mode\": \"%s\"", cs->stacks, cs->nrows,
+		cs->unwound_empty, cs->skipped, cs->sample,
+		cs->mode == FL_STACKS_ALL ? "all" : "events");
+	for (int m = 0; m < CS_NMETRIC; m++) {
+		size_t n;
+		struct site *s = sites_by(cs, m, &n);
+
+		fprintf(out, ", \"%s\": [", cs_metric_names[m]);
+		for (size_t i = 0; i < n && (int)i < cs->top; i++) {
+			fprintf(out, "%s{\"count\": %" PRIu64 ", \"site\": ", i ? ", " : "", counts_metric(&s[i].count, m));
+			json_string(out, s[i].name);
+			if (m == CS_SYSCALLS)
+				for (int k = 0; k < FL_NSYS; k++)
+					fprintf(out, ", \"%s\": %" PRIu64, sys_names[k], s[i].count.syscalls[k]);
+			if (m == CS_FAULTS)
+				fprintf(out, ", \"allocated_here\": %" PRIu64 ", \"touched_here\": %" PRIu64,
+					s[i].count.faults_owned, s[i].count.faults_touched);
+			if (m == CS_BYTES)
+				fprintf(out, ", \"calls\": %" PRIu64, s[i].count.calls);
+			fputc('}', out);
+		}
+		fputc(']', out);
+		free(s);
+	}
+	fputc('}', out);
+}
+
+struct folded_line {
+	const char *stack;
+	uint64_t count;
+};
+
+static int cmp_folded(const void *a, const void *b)
+{
+	return strcmp(((const struct folded_line *)a)->stack, ((const struct folded_line *)b)->stack);
+}
+
+int callsites_write_folded(struct callsites *cs, enum cs_metric m, FILE *out)
+{
+	struct folded_line *l = xrealloc(NULL, cs->nrows * sizeof(*l));
+	size_t n = 0;
+
+	name_rows(cs);
+	for (size_t i = 0; i < cs->nrows; i++) {
+		uint64_t v = counts_metric(&cs->rows[i].count, m);
+
+		if (v)
+			l[n++] = (struct folded_line){ cs->rows[i].folded, v };
+	}
+	qsort(l, n, sizeof(*l), cmp_folded);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = l[i].count;
+
+		while (i + 1 < n && !strcmp(l[i + 1].stack, l[i].stack))
+			v += l[++i].count;
+		fprintf(out, "%s %" PRIu64 "\n", l[i].stack, v);
+	}
+	free(l);
+	return ferror(out) ? -1 : 0;
+}

@@ -1,0 +1,824 @@
+/* correlator.c - joins allocator calls, memory syscalls and page faults.
+ *
+ * The kernel tags each syscall and fault with "an allocator call was in
+ * flight on this thread". Such events reach us before the call's own record
+ * (which is written when the call returns), so they wait in the thread's
+ * pending list; when the call's record arrives, the call is applied to the
+ * live-allocation index first (so a fault on the header of a block being
+ * returned finds that block), then its pending events are resolved in order,
+ * then a freed block leaves the index. Untagged events resolve at once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include "analyze/correlator.h"
+#include "store/meta.h"
+
+const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other" };
+
+#define PAGE_SIZE_ 4096ull
+#define MAX_SINKS 4
+
+struct pending {
+	uint32_t tid;
+	uint32_t n, cap;
+	uint8_t (*recs)[FL_EV_MAX_SIZE];
+	struct fl_ev_stack **stacks; /* recs[i]'s captured stack, or NULL */
+	/* stacks waiting for the thread's next syscall or fault, and next outer call */
+	struct fl_ev_stack *event_stack, *call_stack;
+	struct fl_ev_stack *last_whole; /* its last whole event stack (what FL_STACK_REPEAT means) */
+	/* a call written at its entry (FL_F_AT_ENTRY: free) and not over yet */
+	bool open;
+	uint32_t open_tgid, open_syscalls;
+	uint64_t open_seq, open_released;
+};
+
+struct correlator {
+	uint64_t header_bytes;
+	uint64_t next_seq;
+	uint64_t bad_records, events, stacks;
+	struct summary sum;
+	struct run_info info;
+	struct corr_sink sinks[MAX_SINKS];
+	int nsinks;
+	/* each allocated on its own, so a pointer to one stays valid while
+	 * others are added */
+	struct corr_proc **procs;
+	size_t nprocs, cap_procs;
+	struct pending **threads;
+	size_t nthreads, cap_threads;
+	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
+};
+
+static uint64_t page_up(uint64_t n)
+{
+	return (n + PAGE_SIZE_ - 1) & ~(PAGE_SIZE_ - 1);
+}
+
+static bool syscall_failed(int64_t ret)
+{
+	return ret < 0 && ret > -4096;
+}
+
+struct correlator *corr_new(uint64_t header_bytes)
+{
+	struct correlator *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->header_bytes = header_bytes;
+	c->next_seq = 1;
+	return c;
+}
+
+static void proc_release(struct corr_proc *p)
+{
+	alloc_index_free(p->index);
+	region_set_free(p->regions);
+}
+
+void corr_free(struct correlator *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nprocs; i++) {
+		proc_release(c->procs[i]);
+		free(c->procs[i]);
+	}
+	for (size_t i = 0; i < c->nthreads; i++) {
+		struct pending *t = c->threads[i];
+
+		for (uint32_t j = 0; j < t->n; j++)
+			free(t->stacks[j]);
+		free(t->recs);
+		free(t->stacks);
+		free(t->event_stack);
+		free(t->call_stack);
+		free(t->last_whole);
+		free(t);
+	}
+	for (int i = 0; i < c->info.argc; i++)
+		free(c->info.argv[i]);
+	free(c->info.argv);
+	free(c->procs);
+	free(c->threads);
+	free(c);
+}
+
+void corr_add_sink(struct correlator *c, const struct corr_sink *s)
+{
+	if (c->nsinks < MAX_SINKS)
+		c->sinks[c->nsinks++] = *s;
+}
+
+static void emit(struct correlator *c, struct corr_item *it)
+{
+	it->seq = c->next_seq++;
+	for (int i = 0; i < c->nsinks; i++)
+		c->sinks[i].item(c->sinks[i].ctx, it);
+}
+
+/* ---- processes and threads -------------------------------------------- */
+
+/* A zeroed element of `size` bytes; aborts when memory is out. */
+static void *zalloc(size_t size)
+{
+	void *p = calloc(1, size);
+
+	if (!p)
+		abort();
+	return p;
+}
+
+/* Room for one more element in a growing array (aborts when memory is out:
+ * the correlator cannot go on without its state). */
+static void *grow(void *arr, size_t n, size_t *cap, size_t elem, size_t first)
+{
+	if (n < *cap)
+		return arr;
+	*cap = *cap ? *cap * 2 : first;
+	arr = realloc(arr, *cap * elem);
+	if (!arr)
+		abort();
+	return arr;
+}
+
+static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
+{
+	memset(p, 0, sizeof(*p));
+	p->tgid = tgid;
+	p->index = alloc_index_new(c->header_bytes);
+	p->regions = region_set_new();
+	if (!p->index || !p->regions)
+		return -1;
+	p->live = alloc_index_totals(p->index);
+	return 0;
+}
+
+static struct corr_proc *proc_find_or_add(struct correlator *c, uint32_t tgid)
+{
+	for (size_t i = 0; i < c->nprocs; i++)
+		if (c->procs[i]->tgid == tgid)
+			return c->procs[c->last_proc = i];
+	c->procs = grow(c->procs, c->nprocs, &c->cap_procs, sizeof(*c->procs), 8);
+	c->procs[c->nprocs] = zalloc(sizeof(struct corr_proc));
+	if (proc_init(c, c->procs[c->nprocs], tgid))
+		abort();
+	return c->procs[c->last_proc = c->nprocs++];
+}
+
+/* Inline for the common case: the process of the previous event. */
+static inline struct corr_proc *proc_get(struct correlator *c, uint32_t tgid)
+{
+	if (c->nprocs && c->procs[c->last_proc]->tgid == tgid)
+		return c->procs[c->last_proc];
+	return proc_find_or_add(c, tgid);
+}
+
+/* What one process holds: live block bytes, brk heap, allocator mappings. */
+struct footprint {
+	uint64_t live, heap, mmap;
+};
+
+static struct footprint footprint_of(const struct corr_proc *p)
+{
+	struct footprint f = { p->live->live_bytes, 0, region_set_bytes(p->regions) };
+
+	if (p->heap_start && p->brk > p->heap_start)
+		f.heap = p->brk - p->heap_start;
+	return f;
+}
+
+/* The peaks that depend on cur_live. */
+static void raise_live_peaks(struct summary *s)
+{
+	uint64_t held = s->cur_heap + s->cur_mmap;
+
+	if (s->cur_live > s->peak_live)
+		s->peak_live = s->cur_live;
+	if (held > s->cur_live && held - s->cur_live > s->peak_unused)
+		s->peak_unused = held - s->cur_live;
+}
+
+static void raise_peaks(struct summary *s)
+{
+	if (s->cur_heap > s->peak_heap)
+		s->peak_heap = s->cur_heap;
+	if (s->cur_mmap > s->peak_mmap)
+		s->peak_mmap = s->cur_mmap;
+	raise_live_peaks(s);
+}
+
+/* Adds what p's footprint changed since `before` to the totals of every
+ * process, and raises the peaks. O(1): the totals are kept, not summed. */
+static void account(struct correlator *c, const struct corr_proc *p, struct footprint before)
+{
+	struct footprint now = footprint_of(p);
+	struct summary *s = &c->sum;
+
+	s->cur_live += now.live - before.live;
+	s->cur_heap += now.heap - before.heap;
+	s->cur_mmap += now.mmap - before.mmap;
+	raise_peaks(s);
+}
+
+/* The same when only the live bytes can have changed (a call applied, a
+ * block released): the common case, kept cheap. cur_heap and cur_mmap have
+ * not moved since account() last raised their peaks. */
+static void account_live(struct correlator *c, const struct corr_proc *p, uint64_t live_before)
+{
+	c->sum.cur_live += p->live->live_bytes - live_before;
+	raise_live_peaks(&c->sum);
+}
+
+static struct pending *thread_find_or_add(struct correlator *c, uint32_t tid)
+{
+	for (size_t i = 0; i < c->nthreads; i++)
+		if (c->threads[i]->tid == tid)
+			return c->threads[c->last_thread = i];
+	c->threads = grow(c->threads, c->nthreads, &c->cap_threads, sizeof(*c->threads), 16);
+	c->threads[c->nthreads] = zalloc(sizeof(struct pending));
+	c->threads[c->nthreads]->tid = tid;
+	return c->threads[c->last_thread = c->nthreads++];
+}
+
+/* Inline for the common case: the thread of the previous event. */
+static inline struct pending *thread_get(struct correlator *c, uint32_t tid)
+{
+	if (c->nthreads && c->threads[c->last_thread]->tid == tid)
+		return c->threads[c->last_thread];
+	return thread_find_or_add(c, tid);
+}
+
+static void pending_push(struct pending *t, const void *rec, size_t len, struct fl_ev_stack *stack)
+{
+	if (t->n == t->cap) {
+		uint32_t cap = t->cap ? t->cap * 2 : 16;
+		void *nr = realloc(t->recs, cap * sizeof(*t->recs));
+		void *ns = realloc(t->stacks, cap * sizeof(*t->stacks));
+
+		if (!nr || !ns)
+			abort();
+		t->recs = nr;
+		t->stacks = ns;
+		t->cap = cap;
+	}
+	memset(t->recs[t->n], 0, FL_EV_MAX_SIZE);
+	memcpy(t->recs[t->n], rec, len < FL_EV_MAX_SIZE ? len : FL_EV_MAX_SIZE);
+	t->stacks[t->n++] = stack;
+}
+
+static struct fl_ev_stack *stack_copy(const struct fl_ev_stack *s)
+{
+	size_t len = sizeof(*s) + s->len;
+	struct fl_ev_stack *n = malloc(len);
+
+	if (!n)
+		abort();
+	memcpy(n, s, len);
+	return n;
+}
+
+/* A captured stack waits in its thread for the record it belongs to. A
+ * repeat stands for the thread's last whole event stack. */
+static void keep_stack(struct correlator *c, const struct fl_ev_stack *s)
+{
+	struct pending *t = thread_get(c, s->h.tid);
+	struct fl_ev_stack **slot = s->kind == FL_STACK_FOR_CALL ? &t->call_stack : &t->event_stack;
+
+	free(*slot);
+	*slot = NULL;
+	c->stacks++;
+	if (s->kind == (FL_STACK_FOR_EVENT | FL_STACK_REPEAT)) {
+		if (!t->last_whole)
+			return; /* the stack it repeats was not seen: the event goes without */
+		*slot = stack_copy(t->last_whole);
+		(*slot)->h = s->h;
+		(*slot)->kind = FL_STACK_FOR_EVENT;
+		return;
+	}
+	*slot = stack_copy(s);
+	if (s->kind == FL_STACK_FOR_EVENT) {
+		free(t->last_whole);
+		t->last_whole = stack_copy(s);
+	}
+}
+
+/* The stack waiting for record h of thread t, now owned by the caller. */
+static struct fl_ev_stack *take_stack(struct pending *t, const struct fl_hdr *h)
+{
+	struct fl_ev_stack **slot = NULL, *s;
+
+	if (h->type == FL_EV_SYSCALL || h->type == FL_EV_FAULT)
+		slot = &t->event_stack;
+	else if (h->type == FL_EV_CALL && !(h->flags & FL_F_NESTED))
+		slot = &t->call_stack;
+	if (!slot || !*slot)
+		return NULL;
+	s = *slot;
+	*slot = NULL;
+	return s;
+}
+
+/* ---- syscalls ------------------------------------------------------------ */
+
+static void apply_brk(struct corr_proc *p, const struct fl_ev_syscall *e, struct corr_item *it)
+{
+	uint64_t ret = (uint64_t)e->ret;
+
+	it->heap_old = p->brk;
+	if (!p->heap_start && (e->args[0] == 0 || !p->brk))
+		p->heap_start = ret;
+	p->brk = ret;
+	it->heap_new = ret;
+}
+
+static void apply_map_change(struct corr_proc *p, const struct fl_ev_syscall *e, bool in_call, uint64_t call_seq)
+{
+	uint64_t ret = (uint64_t)e->ret;
+
+	switch (e->sys) {
+	case FL_SYS_MMAP:
+		region_set_remove(p->regions, ret, ret + page_up(e->args[1]));
+		if (in_call && e->args[2] != PROT_NONE)
+			region_set_add(p->regions, ret, ret + page_up(e->args[1]), call_seq);
+		break;
+	case FL_SYS_MUNMAP:
+		region_set_remove(p->regions, e->args[0], e->args[0] + page_up(e->args[1]));
+		break;
+	case FL_SYS_MREMAP: {
+		bool was_ours = region_set_overlap(p->regions, e->args[0], e->args[0] + page_up(e->args[1])) > 0;
+
+		region_set_remove(p->regions, e->args[0], e->args[0] + page_up(e->args[1]));
+		if (in_call || was_ours)
+			region_set_add(p->regions, ret, ret + page_up(e->args[2]), call_seq);
+		break;
+	}
+	case FL_SYS_MPROTECT:
+		if (!in_call)
+			break;
+		if (e->args[2] == PROT_NONE)
+			region_set_remove(p->regions, e->args[0], e->args[0] + page_up(e->args[1]));
+		else
+			region_set_add(p->regions, e->args[0], e->args[0] + page_up(e->args[1]), call_seq);
+		break;
+	}
+}
+
+static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e, uint64_t call_seq,
+			    const struct fl_ev_stack *stack)
+{
+	struct corr_proc *p = proc_get(c, e->h.tgid);
+	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = p, .stack = stack };
+	bool in_call = e->h.flags & FL_F_IN_CALL;
+	uint32_t caller = in_call && e->h.func < FL_NFUNC ? e->h.func : FL_CALLER_NONE;
+	struct footprint before;
+
+	if (e->sys >= FL_NSYS) {
+		c->bad_records++;
+		return;
+	}
+	c->sum.syscalls[e->sys]++;
+	c->sum.by_caller[caller][e->sys]++;
+	before = footprint_of(p);
+	if (e->sys == FL_SYS_BRK)
+		apply_brk(p, e, &it);
+	else if (!syscall_failed(e->ret))
+		apply_map_change(p, e, in_call, call_seq);
+	account(c, p, before);
+	emit(c, &it);
+}
+
+/* ---- faults -------------------------------------------------------------- */
+
+static uint8_t fault_owner(struct corr_proc *p, uint64_t addr, struct alloc_block **block)
+{
+	*block = alloc_index_find(p->index, addr);
+	if (*block)
+		return FL_OWNER_ALLOCATION;
+	if (p->heap_start && addr >= p->heap_start && addr < p->brk)
+		return FL_OWNER_ALLOCATOR;
+	if (region_set_find(p->regions, addr))
+		return FL_OWNER_ALLOCATOR;
+	return FL_OWNER_OTHER;
+}
+
+static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uint64_t call_seq,
+			  const struct fl_ev_stack *stack)
+{
+	struct corr_proc *p = proc_get(c, e->h.tgid);
+	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = p, .stack = stack };
+	struct summary *s = &c->sum;
+	struct alloc_block *b;
+
+	it.owner = fault_owner(p, e->addr, &b);
+	it.first_touch = !(e->h.flags & FL_F_FAULT_PRESENT);
+	it.alloc_seq = b ? b->seq : 0;
+	it.block = b;
+	s->faults_total++;
+	if (e->h.flags & FL_F_FAULT_KERNEL)
+		s->faults_kernel++;
+	else
+		s->faults_user++;
+	s->faults_owner[it.owner]++;
+	if (b && (e->h.flags & FL_F_IN_CALL))
+		s->alloc_faults_in_call++;
+	if (it.first_touch) {
+		s->first_touch++;
+		s->first_touch_owner[it.owner]++;
+		if (b)
+			b->faults++;
+	}
+	emit(c, &it);
+}
+
+/* ---- allocator calls ------------------------------------------------------- */
+
+static uint64_t requested_bytes(const struct fl_ev_call *e)
+{
+	switch (e->h.func) {
+	case FL_CALLOC:
+	case FL_REALLOCARRAY:
+		return e->a0 * e->a1;
+	case FL_FREE:
+		return 0;
+	case FL_PVALLOC:
+		return page_up(e->a0);
+	default:
+		return e->a0;
+	}
+}
+
+static bool returns_block(uint8_t func)
+{
+	return func != FL_FREE;
+}
+
+/* The pointer this call releases (free, or realloc that moved or freed). */
+static uint64_t released_ptr(const struct fl_ev_call *e)
+{
+	if (e->h.func == FL_FREE)
+		return e->a2;
+	if (e->h.func != FL_REALLOC && e->h.func != FL_REALLOCARRAY)
+		return 0;
+	if (!e->a2)
+		return 0;
+	if (e->ret && e->ret != e->a2)
+		return e->a2;  /* moved */
+	if (!e->ret && requested_bytes(e) == 0)
+		return e->a2;  /* realloc(p, 0) frees */
+	return 0;
+}
+
+/* rel: released_ptr(e). */
+static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p, const struct fl_ev_call *e,
+				      uint64_t rel, uint64_t seq, struct corr_item *it)
+{
+	uint64_t size;
+	struct alloc_block *b = NULL;
+
+	if (rel) {
+		b = alloc_index_get(p->index, rel);
+		it->unknown_free = !b;
+		if (!b)
+			c->sum.frees_unknown++;
+	}
+	if (e->h.func == FL_FREE) {
+		if (!e->a2)
+			c->sum.frees_null++;
+		return b;
+	}
+	size = requested_bytes(e);
+	c->sum.bytes_requested += size;
+	if (returns_block(e->h.func) && e->ret) {
+		b = alloc_index_insert(p->index, e->ret, size);
+		if (!b)
+			abort();
+		b->seq = seq;
+		b->ts = e->h.ts;
+		b->tid = e->h.tid;
+		b->func = e->h.func;
+	}
+	return b;
+}
+
+static void resolve_pending(struct correlator *c, struct pending *t, uint64_t call_seq);
+
+/* A freed block leaves the index. */
+static void release_block(struct correlator *c, struct corr_proc *p, uint64_t ptr)
+{
+	uint64_t live = p->live->live_bytes;
+
+	alloc_index_remove(p->index, ptr, NULL);
+	account_live(c, p, live);
+}
+
+static void resolve_nested_call(struct correlator *c, const struct fl_ev_call *e, uint64_t call_seq)
+{
+	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = proc_get(c, e->h.tgid) };
+
+	if (e->h.func < FL_NFUNC)
+		c->sum.calls[e->h.func]++;
+	c->sum.calls_nested++;
+	emit(c, &it);
+}
+
+static uint32_t count_pending_syscalls(const struct pending *t)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < t->n; i++)
+		n += ((const struct fl_hdr *)t->recs[i])->type == FL_EV_SYSCALL;
+	return n;
+}
+
+/* t: the call's thread, whose pending list holds the events tagged with it. */
+static void resolve_call(struct correlator *c, struct pending *t, const struct fl_ev_call *e,
+			 const struct fl_ev_stack *stack)
+{
+	struct corr_proc *p = proc_get(c, e->h.tgid);
+	struct corr_item it = { .rec = &e->h, .proc = p, .stack = stack };
+	uint64_t rel = released_ptr(e), seq = c->next_seq;
+	uint32_t nsys = count_pending_syscalls(t);
+	bool had_syscall = nsys > 0;
+	uint64_t live;
+
+	if (e->h.func >= FL_NFUNC) {
+		c->bad_records++;
+		return;
+	}
+	c->sum.calls[e->h.func]++;
+	if (had_syscall)
+		c->sum.calls_with_syscall[e->h.func]++;
+	live = p->live->live_bytes;
+	it.block = apply_call(c, p, e, rel, seq, &it);
+	account_live(c, p, live);
+	it.syscalls_caused = nsys;
+	emit(c, &it);
+	resolve_pending(c, t, it.seq);
+	if (e->h.func == FL_FREE && e->a2) {
+		if (had_syscall)
+			c->sum.frees_returned++;
+		else
+			c->sum.frees_kept++;
+	}
+	if (rel)
+		release_block(c, p, rel);
+}
+
+/* A call written at its entry (free without a return probe): applied and
+ * emitted now; the events tagged with it follow and resolve at once; it ends
+ * at the thread's next call or untagged event (close_open_call). */
+static void resolve_entry_call(struct correlator *c, struct pending *t, const struct fl_ev_call *e,
+			       const struct fl_ev_stack *stack)
+{
+	struct corr_proc *p = proc_get(c, e->h.tgid);
+	struct corr_item it = { .rec = &e->h, .proc = p, .stack = stack };
+	uint64_t rel = released_ptr(e), live;
+
+	if (e->h.func >= FL_NFUNC) {
+		c->bad_records++;
+		return;
+	}
+	c->sum.calls[e->h.func]++;
+	live = p->live->live_bytes;
+	it.block = apply_call(c, p, e, rel, c->next_seq, &it);
+	account_live(c, p, live);
+	emit(c, &it);
+	t->open = true;
+	t->open_tgid = e->h.tgid;
+	t->open_seq = it.seq;
+	t->open_syscalls = 0;
+	t->open_released = rel;
+}
+
+static void close_open_call(struct correlator *c, struct pending *t)
+{
+	struct corr_proc *p;
+
+	if (!t->open)
+		return;
+	t->open = false;
+	if (t->open_syscalls)
+		c->sum.calls_with_syscall[FL_FREE]++;
+	if (!t->open_released)
+		return;
+	if (t->open_syscalls)
+		c->sum.frees_returned++;
+	else
+		c->sum.frees_kept++;
+	p = proc_get(c, t->open_tgid);
+	release_block(c, p, t->open_released);
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+static void resolve_event(struct correlator *c, const struct fl_hdr *h, uint64_t call_seq,
+			  const struct fl_ev_stack *stack)
+{
+	switch (h->type) {
+	case FL_EV_SYSCALL:
+		resolve_syscall(c, (const struct fl_ev_syscall *)h, call_seq, stack);
+		break;
+	case FL_EV_FAULT:
+		resolve_fault(c, (const struct fl_ev_fault *)h, call_seq, stack);
+		break;
+	case FL_EV_CALL:
+		resolve_nested_call(c, (const struct fl_ev_call *)h, call_seq);
+		break;
+	case FL_EV_REASON: {
+		struct corr_item it = { .rec = h, .call_seq = call_seq, .proc = proc_get(c, h->tgid) };
+
+		c->sum.reasons++;
+		emit(c, &it);
+		break;
+	}
+	}
+}
+
+static void resolve_pending(struct correlator *c, struct pending *t, uint64_t call_seq)
+{
+	for (uint32_t i = 0; i < t->n; i++) {
+		resolve_event(c, (const struct fl_hdr *)t->recs[i], call_seq, t->stacks[i]);
+		free(t->stacks[i]);
+	}
+	t->n = 0;
+}
+
+static void flush_orphans(struct correlator *c, struct pending *t)
+{
+	c->sum.orphan_events += t->n;
+	resolve_pending(c, t, 0);
+}
+
+static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
+{
+	struct corr_proc *p = proc_get(c, e->h.tgid);
+	struct corr_item it = { .rec = &e->h, .proc = p };
+
+	if (e->kind == FL_PROC_EXEC) {
+		/* a new image: nothing of the old address space survives */
+		struct footprint before = footprint_of(p);
+
+		proc_release(p);
+		if (proc_init(c, p, e->h.tgid))
+			abort();
+		account(c, p, before);
+	} else if (e->kind == FL_PROC_FORK) {
+		struct corr_proc *child = proc_get(c, e->child);
+		struct footprint before = footprint_of(child);
+
+		child->heap_start = p->heap_start;
+		child->brk = p->brk;
+		account(c, child, before);
+	} else if (e->kind == FL_PROC_EXIT) {
+		close_open_call(c, thread_get(c, e->h.tid));
+		flush_orphans(c, thread_get(c, e->h.tid));
+	}
+	emit(c, &it);
+}
+
+static void set_command(struct run_info *ri, const char *data, size_t len)
+{
+	for (size_t off = 0; off < len;) {
+		size_t n = strnlen(data + off, len - off);
+		char **nv = realloc(ri->argv, (ri->argc + 1) * sizeof(*nv));
+
+		if (!nv)
+			return;
+		ri->argv = nv;
+		ri->argv[ri->argc] = strndup(data + off, n);
+		if (ri->argv[ri->argc])
+			ri->argc++;
+		off += n + 1;
+	}
+}
+
+/* A process attached to mid-life: its heap's extent comes from its maps. */
+static void heap_from_maps(struct corr_proc *p, const char *text, size_t len)
+{
+	const char *end = text + len, *line = text;
+
+	while (line < end) {
+		const char *nl = memchr(line, '\n', end - line);
+		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+		unsigned long long lo, hi;
+
+		if (n > 6 && !memcmp(line + n - 6, "[heap]", 6) &&
+		    sscanf(line, "%llx-%llx", &lo, &hi) == 2 && !p->heap_start) {
+			p->heap_start = lo;
+			p->brk = hi;
+		}
+		line += n + 1;
+	}
+}
+
+static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
+{
+	const char *data = (const char *)(m + 1);
+	size_t dlen = len - sizeof(*m);
+	struct run_info *ri = &c->info;
+
+	switch (m->kind) {
+	case FL_META_COMMAND: set_command(ri, data, dlen); break;
+	case FL_META_TARGET: ri->pid = m->tgid; ri->attached = m->value; break;
+	case FL_META_ALLOCATOR:
+		snprintf(ri->allocator, sizeof(ri->allocator), "%.*s", (int)dlen, data);
+		break;
+	case FL_META_EXIT:
+		if (m->tgid == ri->pid) {
+			ri->have_exit = true;
+			ri->exit_status = (int)m->value;
+		}
+		break;
+	case FL_META_LOST: ri->lost += m->value; break;
+	case FL_META_MAPS:
+		if (ri->attached)
+			heap_from_maps(proc_get(c, m->tgid), data, dlen);
+		break;
+	case FL_META_START: ri->start_ns = m->value; break;
+	case FL_META_END: ri->end_ns = m->value; break;
+	}
+}
+
+/* Where an event goes: an outer call resolves with the events that waited
+ * for it; an event tagged with the thread's open entry-only call resolves at
+ * once; other tagged events and nested calls wait for their call's record;
+ * anything else resolves at once. All but the second end an open call. */
+static void dispatch_event(struct correlator *c, struct pending *t, const struct fl_hdr *h, size_t len)
+{
+	bool is_call = h->type == FL_EV_CALL, nested = h->flags & FL_F_NESTED;
+	struct fl_ev_stack *stack = take_stack(t, h);
+
+	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == FL_FREE && t->n == 0) {
+		t->open_syscalls += h->type == FL_EV_SYSCALL;
+		resolve_event(c, h, t->open_seq, stack);
+		free(stack);
+		return;
+	}
+	close_open_call(c, t);
+	if (is_call ? nested : (h->flags & FL_F_IN_CALL)) {
+		pending_push(t, h, len, stack); /* the stack is the list's now */
+		return;
+	}
+	if (is_call && (h->flags & FL_F_AT_ENTRY))
+		resolve_entry_call(c, t, (const struct fl_ev_call *)h, stack);
+	else if (is_call)
+		resolve_call(c, t, (const struct fl_ev_call *)h, stack);
+	else
+		resolve_event(c, h, 0, stack);
+	if (stack) /* most records have none: no call to free() for them */
+		free(stack);
+}
+
+int corr_feed(struct correlator *c, const void *rec, size_t len)
+{
+	const struct fl_hdr *h = rec;
+	size_t need;
+
+	if (len >= sizeof(struct fl_meta) && ((const uint8_t *)rec)[0] == FL_REC_META) {
+		on_meta(c, rec, len);
+		return 0;
+	}
+	if (len >= sizeof(struct fl_ev_stack) && h->type == FL_EV_STACK) {
+		const struct fl_ev_stack *s = rec;
+
+		if (sizeof(*s) + (size_t)s->len > len) {
+			c->bad_records++;
+			return -1;
+		}
+		keep_stack(c, s);
+		return 0;
+	}
+	need = len >= 1 ? fl_event_size(h->type) : 0;
+	if (!need || len < need) {
+		c->bad_records++;
+		return -1;
+	}
+	c->events++;
+	if (!c->sum.first_ts || h->ts < c->sum.first_ts)
+		c->sum.first_ts = h->ts;
+	if (h->ts > c->sum.last_ts)
+		c->sum.last_ts = h->ts;
+	if (h->type == FL_EV_PROC) {
+		on_proc(c, rec);
+		return 0;
+	}
+	dispatch_event(c, thread_get(c, h->tid), h, len);
+	return 0;
+}
+
+void corr_finish(struct correlator *c)
+{
+	for (size_t i = 0; i < c->nthreads; i++) {
+		close_open_call(c, c->threads[i]);
+		flush_orphans(c, c->threads[i]);
+	}
+}
+
+const struct summary *corr_summary(const struct correlator *c) { return &c->sum; }
+const struct run_info *corr_run_info(const struct correlator *c) { return &c->info; }
+uint64_t corr_bad_records(const struct correlator *c) { return c->bad_records; }
+uint64_t corr_events(const struct correlator *c) { return c->events; }
+uint64_t corr_stacks(const struct correlator *c) { return c->stacks; }

@@ -1,0 +1,610 @@
+/* session.c - one tracing session: start CMD held before its execve (or
+ * attach to a running PID), put the probes in place, pass every record to
+ * the consumer until the target is gone, a duration passes or a signal
+ * arrives, then say what was lost. The meta records (meta.h) that a report
+ * needs are produced here, so `record` and `trace` see the same stream. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "capture/alloc/allocator.h"
+#include "store/buildid_cache.h"
+#include "capture/child.h"
+#include "store/meta.h"
+#include "capture/session.h"
+#include "symbols/symbolize.h"
+#include "capture/tracer.h"
+
+#define MAX_MAPPED 1024
+
+struct session {
+	const struct session_opts *o;
+	struct session_result *res;
+	struct tracer *tracer;
+	pid_t pid;                   /* the target (the command, or the attached process) */
+	int nmapped;
+	uint32_t mapped[MAX_MAPPED]; /* tgids whose maps are stored */
+	uint32_t stale[MAX_MAPPED];  /* --stacks: tgids whose stored maps miss new code */
+	int nstale;
+	bool ptraced;                /* --stacks: the command stops at its exit for its last maps */
+	char **objects;              /* --stacks: "tgid path" of the objects whose build-id is stored */
+	size_t nobjects;
+	bool cache_warned;
+	int consumer_rc;
+	uint64_t records, busy_ns;   /* for the self statistics */
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+void session_request_stop(void)
+{
+	stop_signal = SIGTERM;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void emit_meta(struct session *s, uint8_t kind, uint32_t tgid, uint64_t value,
+		      const void *data, size_t len)
+{
+	size_t size = sizeof(struct fl_meta) + len;
+	struct fl_meta *m = calloc(1, size);
+
+	if (!m)
+		return;
+	m->type = FL_REC_META;
+	m->kind = kind;
+	m->tgid = tgid;
+	m->value = value;
+	if (len)
+		memcpy(m + 1, data, len);
+	if (s->o->consume(s->o->ctx, m, size))
+		s->consumer_rc = 1;
+	free(m);
+}
+
+static bool maps_stored(const struct session *s, uint32_t tgid)
+{
+	for (int i = 0; i < s->nmapped; i++)
+		if (s->mapped[i] == tgid)
+			return true;
+	return false;
+}
+
+/* --stacks: code mapped (or an exec) since tgid's maps were stored. */
+static void mark_stale(struct session *s, uint32_t tgid)
+{
+	for (int i = 0; i < s->nstale; i++)
+		if (s->stale[i] == tgid)
+			return;
+	if (s->nstale < MAX_MAPPED)
+		s->stale[s->nstale++] = tgid;
+}
+
+static bool take_stale(struct session *s, uint32_t tgid)
+{
+	for (int i = 0; i < s->nstale; i++)
+		if (s->stale[i] == tgid) {
+			s->stale[i] = s->stale[--s->nstale];
+			return true;
+		}
+	return false;
+}
+
+struct object_note {
+	struct session *s;
+	uint32_t tgid;
+};
+
+/* --stacks: one executable object of tgid: its build-id stored, its bytes
+ * copied into the build-id cache (once), for a report after the process. */
+static void note_object(void *ctx, const char *path, const char *via)
+{
+	struct object_note *on = ctx;
+	struct session *s = on->s;
+	char key[4200], id[130], data[4300];
+	size_t plen = strlen(path);
+	char **no;
+
+	snprintf(key, sizeof(key), "%u %s", on->tgid, path);
+	for (size_t i = 0; i < s->nobjects; i++)
+		if (!strcmp(s->objects[i], key))
+			return;
+	no = realloc(s->objects, (s->nobjects + 1) * sizeof(*no));
+	if (!no || !(no[s->nobjects] = strdup(key)))
+		return;
+	s->objects = no;
+	s->nobjects++;
+	if (elf_build_id_hex(via, id, sizeof(id)) <= 0 || plen + strlen(id) + 2 > sizeof(data))
+		return;
+	if (buildid_cache_add(id, via) && !s->cache_warned) {
+		s->cache_warned = true;
+		fprintf(stderr, "faultline: cannot copy %s into the build-id cache %s: %s (reports will "
+			"read it from its path)\n", path, buildid_cache_dir(), strerror(errno));
+	}
+	memcpy(data, path, plen + 1);
+	memcpy(data + plen + 1, id, strlen(id));
+	emit_meta(s, FL_META_BUILD_ID, on->tgid, 0, data, plen + 1 + strlen(id));
+}
+
+static void free_objects(struct session *s)
+{
+	for (size_t i = 0; i < s->nobjects; i++)
+		free(s->objects[i]);
+	free(s->objects);
+}
+
+/* Stores tgid's /proc/PID/maps as a meta record (again, with force). */
+static void store_maps(struct session *s, uint32_t tgid, bool force)
+{
+	char path[64], *text = NULL;
+	size_t cap = 0, len = 0;
+	FILE *f;
+
+	if (maps_stored(s, tgid) && !force)
+		return;
+	if (!maps_stored(s, tgid) && s->nmapped < MAX_MAPPED)
+		s->mapped[s->nmapped++] = tgid;
+	snprintf(path, sizeof(path), "/proc/%u/maps", tgid);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	for (;;) {
+		size_t n;
+
+		if (len + 4096 > cap) {
+			char *nt = realloc(text, cap = cap ? cap * 2 : 16384);
+
+			if (!nt)
+				break;
+			text = nt;
+		}
+		n = fread(text + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	fclose(f);
+	if (text && len && s->o->stack_mode) {
+		struct object_note on = { s, tgid };
+
+		maps_for_each_code(tgid, text, len, note_object, &on);
+	}
+	if (text && len)
+		emit_meta(s, FL_META_MAPS, tgid, 0, text, len);
+	free(text);
+}
+
+static void emit_maps(struct session *s, uint32_t tgid)
+{
+	store_maps(s, tgid, false);
+}
+
+/* --stacks: a stack is unwound with the maps stored before it, so they are
+ * stored (again) before a stack of a process whose code changed. */
+static void maps_before_stack(struct session *s, const struct fl_hdr *h, const void *rec)
+{
+	if (h->type == FL_EV_STACK) {
+		if (!maps_stored(s, h->tgid) || take_stale(s, h->tgid))
+			store_maps(s, h->tgid, true);
+	} else if (h->type == FL_EV_SYSCALL) {
+		const struct fl_ev_syscall *e = rec;
+
+		if ((e->sys == FL_SYS_MMAP || e->sys == FL_SYS_MPROTECT || e->sys == FL_SYS_MREMAP) &&
+		    e->ret >= 0 && (e->sys == FL_SYS_MREMAP || (e->args[2] & PROT_EXEC)))
+			mark_stale(s, h->tgid);
+	} else if (h->type == FL_EV_PROC && ((const struct fl_ev_proc *)rec)->kind == FL_PROC_EXEC) {
+		mark_stale(s, h->tgid);
+	}
+}
+
+static void emit_command(struct session *s, char **argv)
+{
+	size_t len = 0, off = 0;
+	char *buf;
+
+	for (int i = 0; argv[i]; i++)
+		len += strlen(argv[i]) + 1;
+	buf = malloc(len + 1);
+	if (!buf)
+		return;
+	for (int i = 0; argv[i]; i++) {
+		size_t n = strlen(argv[i]) + 1;
+
+		memcpy(buf + off, argv[i], n);
+		off += n;
+	}
+	emit_meta(s, FL_META_COMMAND, 0, 0, buf, off);
+	free(buf);
+}
+
+/* The kernel's records pass through here on their way to the consumer. */
+static int on_record(void *ctx, const void *rec, size_t len)
+{
+	struct session *s = ctx;
+	const struct fl_hdr *h = rec;
+
+	s->records++;
+	if (s->o->stack_mode)
+		maps_before_stack(s, h, rec);
+	if (s->o->consume(s->o->ctx, rec, len))
+		s->consumer_rc = 1;
+	if (h->type == FL_EV_CALL && (s->nmapped == 0 || s->mapped[s->nmapped - 1] != h->tgid))
+		emit_maps(s, h->tgid);
+	if (h->type == FL_EV_PROC && s->o->attach_pid) {
+		const struct fl_ev_proc *p = rec;
+
+		/* an attached process is not our child: its status comes from the kernel */
+		if (p->kind == FL_PROC_EXIT && h->tid == (uint32_t)s->pid) {
+			s->res->have_status = true;
+			s->res->wait_status = p->exit_code;
+		}
+	}
+	return 0;
+}
+
+static void on_child(int sig)
+{
+	(void)sig; /* only to end the wait for records early */
+}
+
+static void install_signals(bool wake_on_child)
+{
+	struct sigaction sa = { .sa_handler = on_signal }, sc = { .sa_handler = on_child };
+
+	if (wake_on_child) /* a ptraced command waits in its stops until we see them */
+		sigaction(SIGCHLD, &sc, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static bool duration_over(const struct session *s, uint64_t start)
+{
+	return s->o->duration_s > 0 && now_ns() - start >= (uint64_t)(s->o->duration_s * 1e9);
+}
+
+/* --stacks: the command is ptraced for one reason, to stop at its exit
+ * while its memory maps can still be read (libraries it loaded late). Its
+ * signals are passed on untouched; a group stop stays a stop. */
+static void ptrace_stop(struct session *s, pid_t p, int status)
+{
+	int event = status >> 16;
+
+	if (event == PTRACE_EVENT_EXIT) {
+		tracer_drain(s->tracer);
+		store_maps(s, p, true);
+		ptrace(PTRACE_CONT, p, 0, 0);
+	} else if (event == PTRACE_EVENT_STOP) {
+		ptrace(PTRACE_LISTEN, p, 0, 0);
+	} else {
+		ptrace(PTRACE_CONT, p, 0, WSTOPSIG(status));
+	}
+}
+
+/* A started command: reap children; a first signal is passed on to the
+ * command, a second kills it. Returns true when the loop should end. */
+static bool command_done(struct session *s, int *forwarded)
+{
+	int status;
+	pid_t p;
+
+	if (stop_signal) {
+		kill(s->pid, *forwarded ? SIGKILL : stop_signal);
+		*forwarded = stop_signal;
+		stop_signal = 0;
+	}
+	while ((p = waitpid(s->o->follow_forks ? -1 : s->pid, &status, WNOHANG | __WALL)) > 0) {
+		if (WIFSTOPPED(status)) {
+			ptrace_stop(s, p, status);
+			continue;
+		}
+		emit_meta(s, FL_META_EXIT, p, (uint64_t)status, NULL, 0);
+		if (p == s->pid) {
+			s->res->have_status = true;
+			s->res->wait_status = status;
+		}
+	}
+	if (p < 0 && errno == ECHILD)
+		return true;
+	return !s->o->follow_forks && s->res->have_status;
+}
+
+/* An attached process: done when it exits or we are told to stop. */
+static bool attached_done(int pidfd)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+	if (stop_signal)
+		return true;
+	return pidfd >= 0 && poll(&pfd, 1, 0) > 0;
+}
+
+static void run_loop(struct session *s, int pidfd)
+{
+	uint64_t start = now_ns(), last_tick = start;
+	int forwarded = 0;
+
+	for (;;) {
+		uint64_t t0;
+		bool done;
+
+		tracer_wait(s->tracer, 100);
+		t0 = now_ns();
+		tracer_drain(s->tracer);
+		s->busy_ns += now_ns() - t0;
+		if (now_ns() - last_tick >= 1000000000ull) {
+			if (s->o->tick)
+				s->o->tick(s->o->ctx, false);
+			last_tick = now_ns();
+		}
+		if (duration_over(s, start) && !s->o->attach_pid && !forwarded)
+			stop_signal = SIGINT;
+		done = s->o->attach_pid ? attached_done(pidfd) || duration_over(s, start)
+					: command_done(s, &forwarded);
+		if (done || s->consumer_rc)
+			break;
+	}
+	tracer_drain(s->tracer);
+}
+
+/* -v: where the time went, what was lost. */
+static void print_self_stats(const struct session *s, uint64_t ns)
+{
+	double secs = ns / 1e9;
+	uint64_t size, peak = tracer_ring_peak(s->tracer, &size);
+
+	fprintf(stderr, "faultline: %llu records in %.2f s (%.0f/s), %llu lost; time in the consumer %.2f s "
+		"(%.0f%% of the run); ring buffer peak fill %.1f of %.0f MiB (%.1f%%)\n",
+		(unsigned long long)s->records, secs, secs > 0 ? s->records / secs : 0.0, s->res->lost,
+		s->busy_ns / 1e9, ns ? 100.0 * s->busy_ns / ns : 0.0, peak / 1048576.0, size / 1048576.0,
+		size ? 100.0 * peak / size : 0.0);
+}
+
+/* ---- starting -------------------------------------------------------------- */
+
+/* A file that is no program is "cannot execute" (126), as in the shell; an
+ * ELF without an allocator is faultline's own failure (125). */
+static int allocator_exit_code(const char *err)
+{
+	return strstr(err, "not an ELF") ? FL_EXIT_CANNOT_EXEC : FL_EXIT_FAILED;
+}
+
+static void emit_stack_mode(struct session *s);
+
+static int start_command(struct session *s, struct child *c, double *attach_ms)
+{
+	const struct session_opts *o = s->o;
+	struct allocator alloc;
+	char path[4096], err[1024];
+	uint64_t t0 = now_ns();
+
+	if (resolve_command(o->argv[0], path, sizeof(path)))
+		return fprintf(stderr, "faultline: %s: command not found\n", o->argv[0]), FL_EXIT_NOT_FOUND;
+	if (access(path, X_OK))
+		return fprintf(stderr, "faultline: %s: cannot execute: %s\n", o->argv[0], strerror(errno)),
+		       FL_EXIT_CANNOT_EXEC;
+	memset(&alloc, 0, sizeof(alloc));
+	if (!o->count_only && allocator_for_exec(path, &alloc, err, sizeof(err)))
+		return fprintf(stderr, "faultline: %s\n", err), allocator_exit_code(err);
+	if (o->follow_forks)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (child_spawn_held(path, o->argv, c))
+		return fprintf(stderr, "faultline: cannot fork: %s\n", strerror(errno)), FL_EXIT_FAILED;
+	s->pid = c->pid;
+	if (o->stack_mode)
+		s->ptraced = !ptrace(PTRACE_SEIZE, c->pid, 0, PTRACE_O_TRACEEXIT);
+	if (tracer_add_target(s->tracer, c->pid, true) ||
+	    (!o->count_only &&
+	     tracer_attach_allocator(s->tracer, &alloc, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
+		fprintf(stderr, "faultline: %s\n", err);
+		child_abort(c);
+		return FL_EXIT_FAILED;
+	}
+	tracer_arm(s->tracer);
+	*attach_ms = (now_ns() - t0) / 1e6;
+	if (o->verbose)
+		fprintf(stderr, "faultline: allocator %s, %d uprobes (%s), pid %d, probes live in %.1f ms\n",
+			alloc.shown, tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), c->pid,
+			*attach_ms);
+	emit_meta(s, FL_META_START, c->pid, now_ns(), NULL, 0);
+	emit_command(s, o->argv);
+	emit_meta(s, FL_META_TARGET, c->pid, 0, NULL, 0);
+	emit_meta(s, FL_META_ALLOCATOR, c->pid, 0, alloc.shown, strlen(alloc.shown));
+	emit_stack_mode(s);
+	if (child_release(c, err, sizeof(err))) {
+		fprintf(stderr, "faultline: %s: %s\n", o->argv[0], err);
+		waitpid(c->pid, NULL, 0);
+		return FL_EXIT_CANNOT_EXEC;
+	}
+	return 0;
+}
+
+static void emit_stack_mode(struct session *s)
+{
+	const struct session_opts *o = s->o;
+
+	if (o->stack_mode)
+		emit_meta(s, FL_META_STACKS, s->pid,
+			  (uint64_t)o->stack_mode | (uint64_t)(o->stack_sample ? o->stack_sample : 1) << 8 |
+			  (uint64_t)(o->stack_bytes ? o->stack_bytes : FL_STACK_DEFAULT) << 32, NULL, 0);
+}
+
+/* The target's command line, from /proc/PID/cmdline. */
+static void emit_proc_command(struct session *s, pid_t pid)
+{
+	char path[64], buf[8192];
+	ssize_t n = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf));
+		close(fd);
+	}
+	emit_meta(s, FL_META_COMMAND, 0, 0, buf, n > 0 ? (size_t)n : 0);
+}
+
+/* One faultline per process: a lock file held while attached. */
+static int lock_target(pid_t pid)
+{
+	char path[96];
+	int fd;
+
+	mkdir("/run/faultline", 0700);
+	snprintf(path, sizeof(path), "/run/faultline/%d.lock", pid);
+	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -2;
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Checks the pid names a user process we may trace. */
+static int check_attach_target(pid_t pid)
+{
+	char path[64], buf[16];
+	struct stat st;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (pid <= 0 || stat(path, &st))
+		return fprintf(stderr, "faultline: no process with pid %d\n", pid), -1;
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
+	if (fd >= 0)
+		close(fd);
+	if (n == 0)
+		return fprintf(stderr, "faultline: pid %d is a kernel thread (it has no user memory to trace)\n",
+			       pid), -1;
+	if (n < 0)
+		return fprintf(stderr, "faultline: cannot read the memory maps of pid %d: %s\n", pid,
+			       strerror(errno)), -1;
+	return 0;
+}
+
+static int start_attach(struct session *s, int *pidfd, double *attach_ms)
+{
+	pid_t pid = s->o->attach_pid;
+	struct allocator alloc;
+	uint64_t t0 = now_ns();
+	char err[1024];
+
+	s->pid = pid;
+	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	memset(&alloc, 0, sizeof(alloc));
+	if (!s->o->count_only && allocator_for_pid(pid, &alloc, err, sizeof(err)))
+		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
+	/* probes first, then the target: no syscall is seen before the calls can be */
+	if ((!s->o->count_only && tracer_attach_allocator(s->tracer, &alloc, pid, err, sizeof(err))) ||
+	    tracer_add_target(s->tracer, pid, false)) {
+		fprintf(stderr, "faultline: %s\n", err);
+		return FL_EXIT_FAILED;
+	}
+	tracer_arm(s->tracer);
+	if (kill(pid, 0) && errno == ESRCH)
+		return fprintf(stderr, "faultline: process %d exited while faultline was attaching\n", pid),
+		       FL_EXIT_FAILED;
+	*attach_ms = (now_ns() - t0) / 1e6;
+	if (s->o->verbose)
+		fprintf(stderr, "faultline: attached to pid %d: allocator %s, %d uprobes (%s), probes live in %.1f ms\n",
+			pid, alloc.shown, tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), *attach_ms);
+	emit_meta(s, FL_META_START, pid, now_ns(), NULL, 0);
+	emit_proc_command(s, pid);
+	emit_meta(s, FL_META_TARGET, pid, 1, NULL, 0);
+	emit_meta(s, FL_META_ALLOCATOR, pid, 0, alloc.shown, strlen(alloc.shown));
+	emit_stack_mode(s);
+	emit_maps(s, pid);
+	return 0;
+}
+
+int session_run(const struct session_opts *o, struct session_result *res)
+{
+	struct tracer_opts topts = { .follow_forks = o->follow_forks, .verbose = o->verbose,
+				     .ringbuf_bytes = o->ringbuf_bytes };
+	struct session s = { .o = o, .res = res };
+	int rc, pidfd = -1, lockfd = -1;
+	struct child c;
+	char err[1024];
+
+	memset(res, 0, sizeof(*res));
+	if (o->attach_pid) {
+		if (check_attach_target(o->attach_pid))
+			return FL_EXIT_FAILED;
+		lockfd = lock_target(o->attach_pid);
+		if (lockfd == -1)
+			return fprintf(stderr, "faultline: another faultline is already tracing pid %d\n",
+				       o->attach_pid), FL_EXIT_FAILED;
+	}
+	topts.count_only = o->count_only;
+	topts.stack_mode = o->stack_mode;
+	topts.stack_sample = o->stack_sample;
+	topts.stack_bytes = o->stack_bytes;
+	s.tracer = tracer_open(&topts, on_record, &s, err, sizeof(err));
+	if (!s.tracer) {
+		fprintf(stderr, "faultline: %s\n", err);
+		rc = FL_EXIT_FAILED;
+		goto out;
+	}
+	install_signals(o->stack_mode && !o->attach_pid);
+	rc = o->attach_pid ? start_attach(&s, &pidfd, &res->attach_ms) : start_command(&s, &c, &res->attach_ms);
+	if (rc == 0) {
+		uint64_t t0 = now_ns();
+
+		run_loop(&s, pidfd);
+		if (o->stack_mode && o->attach_pid && kill(o->attach_pid, 0) == 0)
+			store_maps(&s, o->attach_pid, true); /* the last word for the report's unwinding */
+		res->lost = tracer_lost(s.tracer);
+		if (o->verbose)
+			print_self_stats(&s, now_ns() - t0);
+		for (int i = 0; i < FL_NCOUNTERS; i++)
+			res->counters[i] = tracer_counter(s.tracer, i);
+		emit_meta(&s, FL_META_LOST, 0, res->lost, NULL, 0);
+		if (o->stack_mode)
+			emit_meta(&s, FL_META_STACKS_SKIPPED, 0, res->counters[FL_CNT_STACKS_SKIPPED], NULL, 0);
+		emit_meta(&s, FL_META_END, s.pid, now_ns(), NULL, 0);
+	}
+	if (!o->attach_pid)
+		tracer_detach_in_background(s.tracer); /* the command is gone: no one waits for it */
+	tracer_close(s.tracer); /* detaches every probe */
+	free_objects(&s);
+	if (o->tick)
+		o->tick(o->ctx, true);
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	if (lockfd >= 0)
+		close(lockfd);
+	return rc;
+}

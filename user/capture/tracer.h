@@ -1,0 +1,62 @@
+/* tracer.h - the live BPF session: load, attach, feed the ring buffer's
+ * records to a callback, count what the kernel could not queue. */
+#ifndef FL_TRACER_H
+#define FL_TRACER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "capture/alloc/allocator.h"
+
+struct tracer_opts {
+	bool follow_forks;
+	int verbose;
+	size_t ringbuf_bytes; /* 0: the default (64 MiB) */
+	bool count_only;      /* syscalls and faults counted in the kernel, not streamed */
+	int stack_mode;       /* enum fl_stack_mode */
+	unsigned stack_sample;/* --stacks=all: one outermost call in this many per thread */
+	unsigned stack_bytes; /* user stack bytes copied per record */
+};
+
+/* Called for every record, in ring-buffer order. A non-zero return stops
+ * tracer_poll() and is returned by it. */
+typedef int (*tracer_record_fn)(void *ctx, const void *rec, size_t len);
+
+struct tracer;
+
+/* Root and a kernel with BTF: checked before anything else is done.
+ * Returns 0 or -1 with a one-line message. */
+int tracer_check_supported(char *err, size_t errlen);
+
+struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, void *ctx,
+			   char *err, size_t errlen);
+/* Adds tgid to the traced set: active now, or pending until its next execve. */
+int tracer_add_target(struct tracer *t, pid_t tgid, bool pending);
+int tracer_remove_target(struct tracer *t, pid_t tgid);
+/* Attaches entry and return uprobes on every entry point of a, for pid
+ * (-1: every process mapping the file; the kernel filter still applies). */
+int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t pid,
+			    char *err, size_t errlen);
+/* Lets the uprobe programs follow calls: after every probe is in place. */
+void tracer_arm(struct tracer *t);
+/* Waits up to timeout_ms for records and consumes them. Returns records
+ * consumed (>= 0), or the callback's non-zero return, or -errno. */
+int tracer_poll(struct tracer *t, int timeout_ms);
+int tracer_drain(struct tracer *t);
+/* Waits up to timeout_ms for the kernel to signal records (consumes none). */
+void tracer_wait(struct tracer *t, int timeout_ms);
+uint64_t tracer_lost(struct tracer *t);
+/* The most bytes seen waiting in the ring buffer, and its size. */
+uint64_t tracer_ring_peak(struct tracer *t, uint64_t *size);
+/* A kernel counter (enum fl_counter), summed over the CPUs. */
+uint64_t tracer_counter(struct tracer *t, int idx);
+int tracer_uprobe_count(const struct tracer *t);
+/* How the uprobes are attached: "uprobe-multi links" or "perf-event uprobes". */
+const char *tracer_uprobe_kind(const struct tracer *t);
+void tracer_close(struct tracer *t);
+/* At close, leave the (slow) teardown of the probes to a child process: for
+ * a traced command that has exited, where no one waits for it. */
+void tracer_detach_in_background(struct tracer *t);
+
+#endif

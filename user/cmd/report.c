@@ -1,0 +1,272 @@
+/* cmd_report.c - `faultline report`: replays a trace file through the
+ * correlator and writes the text report, the JSON summary or JSONL events. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "analyze/callsites.h"
+#include "cmd/cli.h"
+#include "analyze/correlator.h"
+#include "store/meta.h"
+#include "output/output.h"
+#include "store/tracefile.h"
+
+enum format { FMT_TEXT, FMT_JSON, FMT_JSONL, FMT_FOLDED };
+
+struct report_opts {
+	const char *in, *out;
+	enum format fmt;
+	unsigned max_lines;
+	int sites;             /* call sites listed per metric */
+	enum cs_metric metric; /* --format folded */
+	const char *debug_dir;
+};
+
+static void usage_report(FILE *out)
+{
+	fprintf(out,
+		"usage: faultline report [FILE] [--format text|json|jsonl|folded] [-o OUT] [--calls N]\n"
+		"                        [--metric syscalls|faults|bytes] [--sites N] [--debug-dir DIR]\n"
+		"\n"
+		"Replays a recording (default: faultline.data) through the correlator and\n"
+		"prints what it shows.\n"
+		"\n"
+		"  -F, --format FMT   text (default): summary, then each call that caused a syscall,\n"
+		"                       then (recorded with --stacks) the top call sites\n"
+		"                     json: the summary object (schema faultline.summary.v1;\n"
+		"                       with stacks, extra.call_sites)\n"
+		"                     jsonl: one event per line, in order\n"
+		"                     folded: the recorded stacks as \"root;...;leaf COUNT\" lines, for\n"
+		"                       flamegraph.pl and speedscope (needs record --stacks)\n"
+		"  -m, --metric M     folded: what a stack counts: syscalls (default), faults\n"
+		"                       (first touches) or bytes (requested)\n"
+		"  -o, --output OUT   write there instead of stdout\n"
+		"      --calls N      text: list at most N calls (default 200)\n"
+		"      --sites N      text, json: list the top N call sites per metric (default 10)\n"
+		"      --debug-dir DIR  separate debug files are looked for in DIR/.build-id/xx/yyy.debug\n"
+		"                     (default /usr/lib/debug), then by .gnu_debuglink\n"
+		"  -h, --help         this text\n"
+		"\n"
+		"Stacks are unwound here, from the stack bytes the kernel copied, with each\n"
+		"object's DWARF CFI (.eh_frame), and frame pointers where there is none; so\n"
+		"code built without frame pointers unwinds too. Symbols come from .symtab,\n"
+		".dynsym or the debug file, file:line from DWARF. The objects are read from\n"
+		"the paths in the recorded memory maps when the report runs.\n"
+		"\n"
+		"Exit status: 0 done; 1 bad usage or output error; 2 the file is not a\n"
+		"faultline recording, is corrupt, or was cut short (then the report covers\n"
+		"its whole blocks and says so).\n");
+}
+
+static int parse_report(int argc, char **argv, struct report_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, 0, 'F' }, { "output", required_argument, 0, 'o' },
+		{ "calls", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' },
+		{ "metric", required_argument, 0, 'm' }, { "sites", required_argument, 0, 's' },
+		{ "debug-dir", required_argument, 0, 'D' }, { 0 } };
+	char *end;
+	int c;
+
+	o->in = "faultline.data";
+	o->max_lines = 200;
+	o->sites = 10;
+	while ((c = getopt_long(argc, argv, "F:o:m:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'F':
+			if (!strcmp(optarg, "text")) o->fmt = FMT_TEXT;
+			else if (!strcmp(optarg, "json")) o->fmt = FMT_JSON;
+			else if (!strcmp(optarg, "jsonl")) o->fmt = FMT_JSONL;
+			else if (!strcmp(optarg, "folded")) o->fmt = FMT_FOLDED;
+			else return cli_usage_error("report", "--format takes text, json, jsonl or folded");
+			break;
+		case 'm':
+			if (!strcmp(optarg, "syscalls")) o->metric = CS_SYSCALLS;
+			else if (!strcmp(optarg, "faults")) o->metric = CS_FAULTS;
+			else if (!strcmp(optarg, "bytes")) o->metric = CS_BYTES;
+			else return cli_usage_error("report", "--metric takes syscalls, faults or bytes");
+			break;
+		case 's':
+			o->sites = (int)strtol(optarg, &end, 10);
+			if (*end || o->sites < 1)
+				return cli_usage_error("report", "--sites takes a number > 0");
+			break;
+		case 'D': o->debug_dir = optarg; break;
+		case 'o': o->out = optarg; break;
+		case 'c': o->max_lines = strtoul(optarg, NULL, 10); break;
+		case 'h': usage_report(stdout); exit(0);
+		default: usage_report(stderr); return -1;
+		}
+	}
+	if (optind < argc)
+		o->in = argv[optind++];
+	if (optind < argc)
+		return cli_usage_error("report", "more than one input file");
+	return 0;
+}
+
+/* Feeds every record (tf_reader_next returns them 8-byte aligned, as the
+ * correlator reads them); returns the reader's final status. */
+static enum tf_status replay(struct tf_reader *r, struct correlator *c)
+{
+	enum tf_status st;
+	const void *rec;
+	uint32_t len;
+
+	while ((st = tf_reader_next(r, &rec, &len)) == TF_RECORD)
+		corr_feed(c, rec, len);
+	corr_finish(c);
+	return st;
+}
+
+/* A recording made with --stacks: its memory maps, all of them, go to the
+ * call-site table before the replay (a stack is unwound with the code the
+ * process had mapped at any time, libraries loaded late included). Returns
+ * 1 with stacks, 0 without, -1 on a file that cannot be read. */
+static int read_stack_maps(const char *path, struct callsites *cs)
+{
+	char err[256];
+	uint32_t abi;
+	struct tf_reader *r = tf_reader_open(path, &abi, err, sizeof(err));
+	bool stacks = false;
+	const void *rec;
+	uint32_t len;
+
+	if (!r)
+		return -1;
+	while (tf_reader_next(r, &rec, &len) == TF_RECORD) {
+		const struct fl_meta *m = rec;
+
+		if (len < sizeof(*m) || m->type != FL_REC_META) {
+			if (!stacks)
+				break; /* the stack mode is stored before the first event: none */
+			continue;
+		}
+		stacks |= m->kind == FL_META_STACKS;
+		callsites_meta(cs, rec, len);
+	}
+	tf_reader_close(r);
+	return stacks;
+}
+
+static int write_report(FILE *out, const struct report_opts *o, struct correlator *c,
+			struct text_report *tr, struct callsites *cs, bool truncated)
+{
+	if (o->fmt == FMT_JSON)
+		summary_write_json(out, corr_summary(c), corr_run_info(c), truncated);
+	else if (o->fmt == FMT_TEXT)
+		text_report_write(tr, out, corr_summary(c), corr_run_info(c), truncated);
+	if (cs && o->fmt == FMT_TEXT)
+		callsites_write_text(cs, out);
+	if (cs && o->fmt == FMT_FOLDED)
+		callsites_write_folded(cs, o->metric, out);
+	if (fflush(out) || ferror(out))
+		return fprintf(stderr, "faultline: writing %s: %s\n", o->out ? o->out : "stdout",
+			       strerror(errno)), 1;
+	return 0;
+}
+
+/* The call-site table, when the recording has stacks (NULL without). 0, or
+ * the exit status of a failure (printed). */
+static int open_call_sites(const struct report_opts *o, struct callsites **out)
+{
+	struct callsites *cs = callsites_new();
+	int has;
+
+	*out = NULL;
+	if (!cs || (o->debug_dir && callsites_set_debug_dir(cs, o->debug_dir)))
+		return fprintf(stderr, "faultline: out of memory\n"), 1;
+	callsites_set_top(cs, o->sites);
+	has = read_stack_maps(o->in, cs);
+	if (has <= 0) {
+		callsites_free(cs);
+		if (o->fmt == FMT_FOLDED)
+			return fprintf(stderr, "faultline: %s has no stacks: record it with --stacks for "
+				       "--format folded\n", o->in), 2;
+		return 0;
+	}
+	*out = cs;
+	return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_opts o = { 0 };
+	struct text_report *tr = NULL;
+	struct callsites *cs = NULL;
+	struct correlator *c;
+	struct tf_reader *r;
+	FILE *out = stdout;
+	enum tf_status st;
+	uint32_t abi;
+	char err[1024];
+	int rc;
+
+	if (parse_report(argc, argv, &o))
+		return 1;
+	r = tf_reader_open(o.in, &abi, err, sizeof(err));
+	if (!r)
+		return fprintf(stderr, "faultline: %s\n", err), 2;
+	if (abi != FL_EVENT_ABI) {
+		fprintf(stderr, "faultline: %s: event layout %u is not supported (this faultline reads %u)\n",
+			o.in, abi, FL_EVENT_ABI);
+		tf_reader_close(r);
+		return 2;
+	}
+	/* blocks are decoded ahead from now on, while the call-site pre-pass
+	 * runs too (without the thread: the same records, more slowly) */
+	tf_reader_read_ahead(r);
+	if (o.fmt != FMT_JSONL && (rc = open_call_sites(&o, &cs)) != 0) {
+		tf_reader_close(r);
+		return rc;
+	}
+	if (o.out && !(out = fopen(o.out, "we"))) {
+		fprintf(stderr, "faultline: cannot create %s: %s\n", o.out, strerror(errno));
+		tf_reader_close(r);
+		return 1;
+	}
+	c = corr_new(16);
+	if (cs) {
+		struct corr_sink s = { callsites_item, cs };
+
+		corr_add_sink(c, &s);
+		summary_json_add_extra("call_sites", callsites_write_json, cs);
+	}
+	if (o.fmt == FMT_JSONL) {
+		struct corr_sink s = jsonl_sink(out);
+
+		corr_add_sink(c, &s);
+	} else if (o.fmt == FMT_TEXT) {
+		struct corr_sink s;
+
+		tr = text_report_new(o.max_lines);
+		s = text_report_sink(tr);
+		corr_add_sink(c, &s);
+	}
+	st = replay(r, c);
+	if (st == TF_CORRUPT) {
+		fprintf(stderr, "faultline: %s\n", tf_reader_error(r));
+		rc = 2;
+	} else {
+		rc = write_report(out, &o, c, tr, cs, st == TF_TRUNCATED);
+		if (st == TF_TRUNCATED) {
+			fprintf(stderr, "faultline: %s was cut short (the recording did not finish): "
+				"the report covers its %llu whole blocks\n", o.in,
+				(unsigned long long)tf_reader_blocks(r));
+			rc = 2;
+		}
+	}
+	if (corr_bad_records(c))
+		fprintf(stderr, "faultline: %llu records could not be read and were skipped\n",
+			(unsigned long long)corr_bad_records(c));
+	if (out != stdout && fclose(out) && !rc) {
+		fprintf(stderr, "faultline: writing %s: %s\n", o.out, strerror(errno));
+		rc = 1;
+	}
+	text_report_free(tr);
+	callsites_free(cs);
+	corr_free(c);
+	tf_reader_close(r);
+	return rc;
+}

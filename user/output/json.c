@@ -1,0 +1,105 @@
+/* report_json.c - the summary as JSON (schema faultline.summary.v1); every
+ * key is present even when zero, since scripts and CI depend on the names. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include "capture/alloc/allocator.h"
+#include "output/output.h"
+
+static void json_counts(FILE *out, const uint64_t *v, const char *const *names, int n)
+{
+	fputc('{', out);
+	for (int i = 0; i < n; i++)
+		fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", names[i], v[i]);
+	fputc('}', out);
+}
+
+static void write_target(FILE *out, const struct run_info *ri)
+{
+	fprintf(out, "\"target\":{\"command\":[");
+	for (int i = 0; i < ri->argc; i++) {
+		if (i)
+			fputc(',', out);
+		json_string(out, ri->argv[i]);
+	}
+	fprintf(out, "],\"pid\":%u,\"exit_status\":", ri->pid);
+	if (!ri->have_exit)
+		fprintf(out, "null");
+	else if (WIFEXITED(ri->exit_status))
+		fprintf(out, "%d", WEXITSTATUS(ri->exit_status));
+	else
+		fprintf(out, "%d", 128 + WTERMSIG(ri->exit_status));
+	fputc('}', out);
+}
+
+static void write_by_caller(FILE *out, const struct summary *s)
+{
+	fprintf(out, "\"syscalls_by_caller\":{");
+	for (int f = 0; f <= FL_NFUNC; f++) {
+		fprintf(out, "%s\"%s\":", f ? "," : "", f < FL_NFUNC ? fl_func_names[f] : "none");
+		json_counts(out, s->by_caller[f], fl_sys_names, FL_NSYS);
+	}
+	fputc('}', out);
+}
+
+/* The count sections: calls, syscalls, syscalls_by_caller, faults, bytes. */
+static void write_count_sections(FILE *out, const struct summary *s)
+{
+	fprintf(out, "\"calls\":");
+	json_counts(out, s->calls, fl_func_names, FL_NFUNC);
+	fprintf(out, ",\"syscalls\":");
+	json_counts(out, s->syscalls, fl_sys_names, FL_NSYS);
+	fputc(',', out);
+	write_by_caller(out, s);
+	fprintf(out, ",\"faults\":{\"total\":%" PRIu64 ",\"user_mode\":%" PRIu64 ",\"kernel_mode\":%" PRIu64
+		",\"allocation\":%" PRIu64 ",\"allocator\":%" PRIu64 ",\"other\":%" PRIu64 "}",
+		s->faults_total, s->faults_user, s->faults_kernel, s->faults_owner[FL_OWNER_ALLOCATION],
+		s->faults_owner[FL_OWNER_ALLOCATOR], s->faults_owner[FL_OWNER_OTHER]);
+	fprintf(out, ",\"bytes\":{\"requested\":%" PRIu64 ",\"peak_live\":%" PRIu64 ",\"peak_heap\":%" PRIu64
+		",\"peak_mmap\":%" PRIu64 "}", s->bytes_requested, s->peak_live, s->peak_heap, s->peak_mmap);
+}
+
+static void (*extra_writer)(void *ctx, FILE *out);
+static const char *extra_key;
+static void *extra_ctx;
+
+void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx)
+{
+	extra_key = key;
+	extra_writer = fn;
+	extra_ctx = ctx;
+}
+
+void summary_write_json_runs(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated,
+			     unsigned runs, const struct summary *stddev)
+{
+	fprintf(out, "{\"schema\":\"faultline.summary.v1\",");
+	write_target(out, ri);
+	fprintf(out, ",\"duration_ns\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",",
+		run_duration_ns(s, ri), ri->lost);
+	write_count_sections(out, s);
+	fprintf(out, ",\"extra\":{\"first_touch_faults\":%" PRIu64 ",\"first_touch_by_owner\":", s->first_touch);
+	json_counts(out, s->first_touch_owner, fl_owner_names, FL_NOWNER);
+	fprintf(out, ",\"nested_calls\":%" PRIu64 ",\"frees_unknown\":%" PRIu64 ",\"frees_null\":%" PRIu64
+		",\"orphan_events\":%" PRIu64 ",\"allocator\":", s->calls_nested, s->frees_unknown,
+		s->frees_null, s->orphan_events);
+	json_string(out, ri->allocator);
+	fprintf(out, ",\"peak_unused\":%" PRIu64, s->peak_unused);
+	fprintf(out, ",\"truncated\":%s,\"mode\":\"%s\"", truncated ? "true" : "false",
+		s->kernel_counted ? "syscalls-and-faults" : "full");
+	if (extra_writer) {
+		fprintf(out, ",\"%s\":", extra_key);
+		extra_writer(extra_ctx, out);
+	}
+	if (runs > 1 && stddev) {
+		fprintf(out, ",\"runs\":%u,\"stddev\":{", runs);
+		write_count_sections(out, stddev);
+		fputc('}', out);
+	}
+	fprintf(out, "}}\n");
+}
+
+void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)
+{
+	summary_write_json_runs(out, s, ri, truncated, 1, NULL);
+}

@@ -1,0 +1,70 @@
+/* report.h - the report formats: each a sink of resolved items plus a
+ * function that writes the end of the report. */
+#ifndef FL_REPORT_H
+#define FL_REPORT_H
+
+#include <stdio.h>
+#include "analyze/correlator.h"
+
+/* jsonl: one line per resolved event, written as they come. */
+struct corr_sink jsonl_sink(FILE *out);
+
+/* json: the summary object (schema faultline.summary.v1). */
+void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri,
+			bool truncated);
+
+/* One more member of "extra", written by fn (e.g. "call_sites"). */
+void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx);
+
+/* The same with -r N: counts are the means of N runs; extra.runs and
+ * extra.stddev (the same count sections, standard deviations) are added. */
+void summary_write_json_runs(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated,
+			     unsigned runs, const struct summary *stddev);
+
+/* text: a summary, then the calls that caused a syscall (and large calls). */
+struct text_report;
+struct text_report *text_report_new(unsigned max_lines);
+struct corr_sink text_report_sink(struct text_report *tr);
+void text_report_write(struct text_report *tr, FILE *out, const struct summary *s,
+		       const struct run_info *ri, bool truncated);
+void text_report_free(struct text_report *tr);
+/* The summary part alone (header, calls, syscalls, faults, memory). */
+void text_summary_write(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated);
+/* "malloc(1) = 0x..." for a call record. */
+void text_call_signature(FILE *out, const struct fl_ev_call *e);
+/* Appends "  brk +132 KiB heap ..." for a syscall item to buf. */
+void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it);
+
+/* Appends the allocator's reason (refalloc), e.g. "  free list had no block of 48 B;". */
+void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r);
+
+/* live: one line per call that caused a syscall or a first-touch fault (every
+ * call with verbose), written as the calls complete. */
+struct live_printer;
+struct live_printer *live_printer_new(FILE *out, bool verbose);
+struct corr_sink live_printer_sink(struct live_printer *lp);
+void live_printer_flush(struct live_printer *lp);
+void live_printer_free(struct live_printer *lp);
+
+/* Helpers shared by the formats. */
+
+/* s as a JSON string literal, escaped (the summary and the call sites). */
+static inline void json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+const char *fmt_bytes(uint64_t n, char *buf, size_t len); /* "132 KiB", "1.5 MiB" */
+uint64_t run_duration_ns(const struct summary *s, const struct run_info *ri);
+
+#endif

@@ -1,0 +1,468 @@
+/* report_text.c - the human report: summary tables, then one line per
+ * allocator call that caused a syscall (or asked for 128 KiB or more), with
+ * the region it got and the first-touch faults that followed on its block. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include "capture/alloc/allocator.h"
+#include "output/output.h"
+
+#define LARGE_REQUEST (128 * 1024)
+#define NOTE_TEXT 480
+
+struct note {
+	struct fl_ev_call call;
+	uint64_t seq;
+	uint64_t freed_seq;            /* free: call that made the freed block */
+	uint64_t freed_size;
+	uint32_t faults_in_call, faults_program, faults_kernel;
+	char where[96];                /* where the pointer lies, e.g. "heap start + 0x2a0" */
+	char text[NOTE_TEXT];          /* syscalls it caused */
+};
+
+struct text_report {
+	unsigned max_lines;
+	struct note *notes;
+	size_t n, cap;
+	uint64_t calls_not_listed;
+	uint32_t last;                 /* note of the call now being resolved, or UINT32_MAX */
+	uint64_t last_seq;
+	struct note pending;           /* that call, kept until it proves notable (a syscall) */
+};
+
+const char *fmt_bytes(uint64_t n, char *buf, size_t len)
+{
+	if (n >= (1ull << 30) && n % (1ull << 20) == 0)
+		snprintf(buf, len, "%.1f GiB", n / (double)(1ull << 30));
+	else if (n >= (1ull << 20))
+		snprintf(buf, len, "%.1f MiB", n / (double)(1ull << 20));
+	else if (n >= 1024 && n % 1024 == 0)
+		snprintf(buf, len, "%" PRIu64 " KiB", n / 1024);
+	else if (n >= 1024)
+		snprintf(buf, len, "%.1f KiB", n / 1024.0);
+	else
+		snprintf(buf, len, "%" PRIu64 " B", n);
+	return buf;
+}
+
+/* From the first event (the exec) to the last (the exit), in kernel time. */
+uint64_t run_duration_ns(const struct summary *s, const struct run_info *ri)
+{
+	if (s->last_ts > s->first_ts)
+		return s->last_ts - s->first_ts;
+	return ri->end_ns > ri->start_ns ? ri->end_ns - ri->start_ns : 0;
+}
+
+struct text_report *text_report_new(unsigned max_lines)
+{
+	struct text_report *tr = calloc(1, sizeof(*tr));
+
+	if (tr) {
+		tr->max_lines = max_lines;
+		tr->last = UINT32_MAX;
+	}
+	return tr;
+}
+
+void text_report_free(struct text_report *tr)
+{
+	if (tr)
+		free(tr->notes);
+	free(tr);
+}
+
+static void append(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t cap, const char *fmt, ...)
+{
+	size_t len = strlen(buf);
+	va_list ap;
+
+	if (len + 1 >= cap)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + len, cap - len, fmt, ap);
+	va_end(ap);
+}
+
+/* Where a returned pointer lies: in the brk heap or an allocator mapping. */
+static void describe_ptr(struct note *n, const struct corr_proc *p, uint64_t ptr)
+{
+	const struct region *r;
+
+	if (p->heap_start && ptr >= p->heap_start && ptr < p->brk)
+		snprintf(n->where, sizeof(n->where), "heap start + 0x%" PRIx64, ptr - p->heap_start);
+	else if ((r = region_set_find(p->regions, ptr)))
+		snprintf(n->where, sizeof(n->where), "map start + 0x%" PRIx64, ptr - r->start);
+}
+
+/* Keeps the call being resolved, so a note can be made of it later. */
+static void remember_call(struct text_report *tr, const struct corr_item *it)
+{
+	struct note *n = &tr->pending;
+
+	/* field by field: a memset of the whole note (text included) for
+	 * every call was a third of a text report's time */
+	memcpy(&n->call, it->rec, sizeof(n->call));
+	n->seq = it->seq;
+	n->freed_seq = n->freed_size = 0;
+	n->faults_in_call = n->faults_program = n->faults_kernel = 0;
+	n->where[0] = n->text[0] = '\0';
+	if (it->block && n->call.h.func == FL_FREE) {
+		n->freed_seq = it->block->seq;
+		n->freed_size = it->block->size;
+	}
+}
+
+/* Lists the remembered call. */
+static uint32_t add_note(struct text_report *tr)
+{
+	if (tr->n >= tr->max_lines) {
+		tr->calls_not_listed++;
+		return UINT32_MAX;
+	}
+	if (tr->n == tr->cap) {
+		size_t cap = tr->cap ? tr->cap * 2 : 64;
+		struct note *nn = realloc(tr->notes, cap * sizeof(*nn));
+
+		if (!nn)
+			return UINT32_MAX;
+		tr->notes = nn;
+		tr->cap = cap;
+	}
+	tr->notes[tr->n] = tr->pending;
+	return (uint32_t)tr->n++;
+}
+
+static bool is_large(const struct fl_ev_call *e)
+{
+	uint64_t size = e->h.func == FL_CALLOC || e->h.func == FL_REALLOCARRAY ? e->a0 * e->a1 : e->a0;
+
+	return e->h.func != FL_FREE && size >= LARGE_REQUEST;
+}
+
+static void on_call(struct text_report *tr, const struct corr_item *it)
+{
+	const struct fl_ev_call *e = (const void *)it->rec;
+	bool freed_large = it->block && e->h.func == FL_FREE && it->block->size >= LARGE_REQUEST;
+
+	if (e->h.flags & FL_F_NESTED)
+		return;
+	tr->last = UINT32_MAX;
+	tr->last_seq = it->seq;
+	remember_call(tr, it);
+	if (!it->syscalls_caused && !is_large(e) && !freed_large)
+		return;
+	tr->last = add_note(tr);
+	if (tr->last != UINT32_MAX && it->block && e->h.func != FL_FREE) {
+		it->block->note = tr->last;
+		describe_ptr(&tr->notes[tr->last], it->proc, e->ret);
+	}
+}
+
+/* A syscall of the call being resolved: it is notable now (free, written at
+ * its entry, is known to have caused one only here). */
+static struct note *note_for_syscall(struct text_report *tr, const struct corr_item *it)
+{
+	if (it->call_seq != tr->last_seq || !it->call_seq)
+		return NULL;
+	if (tr->last == UINT32_MAX && tr->pending.seq == tr->last_seq)
+		tr->last = add_note(tr);
+	return tr->last == UINT32_MAX ? NULL : &tr->notes[tr->last];
+}
+
+void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it)
+{
+	const struct fl_ev_syscall *e = (const void *)it->rec;
+	char b1[32], b2[32];
+
+	if (e->ret < 0 && e->ret > -4096) {
+		append(buf, cap, "  %s failed (%" PRId64 ")", fl_sys_names[e->sys], e->ret);
+		return;
+	}
+	switch (e->sys) {
+	case FL_SYS_BRK:
+		if (e->args[0] == 0) {
+			append(buf, cap, "  brk(NULL)");
+			break;
+		}
+		if (it->heap_old && it->heap_new >= it->heap_old)
+			append(buf, cap, "  brk +%s", fmt_bytes(it->heap_new - it->heap_old, b1, sizeof(b1)));
+		else if (it->heap_old)
+			append(buf, cap, "  brk -%s", fmt_bytes(it->heap_old - it->heap_new, b1, sizeof(b1)));
+		else
+			append(buf, cap, "  brk(0x%" PRIx64 ")", e->args[0]);
+		if (it->proc->heap_start)
+			append(buf, cap, " heap 0x%" PRIx64 "-0x%" PRIx64, it->proc->heap_start, it->proc->brk);
+		break;
+	case FL_SYS_MMAP:
+		append(buf, cap, "  mmap %s (%" PRIu64 " B)%s%s 0x%" PRIx64 "-0x%" PRIx64,
+		       fmt_bytes(e->args[1], b1, sizeof(b1)), e->args[1],
+		       e->args[2] == PROT_NONE ? " PROT_NONE" : "",
+		       (e->args[3] & MAP_ANONYMOUS) ? " anon" : " file", (uint64_t)e->ret,
+		       (uint64_t)e->ret + e->args[1]);
+		break;
+	case FL_SYS_MUNMAP:
+		append(buf, cap, "  munmap %s 0x%" PRIx64 "-0x%" PRIx64, fmt_bytes(e->args[1], b1, sizeof(b1)),
+		       e->args[0], e->args[0] + e->args[1]);
+		break;
+	case FL_SYS_MREMAP:
+		append(buf, cap, "  mremap %s -> %s at 0x%" PRIx64, fmt_bytes(e->args[1], b1, sizeof(b1)),
+		       fmt_bytes(e->args[2], b2, sizeof(b2)), (uint64_t)e->ret);
+		break;
+	case FL_SYS_MPROTECT:
+		append(buf, cap, "  mprotect %s at 0x%" PRIx64 "%s", fmt_bytes(e->args[1], b1, sizeof(b1)),
+		       e->args[0], e->args[2] == PROT_NONE ? " PROT_NONE" : " rw");
+		break;
+	case FL_SYS_MADVISE:
+		append(buf, cap, "  madvise %s at 0x%" PRIx64 " advice %" PRIu64,
+		       fmt_bytes(e->args[1], b1, sizeof(b1)), e->args[0], e->args[2]);
+		break;
+	}
+}
+
+void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r)
+{
+	char b1[32];
+
+	switch (r->kind) {
+	case FL_R_FREELIST_MISS:
+		append(buf, cap, "  [free list had no block for %" PRIu64 " B (class %" PRIu64 ")]", r->a[0], r->a[1]);
+		break;
+	case FL_R_HEAP_GROW:
+		append(buf, cap, "  [heap grown by %s for %" PRIu64 " B]", fmt_bytes(r->a[1] - r->a[0], b1, sizeof(b1)),
+		       r->a[2]);
+		break;
+	case FL_R_HEAP_TRIM:
+		append(buf, cap, "  [heap top above the trim threshold: %s given back]",
+		       fmt_bytes(r->a[0] - r->a[1], b1, sizeof(b1)));
+		break;
+	case FL_R_HEAP_MADVISE:
+		append(buf, cap, "  [free heap pages released with madvise: %s]", fmt_bytes(r->a[1], b1, sizeof(b1)));
+		break;
+	case FL_R_BLOCK_MMAP:
+		append(buf, cap, "  [at or above the mmap threshold: a mapping of its own, %s]",
+		       fmt_bytes(r->a[2], b1, sizeof(b1)));
+		break;
+	case FL_R_BLOCK_MUNMAP:
+		append(buf, cap, "  [the block had a mapping of its own: unmapped]");
+		break;
+	case FL_R_BLOCK_MREMAP:
+		append(buf, cap, "  [the block's own mapping resized with mremap]");
+		break;
+	}
+}
+
+static void on_fault(struct text_report *tr, const struct corr_item *it)
+{
+	struct note *n;
+
+	if (!it->first_touch || !it->block || it->block->note == UINT32_MAX || it->block->note >= tr->n)
+		return;
+	n = &tr->notes[it->block->note];
+	if (n->seq != it->alloc_seq)
+		return;
+	if (it->rec->flags & FL_F_IN_CALL)
+		n->faults_in_call++;
+	else
+		n->faults_program++;
+	if (it->rec->flags & FL_F_FAULT_KERNEL)
+		n->faults_kernel++;
+}
+
+static void text_item(void *ctx, const struct corr_item *it)
+{
+	struct text_report *tr = ctx;
+
+	switch (it->rec->type) {
+	case FL_EV_CALL:
+		on_call(tr, it);
+		break;
+	case FL_EV_SYSCALL: {
+		struct note *n = note_for_syscall(tr, it);
+
+		if (n) {
+			text_describe_syscall(n->text, NOTE_TEXT, it);
+			if (!n->where[0] && n->call.h.func != FL_FREE && n->call.ret)
+				describe_ptr(n, it->proc, n->call.ret);
+		}
+		break;
+	}
+	case FL_EV_FAULT:
+		on_fault(tr, it);
+		break;
+	case FL_EV_REASON:
+		if (tr->last != UINT32_MAX && it->call_seq == tr->last_seq)
+			text_describe_reason(tr->notes[tr->last].text, NOTE_TEXT, (const void *)it->rec);
+		break;
+	}
+}
+
+struct corr_sink text_report_sink(struct text_report *tr)
+{
+	return (struct corr_sink){ .item = text_item, .ctx = tr };
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+static void write_header(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)
+{
+	fprintf(out, "command:   ");
+	for (int i = 0; i < ri->argc; i++)
+		fprintf(out, "%s%s", i ? " " : "", ri->argv[i]);
+	fprintf(out, "\npid:       %u", ri->pid);
+	if (ri->have_exit && WIFEXITED(ri->exit_status))
+		fprintf(out, "   exit status %d", WEXITSTATUS(ri->exit_status));
+	else if (ri->have_exit)
+		fprintf(out, "   killed by signal %d", WTERMSIG(ri->exit_status));
+	fprintf(out, "   duration %.3f ms\n", run_duration_ns(s, ri) / 1e6);
+	fprintf(out, "allocator: %s\n", s->kernel_counted ? "(not probed: syscalls and faults only)"
+		: ri->allocator[0] ? ri->allocator : "(unknown)");
+	if (truncated)
+		fprintf(out, "events:    TRUNCATED: the recording was cut short; events lost before the cut: "
+			"unknown\n");
+	else
+		fprintf(out, "events:    %" PRIu64 " lost%s\n", ri->lost,
+			ri->lost ? " (the counts below are lower bounds)" : "");
+}
+
+static void write_calls(FILE *out, const struct summary *s)
+{
+	fprintf(out, "\nAllocator calls          calls   caused a syscall\n");
+	for (int f = 0; f < FL_NFUNC; f++)
+		if (s->calls[f])
+			fprintf(out, "  %-20s %9" PRIu64 "   %9" PRIu64 "\n", fl_func_names[f], s->calls[f],
+				s->calls_with_syscall[f]);
+	if (s->calls_nested)
+		fprintf(out, "  (%" PRIu64 " of these were made inside another allocator call)\n", s->calls_nested);
+	if (s->calls[FL_FREE])
+		fprintf(out, "  free: %" PRIu64 " gave memory back with a syscall, %" PRIu64
+			" kept it in the process (no syscall), %" PRIu64 " free(NULL), %" PRIu64 " unknown pointer\n",
+			s->frees_returned, s->frees_kept, s->frees_null, s->frees_unknown);
+}
+
+static void write_syscalls(FILE *out, const struct summary *s)
+{
+	fprintf(out, "\nMemory syscalls      total");
+	for (int f = 0; f <= FL_NFUNC; f++)
+		if (f == FL_CALLER_NONE || s->calls[f])
+			fprintf(out, " %9s", f < FL_NFUNC ? fl_func_names[f] : "outside");
+	fputc('\n', out);
+	for (int k = 0; k < FL_NSYS; k++) {
+		fprintf(out, "  %-14s %9" PRIu64, fl_sys_names[k], s->syscalls[k]);
+		for (int f = 0; f <= FL_NFUNC; f++)
+			if (f == FL_CALLER_NONE || s->calls[f])
+				fprintf(out, " %9" PRIu64, s->by_caller[f][k]);
+		fputc('\n', out);
+	}
+}
+
+static void write_faults(FILE *out, const struct summary *s)
+{
+	static const char *const what[FL_NOWNER] = {
+		"a live block (header included)", "allocator memory: metadata, free space, top chunk",
+		"stack, data, file mappings, other" };
+
+	fprintf(out, "\nPage faults: %" PRIu64 " (%" PRIu64 " user mode, %" PRIu64 " kernel mode), "
+		"%" PRIu64 " first touch\n", s->faults_total, s->faults_user, s->faults_kernel, s->first_touch);
+	for (int o = 0; o < FL_NOWNER; o++)
+		fprintf(out, "  %-11s %9" PRIu64 "  first touch %9" PRIu64 "  %s\n", fl_owner_names[o],
+			s->faults_owner[o], s->first_touch_owner[o], what[o]);
+	if (s->faults_owner[FL_OWNER_ALLOCATION])
+		fprintf(out, "  on live blocks: %" PRIu64 " inside an allocator call, %" PRIu64 " by the program\n",
+			s->alloc_faults_in_call, s->faults_owner[FL_OWNER_ALLOCATION] - s->alloc_faults_in_call);
+}
+
+static void write_memory(FILE *out, const struct summary *s)
+{
+	char a[32], b[32], c[32], d[32], e[32];
+
+	fprintf(out, "\nMemory: requested %s; peak live %s; peak heap (brk) %s; peak allocator mmap %s\n",
+		fmt_bytes(s->bytes_requested, a, sizeof(a)), fmt_bytes(s->peak_live, b, sizeof(b)),
+		fmt_bytes(s->peak_heap, c, sizeof(c)), fmt_bytes(s->peak_mmap, d, sizeof(d)));
+	fprintf(out, "  held by the allocator but in no live block: at most %s (free space, fragments, "
+		"the top); at the end %s\n", fmt_bytes(s->peak_unused, e, sizeof(e)),
+		fmt_bytes(s->cur_heap + s->cur_mmap > s->cur_live ? s->cur_heap + s->cur_mmap - s->cur_live : 0,
+			  a, sizeof(a)));
+}
+
+void text_call_signature(FILE *out, const struct fl_ev_call *e)
+{
+	const char *name = fl_func_names[e->h.func < FL_NFUNC ? e->h.func : 0];
+
+	switch (e->h.func) {
+	case FL_FREE:
+		fprintf(out, "%s(0x%" PRIx64 ")", name, e->a2);
+		return;
+	case FL_CALLOC:
+		fprintf(out, "%s(%" PRIu64 ", %" PRIu64 ")", name, e->a0, e->a1);
+		break;
+	case FL_REALLOC:
+		fprintf(out, "%s(0x%" PRIx64 ", %" PRIu64 ")", name, e->a2, e->a0);
+		break;
+	case FL_REALLOCARRAY:
+		fprintf(out, "%s(0x%" PRIx64 ", %" PRIu64 ", %" PRIu64 ")", name, e->a2, e->a0, e->a1);
+		break;
+	case FL_POSIX_MEMALIGN:
+	case FL_ALIGNED_ALLOC:
+	case FL_MEMALIGN:
+		fprintf(out, "%s(align %" PRIu64 ", %" PRIu64 ")", name, e->a1, e->a0);
+		break;
+	default:
+		fprintf(out, "%s(%" PRIu64 ")", name, e->a0);
+	}
+	fprintf(out, " = 0x%" PRIx64, e->ret);
+}
+
+static void call_signature(FILE *out, const struct note *n)
+{
+	text_call_signature(out, &n->call);
+	if (n->call.h.func == FL_FREE && n->freed_seq)
+		fprintf(out, " [block of #%" PRIu64 ", %" PRIu64 " B]", n->freed_seq, n->freed_size);
+}
+
+static void write_note(FILE *out, const struct note *n)
+{
+	uint32_t faults = n->faults_in_call + n->faults_program;
+
+	fprintf(out, "  #%-6" PRIu64 " tid %-7u ", n->seq, n->call.h.tid);
+	call_signature(out, n);
+	if (n->text[0])
+		fprintf(out, "%s\n", n->text);
+	else
+		fprintf(out, "  no syscall%s\n", n->call.h.func == FL_FREE ? ": memory kept by the allocator" : "");
+	if (n->where[0])
+		fprintf(out, "           pointer = %s%s\n", n->where,
+			is_large(&n->call) && !strncmp(n->where, "heap", 4)
+				? "  (>= 128 KiB yet from the brk heap: glibc's mmap threshold has moved)" : "");
+	if (faults)
+		fprintf(out, "           first-touch faults on this block: %u (%u inside the call, %u by the "
+			"program; %u in kernel mode)\n", faults, n->faults_in_call, n->faults_program,
+			n->faults_kernel);
+}
+
+void text_summary_write(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)
+{
+	write_header(out, s, ri, truncated);
+	write_calls(out, s);
+	write_syscalls(out, s);
+	write_faults(out, s);
+	write_memory(out, s);
+}
+
+void text_report_write(struct text_report *tr, FILE *out, const struct summary *s,
+		       const struct run_info *ri, bool truncated)
+{
+	text_summary_write(out, s, ri, truncated);
+	fprintf(out, "\nCalls that caused a syscall, or asked for or freed %d KiB or more "
+		"(#N is the call's sequence number):\n", LARGE_REQUEST / 1024);
+	for (size_t i = 0; i < tr->n; i++)
+		write_note(out, &tr->notes[i]);
+	if (tr->calls_not_listed)
+		fprintf(out, "  ... %" PRIu64 " more such calls not listed (raise with --calls N)\n",
+			tr->calls_not_listed);
+	if (!tr->n)
+		fprintf(out, "  (none)\n");
+}
