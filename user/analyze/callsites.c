@@ -17,7 +17,6 @@
 #include "symbols/unwind.h"
 
 const char *const cs_metric_names[CS_NMETRIC] = { "syscalls", "faults", "bytes" };
-static const char *const sys_names[FL_NSYS] = { "brk", "mmap", "munmap", "mremap", "mprotect", "madvise" };
 
 #define MAX_FRAMES 64
 #define SITE_FRAMES 3   /* a call site: its frame and two callers */
@@ -451,7 +450,7 @@ static void on_call(struct callsites *cs, const struct corr_item *it)
 {
 	const struct fl_hdr *h = it->rec;
 	struct last_call *lc = &cs->last[h->tid % LAST_CALLS];
-	bool returned_block = h->func != FL_FREE && it->block && it->block->seq == it->seq;
+	bool returned_block = !fl_is_free(h->func) && it->block && it->block->seq == it->seq;
 	uint64_t bytes = returned_block ? it->block->size : 0;
 	struct cs_row *r;
 
@@ -706,7 +705,7 @@ static void syscall_kinds(const struct site *s, char *buf, size_t len)
 	buf[0] = 0;
 	for (int k = 0; k < FL_NSYS && off < len; k++)
 		if (s->count.syscalls[k])
-			off += snprintf(buf + off, len - off, "%s%s %" PRIu64, off ? ", " : "", sys_names[k],
+			off += snprintf(buf + off, len - off, "%s%s %" PRIu64, off ? ", " : "", fl_sys_names[k],
 					s->count.syscalls[k]);
 }
 
@@ -792,7 +791,7 @@ void callsites_write_json(void *ctx, FILE *out)
 			json_string(out, s[i].name);
 			if (m == CS_SYSCALLS)
 				for (int k = 0; k < FL_NSYS; k++)
-					fprintf(out, ", \"%s\": %" PRIu64, sys_names[k], s[i].count.syscalls[k]);
+					fprintf(out, ", \"%s\": %" PRIu64, fl_sys_names[k], s[i].count.syscalls[k]);
 			if (m == CS_FAULTS)
 				fprintf(out, ", \"allocated_here\": %" PRIu64 ", \"touched_here\": %" PRIu64,
 					s[i].count.faults_owned, s[i].count.faults_touched);

@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "capture/child.h"
@@ -99,4 +101,30 @@ int child_exit_code(int status)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return 1;
+}
+
+int resolve_command(const char *cmd, char *out, size_t outlen)
+{
+	const char *path = getenv("PATH");
+	char *dirs, *dir, *save = NULL;
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, outlen, "%s", cmd);
+		return access(cmd, F_OK) ? -1 : 0; /* exists: whether it runs is execve's to say */
+	}
+	dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	if (!dirs)
+		return -1;
+	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+
+		snprintf(out, outlen, "%s/%s", *dir ? dir : ".", cmd);
+		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK)) {
+			free(dirs);
+			return 0;
+		}
+	}
+	free(dirs);
+	errno = ENOENT;
+	return -1;
 }

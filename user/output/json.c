@@ -3,7 +3,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/wait.h>
-#include "capture/alloc/allocator.h"
 #include "output/output.h"
 
 static void json_counts(FILE *out, const uint64_t *v, const char *const *names, int n)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include "capture/alloc/allocator.h"
+#include "analyze/calls.h"
 #include "output/output.h"
 
 #define LARGE_REQUEST (128 * 1024)
@@ -110,7 +110,7 @@ static void remember_call(struct text_report *tr, const struct corr_item *it)
 	n->freed_seq = n->freed_size = 0;
 	n->faults_in_call = n->faults_program = n->faults_kernel = 0;
 	n->where[0] = n->text[0] = '\0';
-	if (it->block && n->call.h.func == FL_FREE) {
+	if (it->block && fl_is_free(n->call.h.func)) {
 		n->freed_seq = it->block->seq;
 		n->freed_size = it->block->size;
 	}
@@ -138,15 +138,13 @@ static uint32_t add_note(struct text_report *tr)
 
 static bool is_large(const struct fl_ev_call *e)
 {
-	uint64_t size = e->h.func == FL_CALLOC || e->h.func == FL_REALLOCARRAY ? e->a0 * e->a1 : e->a0;
-
-	return e->h.func != FL_FREE && size >= LARGE_REQUEST;
+	return call_requested_bytes(e) >= LARGE_REQUEST;
 }
 
 static void on_call(struct text_report *tr, const struct corr_item *it)
 {
 	const struct fl_ev_call *e = (const void *)it->rec;
-	bool freed_large = it->block && e->h.func == FL_FREE && it->block->size >= LARGE_REQUEST;
+	bool freed_large = it->block && fl_is_free(e->h.func) && it->block->size >= LARGE_REQUEST;
 
 	if (e->h.flags & FL_F_NESTED)
 		return;
@@ -156,7 +154,7 @@ static void on_call(struct text_report *tr, const struct corr_item *it)
 	if (!it->syscalls_caused && !is_large(e) && !freed_large)
 		return;
 	tr->last = add_note(tr);
-	if (tr->last != UINT32_MAX && it->block && e->h.func != FL_FREE) {
+	if (tr->last != UINT32_MAX && it->block && !fl_is_free(e->h.func)) {
 		it->block->note = tr->last;
 		describe_ptr(&tr->notes[tr->last], it->proc, e->ret);
 	}
@@ -178,7 +176,7 @@ void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it)
 	const struct fl_ev_syscall *e = (const void *)it->rec;
 	char b1[32], b2[32];
 
-	if (e->ret < 0 && e->ret > -4096) {
+	if (fl_syscall_failed(e->ret)) {
 		append(buf, cap, "  %s failed (%" PRId64 ")", fl_sys_names[e->sys], e->ret);
 		return;
 	}
@@ -285,7 +283,7 @@ static void text_item(void *ctx, const struct corr_item *it)
 
 		if (n) {
 			text_describe_syscall(n->text, NOTE_TEXT, it);
-			if (!n->where[0] && n->call.h.func != FL_FREE && n->call.ret)
+			if (!n->where[0] && !fl_is_free(n->call.h.func) && n->call.ret)
 				describe_ptr(n, it->proc, n->call.ret);
 		}
 		break;
@@ -390,36 +388,29 @@ static void write_memory(FILE *out, const struct summary *s)
 
 void text_call_signature(FILE *out, const struct fl_ev_call *e)
 {
-	const char *name = fl_func_names[e->h.func < FL_NFUNC ? e->h.func : 0];
+	struct call_arg args[3];
+	int n = call_args(e, args), shown = 0;
 
-	switch (e->h.func) {
-	case FL_FREE:
-		fprintf(out, "%s(0x%" PRIx64 ")", name, e->a2);
-		return;
-	case FL_CALLOC:
-		fprintf(out, "%s(%" PRIu64 ", %" PRIu64 ")", name, e->a0, e->a1);
-		break;
-	case FL_REALLOC:
-		fprintf(out, "%s(0x%" PRIx64 ", %" PRIu64 ")", name, e->a2, e->a0);
-		break;
-	case FL_REALLOCARRAY:
-		fprintf(out, "%s(0x%" PRIx64 ", %" PRIu64 ", %" PRIu64 ")", name, e->a2, e->a0, e->a1);
-		break;
-	case FL_POSIX_MEMALIGN:
-	case FL_ALIGNED_ALLOC:
-	case FL_MEMALIGN:
-		fprintf(out, "%s(align %" PRIu64 ", %" PRIu64 ")", name, e->a1, e->a0);
-		break;
-	default:
-		fprintf(out, "%s(%" PRIu64 ")", name, e->a0);
+	fprintf(out, "%s(", fl_entries[e->h.func < FL_NFUNC ? e->h.func : 0].name);
+	for (int i = 0; i < n; i++) {
+		const char *sep = shown++ ? ", " : "";
+
+		switch (args[i].role) {
+		case CALL_ARG_PTR: fprintf(out, "%s0x%" PRIx64, sep, args[i].value); break;
+		case CALL_ARG_ALIGN: fprintf(out, "%salign %" PRIu64, sep, args[i].value); break;
+		case CALL_ARG_HIDDEN: shown--; break;
+		default: fprintf(out, "%s%" PRIu64, sep, args[i].value); break;
+		}
 	}
-	fprintf(out, " = 0x%" PRIx64, e->ret);
+	fputc(')', out);
+	if (fl_kind_returns_block(fl_func_kind(e->h.func)))
+		fprintf(out, " = 0x%" PRIx64, e->ret);
 }
 
 static void call_signature(FILE *out, const struct note *n)
 {
 	text_call_signature(out, &n->call);
-	if (n->call.h.func == FL_FREE && n->freed_seq)
+	if (fl_is_free(n->call.h.func) && n->freed_seq)
 		fprintf(out, " [block of #%" PRIu64 ", %" PRIu64 " B]", n->freed_seq, n->freed_size);
 }
 
@@ -432,7 +423,7 @@ static void write_note(FILE *out, const struct note *n)
 	if (n->text[0])
 		fprintf(out, "%s\n", n->text);
 	else
-		fprintf(out, "  no syscall%s\n", n->call.h.func == FL_FREE ? ": memory kept by the allocator" : "");
+		fprintf(out, "  no syscall%s\n", fl_is_free(n->call.h.func) ? ": memory kept by the allocator" : "");
 	if (n->where[0])
 		fprintf(out, "           pointer = %s%s\n", n->where,
 			is_large(&n->call) && !strncmp(n->where, "heap", 4)
