@@ -84,6 +84,7 @@ struct callsites {
 	uint64_t stack_bytes; /* bytes copied, over the stacks seen */
 	uint64_t skipped;     /* stacks the kernel did not take (ring buffer over half full) */
 	struct last_call last[LAST_CALLS];
+	int site_off;   /* per block (corr_block_data): 1 + the row of the call that returned it, 0: none */
 	/* the last stack unwound and its row: a stack seen again (a loop touching
 	 * page after page) is not unwound again */
 	struct fl_ev_stack *memo;
@@ -446,6 +447,11 @@ static uint32_t row_ref(const struct callsites *cs, const struct cs_row *r)
 
 /* ---- the sink ---------------------------------------------------------------- */
 
+static uint32_t *block_site(const struct callsites *cs, struct alloc_block *b)
+{
+	return corr_block_data(b, cs->site_off);
+}
+
 static void on_call(struct callsites *cs, const struct corr_item *it)
 {
 	const struct fl_hdr *h = it->rec;
@@ -463,7 +469,7 @@ static void on_call(struct callsites *cs, const struct corr_item *it)
 	r->count.calls += cs->sample;
 	r->count.bytes += bytes * cs->sample;
 	if (lc->block)
-		lc->block->site = row_ref(cs, r);
+		*block_site(cs, lc->block) = row_ref(cs, r);
 	lc->seq = 0; /* its stack is known: its syscalls' stacks do not replace it */
 }
 
@@ -484,7 +490,7 @@ static void on_syscall(struct callsites *cs, const struct corr_item *it)
 			r->count.bytes += lc->bytes;
 		}
 		if (lc->block)
-			lc->block->site = row_ref(cs, r);
+			*block_site(cs, lc->block) = row_ref(cs, r);
 		lc->seq = 0;
 	}
 }
@@ -495,8 +501,10 @@ static void on_fault(struct callsites *cs, const struct corr_item *it)
 
 	if (!it->first_touch)
 		return;
-	if (it->block && it->block->site && it->block->site <= cs->nrows) {
-		cs->rows[it->block->site - 1].count.faults_owned++; /* its stack is not unwound */
+	uint32_t site = it->block ? *block_site(cs, it->block) : 0;
+
+	if (site && site <= cs->nrows) {
+		cs->rows[site - 1].count.faults_owned++; /* its stack is not unwound */
 		return;
 	}
 	if (it->stack && (r = row_of_stack(cs, it->stack)))
@@ -505,11 +513,15 @@ static void on_fault(struct callsites *cs, const struct corr_item *it)
 		cs->faults_unstacked++;
 }
 
-void callsites_attach(struct callsites *cs, struct correlator *c)
+int callsites_attach(struct callsites *cs, struct correlator *c)
 {
 	struct corr_sink s = { callsites_item, cs };
 
+	cs->site_off = corr_reserve_block_data(c, sizeof(uint32_t));
+	if (cs->site_off < 0)
+		return -1;
 	corr_add_sink(c, &s);
+	return 0;
 }
 
 void callsites_item(void *ctx, const struct corr_item *it)

@@ -37,6 +37,7 @@ struct pending {
 
 struct correlator {
 	uint64_t header_bytes;
+	size_t block_extra; /* bytes the sinks keep with each live block (corr_reserve_block_data) */
 	uint64_t next_seq;
 	uint64_t bad_records, events, stacks;
 	struct summary sum;
@@ -103,6 +104,16 @@ void corr_add_sink(struct correlator *c, const struct corr_sink *s)
 		c->sinks[c->nsinks++] = *s;
 }
 
+int corr_reserve_block_data(struct correlator *c, size_t bytes)
+{
+	int off = (int)c->block_extra;
+
+	if (c->nprocs)
+		return -1; /* indexes exist: their blocks have no room for it */
+	c->block_extra += (bytes + 7) & ~(size_t)7;
+	return off;
+}
+
 static void emit(struct correlator *c, struct corr_item *it)
 {
 	it->seq = c->next_seq++;
@@ -139,7 +150,7 @@ static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 {
 	memset(p, 0, sizeof(*p));
 	p->tgid = tgid;
-	p->index = alloc_index_new(c->header_bytes);
+	p->index = alloc_index_new(c->header_bytes, c->block_extra);
 	p->regions = region_set_new();
 	if (!p->index || !p->regions)
 		return -1;

@@ -228,9 +228,7 @@ int cmd_report(int argc, char **argv)
 	}
 	c = corr_new(16);
 	if (cs) {
-		struct corr_sink s = { callsites_item, cs };
-
-		corr_add_sink(c, &s);
+		callsites_attach(cs, c);
 		summary_json_add_extra("call_sites", callsites_write_json, cs);
 	}
 	if (o.fmt == FMT_JSONL) {
@@ -238,11 +236,9 @@ int cmd_report(int argc, char **argv)
 
 		corr_add_sink(c, &s);
 	} else if (o.fmt == FMT_TEXT) {
-		struct corr_sink s;
-
 		tr = text_report_new(o.max_lines);
-		s = text_report_sink(tr);
-		corr_add_sink(c, &s);
+		if (tr)
+			text_report_attach(tr, c);
 	}
 	st = replay(r, c);
 	if (st == TF_CORRUPT) {

@@ -25,6 +25,7 @@ struct note {
 
 struct text_report {
 	unsigned max_lines;
+	int note_off;                  /* per block (corr_block_data): 1 + its note's index, 0: none */
 	struct note *notes;
 	size_t n, cap;
 	uint64_t calls_not_listed;
@@ -155,7 +156,7 @@ static void on_call(struct text_report *tr, const struct corr_item *it)
 		return;
 	tr->last = add_note(tr);
 	if (tr->last != UINT32_MAX && it->block && !fl_is_free(e->h.func)) {
-		it->block->note = tr->last;
+		*(uint32_t *)corr_block_data(it->block, tr->note_off) = tr->last + 1;
 		describe_ptr(&tr->notes[tr->last], it->proc, e->ret);
 	}
 }
@@ -255,11 +256,15 @@ void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r)
 
 static void on_fault(struct text_report *tr, const struct corr_item *it)
 {
+	uint32_t note;
 	struct note *n;
 
-	if (!it->first_touch || !it->block || it->block->note == UINT32_MAX || it->block->note >= tr->n)
+	if (!it->first_touch || !it->block)
 		return;
-	n = &tr->notes[it->block->note];
+	note = *(const uint32_t *)corr_block_data(it->block, tr->note_off);
+	if (!note || note > tr->n)
+		return;
+	n = &tr->notes[note - 1];
 	if (n->seq != it->alloc_seq)
 		return;
 	if (it->rec->flags & FL_F_IN_CALL)
@@ -298,9 +303,15 @@ static void text_item(void *ctx, const struct corr_item *it)
 	}
 }
 
-struct corr_sink text_report_sink(struct text_report *tr)
+int text_report_attach(struct text_report *tr, struct correlator *c)
 {
-	return (struct corr_sink){ .item = text_item, .ctx = tr };
+	struct corr_sink s = { .item = text_item, .ctx = tr };
+
+	tr->note_off = corr_reserve_block_data(c, sizeof(uint32_t));
+	if (tr->note_off < 0)
+		return -1;
+	corr_add_sink(c, &s);
+	return 0;
 }
 
 /* ---- writing ---------------------------------------------------------------- */
