@@ -149,6 +149,9 @@ void callsites_free(struct callsites *cs)
 
 int callsites_set_debug_dir(struct callsites *cs, const char *dir)
 {
+	/* both read separate debug files: the symbols, and the CFI in .debug_frame */
+	if (unwinder_set_debug_root(cs->unwinder, dir))
+		return -1;
 	return symbolizer_set_debug_root(cs->symbolizer, dir);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "capture/child.h"
+#include "util/io.h"
 
 static void child_main(const char *path, char *const argv[], int go_rd, int err_wr)
 {
@@ -18,8 +19,7 @@ static void child_main(const char *path, char *const argv[], int go_rd, int err_
 	int e;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	while (read(go_rd, &b, 1) < 0 && errno == EINTR)
-		;
+	io_read(go_rd, &b, 1);
 	close(go_rd);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -70,9 +70,7 @@ int child_release(struct child *c, char *err, size_t errlen)
 	}
 	close(c->go_fd);
 	c->go_fd = -1;
-	do
-		n = read(c->err_fd, &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
+	n = io_read(c->err_fd, &e, sizeof(e));
 	close(c->err_fd);
 	c->err_fd = -1;
 	if (n == (ssize_t)sizeof(e)) {

@@ -20,6 +20,7 @@
 #include "faultline.skel.h"
 #include "capture/tracer.h"
 #include "capture/uprobe_multi.h"
+#include "util/io.h"
 #include "capture/alloc/families.h"
 
 #define MAX_LINKS 64
@@ -485,8 +486,7 @@ static void detach_in_child(struct attachments *a)
 	if (pid == 0) {
 		setsid();
 		close_all_but_bpf(ours_closed[0]);
-		while (read(ours_closed[0], &c, 1) < 0 && errno == EINTR)
-			;
+		io_read(ours_closed[0], &c, 1);
 		detach_all(a);
 		_exit(0);
 	}

@@ -425,7 +425,16 @@ static void call_signature(FILE *out, const struct note *n)
 		fprintf(out, " [block of #%" PRIu64 ", %" PRIu64 " B]", n->freed_seq, n->freed_size);
 }
 
-static void write_note(FILE *out, const struct note *n)
+/* Is the allocator glibc's (whose mmap threshold moves)? */
+static bool is_glibc(const struct run_info *ri)
+{
+	const char *base = strrchr(ri->allocator, '/');
+
+	base = base ? base + 1 : ri->allocator;
+	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5);
+}
+
+static void write_note(FILE *out, const struct note *n, bool glibc)
 {
 	uint32_t faults = n->faults_in_call + n->faults_program;
 
@@ -438,7 +447,9 @@ static void write_note(FILE *out, const struct note *n)
 	if (n->where[0])
 		fprintf(out, "           pointer = %s%s\n", n->where,
 			is_large(&n->call) && !strncmp(n->where, "heap", 4)
-				? "  (>= 128 KiB yet from the brk heap: glibc's mmap threshold has moved)" : "");
+				? glibc ? "  (>= 128 KiB yet from the brk heap: glibc's mmap threshold has moved)"
+					: "  (>= 128 KiB yet from the brk heap)"
+				: "");
 	if (faults)
 		fprintf(out, "           first-touch faults on this block: %u (%u inside the call, %u by the "
 			"program; %u in kernel mode)\n", faults, n->faults_in_call, n->faults_program,
@@ -461,10 +472,10 @@ void text_report_write(struct text_report *tr, FILE *out, const struct summary *
 	fprintf(out, "\nCalls that caused a syscall, or asked for or freed %d KiB or more "
 		"(#N is the call's sequence number):\n", LARGE_REQUEST / 1024);
 	for (size_t i = 0; i < tr->n; i++)
-		write_note(out, &tr->notes[i]);
+		write_note(out, &tr->notes[i], is_glibc(ri));
 	if (tr->calls_not_listed)
-		fprintf(out, "  ... %" PRIu64 " more such calls not listed (raise with --calls N)\n",
-			tr->calls_not_listed);
-	if (!tr->n)
+		fprintf(out, "  ... %" PRIu64 " %ssuch calls not listed (raise with --calls N)\n",
+			tr->calls_not_listed, tr->n ? "more " : "");
+	else if (!tr->n)
 		fprintf(out, "  (none)\n");
 }

@@ -16,6 +16,7 @@
 
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -456,6 +457,17 @@ struct unwinder *unwinder_new(void)
 	u->dwfl_callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
 	u->dwfl_callbacks.debuginfo_path = &u->debuginfo_path;
 	return u;
+}
+
+int unwinder_set_debug_root(struct unwinder *u, const char *dir)
+{
+	char *path;
+
+	if (asprintf(&path, ":.debug:%s", dir) < 0)
+		return -1;
+	free(u->debuginfo_path);
+	u->debuginfo_path = path;
+	return 0;
 }
 
 void unwinder_free(struct unwinder *u)

@@ -64,6 +64,9 @@ struct unwinder;
 /* Keeps a libdw session (the mapped objects, opened) for each of the last few
  * map sets it was used with. NULL on out of memory. */
 struct unwinder *unwinder_new(void);
+/* Where separate debug files (.debug_frame) are looked for, default
+ * /usr/lib/debug: set it before the first unwind. -1 on out of memory. */
+int unwinder_set_debug_root(struct unwinder *u, const char *dir);
 void unwinder_free(struct unwinder *u);
 
 /* Unwinds the stack captured at regs: stack holds stack_len bytes copied

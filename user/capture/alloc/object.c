@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "capture/alloc/allocator.h"
+#include "util/io.h"
 
 /* PT_INTERP of an executable into out ("" when statically linked). */
 static int elf_interp(const char *path, char *out, size_t outlen, char *err, size_t errlen)
@@ -72,9 +73,7 @@ static char *loader_list(const char *interp, const char *exe)
 		_exit(127);
 	}
 	close(pfd[1]);
-	while (pid > 0 && (n = read(pfd[0], buf + len, cap - len - 1)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
+	while (pid > 0 && (n = io_read(pfd[0], buf + len, cap - len - 1)) != 0) {
 		if (n < 0)
 			break;
 		len += n;
