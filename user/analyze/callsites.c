@@ -13,6 +13,7 @@
 #include "analyze/callsites.h"
 #include "store/meta.h"
 #include "output/output.h"
+#include "symbols/elf.h"
 #include "symbols/symbolize.h"
 #include "symbols/unwind.h"
 

@@ -15,6 +15,7 @@
 #include "analyze/calls.h"
 #include "analyze/correlator.h"
 #include "store/meta.h"
+#include "symbols/maps.h"
 
 const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other" };
 
@@ -665,20 +666,17 @@ static void set_command(struct run_info *ri, const char *data, size_t len)
 /* A process attached to mid-life: its heap's extent comes from its maps. */
 static void heap_from_maps(struct corr_proc *p, const char *text, size_t len)
 {
-	const char *end = text + len, *line = text;
+	struct proc_maps *m = proc_maps_parse(text, len);
 
-	while (line < end) {
-		const char *nl = memchr(line, '\n', end - line);
-		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
-		unsigned long long lo, hi;
+	for (size_t i = 0; m && i < proc_maps_count(m) && !p->heap_start; i++) {
+		const struct proc_map *e = proc_maps_at(m, i);
 
-		if (n > 6 && !memcmp(line + n - 6, "[heap]", 6) &&
-		    sscanf(line, "%llx-%llx", &lo, &hi) == 2 && !p->heap_start) {
-			p->heap_start = lo;
-			p->brk = hi;
+		if (!strcmp(e->path, "[heap]")) {
+			p->heap_start = e->start;
+			p->brk = e->end;
 		}
-		line += n + 1;
 	}
+	proc_maps_free(m);
 }
 
 static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)

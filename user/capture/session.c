@@ -24,7 +24,8 @@
 #include "capture/child.h"
 #include "store/meta.h"
 #include "capture/session.h"
-#include "symbols/symbolize.h"
+#include "symbols/elf.h"
+#include "symbols/maps.h"
 #include "capture/tracer.h"
 
 #define MAX_MAPPED 1024
@@ -161,38 +162,18 @@ static void free_objects(struct session *s)
 /* Stores tgid's /proc/PID/maps as a meta record (again, with force). */
 static void store_maps(struct session *s, uint32_t tgid, bool force)
 {
-	char path[64], *text = NULL;
-	size_t cap = 0, len = 0;
-	FILE *f;
+	size_t len;
+	char *text;
 
 	if (maps_stored(s, tgid) && !force)
 		return;
 	if (!maps_stored(s, tgid) && s->nmapped < MAX_MAPPED)
 		s->mapped[s->nmapped++] = tgid;
-	snprintf(path, sizeof(path), "/proc/%u/maps", tgid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	for (;;) {
-		size_t n;
-
-		if (len + 4096 > cap) {
-			char *nt = realloc(text, cap = cap ? cap * 2 : 16384);
-
-			if (!nt)
-				break;
-			text = nt;
-		}
-		n = fread(text + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	fclose(f);
+	text = proc_maps_read(tgid, &len);
 	if (text && len && s->o->stack_mode) {
 		struct object_note on = { s, tgid };
 
-		maps_for_each_code(tgid, text, len, note_object, &on);
+		proc_maps_for_each_code(tgid, text, len, note_object, &on);
 	}
 	if (text && len)
 		emit_meta(s, FL_META_MAPS, tgid, 0, text, len);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "capture/alloc/allocator.h"
 #include "capture/alloc/families.h"
+#include "symbols/elf.h"
 
 static int entry_by_symbol(const char *name)
 {
@@ -18,24 +19,6 @@ static int entry_by_symbol(const char *name)
 		if (strcmp(name, fl_entries[i].symbol) == 0)
 			return i;
 	return -1;
-}
-
-/* vaddr -> file offset through the PT_LOAD headers. */
-static uint64_t vaddr_to_offset(Elf *elf, uint64_t vaddr)
-{
-	size_t n;
-
-	if (elf_getphdrnum(elf, &n))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz)
-			return vaddr - ph.p_vaddr + ph.p_offset;
-	}
-	return 0;
 }
 
 static void scan_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct allocator *a)
@@ -58,7 +41,7 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct allocator 
 		if (!name || (f = entry_by_symbol(name)) < 0 || a->vaddr[f])
 			continue;
 		a->vaddr[f] = sym.st_value;
-		a->offset[f] = vaddr_to_offset(elf, sym.st_value);
+		a->offset[f] = elf_vaddr_to_offset(elf, sym.st_value);
 	}
 }
 

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "capture/alloc/allocator.h"
+#include "symbols/maps.h"
 #include "util/io.h"
 
 /* PT_INTERP of an executable into out ("" when statically linked). */
@@ -182,31 +183,28 @@ struct mapped_object {
 /* Distinct file-backed objects in /proc/PID/maps, in address order. */
 static int mapped_objects(pid_t pid, struct mapped_object *objs, int max)
 {
-	char line[4352], path[64];
+	size_t len;
+	char *text = proc_maps_read((uint32_t)pid, &len);
+	struct proc_maps *m = text ? proc_maps_parse(text, len) : NULL;
 	int n = 0;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
+	free(text);
+	if (!m)
 		return -1;
-	while (n < max && fgets(line, sizeof(line), f)) {
-		unsigned long start, end, ino;
-		char file[4096] = "";
+	for (size_t i = 0; i < proc_maps_count(m) && n < max; i++) {
+		const struct proc_map *e = proc_maps_at(m, i);
 		bool seen = false;
 
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu %4095[^\n]", &start, &end, &ino, file) < 4 ||
-		    ino == 0 || file[0] != '/')
+		if (e->inode == 0 || e->path[0] != '/')
 			continue;
-		for (int i = 0; i < n && !seen; i++)
-			seen = !strcmp(objs[i].path, file);
-		if (seen)
+		for (int k = 0; k < n && !seen; k++)
+			seen = !strcmp(objs[k].path, e->path);
+		if (seen || proc_map_files_path((uint32_t)pid, e, objs[n].via, sizeof(objs[n].via)))
 			continue;
-		snprintf(objs[n].path, sizeof(objs[n].path), "%s", file);
-		snprintf(objs[n].via, sizeof(objs[n].via), "/proc/%d/map_files/%lx-%lx", pid, start, end);
+		snprintf(objs[n].path, sizeof(objs[n].path), "%s", e->path);
 		n++;
 	}
-	fclose(f);
+	proc_maps_free(m);
 	return n;
 }
 
