@@ -185,6 +185,48 @@ static void test_faults_follow_the_block(void **state)
 	free(a);
 }
 
+/* Each thread's last call is its own: a call of a thread whose tid is 256
+ * above (once the same slot of a direct-mapped memo) does not make the
+ * first thread's syscall lose its call, so its block still owns its faults. */
+static void test_threads_keep_their_calls(void **state)
+{
+	struct rec *a = malloc(sizeof(*a));
+	struct callsites *cs = callsites_new();
+	struct { struct alloc_block b; uint32_t site[2]; } blk_a = { .b = { .ptr = 0x1000, .size = 8192, .seq = 5 } },
+						      blk_b = { .b = { .ptr = 0x9000, .size = 64, .seq = 6 } };
+	uint32_t me = getpid(), other = me + 256;
+	struct fl_ev_call call_a = { .h = { .type = FL_EV_CALL, .func = FL_MALLOC, .tid = me, .tgid = me },
+				     .a0 = 8192, .ret = 0x1000 };
+	struct fl_ev_call call_b = { .h = { .type = FL_EV_CALL, .func = FL_MALLOC, .tid = other, .tgid = me },
+				     .a0 = 64, .ret = 0x9000 };
+	struct fl_ev_fault fault = { .h = { .type = FL_EV_FAULT, .tid = me, .tgid = me } };
+	struct fl_ev_syscall e;
+	struct corr_item it;
+	size_t len;
+	char *maps = own_maps_text(&len), *folded;
+
+	(void)state;
+	callsites_add_maps(cs, me, maps, len);
+	maps_a_block(a, maps);
+	it = (struct corr_item){ .seq = 5, .rec = &call_a.h, .block = &blk_a.b };
+	callsites_item(cs, &it);
+	it = (struct corr_item){ .seq = 6, .rec = &call_b.h, .block = &blk_b.b };
+	callsites_item(cs, &it);
+	it = syscall_item(&e, FL_SYS_BRK, a, 7);
+	it.call_seq = 5;
+	callsites_item(cs, &it);
+	assert_int_not_equal(*(uint32_t *)alloc_block_extra(&blk_a.b), 0);
+	it = (struct corr_item){ .seq = 8, .rec = &fault.h, .block = &blk_a.b, .first_touch = true,
+				 .owner = FL_OWNER_ALLOCATION, .alloc_seq = 5 };
+	callsites_item(cs, &it);
+	folded = text_of(cs, 2, CS_FAULTS);
+	assert_non_null(strstr(folded, "maps_a_block;capture_here 1\n"));
+	free(folded);
+	callsites_free(cs);
+	free(maps);
+	free(a);
+}
+
 /* Maps stored later win where they overlap; older lines elsewhere stay
  * (code unloaded before the end still has its place). */
 static void test_maps_merge(void **state)
@@ -244,6 +286,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_syscall_sites),
 		cmocka_unit_test(test_faults_follow_the_block),
+		cmocka_unit_test(test_threads_keep_their_calls),
 		cmocka_unit_test(test_maps_merge),
 		cmocka_unit_test(test_bad_stacks),
 	};

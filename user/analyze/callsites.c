@@ -21,7 +21,6 @@ const char *const cs_metric_names[CS_NMETRIC] = { "syscalls", "faults", "bytes" 
 
 #define MAX_FRAMES 64
 #define SITE_FRAMES 3   /* a call site: its frame and two callers */
-#define LAST_CALLS 256  /* per-thread memo of the last call (direct-mapped by tid) */
 
 struct cs_maps {
 	uint32_t tgid;
@@ -84,7 +83,9 @@ struct callsites {
 	uint64_t stacks, unwound_empty, faults_unstacked;
 	uint64_t stack_bytes; /* bytes copied, over the stacks seen */
 	uint64_t skipped;     /* stacks the kernel did not take (ring buffer over half full) */
-	struct last_call last[LAST_CALLS];
+	/* each thread's last outermost call: a hash table by tid (open addressing, tid 0: empty) */
+	struct last_call *last;
+	size_t nlast, last_size;
 	int site_off;   /* per block (corr_block_data): 1 + the row of the call that returned it, 0: none */
 	/* the last stack unwound and its row: a stack seen again (a loop touching
 	 * page after page) is not unwound again */
@@ -141,6 +142,7 @@ void callsites_free(struct callsites *cs)
 	free(cs->old);
 	free(cs->maps);
 	free(cs->memo);
+	free(cs->last);
 	free(cs->rows);
 	free(cs->table);
 	unwinder_free(cs->unwinder);
@@ -451,6 +453,46 @@ static uint32_t row_ref(const struct callsites *cs, const struct cs_row *r)
 
 /* ---- the sink ---------------------------------------------------------------- */
 
+static struct last_call *last_call_slot(struct last_call *t, size_t size, uint32_t tid)
+{
+	size_t i = (tid * 0x9e3779b1u) & (size - 1);
+
+	while (t[i].tid && t[i].tid != tid)
+		i = (i + 1) & (size - 1);
+	return &t[i];
+}
+
+/* The memo of thread tid's last call (a zeroed one for a thread not seen). */
+static struct last_call *last_call_of(struct callsites *cs, uint32_t tid)
+{
+	static struct last_call none; /* tid 0 marks an empty slot: no thread has it */
+	struct last_call *lc;
+
+	if (!tid) {
+		memset(&none, 0, sizeof(none));
+		return &none;
+	}
+	if ((cs->nlast + 1) * 2 > cs->last_size) {
+		size_t size = cs->last_size ? cs->last_size * 2 : 64;
+		struct last_call *t = calloc(size, sizeof(*t));
+
+		if (!t)
+			abort(); /* the table cannot go on without its memory */
+		for (size_t i = 0; i < cs->last_size; i++)
+			if (cs->last[i].tid)
+				*last_call_slot(t, size, cs->last[i].tid) = cs->last[i];
+		free(cs->last);
+		cs->last = t;
+		cs->last_size = size;
+	}
+	lc = last_call_slot(cs->last, cs->last_size, tid);
+	if (!lc->tid) {
+		lc->tid = tid;
+		cs->nlast++;
+	}
+	return lc;
+}
+
 static uint32_t *block_site(const struct callsites *cs, struct alloc_block *b)
 {
 	return corr_block_data(b, cs->site_off);
@@ -459,7 +501,7 @@ static uint32_t *block_site(const struct callsites *cs, struct alloc_block *b)
 static void on_call(struct callsites *cs, const struct corr_item *it)
 {
 	const struct fl_hdr *h = it->rec;
-	struct last_call *lc = &cs->last[h->tid % LAST_CALLS];
+	struct last_call *lc = last_call_of(cs, h->tid);
 	bool returned_block = !fl_is_free(h->func) && it->block && it->block->seq == it->seq;
 	uint64_t bytes = returned_block ? it->block->size : 0;
 	struct cs_row *r;
@@ -480,7 +522,7 @@ static void on_call(struct callsites *cs, const struct corr_item *it)
 static void on_syscall(struct callsites *cs, const struct corr_item *it)
 {
 	const struct fl_ev_syscall *e = (const struct fl_ev_syscall *)it->rec;
-	struct last_call *lc = &cs->last[e->h.tid % LAST_CALLS];
+	struct last_call *lc = last_call_of(cs, e->h.tid);
 	struct cs_row *r;
 
 	if (!it->stack || e->sys >= FL_NSYS || !(r = row_of_stack(cs, it->stack)))

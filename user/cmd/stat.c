@@ -4,7 +4,6 @@
  * input of `faultline check`). With -r N, runs CMD N times and reports the
  * mean of each count, with its standard deviation in extra.stddev. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +11,10 @@
 #include "analyze/callsites.h"
 #include "cmd/cli.h"
 #include "analyze/correlator.h"
+#include "analyze/summary.h"
 #include "output/output.h"
 #include "capture/session.h"
 
-#define SUMMARY_WORDS (sizeof(struct summary) / sizeof(uint64_t))
-_Static_assert(sizeof(struct summary) % sizeof(uint64_t) == 0, "struct summary is all uint64_t");
 
 struct stat_run {
 	struct correlator *corr;
@@ -114,25 +112,6 @@ static void add_kernel_counts(struct summary *s, const struct session_result *re
 	s->kernel_counted = 1;
 }
 
-/* Mean and standard deviation of every count over the runs. */
-static void summarize_runs(const struct summary *runs, unsigned n, struct summary *mean, struct summary *sd)
-{
-	const uint64_t (*v)[SUMMARY_WORDS] = (const void *)runs;
-	uint64_t *m = (uint64_t *)mean, *d = (uint64_t *)sd;
-
-	for (size_t w = 0; w < SUMMARY_WORDS; w++) {
-		double sum = 0, sq = 0, mu;
-
-		for (unsigned i = 0; i < n; i++)
-			sum += (double)v[i][w];
-		mu = sum / n;
-		for (unsigned i = 0; i < n; i++)
-			sq += ((double)v[i][w] - mu) * ((double)v[i][w] - mu);
-		m[w] = (uint64_t)llround(mu);
-		d[w] = (uint64_t)llround(n > 1 ? sqrt(sq / (n - 1)) : 0);
-	}
-}
-
 static int write_json(const char *path, const struct summary *mean, const struct run_info *ri,
 		      unsigned runs, const struct summary *sd)
 {
@@ -180,7 +159,7 @@ int cmd_stat(int argc, char **argv)
 			fprintf(stderr, "faultline stat: run %u of %u done\n", i + 1, o.runs);
 	}
 	if (rc == 0) {
-		summarize_runs(runs, o.runs, &mean, &sd);
+		summary_mean(runs, o.runs, &mean, &sd);
 		if (!o.quiet) {
 			text_summary_write(stderr, &mean, corr_run_info(run.corr), false);
 			if (o.runs > 1)
