@@ -55,8 +55,9 @@ $(BUILD)/obj/%.o: user/%.c $(SKELS) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/faultline: $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRC))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/faultline: $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRC)) tests/layers.sh
+	@bash tests/layers.sh
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 # Sanitized build of the userspace parts, for the tests.
 $(BUILD)/asan/%.o: user/%.c $(SKELS) | $(DEPS_STAMP)
@@ -85,9 +86,11 @@ unit: $(UNIT_BIN)
 e2e: $(BUILD)/faultline $(BUILD)/faultline-asan $(EXAMPLES)
 	prove -v tests/e2e/
 
-# The userspace code must also build warning-free with clang.
+# The userspace code must also build warning-free with clang, and keep the
+# layers' dependency rule (docs/DESIGN.md; tests/layers.sh).
 clang-check: $(SKELS)
 	@for f in $(USER_SRC) $(UNIT_SRC); do clang -fsyntax-only $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -Iuser $$f || exit 1; done
+	@bash tests/layers.sh && bash tests/layers.sh --self-test
 
 # The one test command (README, .ci/run): unit tests, then end-to-end tests.
 test: $(DEPS_STAMP)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "analyze/callsites.h"
+#include "output/output.h"
 #include "test_files.h"
 #include "test_own_stack.h"
 
@@ -81,11 +82,11 @@ static char *text_of(struct callsites *cs, int what, enum cs_metric m)
 
 	assert_non_null(f);
 	if (what == 0)
-		callsites_write_text(cs, f);
+		sites_write_text(cs, f);
 	else if (what == 1)
-		callsites_write_json(cs, f);
+		sites_write_json(cs, f);
 	else
-		assert_int_equal(callsites_write_folded(cs, m, f), 0);
+		assert_int_equal(folded_write(cs, m, f), 0);
 	fclose(f);
 	return buf;
 }

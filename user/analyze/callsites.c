@@ -1,7 +1,8 @@
 /* callsites.c - owns the call-site table of --stacks (see callsites.h): the
  * merged memory maps of each process, one row per distinct unwound stack
- * (a hash table keyed by the maps and the frame addresses), and the text,
- * JSON and folded writers, which symbolize each row once.
+ * (a hash table keyed by the maps and the frame addresses), each row named
+ * once (symbolized) when it is first asked for; the writers are in output/
+ * (sites.c, folded.c).
  */
 #include <inttypes.h>
 #include <stdbool.h>
@@ -12,7 +13,6 @@
 #include "store/buildid_cache.h"
 #include "analyze/callsites.h"
 #include "store/meta.h"
-#include "output/output.h"
 #include "symbols/elf.h"
 #include "symbols/symbolize.h"
 #include "symbols/unwind.h"
@@ -27,12 +27,6 @@ struct cs_maps {
 	char *text;
 	size_t len;
 	struct proc_maps *cur;
-};
-
-/* What a stack (a row) or a call site counts. */
-struct cs_counts {
-	uint64_t syscalls[FL_NSYS];
-	uint64_t faults_owned, faults_touched, bytes, calls;
 };
 
 struct cs_row {
@@ -678,12 +672,7 @@ static void name_rows(struct callsites *cs)
 
 /* ---- sites: rows merged by their call-site text ---------------------------- */
 
-struct site {
-	const char *name;
-	struct cs_counts count;
-};
-
-static uint64_t counts_metric(const struct cs_counts *c, enum cs_metric m)
+uint64_t cs_counts_metric(const struct cs_counts *c, enum cs_metric m)
 {
 	uint64_t n = 0;
 
@@ -712,12 +701,12 @@ static enum cs_metric sort_metric;
 
 static int cmp_site(const void *a, const void *b)
 {
-	uint64_t x = counts_metric(&((const struct site *)a)->count, sort_metric);
-	uint64_t y = counts_metric(&((const struct site *)b)->count, sort_metric);
+	uint64_t x = cs_counts_metric(&((const struct cs_site *)a)->count, sort_metric);
+	uint64_t y = cs_counts_metric(&((const struct cs_site *)b)->count, sort_metric);
 
 	if (x != y)
 		return x > y ? -1 : 1;
-	return strcmp(((const struct site *)a)->name, ((const struct site *)b)->name);
+	return strcmp(((const struct cs_site *)a)->name, ((const struct cs_site *)b)->name);
 }
 
 static int cmp_row_site(const void *a, const void *b)
@@ -725,11 +714,10 @@ static int cmp_row_site(const void *a, const void *b)
 	return strcmp((*(const struct cs_row *const *)a)->site, (*(const struct cs_row *const *)b)->site);
 }
 
-/* The rows merged by site, sorted by metric m (count in *n; caller frees). */
-static struct site *sites_by(struct callsites *cs, enum cs_metric m, size_t *n)
+struct cs_site *callsites_sites(struct callsites *cs, enum cs_metric m, size_t *n)
 {
 	struct cs_row **order = xrealloc(NULL, cs->nrows * sizeof(*order));
-	struct site *s = xrealloc(NULL, (cs->nrows + 1) * sizeof(*s));
+	struct cs_site *s = xrealloc(NULL, (cs->nrows + 1) * sizeof(*s));
 	size_t k = 0;
 
 	name_rows(cs);
@@ -748,151 +736,47 @@ static struct site *sites_by(struct callsites *cs, enum cs_metric m, size_t *n)
 	free(order);
 	sort_metric = m;
 	qsort(s, k, sizeof(*s), cmp_site);
-	while (k && counts_metric(&s[k - 1].count, m) == 0)
+	while (k && cs_counts_metric(&s[k - 1].count, m) == 0)
 		k--;
 	*n = k;
 	return s;
 }
 
-/* ---- writers ------------------------------------------------------------------- */
-
-static void syscall_kinds(const struct site *s, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	buf[0] = 0;
-	for (int k = 0; k < FL_NSYS && off < len; k++)
-		if (s->count.syscalls[k])
-			off += snprintf(buf + off, len - off, "%s%s %" PRIu64, off ? ", " : "", fl_sys_names[k],
-					s->count.syscalls[k]);
-}
-
-static const char *const section_titles[CS_NMETRIC] = {
-	"Top call sites by memory syscalls",
-	"Top call sites by first-touch faults",
-	"Top call sites by bytes requested",
-};
-
-static void write_section(struct callsites *cs, FILE *out, enum cs_metric m, int top)
-{
-	size_t n;
-	struct site *s = sites_by(cs, m, &n);
-	char kinds[160];
-
-	fprintf(out, "\n%s%s\n", section_titles[m], n ? "" : ": none");
-	for (size_t i = 0; i < n && (int)i < top; i++) {
-		switch (m) {
-		case CS_SYSCALLS:
-			syscall_kinds(&s[i], kinds, sizeof(kinds));
-			fprintf(out, "  %8" PRIu64 "  %-24s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
-			break;
-		case CS_FAULTS:
-			snprintf(kinds, sizeof(kinds), "allocated here %" PRIu64 ", touched %" PRIu64,
-				 s[i].count.faults_owned, s[i].count.faults_touched);
-			fprintf(out, "  %8" PRIu64 "  %-32s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
-			break;
-		default:
-			snprintf(kinds, sizeof(kinds), "%" PRIu64 " call%s", s[i].count.calls, s[i].count.calls == 1 ? "" : "s");
-			fprintf(out, "  %12" PRIu64 "  %-12s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
-			break;
-		}
-	}
-	if (n > (size_t)top)
-		fprintf(out, "  ... %zu more call sites (report --format folded --metric %s has them all)\n",
-			n - top, cs_metric_names[m]);
-	free(s);
-}
-
-void callsites_write_text(struct callsites *cs, FILE *out)
-{
-	fprintf(out, "\nCall sites (--stacks%s): %" PRIu64 " stacks unwound into %zu distinct stacks (%.0f bytes "
-		"each on average)", cs->mode == FL_STACKS_ALL ? "=all" : "", cs->stacks, cs->nrows,
-		cs->stacks ? (double)cs->stack_bytes / cs->stacks : 0.0);
-	if (cs->unwound_empty)
-		fprintf(out, ", %" PRIu64 " could not be unwound", cs->unwound_empty);
-	if (cs->skipped)
-		fprintf(out, "; %" PRIu64 " stacks were not taken: the ring buffer was over half full (counts are "
-			"whole; raise --buffer-size or lower --stack-size)", cs->skipped);
-	if (cs->objects_cached)
-		fprintf(out, "; %" PRIu64 " object%s read from the build-id cache (%s: replaced, deleted or "
-			"in another mount namespace)", cs->objects_cached, cs->objects_cached == 1 ? "" : "s",
-			buildid_cache_dir());
-	if (cs->objects_missing)
-		fprintf(out, "; %" PRIu64 " object%s not the recorded one%s and not in the build-id cache: "
-			"frames in %s may be misnamed", cs->objects_missing, cs->objects_missing == 1 ? " is" : "s are",
-			cs->objects_missing == 1 ? "" : "s", cs->objects_missing == 1 ? "it" : "them");
-	fprintf(out, "\n  a call site is the first frame outside the allocator, then its callers (innermost first)\n");
-	if (cs->mode == FL_STACKS_ALL && cs->sample > 1)
-		fprintf(out, "  stacks of 1 in %u allocator calls (--sample %u): bytes per call site are those calls' "
-			"bytes times %u; syscall and fault counts are exact\n", cs->sample, cs->sample, cs->sample);
-	else if (cs->mode != FL_STACKS_ALL)
-		fprintf(out, "  bytes count for the calls that made a syscall (record --stacks=all for every call)\n");
-	for (int m = 0; m < CS_NMETRIC; m++)
-		write_section(cs, out, m, cs->top);
-}
-
-void callsites_write_json(void *ctx, FILE *out)
-{
-	struct callsites *cs = ctx;
-
-	fprintf(out, "{\"stacks\": %" PRIu64 ", \"distinct_stacks\": %zu, \"not_unwound\": %" PRIu64
-		", \"not_taken\": %" PRIu64 ", \"sample\": %u, \"mode\": \"%s\"", cs->stacks, cs->nrows,
-		cs->unwound_empty, cs->skipped, cs->sample,
-		cs->mode == FL_STACKS_ALL ? "all" : "events");
-	for (int m = 0; m < CS_NMETRIC; m++) {
-		size_t n;
-		struct site *s = sites_by(cs, m, &n);
-
-		fprintf(out, ", \"%s\": [", cs_metric_names[m]);
-		for (size_t i = 0; i < n && (int)i < cs->top; i++) {
-			fprintf(out, "%s{\"count\": %" PRIu64 ", \"site\": ", i ? ", " : "", counts_metric(&s[i].count, m));
-			json_string(out, s[i].name);
-			if (m == CS_SYSCALLS)
-				for (int k = 0; k < FL_NSYS; k++)
-					fprintf(out, ", \"%s\": %" PRIu64, fl_sys_names[k], s[i].count.syscalls[k]);
-			if (m == CS_FAULTS)
-				fprintf(out, ", \"allocated_here\": %" PRIu64 ", \"touched_here\": %" PRIu64,
-					s[i].count.faults_owned, s[i].count.faults_touched);
-			if (m == CS_BYTES)
-				fprintf(out, ", \"calls\": %" PRIu64, s[i].count.calls);
-			fputc('}', out);
-		}
-		fputc(']', out);
-		free(s);
-	}
-	fputc('}', out);
-}
-
-struct folded_line {
-	const char *stack;
-	uint64_t count;
-};
+/* ---- folded stacks ----------------------------------------------------------- */
 
 static int cmp_folded(const void *a, const void *b)
 {
-	return strcmp(((const struct folded_line *)a)->stack, ((const struct folded_line *)b)->stack);
+	return strcmp(((const struct cs_folded *)a)->stack, ((const struct cs_folded *)b)->stack);
 }
 
-int callsites_write_folded(struct callsites *cs, enum cs_metric m, FILE *out)
+struct cs_folded *callsites_folded(struct callsites *cs, enum cs_metric m, size_t *count)
 {
-	struct folded_line *l = xrealloc(NULL, cs->nrows * sizeof(*l));
-	size_t n = 0;
+	struct cs_folded *l = xrealloc(NULL, (cs->nrows + 1) * sizeof(*l));
+	size_t n = 0, k = 0;
 
 	name_rows(cs);
 	for (size_t i = 0; i < cs->nrows; i++) {
-		uint64_t v = counts_metric(&cs->rows[i].count, m);
+		uint64_t v = cs_counts_metric(&cs->rows[i].count, m);
 
 		if (v)
-			l[n++] = (struct folded_line){ cs->rows[i].folded, v };
+			l[n++] = (struct cs_folded){ cs->rows[i].folded, v };
 	}
 	qsort(l, n, sizeof(*l), cmp_folded);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t v = l[i].count;
-
-		while (i + 1 < n && !strcmp(l[i + 1].stack, l[i].stack))
-			v += l[++i].count;
-		fprintf(out, "%s %" PRIu64 "\n", l[i].stack, v);
+		if (k && !strcmp(l[k - 1].stack, l[i].stack))
+			l[k - 1].count += l[i].count;
+		else
+			l[k++] = l[i];
 	}
-	free(l);
-	return ferror(out) ? -1 : 0;
+	*count = k;
+	return l;
+}
+
+void callsites_stats(const struct callsites *cs, struct cs_stats *st)
+{
+	*st = (struct cs_stats){
+		.stacks = cs->stacks, .distinct = cs->nrows, .not_unwound = cs->unwound_empty,
+		.not_taken = cs->skipped, .stack_bytes = cs->stack_bytes, .objects_cached = cs->objects_cached,
+		.objects_missing = cs->objects_missing, .mode = cs->mode, .sample = cs->sample, .top = cs->top,
+	};
 }

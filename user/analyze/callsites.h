@@ -1,8 +1,9 @@
 /* callsites.h - the call sites of --stacks: every stack the kernel captured
  * is unwound (unwind.c) with the memory maps stored in the trace, its counts
  * are added to its row (memory syscalls by kind, first-touch faults, bytes
- * requested), and at the end the rows are symbolized (symbolize.c) and written
- * as the top call sites (text, JSON) or as folded stacks for flame graphs.
+ * requested), and at the end the rows are symbolized (symbolize.c) and handed
+ * to the writers (output/sites.c: top call sites as text and JSON;
+ * output/folded.c: folded stacks for flame graphs).
  *
  * A call site is the first frame outside the allocator's own object with its
  * callers; the allocator's frames stay in the folded stacks. A first-touch
@@ -56,13 +57,42 @@ uint64_t callsites_stacks(const struct callsites *cs);
 
 /* How many call sites the writers list per metric (default 10). */
 void callsites_set_top(struct callsites *cs, int n);
-/* The top call sites of each metric, as a text section. */
-void callsites_write_text(struct callsites *cs, FILE *out);
-/* The same as a JSON object (no trailing newline); ctx is the table: the
- * signature of summary_json_add_extra's writer. */
-void callsites_write_json(void *ctx, FILE *out);
-/* Folded stacks ("root;...;leaf COUNT" lines, merged and sorted) of a
- * metric; -1 on a write error. */
-int callsites_write_folded(struct callsites *cs, enum cs_metric m, FILE *out);
+
+/* What a stack (a row) or a call site counts. */
+struct cs_counts {
+	uint64_t syscalls[FL_NSYS];
+	uint64_t faults_owned, faults_touched, bytes, calls;
+};
+
+uint64_t cs_counts_metric(const struct cs_counts *c, enum cs_metric m);
+
+/* A call site: the rows whose site text is name, their counts added. */
+struct cs_site {
+	const char *name;
+	struct cs_counts count;
+};
+
+/* The call sites with a non-zero count of m, most first (ties by name);
+ * names valid while cs lives. *n gets the count; the caller frees the array. */
+struct cs_site *callsites_sites(struct callsites *cs, enum cs_metric m, size_t *n);
+
+/* A distinct folded stack ("root;...;leaf") and its count of a metric. */
+struct cs_folded {
+	const char *stack;
+	uint64_t count;
+};
+/* The folded stacks with a non-zero count of m, merged and sorted by stack;
+ * the caller frees the array. */
+struct cs_folded *callsites_folded(struct callsites *cs, enum cs_metric m, size_t *n);
+
+/* What the writers say about the table as a whole. */
+struct cs_stats {
+	uint64_t stacks, distinct, not_unwound, not_taken, stack_bytes;
+	uint64_t objects_cached, objects_missing; /* objects read from the build-id cache; found in neither place */
+	int mode;          /* enum fl_stack_mode */
+	unsigned sample;   /* --sample N */
+	int top;           /* call sites listed per metric */
+};
+void callsites_stats(const struct callsites *cs, struct cs_stats *st);
 
 #endif

@@ -149,9 +149,9 @@ static int write_report(FILE *out, const struct report_opts *o, struct correlato
 	else if (o->fmt == FMT_TEXT)
 		text_report_write(tr, out, corr_summary(c), corr_run_info(c), truncated);
 	if (cs && o->fmt == FMT_TEXT)
-		callsites_write_text(cs, out);
+		sites_write_text(cs, out);
 	if (cs && o->fmt == FMT_FOLDED)
-		callsites_write_folded(cs, o->metric, out);
+		folded_write(cs, o->metric, out);
 	if (out != stdout && (fflush(out) || ferror(out))) /* stdout: checked at exit (main.c) */
 		return fprintf(stderr, "faultline: writing %s: %s\n", o->out, strerror(errno)), 1;
 	return 0;
@@ -220,7 +220,7 @@ int cmd_report(int argc, char **argv)
 	c = corr_new(16);
 	if (cs) {
 		callsites_attach(cs, c);
-		summary_json_add_extra("call_sites", callsites_write_json, cs);
+		summary_json_add_extra("call_sites", sites_write_json, cs);
 	}
 	if (o.fmt == FMT_JSONL) {
 		struct corr_sink s = jsonl_sink(out);

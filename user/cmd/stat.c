@@ -165,13 +165,13 @@ int cmd_stat(int argc, char **argv)
 			if (o.runs > 1)
 				fprintf(stderr, "(means of %u runs; the standard deviations are in the JSON)\n", o.runs);
 			if (run.sites) {
-				callsites_write_text(run.sites, stderr);
+				sites_write_text(run.sites, stderr);
 				if (o.runs > 1)
 					fprintf(stderr, "(call sites: the last run)\n");
 			}
 		}
 		if (run.sites)
-			summary_json_add_extra("call_sites", callsites_write_json, run.sites);
+			summary_json_add_extra("call_sites", sites_write_json, run.sites);
 		if (o.json && write_json(o.json, &mean, corr_run_info(run.corr), o.runs, &sd))
 			rc = FL_EXIT_FAILED;
 		else if (!o.s.attach_pid && res.have_status)

@@ -127,7 +127,7 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (so->stack_mode && (l.sites = callsites_new()) != NULL) {
 		callsites_attach(l.sites, l.corr);
-		summary_json_add_extra("call_sites", callsites_write_json, l.sites);
+		summary_json_add_extra("call_sites", sites_write_json, l.sites);
 	}
 	l.status_line = isatty(2) && !o.quiet;
 	so->consume = correlate_record;
@@ -146,7 +146,7 @@ int cmd_trace(int argc, char **argv)
 			fputc('\n', stdout);
 			text_summary_write(stdout, corr_summary(l.corr), corr_run_info(l.corr), false);
 			if (l.sites)
-				callsites_write_text(l.sites, stdout);
+				sites_write_text(l.sites, stdout);
 			if (so->attach_pid)
 				fprintf(stdout, "\n(attached to a running process: blocks allocated before the attach "
 					"are not known)\n");

@@ -4,6 +4,7 @@
 #define FL_REPORT_H
 
 #include <stdio.h>
+#include "analyze/callsites.h"
 #include "analyze/correlator.h"
 
 /* jsonl: one line per resolved event, written as they come. */
@@ -46,6 +47,14 @@ struct live_printer *live_printer_new(FILE *out, bool verbose);
 struct corr_sink live_printer_sink(struct live_printer *lp);
 void live_printer_flush(struct live_printer *lp);
 void live_printer_free(struct live_printer *lp);
+
+/* --stacks: the top call sites of each metric as a text section (sites.c). */
+void sites_write_text(struct callsites *cs, FILE *out);
+/* The same as a JSON object (no trailing newline); ctx is the table: the
+ * signature of summary_json_add_extra's writer. */
+void sites_write_json(void *ctx, FILE *out);
+/* Folded stacks of a metric (folded.c); -1 on a write error. */
+int folded_write(struct callsites *cs, enum cs_metric m, FILE *out);
 
 /* Helpers shared by the formats. */
 
