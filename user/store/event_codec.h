@@ -53,7 +53,8 @@
 /* Decoder output bytes of a record of len bytes. */
 #define EC_OUT_BYTES(len) (8u + (((uint64_t)(len) + 7u) & ~(uint64_t)7u))
 
-/* Calls whose func is below this have their times predicted. */
+/* Calls whose func is below this have their times predicted (part of format
+ * version 2: the first ten entry points of fl_funcs.h). */
 #define EC_NFUNC 10
 
 struct ec_thread {
