@@ -180,15 +180,75 @@ static int open_call_sites(const struct report_opts *o, struct callsites **out)
 	return 0;
 }
 
-int cmd_report(int argc, char **argv)
+/* The report of an opened recording: its exit status, after any message. */
+static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_t abi)
 {
-	struct report_opts o = { 0 };
 	struct text_report *tr = NULL;
 	struct callsites *cs = NULL;
 	struct correlator *c;
-	struct tf_reader *r;
 	FILE *out = stdout;
 	enum tf_status st;
+	int rc;
+
+	if (abi != FL_EVENT_ABI)
+		return fprintf(stderr, "faultline: %s: event layout %u is not supported (this faultline reads %u)\n",
+			       o->in, abi, FL_EVENT_ABI), 2;
+	/* blocks are decoded ahead from now on, while the call-site pre-pass
+	 * runs too (without the thread: the same records, more slowly) */
+	tf_reader_read_ahead(r);
+	if (o->fmt != FMT_JSONL && (rc = open_call_sites(o, &cs)) != 0)
+		return rc;
+	if (o->out && !(out = fopen(o->out, "we"))) {
+		fprintf(stderr, "faultline: cannot create %s: %s\n", o->out, strerror(errno));
+		callsites_free(cs);
+		return 1;
+	}
+	c = corr_new(16);
+	if (o->fmt == FMT_TEXT)
+		tr = text_report_new(o->max_lines);
+	if (!c || (o->fmt == FMT_TEXT && (!tr || text_report_attach(tr, c))) || (cs && callsites_attach(cs, c))) {
+		fprintf(stderr, "faultline: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	if (cs)
+		summary_json_add_extra("call_sites", sites_write_json, cs);
+	if (o->fmt == FMT_JSONL) {
+		struct corr_sink s = jsonl_sink(out);
+
+		corr_add_sink(c, &s);
+	}
+	st = replay(r, c);
+	if (st == TF_CORRUPT) {
+		fprintf(stderr, "faultline: %s\n", tf_reader_error(r));
+		rc = 2;
+	} else {
+		rc = write_report(out, o, c, tr, cs, st == TF_TRUNCATED);
+		if (st == TF_TRUNCATED) {
+			fprintf(stderr, "faultline: %s was cut short (the recording did not finish): "
+				"the report covers its %llu whole blocks\n", o->in,
+				(unsigned long long)tf_reader_blocks(r));
+			rc = 2;
+		}
+	}
+	if (corr_bad_records(c))
+		fprintf(stderr, "faultline: %llu records could not be read and were skipped\n",
+			(unsigned long long)corr_bad_records(c));
+out:
+	if (out != stdout && fclose(out) && !rc) {
+		fprintf(stderr, "faultline: writing %s: %s\n", o->out, strerror(errno));
+		rc = 1;
+	}
+	text_report_free(tr);
+	callsites_free(cs);
+	corr_free(c);
+	return rc;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	struct report_opts o = { 0 };
+	struct tf_reader *r;
 	uint32_t abi;
 	char err[1024];
 	int rc;
@@ -199,61 +259,7 @@ int cmd_report(int argc, char **argv)
 	r = tf_reader_open(o.in, &abi, err, sizeof(err));
 	if (!r)
 		return fprintf(stderr, "faultline: %s\n", err), 2;
-	if (abi != FL_EVENT_ABI) {
-		fprintf(stderr, "faultline: %s: event layout %u is not supported (this faultline reads %u)\n",
-			o.in, abi, FL_EVENT_ABI);
-		tf_reader_close(r);
-		return 2;
-	}
-	/* blocks are decoded ahead from now on, while the call-site pre-pass
-	 * runs too (without the thread: the same records, more slowly) */
-	tf_reader_read_ahead(r);
-	if (o.fmt != FMT_JSONL && (rc = open_call_sites(&o, &cs)) != 0) {
-		tf_reader_close(r);
-		return rc;
-	}
-	if (o.out && !(out = fopen(o.out, "we"))) {
-		fprintf(stderr, "faultline: cannot create %s: %s\n", o.out, strerror(errno));
-		tf_reader_close(r);
-		return 1;
-	}
-	c = corr_new(16);
-	if (cs) {
-		callsites_attach(cs, c);
-		summary_json_add_extra("call_sites", sites_write_json, cs);
-	}
-	if (o.fmt == FMT_JSONL) {
-		struct corr_sink s = jsonl_sink(out);
-
-		corr_add_sink(c, &s);
-	} else if (o.fmt == FMT_TEXT) {
-		tr = text_report_new(o.max_lines);
-		if (tr)
-			text_report_attach(tr, c);
-	}
-	st = replay(r, c);
-	if (st == TF_CORRUPT) {
-		fprintf(stderr, "faultline: %s\n", tf_reader_error(r));
-		rc = 2;
-	} else {
-		rc = write_report(out, &o, c, tr, cs, st == TF_TRUNCATED);
-		if (st == TF_TRUNCATED) {
-			fprintf(stderr, "faultline: %s was cut short (the recording did not finish): "
-				"the report covers its %llu whole blocks\n", o.in,
-				(unsigned long long)tf_reader_blocks(r));
-			rc = 2;
-		}
-	}
-	if (corr_bad_records(c))
-		fprintf(stderr, "faultline: %llu records could not be read and were skipped\n",
-			(unsigned long long)corr_bad_records(c));
-	if (out != stdout && fclose(out) && !rc) {
-		fprintf(stderr, "faultline: writing %s: %s\n", o.out, strerror(errno));
-		rc = 1;
-	}
-	text_report_free(tr);
-	callsites_free(cs);
-	corr_free(c);
-	tf_reader_close(r);
+	rc = report_file(&o, r, abi);
+	tf_reader_close(r); /* the one place the reader is closed */
 	return rc;
 }
