@@ -1,4 +1,4 @@
-/* check_metrics.c - the counts `faultline check` compares and their limits:
+/* metrics.c - the counts `faultline check` compares and their limits:
  * validating and flattening a faultline.summary.v1 document, parsing and
  * applying --max-increase limits, the default limits (and the measurements
  * behind them), and the row-by-row comparison of two summaries. */

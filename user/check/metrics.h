@@ -1,4 +1,4 @@
-/* check_metrics.h - what `faultline check` compares: a summary's counts
+/* metrics.h - what `faultline check` compares: a summary's counts
  * flattened to dotted names (syscalls.mmap, faults.total, ...), the limits
  * on how much each may grow (10%, +50, or both), the default limits, and
  * the comparison of a current summary against a baseline. */
@@ -82,7 +82,7 @@ void limit_rules_free(struct limit_rules *rules);
  * specific (an exact name beats any glob or family). */
 int pattern_match(const char *pattern, const char *name);
 
-/* The built-in limits, most specific match wins (see check_metrics.c for
+/* The built-in limits, most specific match wins (see metrics.c for
  * the measurements they come from). */
 struct default_limit {
 	const char *pattern;

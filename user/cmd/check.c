@@ -1,6 +1,6 @@
 /* check.c - `faultline check`: the CI regression gate. Loads a baseline
  * and a current JSON summary, compares every count against its limit
- * (check_metrics.c) and writes the verdict as text, markdown (a CI job
+ * (check/metrics.c) and writes the verdict as text, markdown (a CI job
  * summary) or JUnit XML (CI test-report viewers); --update-baseline accepts
  * a new baseline. Exit 0 pass, 1 a count over its limit, 2 bad input. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* cmd_record.c - `faultline record`: runs a command (or attaches to a
+/* record.c - `faultline record`: runs a command (or attaches to a
  * process) under the probes and stores the kernel's events as they came,
  * with the meta records `report` needs later, in a trace file. */
 #include <stdio.h>

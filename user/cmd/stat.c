@@ -1,4 +1,4 @@
-/* cmd_stat.c - `faultline stat`: counts only. Runs CMD (or attaches to PID)
+/* stat.c - `faultline stat`: counts only. Runs CMD (or attaches to PID)
  * under the probes, correlates in memory as the events arrive and keeps no
  * trace; prints the summary, or writes the summary JSON of `report` (the
  * input of `faultline check`). With -r N, runs CMD N times and reports the

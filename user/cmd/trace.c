@@ -1,4 +1,4 @@
-/* cmd_trace.c - `faultline trace`: the live view. Attaches to a running
+/* trace.c - `faultline trace`: the live view. Attaches to a running
  * process (-p PID) or starts a command, correlates as the events arrive,
  * prints a line per call that caused a syscall or a first-touch fault, a
  * running count on a terminal, and the full summary at the end. */

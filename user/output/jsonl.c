@@ -1,4 +1,4 @@
-/* report_jsonl.c - one JSON object per resolved event, in order:
+/* jsonl.c - one JSON object per resolved event, in order:
  * {"ev":"call"|"syscall"|"fault"|"proc", "seq":S, "tid":T, "ts_ns":N, ...}. */
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* live_print.c - `faultline trace`'s live output: one line per allocator call
+/* live.c - `faultline trace`'s live output: one line per allocator call
  * that caused a syscall or took a first-touch fault inside the call (every
  * call with -v), printed once the call's own events have been resolved. With
  * -v, first touches by the program are printed too, naming their block. */

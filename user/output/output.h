@@ -1,4 +1,4 @@
-/* report.h - the report formats: each a sink of resolved items plus a
+/* output.h - the report formats: each a sink of resolved items plus a
  * function that writes the end of the report. */
 #ifndef FL_REPORT_H
 #define FL_REPORT_H

@@ -1,4 +1,4 @@
-/* report_text.c - the human report: summary tables, then one line per
+/* text.c - the human report: summary tables, then one line per
  * allocator call that caused a syscall (or asked for 128 KiB or more), with
  * the region it got and the first-touch faults that followed on its block. */
 #include <inttypes.h>
