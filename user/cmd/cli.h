@@ -23,7 +23,7 @@ struct session_opts;
 enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_NEXT };
 
 /* Table rows of the session options; the help text of some is the subcommand's. */
-#define SESSION_ROW_PID(help) { 'p', "pid", "PID", OPT_UINT, 1, 4194304, NULL, help }
+#define SESSION_ROW_PID(help) { 'p', "pid", "PID", OPT_UINT, 1, 2147483647, NULL, help }
 #define SESSION_ROW_DURATION(help) { 'd', "duration", "SEC", OPT_DOUBLE, 0.001, 1e9, NULL, help }
 #define SESSION_ROW_FOLLOW(help) { 'f', "follow-forks", NULL, OPT_FLAG, 0, 0, NULL, help }
 #define SESSION_ROW_VERBOSE(help) { 'v', "verbose", NULL, OPT_FLAG, 0, 0, NULL, help }
