@@ -461,7 +461,7 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
  * being a status? */
 static __always_inline bool returns_via_memptr(__u8 func)
 {
-#define MEMPTR_CASE(id, name, sym, kind, a0, a1, a2) \
+#define MEMPTR_CASE(id, call, variant, sym, kind, a0, a1, a2) \
 	if (FL_KIND_##kind == FL_KIND_MEMPTR && func == FL_##id) \
 		return true;
 	FL_ENTRIES(MEMPTR_CASE)
@@ -523,7 +523,7 @@ static __always_inline int free_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 	struct thread_state *ts;
 	struct fl_ev_call *e;
 	__u64 sp = PT_REGS_SP(ctx);
-	bool nested;
+	bool nested, in_free;
 
 	if (!uprobe_target())
 		return 0;
@@ -531,7 +531,9 @@ static __always_inline int free_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 	if (!ts)
 		return 0;
 	nested = ts->depth > 0;
-	if (!nested) {
+	/* operator delete calling (or jumping to) free: inside the outer one */
+	in_free = !nested && ts->free_open && free_in_flight(ts, sp);
+	if (!nested && !in_free) {
 		ts->free_open = 1;
 		ts->free_func = func;
 		ts->free_sp = sp;
@@ -543,7 +545,8 @@ static __always_inline int free_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	fill_hdr(&e->h, FL_EV_CALL, func, FL_F_AT_ENTRY | (nested ? FL_F_NESTED : 0));
+	fill_hdr(&e->h, FL_EV_CALL, func,
+		 FL_F_AT_ENTRY | (nested || in_free ? FL_F_NESTED : 0) | (in_free ? FL_F_IN_FREE : 0));
 	e->a0 = a0;
 	e->a1 = a1;
 	e->ret = 0;
@@ -581,7 +584,7 @@ int BPF_KPROBE(free_null)
 #define ARG_2(ctx) PT_REGS_PARM2(ctx)
 #define ARG_3(ctx) PT_REGS_PARM3(ctx)
 #define ARG_4(ctx) PT_REGS_PARM4(ctx)
-#define ENTRY_PROGRAM(id, name, sym, kind, a0, a1, a2)                                      \
+#define ENTRY_PROGRAM(id, call, variant, sym, kind, a0, a1, a2)                                      \
 	SEC("uprobe")                                                                       \
 	int enter_##id(struct pt_regs *ctx)                                                 \
 	{                                                                                   \

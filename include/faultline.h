@@ -62,6 +62,9 @@ enum fl_ev_type {
 #define FL_F_AT_ENTRY 0x20    /* FL_EV_CALL: written at entry (free, which has no return probe): the
 				 syscalls and faults tagged with it come after, until the thread's
 				 next untagged event or call */
+#define FL_F_IN_FREE 0x40     /* FL_EV_CALL with FL_F_NESTED: made inside a free-like call written at
+				 its entry (operator delete calling free), not inside one that
+				 returns */
 
 struct fl_hdr {
 	__u8 type;   /* enum fl_ev_type */

@@ -8,36 +8,91 @@
  * bytes a call asks for, and how its arguments are printed. Adding an entry
  * point is one line here (plus a kind below if none fits).
  *
- * FL_ENTRIES(X) calls X(ID, "name", "symbol", KIND, A0, A1, A2):
+ * FL_CALLS(X) calls X(ID, "name", FAMILY): the names calls are reported under
+ * (the keys of the JSON "calls" and "syscalls_by_caller" objects, in this
+ * order); several entry points may share one: operator new's four forms are
+ * "new". FAMILY: which allocations and frees go together (C: malloc's with
+ * free, NEW: new's with delete, NEW_ARRAY: new[]'s with delete[]); a block
+ * freed by another family's free is a mismatch.
+ *
+ * FL_ENTRIES(X) calls X(ID, CALL, "variant", "symbol", KIND, A0, A1, A2):
  *   ID      the entry point: enum fl_func's FL_<ID>, the BPF program enter_<ID>
- *   name    the name it is reported under (JSON "calls" key, text tables)
- *   symbol  its ELF symbol
+ *   CALL    the FL_CALLS name it is reported under
+ *   variant "" for the plain form, else which form it is ("nothrow", "aligned")
+ *   symbol  its ELF symbol, looked up in the object the process gets it from
  *   KIND    what it does with blocks and its arguments (FL_KIND_*, below)
  *   A0..A2  which C argument (1-based, 0: none) the kernel stores in
  *           fl_ev_call.a0 .. a2. By convention a0 is the size (the element
  *           count for the _N kinds), a1 the alignment (the element size for
  *           the _N kinds), a2 the pointer passed in (freed, resized, or
  *           posix_memalign's memptr).
+ * Entry points of one object at one address are one probe, counted under the
+ * first of them in table order (tcmalloc's and mimalloc's operator delete is
+ * their free: counted as free).
  */
 #ifndef FL_FUNCS_H
 #define FL_FUNCS_H
 
-#define FL_ENTRIES(X)                                                              \
-	X(MALLOC,         "malloc",         "malloc",         ALLOC,     1, 0, 0) \
-	X(CALLOC,         "calloc",         "calloc",         ALLOC_N,   1, 2, 0) \
-	X(REALLOC,        "realloc",        "realloc",        REALLOC,   2, 0, 1) \
-	X(REALLOCARRAY,   "reallocarray",   "reallocarray",   REALLOC_N, 2, 3, 1) \
-	X(FREE,           "free",           "free",           FREE,      0, 0, 1) \
-	X(POSIX_MEMALIGN, "posix_memalign", "posix_memalign", MEMPTR,    3, 2, 1) \
-	X(ALIGNED_ALLOC,  "aligned_alloc",  "aligned_alloc",  ALIGNED,   2, 1, 0) \
-	X(MEMALIGN,       "memalign",       "memalign",       ALIGNED,   2, 1, 0) \
-	X(VALLOC,         "valloc",         "valloc",         ALLOC,     1, 0, 0) \
-	X(PVALLOC,        "pvalloc",        "pvalloc",        PAGES,     1, 0, 0)
+#define FL_CALLS(X)                                  \
+	X(MALLOC, "malloc", C)                         \
+	X(CALLOC, "calloc", C)                         \
+	X(REALLOC, "realloc", C)                       \
+	X(REALLOCARRAY, "reallocarray", C)             \
+	X(FREE, "free", C)                             \
+	X(POSIX_MEMALIGN, "posix_memalign", C)         \
+	X(ALIGNED_ALLOC, "aligned_alloc", C)           \
+	X(MEMALIGN, "memalign", C)                     \
+	X(VALLOC, "valloc", C)                         \
+	X(PVALLOC, "pvalloc", C)                       \
+	X(NEW, "new", NEW)                             \
+	X(NEW_ARRAY, "new[]", NEW_ARRAY)               \
+	X(DELETE, "delete", NEW)                       \
+	X(DELETE_ARRAY, "delete[]", NEW_ARRAY)
+
+#define FL_ENTRIES(X)                                                                                          \
+	X(MALLOC,          MALLOC,         "",                "malloc",                              ALLOC,     1, 0, 0) \
+	X(CALLOC,          CALLOC,         "",                "calloc",                              ALLOC_N,   1, 2, 0) \
+	X(REALLOC,         REALLOC,        "",                "realloc",                             REALLOC,   2, 0, 1) \
+	X(REALLOCARRAY,    REALLOCARRAY,   "",                "reallocarray",                        REALLOC_N, 2, 3, 1) \
+	X(FREE,            FREE,           "",                "free",                                FREE,      0, 0, 1) \
+	X(POSIX_MEMALIGN,  POSIX_MEMALIGN, "",                "posix_memalign",                      MEMPTR,    3, 2, 1) \
+	X(ALIGNED_ALLOC,   ALIGNED_ALLOC,  "",                "aligned_alloc",                       ALIGNED,   2, 1, 0) \
+	X(MEMALIGN,        MEMALIGN,       "",                "memalign",                            ALIGNED,   2, 1, 0) \
+	X(VALLOC,          VALLOC,         "",                "valloc",                              ALLOC,     1, 0, 0) \
+	X(PVALLOC,         PVALLOC,        "",                "pvalloc",                             PAGES,     1, 0, 0) \
+	X(NEW,             NEW,            "",                "_Znwm",                               ALLOC,     1, 0, 0) \
+	X(NEW_NOTHROW,     NEW,            "nothrow",         "_ZnwmRKSt9nothrow_t",                 ALLOC,     1, 0, 0) \
+	X(NEW_ALIGNED,     NEW,            "aligned",         "_ZnwmSt11align_val_t",                ALIGNED,   1, 2, 0) \
+	X(NEW_ALIGNED_NT,  NEW,            "aligned nothrow", "_ZnwmSt11align_val_tRKSt9nothrow_t",  ALIGNED,   1, 2, 0) \
+	X(NEWA,            NEW_ARRAY,      "",                "_Znam",                               ALLOC,     1, 0, 0) \
+	X(NEWA_NOTHROW,    NEW_ARRAY,      "nothrow",         "_ZnamRKSt9nothrow_t",                 ALLOC,     1, 0, 0) \
+	X(NEWA_ALIGNED,    NEW_ARRAY,      "aligned",         "_ZnamSt11align_val_t",                ALIGNED,   1, 2, 0) \
+	X(NEWA_ALIGNED_NT, NEW_ARRAY,      "aligned nothrow", "_ZnamSt11align_val_tRKSt9nothrow_t",  ALIGNED,   1, 2, 0) \
+	X(DELETE,          DELETE,         "",                "_ZdlPv",                              FREE,      0, 0, 1) \
+	X(DELETE_SIZED,    DELETE,         "sized",           "_ZdlPvm",                             FREE,      2, 0, 1) \
+	X(DELETE_ALIGNED,  DELETE,         "aligned",         "_ZdlPvSt11align_val_t",               FREE,      0, 2, 1) \
+	X(DELETE_SZ_AL,    DELETE,         "sized aligned",   "_ZdlPvmSt11align_val_t",              FREE,      2, 3, 1) \
+	X(DELETE_NOTHROW,  DELETE,         "nothrow",         "_ZdlPvRKSt9nothrow_t",                FREE,      0, 0, 1) \
+	X(DELETE_AL_NT,    DELETE,         "aligned nothrow", "_ZdlPvSt11align_val_tRKSt9nothrow_t", FREE,      0, 2, 1) \
+	X(DELETEA,         DELETE_ARRAY,   "",                "_ZdaPv",                              FREE,      0, 0, 1) \
+	X(DELETEA_SIZED,   DELETE_ARRAY,   "sized",           "_ZdaPvm",                             FREE,      2, 0, 1) \
+	X(DELETEA_ALIGNED, DELETE_ARRAY,   "aligned",         "_ZdaPvSt11align_val_t",               FREE,      0, 2, 1) \
+	X(DELETEA_SZ_AL,   DELETE_ARRAY,   "sized aligned",   "_ZdaPvmSt11align_val_t",              FREE,      2, 3, 1) \
+	X(DELETEA_NOTHROW, DELETE_ARRAY,   "nothrow",         "_ZdaPvRKSt9nothrow_t",                FREE,      0, 0, 1) \
+	X(DELETEA_AL_NT,   DELETE_ARRAY,   "aligned nothrow", "_ZdaPvSt11align_val_tRKSt9nothrow_t", FREE,      0, 2, 1)
+
+/* The names calls are reported under, in table order. */
+enum fl_call {
+#define FL_CALL_ENUM_(id, name, family) FL_CALL_##id,
+	FL_CALLS(FL_CALL_ENUM_)
+#undef FL_CALL_ENUM_
+	FL_NCALLS,
+};
 
 /* Allocator entry points, in table order (the order of the JSON "calls"
  * object too). */
 enum fl_func {
-#define FL_ENUM_(id, name, sym, kind, a0, a1, a2) FL_##id,
+#define FL_ENUM_(id, call, variant, sym, kind, a0, a1, a2) FL_##id,
 	FL_ENTRIES(FL_ENUM_)
 #undef FL_ENUM_
 	FL_NFUNC,
@@ -59,29 +114,47 @@ enum fl_kind {
 #ifndef __bpf__
 /* The table's columns, for userspace. */
 struct fl_entry {
-	const char *name;   /* reported name */
+	enum fl_call call;  /* reported under fl_call_names[call] */
+	const char *variant;
 	const char *symbol; /* ELF symbol */
 	enum fl_kind kind;
 	unsigned char arg[3]; /* C argument stored in a0, a1, a2 (1-based, 0: none) */
 };
 
+/* The reported names, in FL_CALLS order (for tables of counts). */
+static const char *const fl_call_names[FL_NCALLS] = {
+#define FL_CALL_NAME_(id, name, family) name,
+	FL_CALLS(FL_CALL_NAME_)
+#undef FL_CALL_NAME_
+};
+
+/* Which allocations and frees go together (the FAMILY column). */
+enum fl_family { FL_FAMILY_C, FL_FAMILY_NEW, FL_FAMILY_NEW_ARRAY, FL_NFAMILY };
+static const char *const fl_family_names[FL_NFAMILY] = { "malloc", "new", "new[]" };
+static const char *const fl_family_free_names[FL_NFAMILY] = { "free", "delete", "delete[]" };
+static const enum fl_family fl_call_family[FL_NCALLS] = {
+#define FL_CALL_FAMILY_(id, name, family) FL_FAMILY_##family,
+	FL_CALLS(FL_CALL_FAMILY_)
+#undef FL_CALL_FAMILY_
+};
+
 static const struct fl_entry fl_entries[FL_NFUNC] = {
-#define FL_ROW_(id, name, sym, kind, a0, a1, a2) { name, sym, FL_KIND_##kind, { a0, a1, a2 } },
+#define FL_ROW_(id, call, variant, sym, kind, a0, a1, a2) \
+	{ FL_CALL_##call, variant, sym, FL_KIND_##kind, { a0, a1, a2 } },
 	FL_ENTRIES(FL_ROW_)
 #undef FL_ROW_
 };
 
-/* The reported names, in table order (for tables of counts). */
-static const char *const fl_func_names[FL_NFUNC] = {
-#define FL_NAME_(id, name, ...) name,
-	FL_ENTRIES(FL_NAME_)
-#undef FL_NAME_
-};
-
-/* The reported name of func, "?" for one outside the table. */
+/* The reported name of entry point func, "?" for one outside the table. */
 static inline const char *fl_func_name(unsigned func)
 {
-	return func < FL_NFUNC ? fl_entries[func].name : "?";
+	return func < FL_NFUNC ? fl_call_names[fl_entries[func].call] : "?";
+}
+
+/* The call an entry point is counted under (func < FL_NFUNC). */
+static inline enum fl_call fl_func_call(unsigned func)
+{
+	return fl_entries[func].call;
 }
 
 static inline enum fl_kind fl_func_kind(unsigned func)

@@ -52,7 +52,10 @@ struct correlator {
 	struct pending **threads;
 	size_t nthreads, cap_threads;
 	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
+	unsigned fam_mask[FL_NFUNC];   /* families_of each entry point, from the FL_META_PROBES seen */
 };
+
+static unsigned families_of(const struct correlator *c, unsigned func);
 
 struct correlator *corr_new(uint64_t header_bytes)
 {
@@ -62,6 +65,9 @@ struct correlator *corr_new(uint64_t header_bytes)
 		return NULL;
 	c->header_bytes = header_bytes;
 	c->next_seq = 1;
+	memset(c->info.probe_of, 0xff, sizeof(c->info.probe_of));
+	for (unsigned f = 0; f < FL_NFUNC; f++)
+		c->fam_mask[f] = families_of(c, f);
 	return c;
 }
 
@@ -375,7 +381,7 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 	struct corr_proc *p = proc_get(c, e->h.tgid);
 	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = p, .stack = stack };
 	bool in_call = e->h.flags & FL_F_IN_CALL;
-	uint32_t caller = in_call && e->h.func < FL_NFUNC ? e->h.func : FL_CALLER_NONE;
+	uint32_t caller = in_call && e->h.func < FL_NFUNC ? fl_func_call(e->h.func) : FL_CALLER_NONE;
 	struct footprint before;
 
 	if (e->sys >= FL_NSYS) {
@@ -438,6 +444,37 @@ static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uin
 
 /* ---- allocator calls ------------------------------------------------------- */
 
+/* The families an entry point's probe stands for: its own, and those of
+ * the entry points sharing its address (tcmalloc's delete is its free). */
+static unsigned families_of(const struct correlator *c, unsigned func)
+{
+	unsigned mask = 0;
+
+	for (unsigned f = 0; f < FL_NFUNC; f++)
+		if (f == func || c->info.probe_of[f] == func)
+			mask |= 1u << fl_call_family[fl_func_call(f)];
+	return mask;
+}
+
+/* A block released by a call of another family (valgrind's "Mismatched
+ * free() / delete / delete []"): counted, and marked on the item. Where one
+ * probe stands for both families the pair cannot be seen, and is not counted. */
+static void check_family(struct correlator *c, const struct alloc_block *b, const struct fl_ev_call *e,
+			 struct corr_item *it)
+{
+	unsigned by, fa, ff;
+
+	if (b->func >= FL_NFUNC || e->h.func >= FL_NFUNC)
+		return;
+	fa = c->fam_mask[b->func];
+	by = c->fam_mask[e->h.func];
+	if (fa & by)
+		return;
+	ff = fl_call_family[fl_func_call(e->h.func)];
+	c->sum.mismatched[fl_call_family[fl_func_call(b->func)]][ff]++;
+	it->mismatched = true;
+}
+
 /* rel: call_released_ptr(e). */
 static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p, const struct fl_ev_call *e,
 				      uint64_t rel, uint64_t seq, struct corr_item *it)
@@ -450,6 +487,8 @@ static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
 		it->unknown_free = !b;
 		if (!b)
 			c->sum.frees_unknown++;
+		else
+			check_family(c, b, e, it);
 	}
 	if (fl_is_free(e->h.func)) {
 		if (!e->a2)
@@ -485,8 +524,10 @@ static void resolve_nested_call(struct correlator *c, const struct fl_ev_call *e
 {
 	struct corr_item it = { .rec = &e->h, .call_seq = call_seq, .proc = proc_get(c, e->h.tgid) };
 
-	if (e->h.func < FL_NFUNC)
-		c->sum.calls[e->h.func]++;
+	if (e->h.func < FL_NFUNC) {
+		c->sum.calls[fl_func_call(e->h.func)]++;
+		c->sum.calls_nested_by[fl_func_call(e->h.func)]++;
+	}
 	c->sum.calls_nested++;
 	emit(c, &it);
 }
@@ -515,9 +556,9 @@ static void resolve_call(struct correlator *c, struct pending *t, const struct f
 		c->bad_records++;
 		return;
 	}
-	c->sum.calls[e->h.func]++;
+	c->sum.calls[fl_func_call(e->h.func)]++;
 	if (had_syscall)
-		c->sum.calls_with_syscall[e->h.func]++;
+		c->sum.calls_with_syscall[fl_func_call(e->h.func)]++;
 	live = p->live->live_bytes;
 	it.block = apply_call(c, p, e, rel, seq, &it);
 	account_live(c, p, live);
@@ -548,7 +589,7 @@ static void resolve_entry_call(struct correlator *c, struct pending *t, const st
 		c->bad_records++;
 		return;
 	}
-	c->sum.calls[e->h.func]++;
+	c->sum.calls[fl_func_call(e->h.func)]++;
 	live = p->live->live_bytes;
 	it.block = apply_call(c, p, e, rel, c->next_seq, &it);
 	account_live(c, p, live);
@@ -569,7 +610,7 @@ static void close_open_call(struct correlator *c, struct pending *t)
 		return;
 	t->open = false;
 	if (t->open_syscalls)
-		c->sum.calls_with_syscall[t->open_func]++;
+		c->sum.calls_with_syscall[fl_func_call(t->open_func)]++;
 	if (!t->open_released)
 		return;
 	if (t->open_syscalls)
@@ -689,7 +730,24 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 	case FL_META_COMMAND: set_command(ri, data, dlen); break;
 	case FL_META_TARGET: ri->pid = m->tgid; ri->attached = m->value; break;
 	case FL_META_ALLOCATOR:
-		snprintf(ri->allocator, sizeof(ri->allocator), "%.*s", (int)dlen, data);
+		if (!ri->allocator[0])
+			snprintf(ri->allocator, sizeof(ri->allocator), "%.*s", (int)dlen, data);
+		else if (strncmp(ri->allocator, data, dlen) || ri->allocator[dlen]) {
+			size_t n = strlen(ri->allocators_more);
+
+			snprintf(ri->allocators_more + n, sizeof(ri->allocators_more) - n, "%s%.*s", n ? "; " : "",
+				 (int)dlen, data);
+		}
+		break;
+	case FL_META_PROBES:
+		for (size_t i = 0; i + 1 < dlen; i += 2) {
+			uint8_t f = (uint8_t)data[i], pr = (uint8_t)data[i + 1];
+
+			if (f < FL_NFUNC && pr < FL_NFUNC)
+				ri->probe_of[f] = pr;
+		}
+		for (unsigned f = 0; f < FL_NFUNC; f++)
+			c->fam_mask[f] = families_of(c, f);
 		break;
 	case FL_META_EXIT:
 		if (m->tgid == ri->pid) {
@@ -719,6 +777,11 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == t->open_func && t->n == 0) {
 		t->open_syscalls += h->type == FL_EV_SYSCALL;
 		resolve_event(c, h, t->open_seq, stack);
+		free(stack);
+		return;
+	}
+	if (t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0) {
+		resolve_nested_call(c, (const struct fl_ev_call *)h, t->open_seq); /* inside the open call */
 		free(stack);
 		return;
 	}

@@ -16,14 +16,15 @@
 enum fl_owner { FL_OWNER_ALLOCATION = 0, FL_OWNER_ALLOCATOR = 1, FL_OWNER_OTHER = 2, FL_NOWNER };
 extern const char *const fl_owner_names[FL_NOWNER];
 
-#define FL_CALLER_NONE FL_NFUNC /* syscalls_by_caller row for "outside any call" */
+#define FL_CALLER_NONE FL_NCALLS /* syscalls_by_caller row for "outside any call" */
 
 struct summary {
-	uint64_t calls[FL_NFUNC];
+	uint64_t calls[FL_NCALLS];           /* by the name calls are reported under (fl_funcs.h) */
 	uint64_t calls_nested;
-	uint64_t calls_with_syscall[FL_NFUNC];
+	uint64_t calls_nested_by[FL_NCALLS]; /* of calls[]: made inside another allocator call */
+	uint64_t calls_with_syscall[FL_NCALLS];
 	uint64_t syscalls[FL_NSYS];
-	uint64_t by_caller[FL_NFUNC + 1][FL_NSYS];
+	uint64_t by_caller[FL_NCALLS + 1][FL_NSYS];
 	uint64_t faults_total, faults_user, faults_kernel;
 	uint64_t faults_owner[FL_NOWNER];
 	uint64_t first_touch, first_touch_owner[FL_NOWNER];
@@ -32,6 +33,8 @@ struct summary {
 	uint64_t cur_live, cur_heap, cur_mmap;
 	uint64_t peak_unused;   /* most heap+mapping bytes held by the allocator but in no live block */
 	uint64_t frees_null, frees_unknown, frees_kept, frees_returned;
+	/* blocks freed by another family's free: [allocating family][freeing family] */
+	uint64_t mismatched[FL_NFAMILY][FL_NFAMILY];
 	uint64_t orphan_events; /* tagged with a call whose return was never seen */
 	uint64_t reasons;       /* the allocator's own accounts of its decisions (refalloc) */
 	uint64_t kernel_counted; /* 1: stat --no-calls: syscalls and faults counted in the kernel only */
@@ -48,7 +51,9 @@ struct run_info {
 	int exit_status; /* wait status */
 	uint64_t lost;
 	uint64_t start_ns, end_ns;
-	char allocator[4096];
+	char allocator[4096];        /* the object malloc comes from */
+	char allocators_more[4096];  /* the other objects some entry points come from, "; " between */
+	uint8_t probe_of[FL_NFUNC];  /* the entry whose probe counts func (an alias), 0xff: unknown */
 };
 
 /* One process's view of memory. */
@@ -69,6 +74,7 @@ struct corr_item {
 	/* FL_EV_CALL */
 	struct alloc_block *block; /* block returned, or freed (still in the index) */
 	bool unknown_free;   /* free/realloc of a pointer no known block has */
+	bool mismatched;     /* it freed a block of another family (a new'd block with free, ...) */
 	uint32_t syscalls_caused; /* outermost call: memory syscalls made inside it */
 	/* FL_EV_SYSCALL */
 	uint64_t heap_old, heap_new; /* brk: the break before and after */

@@ -7,11 +7,11 @@
 #define COUNT(field) { offsetof(struct summary, field), sizeof(((struct summary *)0)->field) / sizeof(uint64_t) }
 
 const struct summary_field summary_count_fields[] = {
-	COUNT(calls), COUNT(calls_nested), COUNT(calls_with_syscall), COUNT(syscalls), COUNT(by_caller),
+	COUNT(calls), COUNT(calls_nested), COUNT(calls_nested_by), COUNT(calls_with_syscall), COUNT(syscalls), COUNT(by_caller),
 	COUNT(faults_total), COUNT(faults_user), COUNT(faults_kernel), COUNT(faults_owner),
 	COUNT(first_touch), COUNT(first_touch_owner), COUNT(alloc_faults_in_call),
 	COUNT(bytes_requested), COUNT(peak_live), COUNT(peak_heap), COUNT(peak_mmap), COUNT(peak_unused),
-	COUNT(frees_null), COUNT(frees_unknown), COUNT(frees_kept), COUNT(frees_returned),
+	COUNT(frees_null), COUNT(frees_unknown), COUNT(frees_kept), COUNT(frees_returned), COUNT(mismatched),
 	COUNT(orphan_events), COUNT(reasons),
 };
 const size_t summary_count_nfields = sizeof(summary_count_fields) / sizeof(summary_count_fields[0]);

@@ -34,7 +34,7 @@ struct session {
 	const struct session_opts *o;
 	struct session_result *res;
 	struct tracer *tracer;
-	struct allocator alloc;      /* the target's allocator (found before the tracer is opened) */
+	struct alloc_set allocs;     /* the target's allocator objects (found before the tracer is opened) */
 	char path[4096];             /* the command's file */
 	pid_t pid;                   /* the target (the command, or the attached process) */
 	int nmapped;
@@ -373,6 +373,49 @@ static void print_self_stats(const struct session *s, uint64_t ns)
 
 static void emit_stack_mode(struct session *s);
 
+/* The probes of every object of the allocator set. */
+static int attach_allocators(struct session *s, pid_t pid, char *err, size_t errlen)
+{
+	for (int i = 0; i < s->allocs.n; i++)
+		if (tracer_attach_allocator(s->tracer, &s->allocs.obj[i], pid, err, errlen))
+			return -1;
+	return 0;
+}
+
+/* "libc.so.6" or "libc.so.6 + libstdc++.so.6": the objects, for -v (static storage). */
+static const char *allocators_shown(const struct session *s)
+{
+	static char buf[8192];
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < s->allocs.n && off < sizeof(buf); i++)
+		off += snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? " + " : "", s->allocs.obj[i].shown);
+	return buf;
+}
+
+/* One FL_META_ALLOCATOR per object, malloc's first, each followed by the
+ * FL_META_PROBES of what is probed in it (which entry points share a probe). */
+static void emit_allocators(struct session *s, pid_t pid)
+{
+	for (int i = 0; i < s->allocs.n; i++) {
+		const struct allocator *a = &s->allocs.obj[i];
+		uint8_t pairs[2 * FL_NFUNC];
+		size_t n = 0;
+
+		emit_meta(s, FL_META_ALLOCATOR, pid, 0, a->shown, strlen(a->shown));
+		for (int f = 0; f < FL_NFUNC; f++) {
+			if (!a->offset[f])
+				continue;
+			pairs[n++] = (uint8_t)f;
+			pairs[n++] = (uint8_t)(a->alias_of[f] >= 0 ? a->alias_of[f] : f);
+		}
+		emit_meta(s, FL_META_PROBES, pid, 0, pairs, n);
+	}
+	if (!s->allocs.n)
+		emit_meta(s, FL_META_ALLOCATOR, pid, 0, "", 0);
+}
+
 /* The command's file and its allocator, before anything is loaded. */
 static int find_command(struct session *s)
 {
@@ -387,7 +430,7 @@ static int find_command(struct session *s)
 		       FL_EXIT_CANNOT_EXEC;
 	/* a file that is no program is "cannot execute" (126), as in the shell; an
 	 * ELF without an allocator is faultline's own failure (125) */
-	if (!o->count_only && (rc = allocator_for_exec(s->path, &s->alloc, err, sizeof(err))) != 0)
+	if (!o->count_only && (rc = allocator_for_exec(s->path, &s->allocs, err, sizeof(err))) != 0)
 		return fprintf(stderr, "faultline: %s\n", err),
 		       rc == ALLOCATOR_NOT_A_PROGRAM ? FL_EXIT_CANNOT_EXEC : FL_EXIT_FAILED;
 	return 0;
@@ -396,7 +439,6 @@ static int find_command(struct session *s)
 static int start_command(struct session *s, struct child *c, double *attach_ms)
 {
 	const struct session_opts *o = s->o;
-	const struct allocator *alloc = &s->alloc;
 	char err[1024];
 	uint64_t t0 = now_ns();
 
@@ -408,8 +450,7 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	if (o->stack_mode)
 		s->ptraced = !ptrace(PTRACE_SEIZE, c->pid, 0, PTRACE_O_TRACEEXIT);
 	if (tracer_add_target(s->tracer, c->pid, true, err, sizeof(err)) ||
-	    (!o->count_only &&
-	     tracer_attach_allocator(s->tracer, alloc, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
+	    (!o->count_only && attach_allocators(s, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
 		fprintf(stderr, "faultline: %s\n", err);
 		child_abort(c);
 		return FL_EXIT_FAILED;
@@ -418,12 +459,12 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	*attach_ms = (now_ns() - t0) / 1e6;
 	if (o->verbose)
 		fprintf(stderr, "faultline: allocator %s, %d uprobes (%s), pid %d, probes live in %.1f ms\n",
-			alloc->shown, tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), c->pid,
+			allocators_shown(s), tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), c->pid,
 			*attach_ms);
 	emit_meta(s, FL_META_START, c->pid, now_ns(), NULL, 0);
 	emit_command(s, o->argv);
 	emit_meta(s, FL_META_TARGET, c->pid, 0, NULL, 0);
-	emit_meta(s, FL_META_ALLOCATOR, c->pid, 0, alloc->shown, strlen(alloc->shown));
+	emit_allocators(s, c->pid);
 	emit_stack_mode(s);
 	if (child_release(c, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s: %s\n", o->argv[0], err);
@@ -507,7 +548,7 @@ static int find_attached(struct session *s)
 {
 	char err[1024];
 
-	if (!s->o->count_only && allocator_for_pid(s->o->attach_pid, &s->alloc, err, sizeof(err)))
+	if (!s->o->count_only && allocator_for_pid(s->o->attach_pid, &s->allocs, err, sizeof(err)))
 		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
 	return 0;
 }
@@ -515,14 +556,13 @@ static int find_attached(struct session *s)
 static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 {
 	pid_t pid = s->o->attach_pid;
-	const struct allocator *alloc = &s->alloc;
 	uint64_t t0 = now_ns();
 	char err[1024];
 
 	s->pid = pid;
 	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	/* probes first, then the target: no syscall is seen before the calls can be */
-	if ((!s->o->count_only && tracer_attach_allocator(s->tracer, alloc, pid, err, sizeof(err))) ||
+	if ((!s->o->count_only && attach_allocators(s, pid, err, sizeof(err))) ||
 	    tracer_add_target(s->tracer, pid, false, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s\n", err);
 		return FL_EXIT_FAILED;
@@ -534,11 +574,11 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 	*attach_ms = (now_ns() - t0) / 1e6;
 	if (s->o->verbose)
 		fprintf(stderr, "faultline: attached to pid %d: allocator %s, %d uprobes (%s), probes live in %.1f ms\n",
-			pid, alloc->shown, tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), *attach_ms);
+			pid, allocators_shown(s), tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), *attach_ms);
 	emit_meta(s, FL_META_START, pid, now_ns(), NULL, 0);
 	emit_proc_command(s, pid);
 	emit_meta(s, FL_META_TARGET, pid, 1, NULL, 0);
-	emit_meta(s, FL_META_ALLOCATOR, pid, 0, alloc->shown, strlen(alloc->shown));
+	emit_allocators(s, pid);
 	emit_stack_mode(s);
 	emit_maps(s, pid);
 	return 0;
@@ -566,7 +606,10 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	if (rc)
 		goto out;
 	topts.count_only = o->count_only;
-	topts.usdt_refalloc = s.alloc.usdt_refalloc;
+	for (int i = 0; i < s.allocs.n; i++)
+		topts.usdt_refalloc |= s.allocs.obj[i].usdt_refalloc;
+	topts.uprobes = !o->count_only && (s.allocs.n > 1 || !topts.usdt_refalloc);
+	topts.entries_used = s.allocs.used;
 	topts.stack_mode = o->stack_mode;
 	topts.stack_sample = o->stack_sample;
 	topts.stack_bytes = o->stack_bytes;

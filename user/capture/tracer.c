@@ -100,6 +100,27 @@ int tracer_check_supported(char *err, size_t errlen)
 	return 0;
 }
 
+/* The entry program of each line of fl_funcs.h's table (bpf/faultline.bpf.c
+ * makes one per line, enter_<ID>). */
+static const char *const entry_prog_names[FL_NFUNC] = {
+#define ENTRY_PROG_NAME(id, ...) "enter_" #id,
+	FL_ENTRIES(ENTRY_PROG_NAME)
+#undef ENTRY_PROG_NAME
+};
+
+/* Is the uprobe program name needed: its entry point is in some object
+ * probed with uprobes (the shared return and free(NULL) programs whenever
+ * any is)? */
+static bool entry_needed(const struct tracer_opts *o, const char *name)
+{
+	if (o->count_only || !o->uprobes)
+		return false;
+	for (int f = 0; f < FL_NFUNC; f++)
+		if (!strcmp(name, entry_prog_names[f]))
+			return !o->entries_used || o->entries_used[f];
+	return true;
+}
+
 /* Which programs are loaded: the uprobe programs for an allocator probed
  * with uprobes (for uprobe-multi links where use_multi), the USDT ones (off
  * by default: "?usdt") for refalloc, neither without calls (count_only). */
@@ -111,7 +132,7 @@ static void choose_programs(struct bpf_object *obj, const struct tracer_opts *o,
 		const char *sec = bpf_program__section_name(p);
 		bool uprobe = !strcmp(sec, "uprobe") || !strcmp(sec, "uretprobe");
 
-		if (uprobe && (o->count_only || o->usdt_refalloc))
+		if (uprobe && !entry_needed(o, bpf_program__name(p)))
 			bpf_program__set_autoload(p, false);
 		else if (uprobe && use_multi)
 			bpf_program__set_expected_attach_type(p, FL_ATTACH_UPROBE_MULTI);
@@ -192,14 +213,6 @@ int tracer_remove_target(struct tracer *t, pid_t tgid)
 
 	return bpf_map_delete_elem(bpf_map__fd(t->skel->maps.targets), &key);
 }
-
-/* The entry program of each line of fl_funcs.h's table (bpf/faultline.bpf.c
- * makes one per line, enter_<ID>). */
-static const char *const entry_prog_names[FL_NFUNC] = {
-#define ENTRY_PROG_NAME(id, ...) "enter_" #id,
-	FL_ENTRIES(ENTRY_PROG_NAME)
-#undef ENTRY_PROG_NAME
-};
 
 static struct bpf_program *entry_prog(struct faultline *s, int func)
 {

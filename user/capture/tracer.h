@@ -14,7 +14,9 @@ struct tracer_opts {
 	int verbose;
 	size_t ringbuf_bytes; /* 0: the default (64 MiB) */
 	bool count_only;      /* syscalls and faults counted in the kernel, not streamed */
-	bool usdt_refalloc;   /* the allocator is refalloc: its USDT probes, not uprobes */
+	bool usdt_refalloc;   /* an allocator object is refalloc: its USDT probes, not uprobes */
+	bool uprobes;         /* some object is probed with uprobes */
+	const bool *entries_used; /* [FL_NFUNC]: entry points some object has (NULL: all) */
 	int stack_mode;       /* enum fl_stack_mode */
 	unsigned stack_sample;/* --stacks=all: one outermost call in this many per thread */
 	unsigned stack_bytes; /* user stack bytes copied per record */

@@ -45,7 +45,7 @@ static void live_tick(void *ctx, bool final)
 		live_printer_flush(l->lp);
 	if (!l->status_line || final)
 		return;
-	for (int i = 0; i < FL_NFUNC; i++)
+	for (int i = 0; i < FL_NCALLS; i++)
 		calls += s->calls[i];
 	for (int i = 0; i < FL_NSYS; i++)
 		sys += s->syscalls[i];

@@ -2,6 +2,7 @@
  * key is present even when zero, since scripts and CI depend on the names. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include "fl_schema.h"
 #include "output/output.h"
@@ -35,8 +36,8 @@ static void write_target(FILE *out, const struct run_info *ri)
 static void write_by_caller(FILE *out, const struct summary *s)
 {
 	fprintf(out, "\"syscalls_by_caller\":{");
-	for (int f = 0; f <= FL_NFUNC; f++) {
-		fprintf(out, "%s\"%s\":", f ? "," : "", f < FL_NFUNC ? fl_func_names[f] : "none");
+	for (int f = 0; f <= FL_NCALLS; f++) {
+		fprintf(out, "%s\"%s\":", f ? "," : "", f < FL_NCALLS ? fl_call_names[f] : "none");
 		json_counts(out, s->by_caller[f], fl_sys_names, FL_NSYS);
 	}
 	fputc('}', out);
@@ -46,7 +47,7 @@ static void write_by_caller(FILE *out, const struct summary *s)
 static void write_count_sections(FILE *out, const struct summary *s)
 {
 	fprintf(out, "\"calls\":");
-	json_counts(out, s->calls, fl_func_names, FL_NFUNC);
+	json_counts(out, s->calls, fl_call_names, FL_NCALLS);
 	fprintf(out, ",\"syscalls\":");
 	json_counts(out, s->syscalls, fl_sys_names, FL_NSYS);
 	fputc(',', out);
@@ -84,6 +85,27 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 		",\"orphan_events\":%" PRIu64 ",\"allocator\":", s->calls_nested, s->frees_unknown,
 		s->frees_null, s->orphan_events);
 	json_string(out, ri->allocator);
+	fprintf(out, ",\"allocators\":[");
+	json_string(out, ri->allocator);
+	for (const char *p = ri->allocators_more; *p;) {
+		const char *end = strstr(p, "; ");
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char one[4096];
+
+		snprintf(one, sizeof(one), "%.*s", (int)n, p);
+		fputc(',', out);
+		json_string(out, one);
+		p += n + (end ? 2 : 0);
+	}
+	fprintf(out, "],\"mismatched_frees\":{");
+	for (int a = 0, first = 1; a < FL_NFAMILY; a++)
+		for (int f = 0; f < FL_NFAMILY; f++)
+			if (a != f) {
+				fprintf(out, "%s\"%s/%s\":%" PRIu64, first ? "" : ",", fl_family_names[a],
+					fl_family_free_names[f], s->mismatched[a][f]);
+				first = 0;
+			}
+	fputc('}', out);
 	fprintf(out, ",\"peak_unused\":%" PRIu64, s->peak_unused);
 	fprintf(out, ",\"truncated\":%s,\"mode\":\"%s\"", truncated ? "true" : "false",
 		s->kernel_counted ? "syscalls-and-faults" : "full");

@@ -40,6 +40,8 @@ static void write_call(FILE *out, const struct corr_item *it)
 	const struct fl_ev_call *e = (const void *)it->rec;
 
 	fprintf(out, ",\"func\":\"%s\"", fl_func_name(e->h.func));
+	if (e->h.func < FL_NFUNC && fl_entries[e->h.func].variant[0])
+		fprintf(out, ",\"variant\":\"%s\"", fl_entries[e->h.func].variant);
 	write_call_args(out, e);
 	if (e->h.flags & FL_F_NESTED) {
 		fprintf(out, ",\"nested\":true");

@@ -18,6 +18,8 @@ struct note {
 	uint64_t seq;
 	uint64_t freed_seq;            /* free: call that made the freed block */
 	uint64_t freed_size;
+	uint8_t freed_func;            /* the call that made it */
+	bool mismatched;               /* freed by another family's call */
 	uint32_t faults_in_call, faults_program, faults_kernel;
 	char where[96];                /* where the pointer lies, e.g. "heap start + 0x2a0" */
 	char text[NOTE_TEXT];          /* syscalls it caused */
@@ -109,11 +111,13 @@ static void remember_call(struct text_report *tr, const struct corr_item *it)
 	memcpy(&n->call, it->rec, sizeof(n->call));
 	n->seq = it->seq;
 	n->freed_seq = n->freed_size = 0;
+	n->mismatched = it->mismatched;
 	n->faults_in_call = n->faults_program = n->faults_kernel = 0;
 	n->where[0] = n->text[0] = '\0';
 	if (it->block && fl_is_free(n->call.h.func)) {
 		n->freed_seq = it->block->seq;
 		n->freed_size = it->block->size;
+		n->freed_func = it->block->func;
 	}
 }
 
@@ -152,7 +156,7 @@ static void on_call(struct text_report *tr, const struct corr_item *it)
 	tr->last = UINT32_MAX;
 	tr->last_seq = it->seq;
 	remember_call(tr, it);
-	if (!it->syscalls_caused && !is_large(e) && !freed_large)
+	if (!it->syscalls_caused && !is_large(e) && !freed_large && !it->mismatched)
 		return;
 	tr->last = add_note(tr);
 	if (tr->last != UINT32_MAX && it->block && !fl_is_free(e->h.func)) {
@@ -327,8 +331,11 @@ static void write_header(FILE *out, const struct summary *s, const struct run_in
 	else if (ri->have_exit)
 		fprintf(out, "   killed by signal %d", WTERMSIG(ri->exit_status));
 	fprintf(out, "   duration %.3f ms\n", run_duration_ns(s, ri) / 1e6);
-	fprintf(out, "allocator: %s\n", s->kernel_counted ? "(not probed: syscalls and faults only)"
+	fprintf(out, "allocator: %s", s->kernel_counted ? "(not probed: syscalls and faults only)"
 		: ri->allocator[0] ? ri->allocator : "(unknown)");
+	if (!s->kernel_counted && ri->allocators_more[0])
+		fprintf(out, "; some entry points from %s", ri->allocators_more);
+	fputc('\n', out);
 	if (truncated)
 		fprintf(out, "events:    TRUNCATED: the recording was cut short; events lost before the cut: "
 			"unknown\n");
@@ -337,15 +344,78 @@ static void write_header(FILE *out, const struct summary *s, const struct run_in
 			ri->lost ? " (the counts below are lower bounds)" : "");
 }
 
-static void write_calls(FILE *out, const struct summary *s)
+/* Entry points one probe stands for (tcmalloc's operator delete is its
+ * free): their calls are counted under the first name; said once per probe. */
+static void write_aliases(FILE *out, const struct run_info *ri)
 {
-	fprintf(out, "\nAllocator calls          calls   caused a syscall\n");
-	for (int f = 0; f < FL_NFUNC; f++)
-		if (s->calls[f])
-			fprintf(out, "  %-20s %9" PRIu64 "   %9" PRIu64 "\n", fl_func_names[f], s->calls[f],
-				s->calls_with_syscall[f]);
+	uint32_t said[FL_NFUNC];
+	int nsaid = 0;
+	bool any = false, cross = false;
+
+	for (unsigned p = 0; p < FL_NFUNC; p++) {
+		bool in[FL_NCALLS] = { false }, dup = false;
+		uint32_t set = 0;
+		int names = 0;
+
+		for (unsigned f = 0; f < FL_NFUNC; f++)
+			if (ri->probe_of[f] == p && !in[fl_func_call(f)]) {
+				in[fl_func_call(f)] = true;
+				set |= 1u << fl_func_call(f);
+				names++;
+			}
+		for (int k = 0; k < nsaid; k++)
+			dup |= said[k] == set;
+		if (names < 2 || dup)
+			continue;
+		said[nsaid++] = set;
+		fprintf(out, "%s", any ? "; " : "  one function at one address, counted under the first name: ");
+		any = true;
+		for (int c = 0, k = 0; c < FL_NCALLS; c++) {
+			if (!in[c])
+				continue;
+			fprintf(out, "%s%s", k++ ? " = " : "", fl_call_names[c]);
+			cross |= fl_call_family[c] != fl_call_family[fl_func_call(p)];
+		}
+	}
+	if (any)
+		fprintf(out, "%s\n", cross ? " (a mismatched free between those cannot be seen)" : "");
+}
+
+static void write_mismatches(FILE *out, const struct summary *s)
+{
+	uint64_t n = 0;
+
+	for (int a = 0; a < FL_NFAMILY; a++)
+		for (int f = 0; f < FL_NFAMILY; f++)
+			n += s->mismatched[a][f];
+	if (!n)
+		return;
+	fprintf(out, "  mismatched deallocation: %" PRIu64 " block%s freed by another family's call:", n,
+		n == 1 ? "" : "s");
+	for (int a = 0; a < FL_NFAMILY; a++)
+		for (int f = 0; f < FL_NFAMILY; f++)
+			if (s->mismatched[a][f])
+				fprintf(out, " %s'd freed with %s %" PRIu64 ";", fl_family_names[a], fl_family_free_names[f],
+					s->mismatched[a][f]);
+	fputc('\n', out);
+}
+
+static void write_calls(FILE *out, const struct summary *s, const struct run_info *ri)
+{
+	fprintf(out, "\nAllocator calls          calls   caused a syscall%s\n",
+		s->calls_nested ? "   inside another call" : "");
+	for (int f = 0; f < FL_NCALLS; f++) {
+		if (!s->calls[f])
+			continue;
+		fprintf(out, "  %-20s %9" PRIu64 "   %9" PRIu64, fl_call_names[f], s->calls[f], s->calls_with_syscall[f]);
+		if (s->calls_nested)
+			fprintf(out, "   %9" PRIu64, s->calls_nested_by[f]);
+		fputc('\n', out);
+	}
 	if (s->calls_nested)
 		fprintf(out, "  (%" PRIu64 " of these were made inside another allocator call)\n", s->calls_nested);
+	write_aliases(out, ri);
+	write_mismatches(out, s);
 	if (s->calls[FL_FREE])
 		fprintf(out, "  free: %" PRIu64 " gave memory back with a syscall, %" PRIu64
 			" kept it in the process (no syscall), %" PRIu64 " free(NULL), %" PRIu64 " unknown pointer\n",
@@ -355,13 +425,13 @@ static void write_calls(FILE *out, const struct summary *s)
 static void write_syscalls(FILE *out, const struct summary *s)
 {
 	fprintf(out, "\nMemory syscalls      total");
-	for (int f = 0; f <= FL_NFUNC; f++)
+	for (int f = 0; f <= FL_NCALLS; f++)
 		if (f == FL_CALLER_NONE || s->calls[f])
-			fprintf(out, " %9s", f < FL_NFUNC ? fl_func_names[f] : "outside");
+			fprintf(out, " %9s", f < FL_NCALLS ? fl_call_names[f] : "outside");
 	fputc('\n', out);
 	for (int k = 0; k < FL_NSYS; k++) {
 		fprintf(out, "  %-14s %9" PRIu64, fl_sys_names[k], s->syscalls[k]);
-		for (int f = 0; f <= FL_NFUNC; f++)
+		for (int f = 0; f <= FL_NCALLS; f++)
 			if (f == FL_CALLER_NONE || s->calls[f])
 				fprintf(out, " %9" PRIu64, s->by_caller[f][k]);
 		fputc('\n', out);
@@ -402,7 +472,7 @@ void text_call_signature(FILE *out, const struct fl_ev_call *e)
 	struct call_arg args[3];
 	int n = call_args(e, args), shown = 0;
 
-	fprintf(out, "%s(", fl_entries[e->h.func < FL_NFUNC ? e->h.func : 0].name);
+	fprintf(out, "%s(", fl_func_name(e->h.func < FL_NFUNC ? e->h.func : 0));
 	for (int i = 0; i < n; i++) {
 		const char *sep = shown++ ? ", " : "";
 
@@ -423,6 +493,9 @@ static void call_signature(FILE *out, const struct note *n)
 	text_call_signature(out, &n->call);
 	if (fl_is_free(n->call.h.func) && n->freed_seq)
 		fprintf(out, " [block of #%" PRIu64 ", %" PRIu64 " B]", n->freed_seq, n->freed_size);
+	if (n->mismatched && n->freed_func < FL_NFUNC)
+		fprintf(out, " MISMATCHED: a block of %s freed with %s", fl_func_name(n->freed_func),
+			fl_func_name(n->call.h.func));
 }
 
 /* Is the allocator glibc's (whose mmap threshold moves)? */
@@ -459,7 +532,7 @@ static void write_note(FILE *out, const struct note *n, bool glibc)
 void text_summary_write(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)
 {
 	write_header(out, s, ri, truncated);
-	write_calls(out, s);
+	write_calls(out, s, ri);
 	write_syscalls(out, s);
 	write_faults(out, s);
 	write_memory(out, s);

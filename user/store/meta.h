@@ -22,6 +22,10 @@ enum fl_meta_kind {
 	FL_META_STACKS_SKIPPED = 11, /* value: stacks not taken, the ring buffer being over half full */
 	FL_META_BUILD_ID = 10, /* tgid; data: path NUL build-id (hex): the object tgid maps at path
 				  (--stacks; a copy is in the build-id cache, buildid_cache.h) */
+	FL_META_PROBES = 12,   /* tgid; data: byte pairs (func, probe) for each entry point probed in
+				  the allocator object named by the FL_META_ALLOCATOR just before:
+				  probe is the entry whose probe it shares (its calls are counted
+				  as that one's), itself when it has its own */
 };
 
 struct fl_meta {

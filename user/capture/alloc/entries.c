@@ -45,7 +45,7 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct allocator 
 	}
 }
 
-static void mark_aliases(struct allocator *a)
+void allocator_mark_aliases(struct allocator *a)
 {
 	a->nfuncs = 0;
 	for (int i = 0; i < FL_NFUNC; i++) {
@@ -96,7 +96,7 @@ int allocator_scan(const char *path, struct allocator *a, char *err, size_t errl
 	elf_end(elf);
 	glibc_place_free_probe(fd, a);
 	close(fd);
-	mark_aliases(a);
-	return a->offset[FL_MALLOC] ? a->nfuncs : 0;
+	allocator_mark_aliases(a);
+	return a->nfuncs;
 }
 

@@ -136,12 +136,100 @@ static bool script_interpreter(const char *path, char *out, size_t outlen)
 	return found;
 }
 
-int allocator_for_exec(const char *exe, struct allocator *a, char *err, size_t errlen)
+/* The candidate objects in symbol lookup order: what they are read
+ * through, and their names for people. */
+struct candidates {
+	char (*via)[4096];
+	char (*shown)[4096];
+	int n, cap;
+};
+
+static void candidate_add(struct candidates *c, const char *via, const char *shown)
+{
+	if (c->n == c->cap) {
+		int cap = c->cap ? c->cap * 2 : 16;
+		void *v = realloc(c->via, cap * sizeof(*c->via)), *s;
+
+		if (!v)
+			return;
+		c->via = v;
+		s = realloc(c->shown, cap * sizeof(*c->shown));
+		if (!s)
+			return;
+		c->shown = s;
+		c->cap = cap;
+	}
+	snprintf(c->via[c->n], sizeof(c->via[0]), "%s", via);
+	snprintf(c->shown[c->n], sizeof(c->shown[0]), "%s", shown);
+	c->n++;
+}
+
+/* Binds each entry point to the first candidate that defines it, as the
+ * dynamic linker does, and keeps the objects that give some: malloc's
+ * first, then the others in lookup order. 0, or -1 if none defines malloc. */
+static int set_build(struct alloc_set *set, const struct candidates *c)
+{
+	struct allocator *scan = calloc(c->n ? c->n : 1, sizeof(*scan));
+	int owner[FL_NFUNC], order[ALLOC_MAX_OBJECTS + 1], norder = 0;
+	char err[256];
+
+	memset(set, 0, sizeof(*set));
+	if (!scan)
+		return -1;
+	for (int f = 0; f < FL_NFUNC; f++)
+		owner[f] = -1;
+	for (int i = 0; i < c->n; i++) {
+		if (allocator_scan(c->via[i], &scan[i], err, sizeof(err)) <= 0)
+			continue;
+		for (int f = 0; f < FL_NFUNC; f++)
+			if (owner[f] < 0 && scan[i].offset[f])
+				owner[f] = i;
+	}
+	if (owner[FL_MALLOC] >= 0)
+		order[norder++] = owner[FL_MALLOC];
+	for (int i = 0; i < c->n && owner[FL_MALLOC] >= 0 && norder < ALLOC_MAX_OBJECTS; i++) {
+		bool gives = false;
+
+		for (int f = 0; f < FL_NFUNC; f++)
+			gives |= owner[f] == i;
+		if (gives && i != owner[FL_MALLOC])
+			order[norder++] = i;
+	}
+	for (int k = 0; k < norder; k++) {
+		struct allocator *a = &set->obj[set->n++];
+		int i = order[k];
+
+		*a = scan[i];
+		for (int f = 0; f < FL_NFUNC; f++) {
+			if (owner[f] != i) {
+				a->offset[f] = 0; /* bound to another object */
+				if (f == FL_FREE)
+					a->free_skip = a->free_null_offset = 0;
+			} else {
+				set->used[f] = true;
+			}
+		}
+		allocator_mark_aliases(a);
+		snprintf(a->shown, sizeof(a->shown), "%s", c->shown[i]);
+	}
+	free(scan);
+	return set->n ? 0 : -1;
+}
+
+static void candidates_free(struct candidates *c)
+{
+	free(c->via);
+	free(c->shown);
+}
+
+int allocator_for_exec(const char *exe, struct alloc_set *set, char *err, size_t errlen)
 {
 	char interp[4096], lib[4096], script_interp[4096];
+	struct candidates cands = { 0 };
 	char *list, *cursor;
-	int n;
+	int rc;
 
+	memset(set, 0, sizeof(*set));
 	if (script_interpreter(exe, script_interp, sizeof(script_interp)))
 		exe = script_interp; /* a script: the allocator is its interpreter's */
 
@@ -149,28 +237,26 @@ int allocator_for_exec(const char *exe, struct allocator *a, char *err, size_t e
 		return snprintf(err, errlen, "libelf: %s", elf_errmsg(-1)), -1;
 	if (elf_interp(exe, interp, sizeof(interp), err, errlen))
 		return ALLOCATOR_NOT_A_PROGRAM;
-	n = allocator_scan(exe, a, err, errlen);
-	if (n < 0)
-		return -1;
-	if (n > 0 || !interp[0]) {
-		if (n == 0)
-			return snprintf(err, errlen, "%s is statically linked and defines no malloc: no allocator to probe", exe), -1;
-		return 0;
-	}
-	list = loader_list(interp, exe);
-	if (!list)
-		return snprintf(err, errlen, "cannot list the libraries of %s", exe), -1;
-	cursor = list;
-	while (next_listed_path(&cursor, lib, sizeof(lib))) {
-		if (strcmp(lib, interp) == 0)
-			continue;
-		if (allocator_scan(lib, a, err, errlen) > 0) {
-			free(list);
-			return 0;
+	candidate_add(&cands, exe, exe);
+	if (interp[0]) {
+		list = loader_list(interp, exe);
+		if (!list) {
+			candidates_free(&cands);
+			return snprintf(err, errlen, "cannot list the libraries of %s", exe), -1;
 		}
+		cursor = list;
+		while (next_listed_path(&cursor, lib, sizeof(lib)))
+			if (strcmp(lib, interp) != 0)
+				candidate_add(&cands, lib, lib);
+		free(list);
 	}
-	free(list);
-	return snprintf(err, errlen, "no object loaded by %s defines malloc: no allocator to probe", exe), -1;
+	rc = set_build(set, &cands);
+	candidates_free(&cands);
+	if (rc && !interp[0])
+		return snprintf(err, errlen, "%s is statically linked and defines no malloc: no allocator to probe", exe), -1;
+	if (rc)
+		return snprintf(err, errlen, "no object loaded by %s defines malloc: no allocator to probe", exe), -1;
+	return 0;
 }
 
 /* ---- a running process ---------------------------------------------------- */
@@ -178,6 +264,7 @@ int allocator_for_exec(const char *exe, struct allocator *a, char *err, size_t e
 struct mapped_object {
 	char path[4096];      /* as /proc/PID/maps shows it */
 	char via[128];        /* /proc/PID/map_files/START-END */
+	int rank, order;      /* lookup_rank; place in the maps */
 };
 
 /* Distinct file-backed objects in /proc/PID/maps, in address order. */
@@ -215,27 +302,45 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-/* Is obj named in the process's LD_PRELOAD? */
-static bool is_preloaded(pid_t pid, const char *obj)
+/* Is the object mapped as o one the process's LD_PRELOAD names? Each
+ * entry is looked up in the process's own root, and compared by device and
+ * inode: a preload through a symlink (libtcmalloc_minimal.so.4, mapped as
+ * .so.4.5.10) is the file it names. */
+static bool is_preloaded(pid_t pid, const struct mapped_object *o)
 {
-	char path[64], env[65536];
-	bool found = false;
+	char path[64], env[65536], entry[4200];
+	struct stat obj, st;
 	ssize_t n;
 	int fd;
 
+	if (stat(o->via, &obj))
+		return false;
 	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	n = read(fd, env, sizeof(env) - 1);
+	n = io_read(fd, env, sizeof(env) - 1);
 	close(fd);
 	if (n <= 0)
 		return false;
 	env[n] = 0;
-	for (char *p = env; p < env + n; p += strlen(p) + 1)
-		if (!strncmp(p, "LD_PRELOAD=", 11) && strstr(p + 11, base_name(obj)))
-			found = true;
-	return found;
+	for (char *p = env; p < env + n; p += strlen(p) + 1) {
+		char *list, *save = NULL;
+
+		if (strncmp(p, "LD_PRELOAD=", 11))
+			continue;
+		for (list = strtok_r(p + 11, " :", &save); list; list = strtok_r(NULL, " :", &save)) {
+			if (list[0] == '/')
+				snprintf(entry, sizeof(entry), "/proc/%d/root%s", pid, list);
+			else if (strcmp(base_name(o->path), list))
+				continue; /* a bare name: the loader's search, matched by name */
+			else
+				return true;
+			if (!stat(entry, &st) && st.st_dev == obj.st_dev && st.st_ino == obj.st_ino)
+				return true;
+		}
+	}
+	return false;
 }
 
 /* Lower is preferred: 0 executable, 1 preloaded, 2 other, 3 libc. */
@@ -243,18 +348,27 @@ static int lookup_rank(pid_t pid, const struct mapped_object *o, const char *exe
 {
 	if (!strcmp(o->path, exe))
 		return 0;
-	if (is_preloaded(pid, o->path))
+	if (is_preloaded(pid, o))
 		return 1;
 	return strncmp(base_name(o->path), "libc.so", 7) ? 2 : 3;
 }
 
-int allocator_for_pid(pid_t pid, struct allocator *a, char *err, size_t errlen)
+static int compare_rank(const void *a, const void *b)
+{
+	const struct mapped_object *x = a, *y = b;
+
+	return x->rank != y->rank ? x->rank - y->rank : x->order - y->order;
+}
+
+int allocator_for_pid(pid_t pid, struct alloc_set *set, char *err, size_t errlen)
 {
 	struct mapped_object *objs = calloc(256, sizeof(*objs));
 	char exe_link[64], exe[4096] = "";
-	int n, best = -1, best_rank = 99;
+	struct candidates cands = { 0 };
 	ssize_t len;
+	int n;
 
+	memset(set, 0, sizeof(*set));
 	if (!objs)
 		return snprintf(err, errlen, "out of memory"), -1;
 	if (elf_version(EV_CURRENT) == EV_NONE) {
@@ -267,21 +381,18 @@ int allocator_for_pid(pid_t pid, struct allocator *a, char *err, size_t errlen)
 		exe[len] = 0;
 	n = mapped_objects(pid, objs, 256);
 	for (int i = 0; i < n; i++) {
-		int rank = lookup_rank(pid, &objs[i], exe);
-		char e2[256];
-
-		if (rank < best_rank && allocator_scan(objs[i].via, a, e2, sizeof(e2)) > 0) {
-			best = i;
-			best_rank = rank;
-		}
+		objs[i].rank = lookup_rank(pid, &objs[i], exe);
+		objs[i].order = i;
 	}
-	if (best < 0) {
-		free(objs);
+	if (n > 0)
+		qsort(objs, n, sizeof(*objs), compare_rank);
+	for (int i = 0; i < n; i++)
+		candidate_add(&cands, objs[i].via, objs[i].path);
+	set_build(set, &cands);
+	candidates_free(&cands);
+	free(objs);
+	if (set->n == 0)
 		return snprintf(err, errlen, "process %d maps no object that defines malloc: no allocator to probe",
 				pid), -1;
-	}
-	allocator_scan(objs[best].via, a, err, errlen);
-	snprintf(a->shown, sizeof(a->shown), "%s", objs[best].path);
-	free(objs);
 	return 0;
 }
