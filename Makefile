@@ -45,7 +45,7 @@ $(BUILD)/vmlinux.h: | $(DEPS_STAMP)
 	@mkdir -p $(BUILD)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c include/faultline.h $(BUILD)/vmlinux.h
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h) $(BUILD)/vmlinux.h
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -Iinclude -I$(BUILD) -I/usr/include/$(shell uname -m)-linux-gnu -c $< -o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o

@@ -47,7 +47,28 @@
 	X(NEW, "new", NEW)                             \
 	X(NEW_ARRAY, "new[]", NEW_ARRAY)               \
 	X(DELETE, "delete", NEW)                       \
-	X(DELETE_ARRAY, "delete[]", NEW_ARRAY)
+	X(DELETE_ARRAY, "delete[]", NEW_ARRAY)         \
+	X(MALLOCX, "mallocx", C)                       \
+	X(RALLOCX, "rallocx", C)                       \
+	X(XALLOCX, "xallocx", C)                       \
+	X(DALLOCX, "dallocx", C)                       \
+	X(SDALLOCX, "sdallocx", C)                     \
+	X(MI_MALLOC_SMALL, "mi_malloc_small", C)       \
+	X(MI_ZALLOC, "mi_zalloc", C)                   \
+	X(MI_ZALLOC_SMALL, "mi_zalloc_small", C)       \
+	X(MI_MALLOCN, "mi_mallocn", C)                 \
+	X(MI_REALLOCN, "mi_reallocn", C)               \
+	X(MI_REALLOCF, "mi_reallocf", C)               \
+	X(MI_REZALLOC, "mi_rezalloc", C)               \
+	X(MI_RECALLOC, "mi_recalloc", C)               \
+	X(MI_EXPAND, "mi_expand", C)                   \
+	X(MI_MALLOC_ALIGNED, "mi_malloc_aligned", C)   \
+	X(MI_ZALLOC_ALIGNED, "mi_zalloc_aligned", C)   \
+	X(MI_CALLOC_ALIGNED, "mi_calloc_aligned", C)   \
+	X(MI_REALLOC_ALIGNED, "mi_realloc_aligned", C) \
+	X(MI_FREE_SIZE, "mi_free_size", C)             \
+	X(MI_FREE_ALIGNED, "mi_free_aligned", C)       \
+	X(MI_FREE_SIZE_ALIGNED, "mi_free_size_aligned", C)
 
 #define FL_ENTRIES(X)                                                                                          \
 	X(MALLOC,          MALLOC,         "",                "malloc",                              ALLOC,     1, 0, 0) \
@@ -79,7 +100,28 @@
 	X(DELETEA_ALIGNED, DELETE_ARRAY,   "aligned",         "_ZdaPvSt11align_val_t",               FREE,      0, 2, 1) \
 	X(DELETEA_SZ_AL,   DELETE_ARRAY,   "sized aligned",   "_ZdaPvmSt11align_val_t",              FREE,      2, 3, 1) \
 	X(DELETEA_NOTHROW, DELETE_ARRAY,   "nothrow",         "_ZdaPvRKSt9nothrow_t",                FREE,      0, 0, 1) \
-	X(DELETEA_AL_NT,   DELETE_ARRAY,   "aligned nothrow", "_ZdaPvSt11align_val_tRKSt9nothrow_t", FREE,      0, 2, 1)
+	X(DELETEA_AL_NT,   DELETE_ARRAY,   "aligned nothrow", "_ZdaPvSt11align_val_tRKSt9nothrow_t", FREE,      0, 2, 1) \
+	X(MALLOCX,         MALLOCX,        "",                "mallocx",                             ALLOC,     1, 0, 0) \
+	X(RALLOCX,         RALLOCX,        "",                "rallocx",                             REALLOC,   2, 0, 1) \
+	X(XALLOCX,         XALLOCX,        "",                "xallocx",                             INPLACE,   2, 0, 1) \
+	X(DALLOCX,         DALLOCX,        "",                "dallocx",                             FREE,      0, 0, 1) \
+	X(SDALLOCX,        SDALLOCX,       "",                "sdallocx",                            FREE,      2, 0, 1) \
+	X(MI_MALLOC_SMALL, MI_MALLOC_SMALL, "",               "mi_malloc_small",                     ALLOC,     1, 0, 0) \
+	X(MI_ZALLOC,       MI_ZALLOC,      "",                "mi_zalloc",                           ALLOC,     1, 0, 0) \
+	X(MI_ZALLOC_SMALL, MI_ZALLOC_SMALL, "",               "mi_zalloc_small",                     ALLOC,     1, 0, 0) \
+	X(MI_MALLOCN,      MI_MALLOCN,     "",                "mi_mallocn",                          ALLOC_N,   1, 2, 0) \
+	X(MI_REALLOCN,     MI_REALLOCN,    "",                "mi_reallocn",                         REALLOC_N, 2, 3, 1) \
+	X(MI_REALLOCF,     MI_REALLOCF,    "",                "mi_reallocf",                         REALLOC,   2, 0, 1) \
+	X(MI_REZALLOC,     MI_REZALLOC,    "",                "mi_rezalloc",                         REALLOC,   2, 0, 1) \
+	X(MI_RECALLOC,     MI_RECALLOC,    "",                "mi_recalloc",                         REALLOC_N, 2, 3, 1) \
+	X(MI_EXPAND,       MI_EXPAND,      "",                "mi_expand",                           REALLOC,   2, 0, 1) \
+	X(MI_MALLOC_AL,    MI_MALLOC_ALIGNED, "",             "mi_malloc_aligned",                   ALIGNED,   1, 2, 0) \
+	X(MI_ZALLOC_AL,    MI_ZALLOC_ALIGNED, "",             "mi_zalloc_aligned",                   ALIGNED,   1, 2, 0) \
+	X(MI_CALLOC_AL,    MI_CALLOC_ALIGNED, "",             "mi_calloc_aligned",                   ALLOC_N,   1, 2, 0) \
+	X(MI_REALLOC_AL,   MI_REALLOC_ALIGNED, "",            "mi_realloc_aligned",                  REALLOC,   2, 0, 1) \
+	X(MI_FREE_SIZE,    MI_FREE_SIZE,   "",                "mi_free_size",                        FREE,      2, 0, 1) \
+	X(MI_FREE_AL,      MI_FREE_ALIGNED, "",               "mi_free_aligned",                     FREE,      0, 2, 1) \
+	X(MI_FREE_SZ_AL,   MI_FREE_SIZE_ALIGNED, "",          "mi_free_size_aligned",                FREE,      2, 3, 1)
 
 /* The names calls are reported under, in table order. */
 enum fl_call {
@@ -109,6 +151,7 @@ enum fl_kind {
 	FL_KIND_REALLOC,   /* resizes block a2 to a0 bytes: returns it, a moved one, or NULL (a0 = 0: freed) */
 	FL_KIND_REALLOC_N, /* the same to a0 * a1 bytes */
 	FL_KIND_FREE,      /* releases block a2; has no return probe (the record is written at entry) */
+	FL_KIND_INPLACE,   /* resizes block a2 in place to a0 bytes or more, returns its size (xallocx) */
 };
 
 #ifndef __bpf__
@@ -171,7 +214,7 @@ static inline int fl_is_free(unsigned func)
 /* Does a call of this kind hand out a new (or moved) block? */
 static inline int fl_kind_returns_block(enum fl_kind k)
 {
-	return k != FL_KIND_FREE;
+	return k != FL_KIND_FREE && k != FL_KIND_INPLACE;
 }
 
 static inline int fl_kind_resizes(enum fl_kind k)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One table line is one allocator entry point (include/fl_funcs.h): a copy of
-# the tree with one line added to FL_ENTRIES builds, probes the new function
-# in a real program (its BPF program is made from the line), and reports its
-# calls under the new name, with the malloc calls it makes marked nested.
+# the tree with one line added to FL_ENTRIES (and one to FL_CALLS, the new
+# name it is reported under) builds, probes the new function in a real
+# program (its BPF program is made from the line), and reports its calls under
+# the new name, with the malloc calls it makes marked nested.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
 need_root
@@ -13,17 +14,24 @@ SRC=$T/src
 mkdir -p "$SRC/build"
 cp -r include bpf user tools examples Makefile tests "$SRC"/ 2>/dev/null
 cp build/vmlinux.h "$SRC/build/" && touch "$SRC/build/.deps-ok"
-# the new line goes after the last one (PVALLOC's, which then gets a continuation)
+# a name to report it under (FL_CALLS) and the entry point (FL_ENTRIES),
+# each appended as the last line of its list
 $PY3 - "$SRC/include/fl_funcs.h" <<'PYEOF'
 import sys
-p = sys.argv[1]; s = open(p).read()
-old = '	X(PVALLOC,        "pvalloc",        "pvalloc",        PAGES,     1, 0, 0)\n'
-assert old in s
-s = s.replace(old, old.rstrip('\n') + ' \\\n	X(TEST_ALLOC,     "test_alloc",     "fl_test_alloc",  ALLOC,     1, 0, 0)\n')
-open(p, 'w').write(s)
+p = sys.argv[1]
+lines = open(p).read().split("\n")
+def append(macro, new):
+    i = next(k for k, l in enumerate(lines) if l.startswith("#define " + macro + "(X)"))
+    while lines[i].rstrip().endswith("\\"):
+        i += 1
+    lines[i] = lines[i].rstrip() + " \\"
+    lines.insert(i + 1, new)
+append("FL_CALLS", '	X(TEST_ALLOC, "test_alloc", C)')
+append("FL_ENTRIES", '	X(TEST_ALLOC, TEST_ALLOC, "", "fl_test_alloc", ALLOC, 1, 0, 0)')
+open(p, "w").write("\n".join(lines))
 PYEOF
-d=$(diff -u include/fl_funcs.h "$SRC/include/fl_funcs.h" | grep -c '^+	X(')
-is "$d" 2 "the change is one table line (and the continuation of the line before it)"
+d=$(diff include/fl_funcs.h "$SRC/include/fl_funcs.h" | grep -c '^>')
+is "$d" 4 "the change is two table lines, a name and an entry point (and the continuations of the lines before them)"
 
 make -C "$SRC" -s -j2 build/faultline >"$T/build.log" 2>&1
 ok $? "the tree with the extra entry builds" "$(tail -5 "$T/build.log")"

@@ -13,7 +13,7 @@ ALLOCS="glibc:
 jemalloc:/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 tcmalloc:/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 mimalloc:/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
-plan $((2 + 4 * 7 + 5))
+plan $((2 + 4 * 7 + 5 + 4))
 
 g++ -O1 -o "$T/cxx" tests/e2e/cxx_alloc.cc 2>"$T/g++.err"
 ok $? "the C++ workload builds" "$(head -3 "$T/g++.err")"
@@ -90,6 +90,20 @@ print(c["new"] + c["new[]"], c["delete"] + c["delete[]"] + c["free"])' "$T/$name
 	ok $? "$name: trace -p of the running program counts new ($tn) and delete ($td)" "$(head -3 "$T/$name.trace.err")"
 	cmp_ok "$fnew" -ge 2515 "$name: every new of the workload is seen (2515 at least: 1000 map nodes, 1000 strings, 400 in the loop, 100 shared strings, the vector's growth; $fnew)"
 done <<<"$ALLOCS"
+
+# the allocators' own APIs, in programs linked against them directly
+gcc -O1 -DJEMALLOC -o "$T/nj" tests/e2e/native_api.c /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 2>/dev/null &&
+	"$FAULTLINE" record -q -o "$T/nj.data" -- "$T/nj" >/dev/null 2>&1 &&
+	"$FAULTLINE" report "$T/nj.data" --format json -o "$T/nj.json"
+ok $? "jemalloc linked directly: recorded"
+got=$($PY3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["calls"]; print(" ".join("%s=%d" % (k, c[k]) for k in ("mallocx", "rallocx", "xallocx", "sdallocx", "dallocx")))' "$T/nj.json")
+is "$got" "mallocx=200 rallocx=100 xallocx=100 sdallocx=100 dallocx=100" "jemalloc's mallocx, rallocx, xallocx, sdallocx, dallocx, each under its own name"
+gcc -O1 -DMIMALLOC -o "$T/nm" tests/e2e/native_api.c /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 2>/dev/null &&
+	"$FAULTLINE" record -q -o "$T/nm.data" -- "$T/nm" >/dev/null 2>&1 &&
+	"$FAULTLINE" report "$T/nm.data" --format json -o "$T/nm.json"
+ok $? "mimalloc linked directly: recorded"
+got=$($PY3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["calls"]; print(" ".join("%s=%d" % (k, c[k]) for k in ("mi_zalloc", "mi_mallocn", "mi_malloc_aligned", "mi_reallocn", "mi_free_aligned")))' "$T/nm.json")
+is "$got" "mi_zalloc=100 mi_mallocn=100 mi_malloc_aligned=100 mi_reallocn=100 mi_free_aligned=100" "mimalloc's own API, each under its own name (mi_free_size is its sized delete: counted as delete)"
 
 # each kind of mismatched deallocation once, under glibc; none when clean
 "$FAULTLINE" record -q -o "$T/mm.data" -- "$T/mismatch" >/dev/null 2>&1

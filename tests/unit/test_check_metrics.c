@@ -196,6 +196,10 @@ static void test_flatten_errors(void **state)
 		 "\"syscalls_by_caller\":{},\"faults\":{},\"bytes\":{}}", "calls is an array");
 	load_bad("{\"schema\":\"faultline.summary.v1\",\"lost_events\":0,\"calls\":{\"a.b\":1},\"syscalls\":{},"
 		 "\"syscalls_by_caller\":{},\"faults\":{},\"bytes\":{}}", "not a count name");
+	load_bad("{\"schema\":\"faultline.summary.v1\",\"lost_events\":0,\"calls\":{\"a[\":1},\"syscalls\":{},"
+		 "\"syscalls_by_caller\":{},\"faults\":{},\"bytes\":{}}", "not a count name");
+	load_bad("{\"schema\":\"faultline.summary.v1\",\"lost_events\":0,\"calls\":{\"[]\":1},\"syscalls\":{},"
+		 "\"syscalls_by_caller\":{},\"faults\":{},\"bytes\":{}}", "not a count name");
 	load_bad("{\"schema\":\"faultline.summary.v1\",\"lost_events\":0,\"calls\":{\"\":1},\"syscalls\":{},"
 		 "\"syscalls_by_caller\":{},\"faults\":{},\"bytes\":{}}", "not a count name");
 	load_bad("{\"schema\":\"faultline.summary.v1\",\"lost_events\":0,\"calls\":{\"a\\u0000\":1},\"syscalls\":{},"
@@ -208,6 +212,19 @@ static void test_flatten_errors(void **state)
 		 "\"syscalls_by_caller\":[],\"faults\":{},\"bytes\":{}}", "syscalls_by_caller is an array");
 	load_bad("{\"schema\":\"faultline.summary.v1\",\"lost_events\":0,\"calls\":{},\"syscalls\":{},"
 		 "\"syscalls_by_caller\":{},\"faults\":{},\"bytes\":{},\"target\":7}", "target is a number");
+	/* The C++ array forms are count names: new[], delete[]. */
+	{
+		struct json_value *v = parse_or_die(
+			"{\"schema\":\"faultline.summary.v1\",\"lost_events\":0,\"calls\":{\"new[]\":3,\"delete[]\":2},"
+			"\"syscalls\":{},\"syscalls_by_caller\":{\"new[]\":{\"brk\":1}},\"faults\":{},\"bytes\":{}}");
+		struct summary_doc d;
+
+		assert_int_equal(summary_load(v, &d, err, sizeof(err)), 0);
+		assert_true(find(&d, "calls.new[]") && find(&d, "calls.new[]")->v.u == 3);
+		assert_true(find(&d, "syscalls_by_caller.new[].brk") != NULL);
+		summary_doc_free(&d);
+		json_free(v);
+	}
 	/* Empty sections are a valid (if odd) summary. */
 	{
 		struct json_value *v = parse_or_die(

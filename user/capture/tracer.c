@@ -329,6 +329,10 @@ int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t p
 	for (int i = 0; i < n; i++) {
 		int e;
 
+		if (!spec[i].prog)
+			return snprintf(err, errlen, "this faultline has no BPF program for %s (a build out of date?)",
+					fl_entries[spec[i].func].symbol), -1;
+
 		if (!t->use_multi)
 			e = attach_perf_uprobe(t, &spec[i], pid, a->path);
 		else if (!prog_seen_before(spec, i))

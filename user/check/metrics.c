@@ -111,10 +111,14 @@ static int load_count(const struct json_value *v, const char *name, struct fl_co
 	return 0;
 }
 
+/* A count's name: letters, digits, '_' and '-', maybe ending in "[]" (the
+ * C++ array forms: new[], delete[]). */
 static bool valid_key(const char *k, size_t len)
 {
 	if (len == 0 || len > 64 || strlen(k) != len)
 		return false;
+	if (len > 2 && k[len - 2] == '[' && k[len - 1] == ']')
+		len -= 2;
 	for (size_t i = 0; i < len; i++) {
 		char c = k[i];
 
