@@ -54,7 +54,8 @@ static void usage_record(FILE *out)
 		"attaches to the running process PID) and stores every allocator call, memory\n"
 		"syscall and page fault in FILE.\n"
 		"\n"
-		"  -o, --output FILE      trace file to write (default: faultline.data, mode 0600)\n"
+		"  -o, --output FILE      trace file to write (default: faultline.data, mode 0600; made\n"
+		"                         under a temporary name and renamed over FILE at the end)\n"
 		"  -p, --pid PID          attach to a running process instead of starting CMD\n"
 		"  -d, --duration SEC     stop after SEC seconds (with CMD: CMD gets SIGINT)\n"
 		"  -f, --follow-forks     trace the processes CMD forks too\n"
@@ -65,7 +66,8 @@ static void usage_record(FILE *out)
 		"  -h, --help             this text\n"
 		"\n"
 		"Exit status: CMD's own (128+N if killed by signal N; 0 with -p); 125 if\n"
-		"faultline failed (the file then has no end block and `report` says so);\n"
+		"faultline failed (FILE as it was if nothing was recorded; else FILE cut\n"
+		"short, without its end block, and `report` says so);\n"
 		"126 if CMD could not be executed; 127 if CMD was not found; 2 bad usage.\n");
 }
 
@@ -96,13 +98,18 @@ int cmd_record(int argc, char **argv)
 	o.s.ctx = &r;
 	rc = session_run(&o.s, &res);
 	if (rc) {
-		tf_writer_abort(r.w);
-		unlink(o.out); /* nothing was recorded */
+		tf_writer_abort(r.w); /* nothing was recorded: an existing file stays as it was */
 		return rc;
 	}
 	if (r.write_failed) {
-		fprintf(stderr, "faultline: %s (the recording is incomplete)\n", tf_writer_error(r.w));
-		tf_writer_abort(r.w);
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "%s", tf_writer_error(r.w));
+		if (tf_writer_cut(r.w) == 0)
+			fprintf(stderr, "faultline: %s: the recording is cut short (kept as %s, without its end "
+				"block: `report` says so)\n", msg, o.out);
+		else
+			fprintf(stderr, "faultline: %s: the recording is cut short and could not be kept\n", msg);
 		return FL_EXIT_FAILED;
 	}
 	if (tf_writer_close(r.w, err, sizeof(err)))

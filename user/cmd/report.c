@@ -11,6 +11,7 @@
 #include "store/meta.h"
 #include "output/output.h"
 #include "store/tracefile.h"
+#include "util/safe_file.h"
 
 enum format { FMT_TEXT, FMT_JSON, FMT_JSONL, FMT_FOLDED };
 
@@ -198,6 +199,7 @@ int cmd_report(int argc, char **argv)
 	struct correlator *c;
 	struct tf_reader *r;
 	FILE *out = stdout;
+	struct sf_out outfile;
 	enum tf_status st;
 	uint32_t abi;
 	char err[1024];
@@ -221,8 +223,8 @@ int cmd_report(int argc, char **argv)
 		tf_reader_close(r);
 		return rc;
 	}
-	if (o.out && !(out = fopen(o.out, "we"))) {
-		fprintf(stderr, "faultline: cannot create %s: %s\n", o.out, strerror(errno));
+	if (o.out && !(out = sf_fopen_out(o.out, &outfile))) {
+		fprintf(stderr, "faultline: cannot create %s: %s\n", o.out, sf_strerror(errno));
 		tf_reader_close(r);
 		return 1;
 	}
@@ -260,7 +262,8 @@ int cmd_report(int argc, char **argv)
 	if (corr_bad_records(c))
 		fprintf(stderr, "faultline: %llu records could not be read and were skipped\n",
 			(unsigned long long)corr_bad_records(c));
-	if (out != stdout && fclose(out) && !rc) {
+	/* a report of a recording cut short is whole for what it covers; none of a corrupt one */
+	if (out != stdout && sf_fclose(out, &outfile, st != TF_CORRUPT) && st != TF_CORRUPT && !rc) {
 		fprintf(stderr, "faultline: writing %s: %s\n", o.out, strerror(errno));
 		rc = 1;
 	}

@@ -15,6 +15,7 @@
 #include "analyze/correlator.h"
 #include "output/output.h"
 #include "capture/session.h"
+#include "util/safe_file.h"
 
 #define SUMMARY_WORDS (sizeof(struct summary) / sizeof(uint64_t))
 _Static_assert(sizeof(struct summary) % sizeof(uint64_t) == 0, "struct summary is all uint64_t");
@@ -149,12 +150,13 @@ static void summarize_runs(const struct summary *runs, unsigned n, struct summar
 static int write_json(const char *path, const struct summary *mean, const struct run_info *ri,
 		      unsigned runs, const struct summary *sd)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "we") : stdout;
+	struct sf_out out;
+	FILE *f = sf_fopen_out(path, &out);
 
 	if (!f)
-		return fprintf(stderr, "faultline: cannot create %s: %s\n", path, strerror(errno)), -1;
+		return fprintf(stderr, "faultline: cannot create %s: %s\n", path, sf_strerror(errno)), -1;
 	summary_write_json_runs(f, mean, ri, false, runs, sd);
-	if (fflush(f) || ferror(f) || (f != stdout && fclose(f)))
+	if (sf_fclose(f, &out, true))
 		return fprintf(stderr, "faultline: writing %s: %s\n", path, strerror(errno)), -1;
 	return 0;
 }
