@@ -26,6 +26,7 @@
 #include "capture/session.h"
 #include "symbols/symbolize.h"
 #include "capture/tracer.h"
+#include "util/safe_file.h"
 
 #define MAX_MAPPED 1024
 
@@ -126,6 +127,7 @@ static void note_object(void *ctx, const char *path, const char *via)
 	struct session *s = on->s;
 	char key[4200], id[130], data[4300];
 	size_t plen = strlen(path);
+	int rc, too_large = 0;
 	char **no;
 
 	snprintf(key, sizeof(key), "%u %s", on->tgid, path);
@@ -139,14 +141,24 @@ static void note_object(void *ctx, const char *path, const char *via)
 	s->nobjects++;
 	if (elf_build_id_hex(via, id, sizeof(id)) <= 0 || plen + strlen(id) + 2 > sizeof(data))
 		return;
-	if (buildid_cache_add(id, via) && !s->cache_warned) {
+	if (buildid_cache_open()) {
+		if (!s->cache_warned)
+			fprintf(stderr, "faultline: %s (recording without it: reports read objects from their "
+				"paths)\n", buildid_cache_error());
+		s->cache_warned = true;
+	} else if ((rc = buildid_cache_add(id, via)) == BUILDID_CACHE_TOO_LARGE) {
+		too_large = 1;
+		fprintf(stderr, "faultline: %s is larger than the build-id cache's bound of %llu MiB per "
+			"object: not copied (reports read it from its path)\n", path,
+			(unsigned long long)(buildid_cache_max_object() >> 20));
+	} else if (rc && !s->cache_warned) {
 		s->cache_warned = true;
 		fprintf(stderr, "faultline: cannot copy %s into the build-id cache %s: %s (reports will "
-			"read it from its path)\n", path, buildid_cache_dir(), strerror(errno));
+			"read it from its path)\n", path, buildid_cache_dir(), sf_strerror(errno));
 	}
 	memcpy(data, path, plen + 1);
 	memcpy(data + plen + 1, id, strlen(id));
-	emit_meta(s, FL_META_BUILD_ID, on->tgid, 0, data, plen + 1 + strlen(id));
+	emit_meta(s, FL_META_BUILD_ID, on->tgid, too_large, data, plen + 1 + strlen(id));
 }
 
 static void free_objects(struct session *s)
