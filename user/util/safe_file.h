@@ -39,6 +39,9 @@ const char *sf_strerror(int e);
 int sf_open_read(const char *path, off_t max_size, struct stat *st);
 int sf_open_read_at(int dirfd, const char *name, int extra_flags, off_t max_size, struct stat *st);
 
+/* The bound on an object file (ELF, debug file) faultline reads. */
+#define SF_MAX_OBJECT_BYTES (4ll << 30)
+
 /* True if a symbolic link (or a directory) with this owner may be trusted:
  * root or the effective user own it. */
 bool sf_trusted_owner(uid_t uid);
