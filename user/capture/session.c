@@ -412,6 +412,7 @@ static void emit_stack_mode(struct session *s);
 static int start_command(struct session *s, struct child *c, double *attach_ms)
 {
 	const struct session_opts *o = s->o;
+	static struct child_creds creds;
 	struct allocator alloc;
 	char path[4096], err[1024];
 	uint64_t t0 = now_ns();
@@ -421,12 +422,14 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	if (access(path, X_OK))
 		return fprintf(stderr, "faultline: %s: cannot execute: %s\n", o->argv[0], strerror(errno)),
 		       FL_EXIT_CANNOT_EXEC;
+	if (child_creds_for(o->user, &creds, err, sizeof(err)))
+		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
 	memset(&alloc, 0, sizeof(alloc));
 	if (!o->count_only && allocator_for_exec(path, &alloc, err, sizeof(err)))
 		return fprintf(stderr, "faultline: %s\n", err), allocator_exit_code(err);
 	if (o->follow_forks)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (child_spawn_held(path, o->argv, c))
+	if (child_spawn_held(path, o->argv, &creds, o->on_error != FL_ON_ERROR_DETACH, c))
 		return fprintf(stderr, "faultline: cannot fork: %s\n", strerror(errno)), FL_EXIT_FAILED;
 	s->pid = c->pid;
 	if (o->stack_mode)
@@ -561,6 +564,48 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 	return 0;
 }
 
+/* The consumer failed (faultline cannot go on): the command is killed, or
+ * left to run untraced, as --on-error says. */
+static void on_consumer_error(struct session *s)
+{
+	int status;
+
+	if (s->o->attach_pid || s->res->have_status) {
+		s->res->fate = s->o->attach_pid ? FL_FATE_ATTACHED : FL_FATE_EXITED;
+		return;
+	}
+	if (s->o->on_error == FL_ON_ERROR_DETACH) {
+		/* no parent-death signal was set; a ptraced command is let go when we exit */
+		s->res->fate = FL_FATE_DETACHED;
+		return;
+	}
+	kill(s->pid, SIGKILL);
+	while (waitpid(s->pid, &status, __WALL) < 0 && errno == EINTR)
+		;
+	s->res->fate = FL_FATE_KILLED;
+}
+
+const char *session_fate_text(const struct session_result *res, char *buf, size_t len)
+{
+	switch (res->fate) {
+	case FL_FATE_KILLED:
+		snprintf(buf, len, "the command (pid %d) was killed (--on-error kill)", (int)res->pid);
+		break;
+	case FL_FATE_DETACHED:
+		snprintf(buf, len, "the command (pid %d) goes on, untraced (--on-error detach)", (int)res->pid);
+		break;
+	case FL_FATE_ATTACHED:
+		snprintf(buf, len, "the process (pid %d) goes on, untraced (-p: never killed)", (int)res->pid);
+		break;
+	case FL_FATE_EXITED:
+		snprintf(buf, len, "the command (pid %d) had exited already", (int)res->pid);
+		break;
+	default:
+		snprintf(buf, len, "the command was not affected");
+	}
+	return buf;
+}
+
 int session_run(const struct session_opts *o, struct session_result *res)
 {
 	struct tracer_opts topts = { .follow_forks = o->follow_forks, .verbose = o->verbose,
@@ -591,10 +636,13 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	}
 	install_signals(o->stack_mode && !o->attach_pid);
 	rc = o->attach_pid ? start_attach(&s, &pidfd, &res->attach_ms) : start_command(&s, &c, &res->attach_ms);
+	res->pid = s.pid;
 	if (rc == 0) {
 		uint64_t t0 = now_ns();
 
 		run_loop(&s, pidfd);
+		if (s.consumer_rc)
+			on_consumer_error(&s);
 		if (o->stack_mode && o->attach_pid && kill(o->attach_pid, 0) == 0)
 			store_maps(&s, o->attach_pid, true); /* the last word for the report's unwinding */
 		res->lost = tracer_lost(s.tracer);

@@ -102,18 +102,21 @@ int cmd_record(int argc, char **argv)
 		return rc;
 	}
 	if (r.write_failed) {
-		char msg[300];
+		char msg[300], fate[160];
 
 		snprintf(msg, sizeof(msg), "%s", tf_writer_error(r.w));
+		session_fate_text(&res, fate, sizeof(fate));
 		if (tf_writer_cut(r.w) == 0)
-			fprintf(stderr, "faultline: %s: the recording is cut short (kept as %s, without its end "
-				"block: `report` says so)\n", msg, o.out);
+			fprintf(stderr, "faultline: %s: %s; the recording is cut short (kept as %s without its end "
+				"block: `report` says so)\n", msg, fate, o.out);
 		else
-			fprintf(stderr, "faultline: %s: the recording is cut short and could not be kept\n", msg);
+			fprintf(stderr, "faultline: %s: %s; the recording is cut short and could not be kept\n",
+				msg, fate);
 		return FL_EXIT_FAILED;
 	}
 	if (tf_writer_close(r.w, err, sizeof(err)))
-		return fprintf(stderr, "faultline: %s (the recording is incomplete)\n", err), FL_EXIT_FAILED;
+		return fprintf(stderr, "faultline: %s: the recording is cut short (%s without its end block, "
+			       "if it could be kept: `report` says so)\n", err, o.out), FL_EXIT_FAILED;
 	if (!o.quiet)
 		fprintf(stderr, "faultline: recorded %llu events (%llu lost) to %s; see: faultline report %s\n",
 			(unsigned long long)r.events, res.lost, o.out, o.out);

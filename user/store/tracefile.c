@@ -406,7 +406,7 @@ int tf_writer_close(struct tf_writer *w, char *err, size_t errlen)
 
 	if (tf_writer_flush(w) < 0 || write_end_block(w) < 0)
 		rc = -1;
-	rc = writer_finish(w, rc == 0, rc);
+	rc = writer_finish(w, true, rc); /* on an error, kept cut short */
 	if (rc < 0)
 		set_msg(err, errlen, "%s", w->msg);
 	saved = w->failed ? w->failed_errno : 0;

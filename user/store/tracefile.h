@@ -68,7 +68,8 @@ int tf_writer_add(struct tf_writer *w, const void *rec, uint32_t len);
  * recording killed later still has them. Returns 0 or -1. */
 int tf_writer_flush(struct tf_writer *w);
 /* Flushes, writes the end block, fsyncs, closes and renames the file over
- * path (on an error the new file is removed). Returns 0 or -1 with a
+ * path (on a write error it is still renamed, cut short: what was written
+ * without the end block). Returns 0 or -1 with a
  * message in err (e.g. "writing out.data: No space left on device") and errno
  * set. Frees w in both cases. */
 int tf_writer_close(struct tf_writer *w, char *err, size_t errlen);
