@@ -57,6 +57,16 @@ int cli_session_option(const char *sub, int c, const char *arg, struct session_o
 		s->stack_bytes = n;
 		return 1;
 	}
+	case CLI_OPT_USER:
+		if (!*arg)
+			return cli_usage_error(sub, "--user takes a user name or id");
+		s->user = arg;
+		return 1;
+	case CLI_OPT_ON_ERROR:
+		if (strcmp(arg, "kill") && strcmp(arg, "detach"))
+			return cli_usage_error(sub, "--on-error takes kill or detach");
+		s->on_error = strcmp(arg, "kill") ? FL_ON_ERROR_DETACH : FL_ON_ERROR_KILL;
+		return 1;
 	case 'b': {
 		unsigned long mib = strtoul(arg, &end, 10);
 

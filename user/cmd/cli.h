@@ -17,12 +17,15 @@ struct session_opts;
  * Returns 0, 1 when --help was printed, -1 on a usage error (printed). */
 int cli_parse_session(const char *sub, int argc, char **argv, struct session_opts *s,
 		      const char **out, bool *quiet, bool *json, void (*usage)(FILE *));
-/* The stack options every session subcommand takes (codes past any char). */
-enum { CLI_OPT_STACKS = 0x100, CLI_OPT_SAMPLE, CLI_OPT_STACK_SIZE };
+/* The stack options every session subcommand takes (codes past any char),
+ * with --user and --on-error. */
+enum { CLI_OPT_STACKS = 0x100, CLI_OPT_SAMPLE, CLI_OPT_STACK_SIZE, CLI_OPT_USER, CLI_OPT_ON_ERROR };
 #define CLI_STACK_OPTIONS                                                                 \
 	{ "stacks", optional_argument, 0, CLI_OPT_STACKS },                               \
 	{ "sample", required_argument, 0, CLI_OPT_SAMPLE },                               \
-	{ "stack-size", required_argument, 0, CLI_OPT_STACK_SIZE }
+	{ "stack-size", required_argument, 0, CLI_OPT_STACK_SIZE },                       \
+	{ "user", required_argument, 0, CLI_OPT_USER },                                   \
+	{ "on-error", required_argument, 0, CLI_OPT_ON_ERROR }
 /* Help text of those options. */
 #define CLI_STACK_HELP                                                                            \
 	"      --stacks[=all]     capture user stacks in the kernel: of every memory syscall and\n"    \
@@ -30,7 +33,11 @@ enum { CLI_OPT_STACKS = 0x100, CLI_OPT_SAMPLE, CLI_OPT_STACK_SIZE };
 	"                         unwinds and symbolizes them (see faultline report --help)\n"        \
 	"      --sample N         with --stacks=all: the stacks of one call in N per thread (counts\n" \
 	"                         stay exact; bytes per call site are scaled by N)\n"                \
-	"      --stack-size B     user stack bytes copied per stack (512-16384, default 8192)\n"
+	"      --stack-size B     user stack bytes copied per stack (512-16384, default 8192)\n"    \
+	"      --user NAME|UID    run CMD as this user (default: the user behind sudo, from\n"      \
+	"                         SUDO_UID/SUDO_GID; --user root keeps root)\n"                    \
+	"      --on-error kill|detach  when faultline itself must stop (its disk is full): kill\n" \
+	"                         CMD (default) or leave it running untraced; the error says which\n"
 
 /* One option of a session (-f -v -p -d --buffer-size): 1 taken, 0 not one of
  * them, -1 a usage error (printed). */
