@@ -580,8 +580,17 @@ static void on_consumer_error(struct session *s)
 		return;
 	}
 	kill(s->pid, SIGKILL);
-	while (waitpid(s->pid, &status, __WALL) < 0 && errno == EINTR)
-		;
+	for (;;) { /* reaped here, past any ptrace stop on its way out */
+		pid_t p = waitpid(s->pid, &status, __WALL);
+
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p > 0 && WIFSTOPPED(status)) {
+			ptrace(PTRACE_CONT, p, 0, 0);
+			continue;
+		}
+		break;
+	}
 	s->res->fate = FL_FATE_KILLED;
 }
 
