@@ -494,7 +494,7 @@ static int lock_target(pid_t pid)
 
 	mkdir("/run/faultline", 0700);
 	snprintf(path, sizeof(path), "/run/faultline/%d.lock", pid);
-	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (fd < 0)
 		return -2;
 	if (flock(fd, LOCK_EX | LOCK_NB)) {

@@ -18,6 +18,7 @@
 struct recording {
 	struct tf_writer *w;
 	bool write_failed;
+	bool published;  /* renamed over FILE already */
 	uint64_t events;
 };
 
@@ -35,13 +36,18 @@ static int store_record(void *ctx, const void *rec, size_t len)
 	return 0;
 }
 
-/* About every second: a recording killed later keeps all but its last second. */
+/* About every second: a recording killed later keeps all but its last
+ * second. The first tick comes once the command runs: the new file is then
+ * renamed over FILE (before it, a failed start left FILE as it was). */
 static void flush_tick(void *ctx, bool final)
 {
 	struct recording *r = ctx;
 
-	if (!final && !r->write_failed && tf_writer_flush(r->w))
+	if (final || r->write_failed)
+		return;
+	if (!r->published ? tf_writer_publish(r->w) : tf_writer_flush(r->w))
 		r->write_failed = true;
+	r->published = true;
 }
 
 static void usage_record(FILE *out)
@@ -55,7 +61,7 @@ static void usage_record(FILE *out)
 		"syscall and page fault in FILE.\n"
 		"\n"
 		"  -o, --output FILE      trace file to write (default: faultline.data, mode 0600; made\n"
-		"                         under a temporary name and renamed over FILE at the end)\n"
+		"                         under a temporary name, renamed over FILE once CMD runs)\n"
 		"  -p, --pid PID          attach to a running process instead of starting CMD\n"
 		"  -d, --duration SEC     stop after SEC seconds (with CMD: CMD gets SIGINT)\n"
 		"  -f, --follow-forks     trace the processes CMD forks too\n"

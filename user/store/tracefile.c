@@ -416,6 +416,18 @@ int tf_writer_close(struct tf_writer *w, char *err, size_t errlen)
 	return rc;
 }
 
+int tf_writer_publish(struct tf_writer *w)
+{
+	if (tf_writer_flush(w) < 0)
+		return -1;
+	w->out.fd = w->fd;
+	if (sf_out_publish(&w->out) < 0) {
+		set_msg(w->msg, sizeof(w->msg), "renaming the new %s into place: %s", w->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int tf_writer_cut(struct tf_writer *w)
 {
 	int saved = errno, rc;

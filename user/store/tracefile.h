@@ -48,7 +48,8 @@ struct tf_writer;
 
 /* Starts writing path (path "-" is not supported) the safe way of
  * util/safe_file.h: a new file of mode 0600 under a temporary name beside
- * path, renamed over it by tf_writer_close (or tf_writer_cut); no symbolic
+ * path, renamed over it by tf_writer_publish, tf_writer_close or
+ * tf_writer_cut, whichever comes first; no symbolic
  * link is followed unless root owns it; an existing file is not touched
  * before then (an existing device such as /dev/null is written directly). On failure returns NULL and writes a one-line message like
  * "cannot create out.data: Permission denied" into err. The file header is
@@ -76,6 +77,11 @@ int tf_writer_close(struct tf_writer *w, char *err, size_t errlen);
 /* Closes and removes the new file: path is left as it was (used when the
  * run failed before anything was recorded). Frees w. */
 void tf_writer_abort(struct tf_writer *w);
+/* Flushes and renames the file over path now, while it is still written:
+ * from then on a faultline killed leaves a file that reads as cut short
+ * (TF_TRUNCATED) at path. 0, or -1 with the message in tf_writer_error
+ * (a flush's write error is sticky as for tf_writer_flush). */
+int tf_writer_publish(struct tf_writer *w);
 /* A recording cut short (a write error, faultline's own failure): flushes
  * what it can, writes no end block, and renames the file into place, so a
  * reader sees TF_TRUNCATED ("cut short"), never a whole recording. 0, or -1

@@ -288,8 +288,13 @@ static int resolve_last(struct sf_out *o, int *links)
 	if (fd >= 0) {
 		struct stat ft;
 
-		if (fstat(fd, &ft) == 0 && !S_ISREG(ft.st_mode) && !S_ISDIR(ft.st_mode))
+		if (fstat(fd, &ft) == 0 && !S_ISREG(ft.st_mode) && !S_ISDIR(ft.st_mode)) {
+			if (S_ISFIFO(ft.st_mode) && !sf_trusted_owner(ft.st_uid)) { /* a user's FIFO on the way */
+				close(fd);
+				return errno = SF_ENOTREG, -1;
+			}
 			return take_direct(o, fd);
+		}
 		close(fd);
 	}
 	/* else the link is resolved by hand, and its target replaced like a file */
@@ -336,6 +341,12 @@ static int rename_into_place(struct sf_out *o, int rc)
 	}
 	if (o->dirfd < 0)
 		return rc;
+	if (o->published) {
+		close(o->dirfd);
+		o->dirfd = -1;
+		errno = e;
+		return rc;
+	}
 	if (rc == 0 && renameat(o->dirfd, o->tmp, o->dirfd, o->name) != 0) {
 		e = errno;
 		rc = -1;
@@ -360,6 +371,16 @@ int sf_out_commit(struct sf_out *o)
 		o->fd = -1;
 	}
 	return rename_into_place(o, rc);
+}
+
+int sf_out_publish(struct sf_out *o)
+{
+	if (o->direct || o->published || o->dirfd < 0)
+		return 0;
+	if (renameat(o->dirfd, o->tmp, o->dirfd, o->name))
+		return -1;
+	o->published = true;
+	return 0;
 }
 
 void sf_out_abort(struct sf_out *o)

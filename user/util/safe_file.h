@@ -59,6 +59,7 @@ struct sf_out {
 	char name[256];  /* the target's name in dirfd */
 	char tmp[300];   /* the temporary file's name in dirfd */
 	bool direct;     /* an existing device or FIFO: written directly */
+	bool published;  /* renamed into place already (sf_out_publish) */
 };
 
 /* Starts writing path (see above). 0, or -1 with errno (ELOOP: an untrusted
@@ -68,8 +69,13 @@ int sf_out_open(struct sf_out *o, const char *path);
 /* fsyncs, closes and renames the new file over the target. 0 or -1 (errno;
  * the temporary file is then removed and the target left as it was). */
 int sf_out_commit(struct sf_out *o);
-/* Closes and removes the new file; the target stays as it was. */
+/* Closes and removes the new file; the target stays as it was (once
+ * published, the file stays where it is). */
 void sf_out_abort(struct sf_out *o);
+/* Renames the new file over the target now, while it is still written
+ * (a recording under way, readable as cut short if faultline is killed);
+ * commit then only syncs and closes. 0 or -1 (errno; nothing changed). */
+int sf_out_publish(struct sf_out *o);
 
 /* The same for stdio: a FILE for path ("-" or NULL: stdout, committed as a
  * no-op). sf_fclose commits when ok and nothing failed, else aborts;
