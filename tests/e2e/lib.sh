@@ -10,6 +10,9 @@ LIBC=/lib/x86_64-linux-gnu/libc.so.6
 # (pyenv), which faultline and bpftrace -c cannot run as an ELF target.
 PY3=/usr/bin/python3
 export PYTHONHASHSEED=0
+# under `sudo make test` too, the traced commands run as root (faultline would
+# run them as the user behind sudo); 90-hardening.t sets SUDO_UID itself
+unset SUDO_UID SUDO_GID SUDO_USER
 
 TAP_N=0
 TAP_FAILED=0

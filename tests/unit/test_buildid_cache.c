@@ -1,6 +1,8 @@
 /* test_buildid_cache.c - the build-id cache of --stacks: where a copy goes,
- * that it is whole and made once, that bad ids are refused, and which
- * mappings of a maps text are the code to keep. */
+ * that it is whole and made once, that bad ids are refused, its bounds (per
+ * object, and the oldest-first prune), that it follows no planted link and
+ * refuses a directory others may write in, and which mappings of a maps
+ * text are the code to keep. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -80,6 +82,70 @@ static void test_copy_once_and_whole(void **state)
 	free(copy);
 }
 
+/* Over the bound per object: not copied; past the total, the oldest go. */
+static void test_bounds(void **state)
+{
+	char path[4096], old[4096];
+	struct stat st;
+
+	(void)state;
+	buildid_cache_set_limits(3000, 9000);
+	run("head -c 4000 /dev/urandom > '%s.big'; head -c 2500 /dev/urandom > '%s.small'", dir, dir);
+	snprintf(path, sizeof(path), "%s.big", dir);
+	assert_int_equal(buildid_cache_add("b1b1b1", path), BUILDID_CACHE_TOO_LARGE);
+	assert_int_equal(buildid_cache_path("b1b1b1", path, sizeof(path)), 0);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s.small", dir);
+	for (int i = 0; i < 5; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "c%d0000%d", i, i);
+		assert_int_equal(buildid_cache_add(id, path), 0);
+		usleep(20000); /* distinct mtimes */
+	}
+	/* 5 objects of 4 KiB on disk each, 9000 bytes allowed: the oldest went */
+	assert_int_equal(buildid_cache_path("c000000", old, sizeof(old)), 0);
+	assert_int_not_equal(access(old, F_OK), 0);
+	assert_int_equal(buildid_cache_path("c400004", old, sizeof(old)), 0);
+	assert_int_equal(stat(old, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_size, 2500);
+	buildid_cache_set_limits(BUILDID_CACHE_MAX_OBJECT, BUILDID_CACHE_MAX_TOTAL);
+}
+
+/* A link planted at a subdirectory is not followed; a directory others may
+ * write in, or another user's, is refused (one line, no copy). */
+static void test_untrusted_places(void **state)
+{
+	char victim[4096], path[4096], ww[4096];
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s.victim", dir);
+	assert_int_equal(run("mkdir -p '%s' && mkdir -p '%s' && ln -s '%s' '%s/dd'", dir, victim, victim, dir), 0);
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)getpid());
+	assert_int_equal(buildid_cache_add("dd0011", path), -1);
+	assert_int_equal(run("test -z \"$(ls -A '%s')\"", victim), 0); /* nothing written through the link */
+
+	snprintf(ww, sizeof(ww), "%s.ww", dir);
+	assert_int_equal(run("mkdir -p -m 777 '%s' && chmod 777 '%s'", ww, ww), 0);
+	buildid_cache_reset();
+	setenv("FAULTLINE_BUILDID_DIR", ww, 1);
+	assert_int_equal(buildid_cache_open(), -1);
+	assert_non_null(strstr(buildid_cache_error(), "writable by everyone (mode 0777): not used"));
+	assert_null(strchr(buildid_cache_error(), '\n'));
+	assert_int_equal(buildid_cache_add("ee0011", path), -1);
+	assert_int_equal(run("test -z \"$(ls -A '%s')\"", ww), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(run("chmod 700 '%s' && chown 65534 '%s'", ww, ww), 0);
+		buildid_cache_reset();
+		assert_int_equal(buildid_cache_open(), -1);
+		assert_non_null(strstr(buildid_cache_error(), "is owned by uid 65534"));
+	}
+	buildid_cache_reset();
+	setenv("FAULTLINE_BUILDID_DIR", dir, 1);
+	assert_int_equal(buildid_cache_open(), 0);
+}
+
 struct seen {
 	char paths[8][256], vias[8][128];
 	int n;
@@ -123,6 +189,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_path_layout),
 		cmocka_unit_test(test_copy_once_and_whole),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_untrusted_places),
 		cmocka_unit_test(test_code_mappings),
 	};
 

@@ -21,6 +21,7 @@
 
 #include "faultline.h"
 #include "store/tracefile.h"
+#include "test_files.h"
 
 static char tmpdir[] = "/tmp/faultline-tf-XXXXXX";
 
@@ -435,6 +436,7 @@ static void test_record_counts(void **state)
 	unsigned count;
 
 	(void)state;
+	unlink(path); /* made by an earlier run of this test */
 	w = tf_writer_open(path, 1, err, sizeof(err));
 	assert_non_null(w);
 	assert_int_equal(tf_writer_records(w), 0);
@@ -443,9 +445,10 @@ static void test_record_counts(void **state)
 		assert_int_equal(tf_writer_records(w), i + 1);
 	}
 	assert_int_equal(tf_writer_flush(w), 0);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal((uint64_t)st.st_size, tf_writer_bytes_written(w));
+	assert_true(tf_writer_bytes_written(w) > 24);
+	assert_int_equal(stat(path, &st), -1); /* under its temporary name until closed */
 	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
+	assert_int_equal(stat(path, &st), 0);
 
 	r = reader_open(path, NULL, err, sizeof(err));
 	assert_non_null(r);
@@ -483,7 +486,7 @@ static void test_file_mode_0600(void **state)
 	assert_int_equal(st.st_mode & 07777, 0600);
 }
 
-static void test_truncates_existing_file(void **state)
+static void test_replaces_existing_file(void **state)
 {
 	const char *path = tmp_path("old.data");
 	static unsigned char junk[100000];
@@ -501,8 +504,10 @@ static void test_truncates_existing_file(void **state)
 	assert_int_equal(tf_writer_flush(w), 0);
 	written = tf_writer_bytes_written(w);
 	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal((uint64_t)st.st_size, written);
+	assert_int_equal(st.st_size, sizeof(junk)); /* replaced only once whole */
 	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_size > written && st.st_size < 1000);
 }
 
 static void test_writer_open_errors(void **state)
@@ -885,9 +890,9 @@ static void test_dev_full_close(void **state)
 	assert_string_equal(err, "writing /dev/full: No space left on device");
 }
 
-static void test_abort_leaves_truncated_file(void **state)
+static void test_cut_leaves_truncated_file(void **state)
 {
-	const char *path = tmp_path("abort.data");
+	const char *path = tmp_path("cut.data");
 	char err[256];
 	struct tf_writer *w;
 	struct tf_reader *r;
@@ -901,15 +906,58 @@ static void test_abort_leaves_truncated_file(void **state)
 	assert_int_equal(tf_writer_flush(w), 0);
 	for (unsigned i = 12; i < 20; i++)
 		add_rec(w, i);
-	tf_writer_abort(w);
+	assert_int_equal(tf_writer_cut(w), 0); /* renamed into place, without the end block */
 
 	r = reader_open(path, NULL, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(read_all(r, &count), TF_TRUNCATED);
-	assert_int_equal(count, 12);
-	assert_int_equal(tf_reader_blocks(r), 1);
+	assert_int_equal(count, 20);
+	assert_int_equal(tf_reader_blocks(r), 2);
 	assert_non_null(strstr(tf_reader_error(r), "truncated"));
 	tf_reader_close(r);
+}
+
+/* An aborted writer leaves the file it would have replaced as it was, and
+ * no temporary file beside it; a closed one replaces it, mode 0600. */
+static void test_abort_keeps_old_file(void **state)
+{
+	const char *path = tmp_path("keep.data");
+	char err[256], buf[16] = "";
+	struct tf_writer *w;
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("old", f);
+	fclose(f);
+	chmod(path, 0644);
+	w = tf_writer_open(path, 1, err, sizeof(err));
+	assert_non_null(w);
+	for (unsigned i = 0; i < 12; i++)
+		add_rec(w, i);
+	assert_int_equal(tf_writer_flush(w), 0);
+	f = fopen(path, "r"); /* still the old file while writing */
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "old");
+	tf_writer_abort(w);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "old");
+	assert_int_equal(run("test -z \"$(ls -A '%s' | grep '^\\.keep.data.')\"", tmp_path("")), 0);
+
+	w = tf_writer_open(path, 1, err, sizeof(err));
+	assert_non_null(w);
+	add_rec(w, 1);
+	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_not_equal(st.st_size, 3);
 }
 
 /* The reading tests again, blocks loaded ahead by the reader's thread. */
@@ -925,7 +973,7 @@ static void test_read_ahead_same_results(void **state)
 	test_flipped_byte_anywhere(state);
 	test_flipped_payload_byte(state);
 	test_hand_built_corruption(state);
-	test_abort_leaves_truncated_file(state);
+	test_cut_leaves_truncated_file(state);
 	read_ahead = false;
 }
 
@@ -988,7 +1036,7 @@ int main(void)
 		cmocka_unit_test(test_event_round_trip),
 		cmocka_unit_test(test_record_counts),
 		cmocka_unit_test(test_file_mode_0600),
-		cmocka_unit_test(test_truncates_existing_file),
+		cmocka_unit_test(test_replaces_existing_file),
 		cmocka_unit_test(test_writer_open_errors),
 		cmocka_unit_test(test_reader_open_errors),
 		cmocka_unit_test(test_truncated_at_every_length),
@@ -997,7 +1045,8 @@ int main(void)
 		cmocka_unit_test(test_hand_built_corruption),
 		cmocka_unit_test(test_dev_full_add_flush_close),
 		cmocka_unit_test(test_dev_full_close),
-		cmocka_unit_test(test_abort_leaves_truncated_file),
+		cmocka_unit_test(test_cut_leaves_truncated_file),
+		cmocka_unit_test(test_abort_keeps_old_file),
 		cmocka_unit_test(test_read_ahead_same_results),
 		cmocka_unit_test(test_read_ahead_close_early),
 	};

@@ -51,6 +51,7 @@ struct cs_object {
 	uint32_t tgid;
 	char *path, *id;
 	char *use;      /* path itself, its cached copy, or NULL while undecided */
+	bool too_large; /* not copied when recorded: over the cache's bound per object */
 	bool differs;   /* neither the path nor the cache has the recorded build-id */
 };
 
@@ -71,7 +72,7 @@ struct callsites {
 	size_t nrows, cap_rows;
 	struct cs_object *objects;
 	size_t nobjects;
-	uint64_t objects_cached, objects_missing;
+	uint64_t objects_cached, objects_missing, objects_too_large;
 	uint32_t *table; /* 1 + row index, 0: empty */
 	size_t table_size;
 	uint64_t stacks, unwound_empty, faults_unstacked;
@@ -207,7 +208,7 @@ static struct cs_maps *maps_of(struct callsites *cs, uint32_t tgid)
 	return NULL;
 }
 
-static void add_object(struct callsites *cs, uint32_t tgid, const char *data, size_t len)
+static void add_object(struct callsites *cs, uint32_t tgid, const char *data, size_t len, bool too_large)
 {
 	const char *nul = memchr(data, 0, len);
 	struct cs_object *o;
@@ -218,6 +219,8 @@ static void add_object(struct callsites *cs, uint32_t tgid, const char *data, si
 	o = &cs->objects[cs->nobjects++];
 	memset(o, 0, sizeof(*o));
 	o->tgid = tgid;
+	o->too_large = too_large;
+	cs->objects_too_large += too_large;
 	o->path = strdup(data);
 	o->id = strndup(nul + 1, len - (nul - data) - 1);
 	if (!o->path || !o->id)
@@ -343,7 +346,7 @@ void callsites_meta(struct callsites *cs, const void *rec, size_t len)
 	else if (m->kind == FL_META_STACKS_SKIPPED)
 		cs->skipped += m->value;
 	else if (m->kind == FL_META_BUILD_ID)
-		add_object(cs, m->tgid, data, dlen);
+		add_object(cs, m->tgid, data, dlen, m->value == 1);
 	else if (m->kind == FL_META_ALLOCATOR && !cs->allocator[0]) {
 		char path[4096];
 
@@ -777,6 +780,6 @@ void callsites_stats(const struct callsites *cs, struct cs_stats *st)
 	*st = (struct cs_stats){
 		.stacks = cs->stacks, .distinct = cs->nrows, .not_unwound = cs->unwound_empty,
 		.not_taken = cs->skipped, .stack_bytes = cs->stack_bytes, .objects_cached = cs->objects_cached,
-		.objects_missing = cs->objects_missing, .mode = cs->mode, .sample = cs->sample, .top = cs->top,
+		.objects_missing = cs->objects_missing, .objects_too_large = cs->objects_too_large, .mode = cs->mode, .sample = cs->sample, .top = cs->top,
 	};
 }

@@ -89,6 +89,7 @@ struct cs_folded *callsites_folded(struct callsites *cs, enum cs_metric m, size_
 struct cs_stats {
 	uint64_t stacks, distinct, not_unwound, not_taken, stack_bytes;
 	uint64_t objects_cached, objects_missing; /* objects read from the build-id cache; found in neither place */
+	uint64_t objects_too_large; /* not copied when recorded: over the cache's bound per object */
 	int mode;          /* enum fl_stack_mode */
 	unsigned sample;   /* --sample N */
 	int top;           /* call sites listed per metric */

@@ -1,9 +1,14 @@
 /* child.c - starting the traced command held before its execve, so the
- * probes see it from its first instruction (the scope of strace -c CMD). */
+ * probes see it from its first instruction (the scope of strace -c CMD),
+ * as the user it should run as (the one behind sudo, or --user), and tied
+ * to faultline's life or not (--on-error kill|detach). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -13,25 +18,91 @@
 #include "capture/child.h"
 #include "util/io.h"
 
-static void child_main(const char *path, char *const argv[], int go_rd, int err_wr)
+int child_creds_for(const char *spec, struct child_creds *cr, char *err, size_t errlen)
 {
-	char b;
+	const char *sudo_uid = getenv("SUDO_UID"), *sudo_gid = getenv("SUDO_GID");
+	struct passwd *pw = NULL;
+	char *end;
+
+	memset(cr, 0, sizeof(*cr));
+	if (!spec) {
+		unsigned long u, g;
+
+		if (geteuid() != 0 || !sudo_uid || !*sudo_uid)
+			return 0;
+		u = strtoul(sudo_uid, &end, 10);
+		if (*end || u > 0xfffffffful)
+			return snprintf(err, errlen, "SUDO_UID=%s is no user id (give --user)", sudo_uid), -1;
+		if (u == 0)
+			return 0;
+		g = sudo_gid && *sudo_gid ? strtoul(sudo_gid, &end, 10) : u;
+		if (sudo_gid && *sudo_gid && (*end || g > 0xfffffffful))
+			return snprintf(err, errlen, "SUDO_GID=%s is no group id (give --user)", sudo_gid), -1;
+		cr->uid = (uid_t)u;
+		cr->gid = (gid_t)g;
+		pw = getpwuid(cr->uid);
+	} else {
+		unsigned long u = strtoul(spec, &end, 10);
+
+		pw = *spec && !*end ? getpwuid((uid_t)u) : getpwnam(spec);
+		if (!pw)
+			return snprintf(err, errlen, "--user %s: no such user", spec), -1;
+		cr->uid = pw->pw_uid;
+		cr->gid = pw->pw_gid;
+		if (cr->uid == 0)
+			return 0;
+	}
+	if (cr->uid == geteuid() && cr->gid == getegid())
+		return 0;
+	if (geteuid() != 0)
+		return snprintf(err, errlen, "--user needs faultline to run as root"), -1;
+	cr->ngroups = CHILD_MAX_GROUPS;
+	if (!pw || getgrouplist(pw->pw_name, cr->gid, cr->groups, &cr->ngroups) < 0) {
+		cr->groups[0] = cr->gid; /* no entry (or too many groups): its own group alone */
+		cr->ngroups = 1;
+	}
+	cr->set = true;
+	return 0;
+}
+
+static void child_main(const char *path, char *const argv[], const struct child_creds *cr,
+		       bool kill_with_parent, pid_t parent, int go_rd, int err_wr)
+{
+	char b = 0;
+	ssize_t n;
 	int e;
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	io_read(go_rd, &b, 1);
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* while held, in any case */
+	if (getppid() != parent)
+		_exit(127);
+	n = io_read(go_rd, &b, 1);
+	if (n != 1) /* faultline is gone without releasing us */
+		_exit(127);
 	close(go_rd);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	if (cr && cr->set &&
+	    (setgroups((size_t)cr->ngroups, cr->groups) || setgid(cr->gid) || setuid(cr->uid) ||
+	     setuid(0) == 0)) { /* the last: a root that could come back would be no drop */
+		e = errno ? errno : EPERM;
+		goto fail;
+	}
+	/* a change of credentials clears the parent-death signal: set (or clear) it now */
+	prctl(PR_SET_PDEATHSIG, kill_with_parent ? SIGKILL : 0);
+	if (kill_with_parent && getppid() != parent)
+		_exit(127);
 	execv(path, argv);
 	e = errno;
+fail:
 	if (write(err_wr, &e, sizeof(e)) < 0)
 		_exit(127);
 	_exit(127);
 }
 
-int child_spawn_held(const char *path, char *const argv[], struct child *c)
+int child_spawn_held(const char *path, char *const argv[], const struct child_creds *cr,
+		     bool kill_with_parent, struct child *c)
 {
+	pid_t parent = getpid();
 	int go[2], st[2];
 
 	if (pipe2(go, O_CLOEXEC))
@@ -45,7 +116,7 @@ int child_spawn_held(const char *path, char *const argv[], struct child *c)
 	if (c->pid == 0) {
 		close(go[1]);
 		close(st[0]);
-		child_main(path, argv, go[0], st[1]);
+		child_main(path, argv, cr, kill_with_parent, parent, go[0], st[1]);
 	}
 	close(go[0]);
 	close(st[1]);

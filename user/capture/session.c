@@ -27,6 +27,7 @@
 #include "symbols/elf.h"
 #include "symbols/maps.h"
 #include "capture/tracer.h"
+#include "util/safe_file.h"
 
 #define MAX_MAPPED 1024
 
@@ -36,6 +37,7 @@ struct session {
 	struct tracer *tracer;
 	struct alloc_set allocs;     /* the target's allocator objects (found before the tracer is opened) */
 	char path[4096];             /* the command's file */
+	struct child_creds creds;    /* who it runs as */
 	pid_t pid;                   /* the target (the command, or the attached process) */
 	int nmapped;
 	uint32_t mapped[MAX_MAPPED]; /* tgids whose maps are stored */
@@ -129,6 +131,7 @@ static void note_object(void *ctx, const char *path, const char *via)
 	struct session *s = on->s;
 	char key[4200], id[130], data[4300];
 	size_t plen = strlen(path);
+	int rc, too_large = 0;
 	char **no;
 
 	snprintf(key, sizeof(key), "%u %s", on->tgid, path);
@@ -142,14 +145,24 @@ static void note_object(void *ctx, const char *path, const char *via)
 	s->nobjects++;
 	if (elf_build_id_hex(via, id, sizeof(id)) <= 0 || plen + strlen(id) + 2 > sizeof(data))
 		return;
-	if (buildid_cache_add(id, via) && !s->cache_warned) {
+	if (buildid_cache_open()) {
+		if (!s->cache_warned)
+			fprintf(stderr, "faultline: %s (recording without it: reports read objects from their "
+				"paths)\n", buildid_cache_error());
+		s->cache_warned = true;
+	} else if ((rc = buildid_cache_add(id, via)) == BUILDID_CACHE_TOO_LARGE) {
+		too_large = 1;
+		fprintf(stderr, "faultline: %s is larger than the build-id cache's bound of %llu MiB per "
+			"object: not copied (reports read it from its path)\n", path,
+			(unsigned long long)(buildid_cache_max_object() >> 20));
+	} else if (rc && !s->cache_warned) {
 		s->cache_warned = true;
 		fprintf(stderr, "faultline: cannot copy %s into the build-id cache %s: %s (reports will "
-			"read it from its path)\n", path, buildid_cache_dir(), strerror(errno));
+			"read it from its path)\n", path, buildid_cache_dir(), sf_strerror(errno));
 	}
 	memcpy(data, path, plen + 1);
 	memcpy(data + plen + 1, id, strlen(id));
-	emit_meta(s, FL_META_BUILD_ID, on->tgid, 0, data, plen + 1 + strlen(id));
+	emit_meta(s, FL_META_BUILD_ID, on->tgid, too_large, data, plen + 1 + strlen(id));
 }
 
 static void free_objects(struct session *s)
@@ -428,6 +441,8 @@ static int find_command(struct session *s)
 	if (access(s->path, X_OK))
 		return fprintf(stderr, "faultline: %s: cannot execute: %s\n", o->argv[0], strerror(errno)),
 		       FL_EXIT_CANNOT_EXEC;
+	if (child_creds_for(o->user, &s->creds, err, sizeof(err)))
+		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
 	/* a file that is no program is "cannot execute" (126), as in the shell; an
 	 * ELF without an allocator is faultline's own failure (125) */
 	if (!o->count_only && (rc = allocator_for_exec(s->path, &s->allocs, err, sizeof(err))) != 0)
@@ -444,7 +459,7 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 
 	if (o->follow_forks)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (child_spawn_held(s->path, o->argv, c))
+	if (child_spawn_held(s->path, o->argv, &s->creds, o->on_error != FL_ON_ERROR_DETACH, c))
 		return fprintf(stderr, "faultline: cannot fork: %s\n", strerror(errno)), FL_EXIT_FAILED;
 	s->pid = c->pid;
 	if (o->stack_mode)
@@ -508,7 +523,7 @@ static int lock_target(pid_t pid)
 
 	mkdir("/run/faultline", 0700);
 	snprintf(path, sizeof(path), "/run/faultline/%d.lock", pid);
-	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
 	if (fd < 0)
 		return -2;
 	if (flock(fd, LOCK_EX | LOCK_NB)) {
@@ -584,6 +599,57 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 	return 0;
 }
 
+/* The consumer failed (faultline cannot go on): the command is killed, or
+ * left to run untraced, as --on-error says. */
+static void on_consumer_error(struct session *s)
+{
+	int status;
+
+	if (s->o->attach_pid || s->res->have_status) {
+		s->res->fate = s->o->attach_pid ? FL_FATE_ATTACHED : FL_FATE_EXITED;
+		return;
+	}
+	if (s->o->on_error == FL_ON_ERROR_DETACH) {
+		/* no parent-death signal was set; a ptraced command is let go when we exit */
+		s->res->fate = FL_FATE_DETACHED;
+		return;
+	}
+	kill(s->pid, SIGKILL);
+	for (;;) { /* reaped here, past any ptrace stop on its way out */
+		pid_t p = waitpid(s->pid, &status, __WALL);
+
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p > 0 && WIFSTOPPED(status)) {
+			ptrace(PTRACE_CONT, p, 0, 0);
+			continue;
+		}
+		break;
+	}
+	s->res->fate = FL_FATE_KILLED;
+}
+
+const char *session_fate_text(const struct session_result *res, char *buf, size_t len)
+{
+	switch (res->fate) {
+	case FL_FATE_KILLED:
+		snprintf(buf, len, "the command (pid %d) was killed (--on-error kill)", (int)res->pid);
+		break;
+	case FL_FATE_DETACHED:
+		snprintf(buf, len, "the command (pid %d) goes on, untraced (--on-error detach)", (int)res->pid);
+		break;
+	case FL_FATE_ATTACHED:
+		snprintf(buf, len, "the process (pid %d) goes on, untraced (-p: never killed)", (int)res->pid);
+		break;
+	case FL_FATE_EXITED:
+		snprintf(buf, len, "the command (pid %d) had exited already", (int)res->pid);
+		break;
+	default:
+		snprintf(buf, len, "the command was not affected");
+	}
+	return buf;
+}
+
 int session_run(const struct session_opts *o, struct session_result *res)
 {
 	struct tracer_opts topts = { .follow_forks = o->follow_forks, .verbose = o->verbose,
@@ -621,10 +687,13 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	}
 	install_signals(o->stack_mode && !o->attach_pid);
 	rc = o->attach_pid ? start_attach(&s, &pidfd, &res->attach_ms) : start_command(&s, &c, &res->attach_ms);
+	res->pid = s.pid;
 	if (rc == 0) {
 		uint64_t t0 = now_ns();
 
 		run_loop(&s, pidfd);
+		if (s.consumer_rc)
+			on_consumer_error(&s);
 		if (o->stack_mode && o->attach_pid && kill(o->attach_pid, 0) == 0)
 			store_maps(&s, o->attach_pid, true); /* the last word for the report's unwinding */
 		res->lost = tracer_lost(s.tracer);

@@ -16,6 +16,13 @@
 #define FL_EXIT_CANNOT_EXEC 126 /* CMD could not be executed */
 #define FL_EXIT_NOT_FOUND 127   /* CMD was not found */
 
+/* --on-error: when faultline must stop (a full disk, its own error), the
+ * command it started is killed (the default), or detached from and left
+ * running untraced. An attached process (-p) is never killed. */
+enum { FL_ON_ERROR_KILL = 0, FL_ON_ERROR_DETACH = 1 };
+/* What faultline's own failure did to the command (session_result.fate). */
+enum { FL_FATE_NONE = 0, FL_FATE_KILLED, FL_FATE_DETACHED, FL_FATE_EXITED, FL_FATE_ATTACHED };
+
 typedef int (*session_record_fn)(void *ctx, const void *rec, size_t len);
 
 struct session_opts {
@@ -29,6 +36,8 @@ struct session_opts {
 	int stack_mode;         /* enum fl_stack_mode (--stacks) */
 	unsigned stack_sample;  /* --sample N: with --stacks=all, one call in N */
 	unsigned stack_bytes;   /* --stack-size (0: FL_STACK_DEFAULT) */
+	const char *user;       /* --user NAME|UID for the command (NULL: the user behind sudo, else ours) */
+	int on_error;           /* --on-error: what faultline's own failure does to the command */
 	session_record_fn consume;
 	void (*tick)(void *ctx, bool final); /* about every second, and once at the end */
 	void *ctx;
@@ -40,7 +49,14 @@ struct session_result {
 	unsigned long long lost;
 	double attach_ms;       /* from start to probes live */
 	unsigned long long counters[FL_NCOUNTERS]; /* the kernel's counters (count_only) */
+	int fate;               /* FL_FATE_*: set when the consumer failed */
+	pid_t pid;              /* the target */
 };
+
+/* One clause for an error line: what became of the command when the
+ * session ended on the consumer's failure ("the command (pid 12) was
+ * killed (--on-error kill)"), into buf. */
+const char *session_fate_text(const struct session_result *res, char *buf, size_t len);
 
 /* Runs the session. Returns 0, or one of FL_EXIT_* after printing one line
  * on stderr. */

@@ -15,6 +15,7 @@
 #include "cmd/cli.h"
 #include "util/io.h"
 #include "util/json_read.h"
+#include "util/safe_file.h"
 
 enum check_format { CF_TEXT, CF_MARKDOWN, CF_JUNIT };
 
@@ -549,6 +550,7 @@ static int compare(const struct check_opts *o, struct limit_rules *rules)
 	struct summary_doc base, cur;
 	struct check_result res;
 	FILE *out = stdout;
+	struct sf_out outfile;
 	char err[512];
 	struct view v;
 	bool bad;
@@ -565,8 +567,8 @@ static int compare(const struct check_opts *o, struct limit_rules *rules)
 		rc = CHECK_BAD;
 		goto done;
 	}
-	if (o->out && strcmp(o->out, "-") && !(out = fopen(o->out, "we"))) {
-		fprintf(stderr, "faultline check: %s: %s\n", o->out, strerror(errno));
+	if (o->out && strcmp(o->out, "-") && !(out = sf_fopen_out(o->out, &outfile))) {
+		fprintf(stderr, "faultline check: %s: %s\n", o->out, sf_strerror(errno));
 		rc = CHECK_BAD;
 		goto free_res;
 	}
@@ -579,7 +581,7 @@ static int compare(const struct check_opts *o, struct limit_rules *rules)
 		write_text(out, &v);
 	rc = res.failed ? CHECK_FAIL : CHECK_PASS;
 	errno = 0; /* stdout is checked once, at exit (main.c) */
-	bad = out != stdout && (fflush(out) || ferror(out) || fclose(out));
+	bad = out != stdout && sf_fclose(out, &outfile, true) != 0;
 	if (bad) {
 		fprintf(stderr, "faultline check: writing %s: %s\n", o->out, strerror(errno ? errno : EIO));
 		rc = CHECK_BAD;

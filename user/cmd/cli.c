@@ -17,6 +17,12 @@ int cli_session_option(const char *sub, int key, const struct opt_value *v, stru
 	case SO_STACKS: s->stack_mode = v->choice == 1 ? FL_STACKS_ALL : FL_STACKS_EVENTS; return 1;
 	case SO_SAMPLE: s->stack_sample = (unsigned)v->u; return 1;
 	case SO_STACK_SIZE: s->stack_bytes = (unsigned)v->u; return 1;
+	case SO_USER:
+		if (!*v->s)
+			return opts_error(sub, "--user takes a user name or id");
+		s->user = v->s;
+		return 1;
+	case SO_ON_ERROR: s->on_error = v->choice == 1 ? FL_ON_ERROR_DETACH : FL_ON_ERROR_KILL; return 1;
 	case SO_BUFFER:
 		if (v->u & (v->u - 1))
 			return opts_error(sub, "--buffer-size takes a power of 2 from 1 to 4096 (MiB), not %llu", v->u);

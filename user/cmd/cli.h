@@ -20,7 +20,7 @@ int cmd_check(int argc, char **argv);
 struct session_opts;
 
 /* Keys of the session options that have no short letter. */
-enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_NEXT };
+enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_USER, SO_ON_ERROR, SO_NEXT };
 
 /* Table rows of the session options; the help text of some is the subcommand's. */
 #define SESSION_ROW_PID(help) { 'p', "pid", "PID", OPT_UINT, 1, 2147483647, NULL, help }
@@ -39,6 +39,14 @@ enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_NEXT }
 	  "stay exact; bytes per call site are scaled by N)" },                                         \
 	{ SO_STACK_SIZE, "stack-size", "B", OPT_UINT, 512, 16384, NULL,                                 \
 	  "user stack bytes copied per stack (512-16384, default 8192)" }
+/* How the command runs and what happens to it when faultline must stop. */
+#define SESSION_ROWS_COMMAND                                                                           \
+	{ SO_USER, "user", "NAME|UID", OPT_STRING, 0, 0, NULL,                                          \
+	  "run CMD as this user (default: the user behind sudo, from\n"                                 \
+	  "SUDO_UID/SUDO_GID; --user root keeps root)" },                                               \
+	{ SO_ON_ERROR, "on-error", "ACTION", OPT_CHOICE, 0, 0, "kill|detach",                           \
+	  "when faultline itself must stop (its disk is full): kill CMD\n"                              \
+	  "(default) or detach, leaving it running untraced; the error says which" }
 
 /* A session option's value (keys p d f v and SO_*): 1 taken, 0 not one of
  * them, -1 a usage error (printed). */

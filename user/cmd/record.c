@@ -17,6 +17,7 @@
 struct recording {
 	struct tf_writer *w;
 	bool write_failed;
+	bool published;  /* renamed over FILE already */
 	uint64_t events;
 };
 
@@ -34,22 +35,30 @@ static int store_record(void *ctx, const void *rec, size_t len)
 	return 0;
 }
 
-/* About every second: a recording killed later keeps all but its last second. */
+/* About every second: a recording killed later keeps all but its last
+ * second. The first tick comes once the command runs: the new file is then
+ * renamed over FILE (before it, a failed start left FILE as it was). */
 static void flush_tick(void *ctx, bool final)
 {
 	struct recording *r = ctx;
 
-	if (!final && !r->write_failed && tf_writer_flush(r->w))
+	if (final || r->write_failed)
+		return;
+	if (!r->published ? tf_writer_publish(r->w) : tf_writer_flush(r->w))
 		r->write_failed = true;
+	r->published = true;
 }
 
 static const struct opt record_options[] = {
-	{ 'o', "output", "FILE", OPT_STRING, 0, 0, NULL, "trace file to write (default: faultline.data, mode 0600)" },
+	{ 'o', "output", "FILE", OPT_STRING, 0, 0, NULL,
+	  "trace file to write (default: faultline.data, mode 0600; made\n"
+	  "under a temporary name, renamed over FILE once CMD runs)" },
 	SESSION_ROW_PID("attach to a running process instead of starting CMD"),
 	SESSION_ROW_DURATION("stop after SEC seconds (with CMD: CMD gets SIGINT)"),
 	SESSION_ROW_FOLLOW("trace the processes CMD forks too"),
 	SESSION_ROW_BUFFER,
 	SESSION_ROWS_STACKS,
+	SESSION_ROWS_COMMAND,
 	{ 'q', "quiet", NULL, OPT_FLAG, 0, 0, NULL, "no summary line on stderr" },
 	SESSION_ROW_VERBOSE("allocator, attach time, libbpf warnings (-vv: debug)"),
 	{ 0 },
@@ -64,7 +73,8 @@ static const struct cmd_spec record_spec = {
 		 "syscall and page fault in FILE.",
 	.opts = record_options,
 	.after = "Exit status: CMD's own (128+N if killed by signal N; 0 with -p); 125 if\n"
-		 "faultline failed (the file then has no end block and `report` says so);\n"
+		 "faultline failed (FILE as it was if nothing was recorded; else FILE cut\n"
+		 "short, without its end block, and `report` says so);\n"
 		 "126 if CMD could not be executed; 127 if CMD was not found; 2 bad usage.\n",
 	.options_first = true,
 };
@@ -112,17 +122,25 @@ int cmd_record(int argc, char **argv)
 	o.s.ctx = &r;
 	rc = session_run(&o.s, &res);
 	if (rc) {
-		tf_writer_abort(r.w);
-		unlink(o.out); /* nothing was recorded */
+		tf_writer_abort(r.w); /* nothing was recorded: an existing file stays as it was */
 		return rc;
 	}
 	if (r.write_failed) {
-		fprintf(stderr, "faultline: %s (the recording is incomplete)\n", tf_writer_error(r.w));
-		tf_writer_abort(r.w);
+		char msg[300], fate[160];
+
+		snprintf(msg, sizeof(msg), "%s", tf_writer_error(r.w));
+		session_fate_text(&res, fate, sizeof(fate));
+		if (tf_writer_cut(r.w) == 0)
+			fprintf(stderr, "faultline: %s: %s; the recording is cut short (kept as %s without its end "
+				"block: `report` says so)\n", msg, fate, o.out);
+		else
+			fprintf(stderr, "faultline: %s: %s; the recording is cut short and could not be kept\n",
+				msg, fate);
 		return FL_EXIT_FAILED;
 	}
 	if (tf_writer_close(r.w, err, sizeof(err)))
-		return fprintf(stderr, "faultline: %s (the recording is incomplete)\n", err), FL_EXIT_FAILED;
+		return fprintf(stderr, "faultline: %s: the recording is cut short (%s without its end block, "
+			       "if it could be kept: `report` says so)\n", err, o.out), FL_EXIT_FAILED;
 	if (!o.quiet)
 		fprintf(stderr, "faultline: recorded %llu events (%llu lost) to %s; see: faultline report %s\n",
 			(unsigned long long)r.events, res.lost, o.out, o.out);

@@ -11,6 +11,7 @@
 #include "store/meta.h"
 #include "output/output.h"
 #include "store/tracefile.h"
+#include "util/safe_file.h"
 
 enum format { FMT_TEXT, FMT_JSON, FMT_JSONL, FMT_FOLDED };
 
@@ -101,7 +102,7 @@ static int parse_report(int argc, char **argv, struct report_opts *o)
  * correlator reads them); returns the reader's final status. */
 static enum tf_status replay(struct tf_reader *r, struct correlator *c)
 {
-	enum tf_status st;
+	enum tf_status st = TF_CORRUPT; /* until the replay says otherwise */
 	const void *rec;
 	uint32_t len;
 
@@ -187,7 +188,8 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 	struct callsites *cs = NULL;
 	struct correlator *c;
 	FILE *out = stdout;
-	enum tf_status st;
+	struct sf_out outfile;
+	enum tf_status st = TF_CORRUPT; /* until the replay says otherwise */
 	int rc;
 
 	if (abi != FL_EVENT_ABI)
@@ -198,8 +200,8 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 	tf_reader_read_ahead(r);
 	if (o->fmt != FMT_JSONL && (rc = open_call_sites(o, &cs)) != 0)
 		return rc;
-	if (o->out && !(out = fopen(o->out, "we"))) {
-		fprintf(stderr, "faultline: cannot create %s: %s\n", o->out, strerror(errno));
+	if (o->out && !(out = sf_fopen_out(o->out, &outfile))) {
+		fprintf(stderr, "faultline: cannot create %s: %s\n", o->out, sf_strerror(errno));
 		callsites_free(cs);
 		return 1;
 	}
@@ -235,7 +237,8 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 		fprintf(stderr, "faultline: %llu records could not be read and were skipped\n",
 			(unsigned long long)corr_bad_records(c));
 out:
-	if (out != stdout && fclose(out) && !rc) {
+	/* a report of a recording cut short is whole for what it covers; none of a corrupt one */
+	if (out != stdout && sf_fclose(out, &outfile, st != TF_CORRUPT) && st != TF_CORRUPT && !rc) {
 		fprintf(stderr, "faultline: writing %s: %s\n", o->out, strerror(errno));
 		rc = 1;
 	}

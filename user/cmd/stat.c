@@ -14,6 +14,7 @@
 #include "analyze/summary.h"
 #include "output/output.h"
 #include "capture/session.h"
+#include "util/safe_file.h"
 
 
 struct stat_run {
@@ -42,6 +43,7 @@ static const struct opt stat_options[] = {
 	SESSION_ROW_DURATION("stop after SEC seconds"),
 	SESSION_ROW_FOLLOW("count the processes CMD forks too"),
 	SESSION_ROWS_STACKS,
+	SESSION_ROWS_COMMAND,
 	{ 'q', "quiet", NULL, OPT_FLAG, 0, 0, NULL, "no text summary" },
 	SESSION_ROW_VERBOSE("attach details"),
 	{ 0 },
@@ -115,12 +117,13 @@ static void add_kernel_counts(struct summary *s, const struct session_result *re
 static int write_json(const char *path, const struct summary *mean, const struct run_info *ri,
 		      unsigned runs, const struct summary *sd)
 {
-	FILE *f = strcmp(path, "-") ? fopen(path, "we") : stdout;
+	struct sf_out out;
+	FILE *f = sf_fopen_out(path, &out);
 
 	if (!f)
-		return fprintf(stderr, "faultline: cannot create %s: %s\n", path, strerror(errno)), -1;
+		return fprintf(stderr, "faultline: cannot create %s: %s\n", path, sf_strerror(errno)), -1;
 	summary_write_json_runs(f, mean, ri, false, runs, sd);
-	if (f != stdout && (fflush(f) || ferror(f) || fclose(f))) /* stdout: checked at exit (main.c) */
+	if (sf_fclose(f, &out, true))
 		return fprintf(stderr, "faultline: writing %s: %s\n", path, strerror(errno)), -1;
 	return 0;
 }

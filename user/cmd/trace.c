@@ -64,6 +64,7 @@ static const struct opt trace_options[] = {
 	{ TRACE_JSON, "json", NULL, OPT_FLAG, 0, 0, NULL, "end with the JSON summary on stdout instead of the text one" },
 	SESSION_ROW_BUFFER,
 	SESSION_ROWS_STACKS,
+	SESSION_ROWS_COMMAND,
 	{ 'q', "quiet", NULL, OPT_FLAG, 0, 0, NULL, "no running count on stderr" },
 	SESSION_ROW_VERBOSE("every call, every first touch by the program, attach time"),
 	{ 0 },

@@ -75,6 +75,11 @@ void sites_write_text(struct callsites *cs, FILE *out)
 		fprintf(out, "; %" PRIu64 " object%s not the recorded one%s and not in the build-id cache: "
 			"frames in %s may be misnamed", st.objects_missing, st.objects_missing == 1 ? " is" : "s are",
 			st.objects_missing == 1 ? "" : "s", st.objects_missing == 1 ? "it" : "them");
+	if (st.objects_too_large)
+		fprintf(out, "; %" PRIu64 " object%s not copied into the build-id cache when recorded (larger than "
+			"its bound per object): frames in %s are named from the path%s", st.objects_too_large,
+			st.objects_too_large == 1 ? " was" : "s were", st.objects_too_large == 1 ? "it" : "them",
+			st.objects_too_large == 1 ? "" : "s");
 	fprintf(out, "\n  a call site is the first frame outside the allocator, then its callers (innermost first)\n");
 	if (st.mode == FL_STACKS_ALL && st.sample > 1)
 		fprintf(out, "  stacks of 1 in %u allocator calls (--sample %u): bytes per call site are those calls' "

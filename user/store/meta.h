@@ -21,7 +21,8 @@ enum fl_meta_kind {
 	FL_META_STACKS = 9,    /* value: enum fl_stack_mode | sample << 8 | stack bytes << 32 */
 	FL_META_STACKS_SKIPPED = 11, /* value: stacks not taken, the ring buffer being over half full */
 	FL_META_BUILD_ID = 10, /* tgid; data: path NUL build-id (hex): the object tgid maps at path
-				  (--stacks; a copy is in the build-id cache, buildid_cache.h) */
+				  (--stacks; a copy is in the build-id cache, buildid_cache.h);
+				  value 1: not copied, larger than the cache's bound per object */
 	FL_META_PROBES = 12,   /* tgid; data: byte pairs (func, probe) for each entry point probed in
 				  the allocator object named by the FL_META_ALLOCATOR just before:
 				  probe is the entry whose probe it shares (its calls are counted

@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "store/event_codec.h"
+#include "util/safe_file.h"
 #include "faultline.h"
 
 static const unsigned char file_magic[8] = { 'F', 'A', 'U', 'L', 'T', 'L', 'N', '\0' };
@@ -114,6 +115,7 @@ static void pack_block_header(unsigned char h[TF_BLOCK_HEADER_LEN], uint32_t kin
 
 struct tf_writer {
 	int fd;
+	struct sf_out out;	/* the temporary file, renamed over path when done */
 	char *path;
 	uint32_t event_abi;
 	int level;
@@ -264,7 +266,6 @@ static void writer_free(struct tf_writer *w)
 struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err, size_t errlen)
 {
 	struct tf_writer *w;
-	int fd;
 
 	if (strcmp(path, "-") == 0) {
 		set_msg(err, errlen, "cannot create -: writing to standard output is not supported");
@@ -279,20 +280,12 @@ struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err
 		free(w);
 		return NULL;
 	}
-	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		set_msg(err, errlen, "cannot create %s: %s", path, strerror(errno));
+	if (sf_out_open(&w->out, path)) {
+		set_msg(err, errlen, "cannot create %s: %s", path, sf_strerror(errno));
 		writer_free(w);
 		return NULL;
 	}
-	w->fd = fd;
-	{
-		struct stat st;
-
-		/* an existing trace file gets no wider a mode than a new one */
-		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-			(void)fchmod(fd, 0600);
-	}
+	w->fd = w->out.fd;
 	w->event_abi = event_abi;
 	w->level = TF_DEFAULT_LEVEL;
 	w->block_size = TF_DEFAULT_BLOCK_SIZE;
@@ -351,12 +344,23 @@ int tf_writer_flush(struct tf_writer *w)
 	return flush_data_block(w);
 }
 
-/* Like fsync, but a file that cannot be synced (pipe, device) is fine. */
-static int sync_file(int fd)
+/* Closes w's file and renames it into place (commit) or removes it. */
+static int writer_finish(struct tf_writer *w, bool commit, int rc)
 {
-	if (fsync(fd) == 0 || errno == EINVAL || errno == EROFS)
-		return 0;
-	return -1;
+	w->out.fd = w->fd;
+	if (commit && rc == 0) {
+		if (sf_out_commit(&w->out) < 0)
+			rc = writer_fail(w);
+	} else if (commit) { /* cut short: what was written is still kept */
+		int saved = errno;
+
+		if (sf_out_commit(&w->out) < 0)
+			return -2;
+		errno = saved;
+	} else {
+		sf_out_abort(&w->out);
+	}
+	return rc;
 }
 
 int tf_writer_close(struct tf_writer *w, char *err, size_t errlen)
@@ -365,10 +369,7 @@ int tf_writer_close(struct tf_writer *w, char *err, size_t errlen)
 
 	if (tf_writer_flush(w) < 0 || write_end_block(w) < 0)
 		rc = -1;
-	else if (sync_file(w->fd) < 0)
-		rc = writer_fail(w);
-	if (close(w->fd) < 0 && rc == 0)
-		rc = writer_fail(w);
+	rc = writer_finish(w, true, rc); /* on an error, kept cut short */
 	if (rc < 0)
 		set_msg(err, errlen, "%s", w->msg);
 	saved = w->failed ? w->failed_errno : 0;
@@ -378,13 +379,39 @@ int tf_writer_close(struct tf_writer *w, char *err, size_t errlen)
 	return rc;
 }
 
+int tf_writer_publish(struct tf_writer *w)
+{
+	if (tf_writer_flush(w) < 0)
+		return -1;
+	w->out.fd = w->fd;
+	if (sf_out_publish(&w->out) < 0) {
+		set_msg(w->msg, sizeof(w->msg), "renaming the new %s into place: %s", w->path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int tf_writer_cut(struct tf_writer *w)
+{
+	int saved = errno, rc;
+
+	if (!w)
+		return -1;
+	if (!w->failed)
+		(void)tf_writer_flush(w);
+	rc = writer_finish(w, true, -1) == -2 ? -1 : 0;
+	writer_free(w);
+	errno = saved;
+	return rc;
+}
+
 void tf_writer_abort(struct tf_writer *w)
 {
 	int saved = errno;
 
 	if (!w)
 		return;
-	close(w->fd);
+	writer_finish(w, false, -1);
 	writer_free(w);
 	errno = saved;
 }

@@ -46,8 +46,12 @@
 
 struct tf_writer;
 
-/* Creates path with O_CREAT|O_TRUNC|O_WRONLY|O_CLOEXEC mode 0600 (path "-" is
- * not supported). On failure returns NULL and writes a one-line message like
+/* Starts writing path (path "-" is not supported) the safe way of
+ * util/safe_file.h: a new file of mode 0600 under a temporary name beside
+ * path, renamed over it by tf_writer_publish, tf_writer_close or
+ * tf_writer_cut, whichever comes first; no symbolic
+ * link is followed unless root owns it; an existing file is not touched
+ * before then (an existing device such as /dev/null is written directly). On failure returns NULL and writes a one-line message like
  * "cannot create out.data: Permission denied" into err. The file header is
  * written with the first block (or by tf_writer_flush). */
 struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err, size_t errlen);
@@ -64,13 +68,25 @@ int tf_writer_add(struct tf_writer *w, const void *rec, uint32_t len);
 /* Writes the file header if not done yet and the pending block, so a
  * recording killed later still has them. Returns 0 or -1. */
 int tf_writer_flush(struct tf_writer *w);
-/* Flushes, writes the end block, fsyncs and closes. Returns 0 or -1 with a
+/* Flushes, writes the end block, fsyncs, closes and renames the file over
+ * path (on a write error it is still renamed, cut short: what was written
+ * without the end block). Returns 0 or -1 with a
  * message in err (e.g. "writing out.data: No space left on device") and errno
  * set. Frees w in both cases. */
 int tf_writer_close(struct tf_writer *w, char *err, size_t errlen);
-/* Closes without flushing or writing the end block (used when aborting):
- * records added since the last flush are dropped. Frees w. */
+/* Closes and removes the new file: path is left as it was (used when the
+ * run failed before anything was recorded). Frees w. */
 void tf_writer_abort(struct tf_writer *w);
+/* Flushes and renames the file over path now, while it is still written:
+ * from then on a faultline killed leaves a file that reads as cut short
+ * (TF_TRUNCATED) at path. 0, or -1 with the message in tf_writer_error
+ * (a flush's write error is sticky as for tf_writer_flush). */
+int tf_writer_publish(struct tf_writer *w);
+/* A recording cut short (a write error, faultline's own failure): flushes
+ * what it can, writes no end block, and renames the file into place, so a
+ * reader sees TF_TRUNCATED ("cut short"), never a whole recording. 0, or -1
+ * if even that failed (the new file is then removed). Frees w. */
+int tf_writer_cut(struct tf_writer *w);
 /* The last error message, or "" if none. */
 const char *tf_writer_error(const struct tf_writer *w);
 uint64_t tf_writer_records(const struct tf_writer *w);       /* records added */

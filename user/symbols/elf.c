@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <unistd.h>
 #include "symbols/elf.h"
+#include "util/safe_file.h"
 
 #define X86_64_PAGE 4096u
 
@@ -60,7 +61,7 @@ int elf_build_id_hex_of(Elf *elf, char *out, size_t outlen)
 
 int elf_build_id_hex(const char *path, char *out, size_t outlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), n = -1;
+	int fd = sf_open_read(path, SF_MAX_OBJECT_BYTES, NULL), n = -1;
 	Elf *elf;
 
 	if (fd < 0)

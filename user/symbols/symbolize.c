@@ -13,9 +13,11 @@
  */
 #include "symbols/elf.h"
 #include "symbols/symbolize.h"
+#include "util/safe_file.h"
 
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -103,6 +105,107 @@ static uint64_t hash_path(const char *path, uint64_t inode)
 	return hash_u64(h ^ inode);
 }
 
+/* ---- separate debug files ---- */
+
+/* A .gnu_debuglink names a file beside the object: a plain name. */
+static bool debuglink_name_ok(const char *n)
+{
+	size_t len = n ? strlen(n) : 0;
+
+	if (!len || len > 255 || strchr(n, '/') || !strcmp(n, ".") || !strcmp(n, ".."))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)n; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* Nothing, or a regular file of bounded size (never a FIFO, a device, /proc). */
+static bool candidate_ok(const char *path)
+{
+	int fd = sf_open_read(path, SF_MAX_OBJECT_BYTES, NULL);
+
+	if (fd >= 0)
+		return close(fd), true;
+	return errno == ENOENT || errno == ENOTDIR || errno == ENAMETOOLONG;
+}
+
+/* Every place dwfl_standard_find_debuginfo would open for name, by the
+ * entries of the debuginfo path ("": the object's directory; relative: under
+ * it; absolute: the debug root + the object's directory). */
+static bool candidates_ok(const char *dpath, const char *file_name, const char *name)
+{
+	char dir[PATH_MAX], cand[PATH_MAX * 2 + 300];
+	const char *slash = strrchr(file_name, '/'), *e = dpath;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - file_name) : 1, slash ? file_name : ".");
+	while (e) {
+		const char *end = strchr(e, ':');
+		int elen = end ? (int)(end - e) : (int)strlen(e);
+
+		if (elen == 0)
+			snprintf(cand, sizeof(cand), "%s/%s", dir, name);
+		else if (e[0] == '/')
+			snprintf(cand, sizeof(cand), "%.*s%s/%s", elen, e, dir, name);
+		else
+			snprintf(cand, sizeof(cand), "%s/%.*s/%s", dir, elen, e, name);
+		if (!candidate_ok(cand))
+			return false;
+		e = end ? end + 1 : NULL;
+	}
+	return true;
+}
+
+void sym_set_debug_path(Dwfl_Module *mod, char **debuginfo_path)
+{
+	void **userdata = NULL;
+
+	if (mod && dwfl_module_info(mod, &userdata, NULL, NULL, NULL, NULL, NULL, NULL) && userdata)
+		*userdata = debuginfo_path;
+}
+
+int sym_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+		       const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+		       char **debuginfo_file_name)
+{
+	const char *dpath = userdata && *userdata && *(char **)*userdata ? *(char **)*userdata
+									 : ":.debug:/usr/lib/debug";
+	const char *base_name = file_name ? strrchr(file_name, '/') : NULL;
+	char own[300];
+	bool link_ok = debuglink_name_ok(debuglink_file);
+
+	if (!file_name)
+		return -1;
+	/* without a usable link libdw tries <object>.debug: those places too */
+	snprintf(own, sizeof(own), "%.250s.debug", base_name ? base_name + 1 : file_name);
+	if (link_ok && !candidates_ok(dpath, file_name, debuglink_file))
+		link_ok = false;
+	if (!candidates_ok(dpath, file_name, own)) {
+		/* then the build-id's file under the debug root, nothing beside the object */
+		const unsigned char *bits;
+		GElf_Addr vaddr;
+		int n = dwfl_module_build_id(mod, &bits, &vaddr), fd;
+		const char *root = strrchr(dpath, ':') ? strrchr(dpath, ':') + 1 : dpath;
+		char path[PATH_MAX];
+		size_t off;
+
+		if (n < 2 || root[0] != '/')
+			return -1;
+		off = (size_t)snprintf(path, sizeof(path), "%s/.build-id/%02x/", root, bits[0]);
+		for (int i = 1; i < n && off + 3 < sizeof(path); i++)
+			off += (size_t)snprintf(path + off, sizeof(path) - off, "%02x", bits[i]);
+		snprintf(path + off, sizeof(path) - off, ".debug");
+		fd = sf_open_read(path, SF_MAX_OBJECT_BYTES, NULL);
+		if (fd >= 0 && !(*debuginfo_file_name = strdup(path))) {
+			close(fd);
+			fd = -1;
+		}
+		return fd;
+	}
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+					    link_ok ? debuglink_file : NULL, debuglink_crc, debuginfo_file_name);
+}
+
 /* ---- objects ---- */
 
 static void results_free(struct sym_object *o)
@@ -149,6 +252,7 @@ static void object_load(struct symbolizer *s, struct sym_object *o, const char *
 	o->mod = dwfl_report_elf(o->dwfl, path, path, fd, 0, true);
 	if (!o->mod)
 		close(fd);
+	sym_set_debug_path(o->mod, &s->debuginfo_path);
 	dwfl_report_end(o->dwfl, NULL, NULL);
 }
 
@@ -172,7 +276,7 @@ static struct sym_object *object_new(struct symbolizer *s, const char *key, cons
 static struct sym_object *object_open(struct symbolizer *s, const char *path, uint64_t inode)
 {
 	char build_id[256], key[PATH_MAX + 32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = sf_open_read(path, SF_MAX_OBJECT_BYTES, NULL);
 	Elf *elf = fd >= 0 ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
 	bool is_elf = elf && elf_kind(elf) == ELF_K_ELF;
 	bool has_id = is_elf && elf_build_id_hex_of(elf, build_id, sizeof(build_id)) > 0;
@@ -443,7 +547,7 @@ struct symbolizer *symbolizer_new(void)
 		return NULL;
 	}
 	s->dwfl_callbacks.find_elf = dwfl_build_id_find_elf;
-	s->dwfl_callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	s->dwfl_callbacks.find_debuginfo = sym_find_debuginfo;
 	s->dwfl_callbacks.debuginfo_path = &s->debuginfo_path;
 	return s;
 }

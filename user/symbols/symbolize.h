@@ -4,6 +4,10 @@
  * debug file), file:line from DWARF in the object or in a separate debug file
  * found by build-id under <debug root>/.build-id/xx/yyyy.debug, else by
  * .gnu_debuglink (next to the object, in its .debug/, under the debug root).
+ * A debug link is a plain file name (no '/', no "..") and every place it
+ * (or <object>.debug) could name must be a regular file of bounded size,
+ * else only the build-id is looked up (sym_find_debuginfo): a target's ELF
+ * cannot send a report to /dev/zero or a FIFO.
  *
  * Each object is opened once per build-id (once per path without one) and
  * every lookup is cached per (object, address), so symbolizing the same
@@ -15,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <elfutils/libdwfl.h>
 #include "symbols/unwind.h"
 
 struct symbol_info {
@@ -35,6 +40,16 @@ void symbolizer_free(struct symbolizer *s);
 /* Where separate debug files are looked for (default /usr/lib/debug). Affects
  * objects opened afterwards: set it first. -1 on out of memory. */
 int symbolizer_set_debug_root(struct symbolizer *s, const char *dir);
+
+/* libdw's find_debuginfo callback for every Dwfl faultline makes (the
+ * symbolizer's and the unwinder's): dwfl_standard_find_debuginfo after the
+ * checks above. *userdata, if set (sym_set_debug_path), is a char ** to the
+ * Dwfl's debuginfo_path. */
+int sym_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+		       const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+		       char **debuginfo_file_name);
+/* Points mod's userdata at the debuginfo_path its Dwfl uses. */
+void sym_set_debug_path(Dwfl_Module *mod, char **debuginfo_path);
 
 /* Fills out for addr in the address space described by m. Strings stay valid
  * until symbolizer_free (object: while m lives). Returns 0, or -1 if addr is

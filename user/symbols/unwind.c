@@ -10,7 +10,9 @@
  * sessions are kept (their ELF files stay open), evicted least recently used.
  */
 #include "symbols/elf.h"
+#include "symbols/symbolize.h"
 #include "symbols/unwind.h"
+#include "util/safe_file.h"
 
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
@@ -114,27 +116,31 @@ static bool is_x86_64_elf(Elf *elf)
 
 /* Reports the file of mapping e as a module at its load bias, if it is an
  * x86-64 ELF file that can be opened. */
-static void report_mapped_file(Dwfl *dwfl, const struct proc_maps *m, const struct proc_map *e)
+static void report_mapped_file(Dwfl *dwfl, const struct proc_maps *m, const struct proc_map *e,
+			       char **debuginfo_path)
 {
+	Dwfl_Module *mod;
 	char path[PATH_MAX];
 	uint64_t bias = (uint64_t)-1;
 	int fd;
 	Elf *elf;
 
 	if (proc_maps_file_path(m, e, path, sizeof(path)) != 0 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	    (fd = sf_open_read(path, SF_MAX_OBJECT_BYTES, NULL)) < 0)
 		return;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || !is_x86_64_elf(elf) || elf_load_bias(elf, e->start, e->offset, &bias) != 0)
 		bias = (uint64_t)-1;
 	elf_end(elf);
 	/* on success libdw keeps fd and closes it in dwfl_end */
-	if (bias == (uint64_t)-1 || !dwfl_report_elf(dwfl, e->path, path, fd, bias, true))
+	if (bias == (uint64_t)-1 || !(mod = dwfl_report_elf(dwfl, e->path, path, fd, bias, true)))
 		close(fd);
+	else
+		sym_set_debug_path(mod, debuginfo_path);
 }
 
 /* Every executable file mapping, once per (file, bias). */
-static void report_maps(Dwfl *dwfl, const struct proc_maps *m)
+static void report_maps(Dwfl *dwfl, const struct proc_maps *m, char **debuginfo_path)
 {
 	const struct proc_map *last = NULL;
 
@@ -146,7 +152,7 @@ static void report_maps(Dwfl *dwfl, const struct proc_maps *m)
 			continue;
 		if (last && last->inode == e->inode && strcmp(last->path, e->path) == 0)
 			continue; /* another executable segment of the same file */
-		report_mapped_file(dwfl, m, e);
+		report_mapped_file(dwfl, m, e, debuginfo_path);
 		last = e;
 	}
 	dwfl_report_end(dwfl, NULL, NULL);
@@ -165,7 +171,7 @@ static int session_open(struct unwinder *u, struct dwfl_session *s, const struct
 	s->dwfl = dwfl_begin(&u->dwfl_callbacks);
 	if (!s->dwfl)
 		return -1;
-	report_maps(s->dwfl, m);
+	report_maps(s->dwfl, m, &u->debuginfo_path);
 	s->attached = dwfl_attach_state(s->dwfl, NULL, UNWIND_TID, &thread_callbacks, u);
 	s->maps_id = proc_maps_id(m);
 	return 0;
@@ -207,7 +213,7 @@ struct unwinder *unwinder_new(void)
 	}
 	/* .debug_frame may live in a separate debug file */
 	u->dwfl_callbacks.find_elf = dwfl_build_id_find_elf;
-	u->dwfl_callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	u->dwfl_callbacks.find_debuginfo = sym_find_debuginfo; /* no debug link escapes */
 	u->dwfl_callbacks.debuginfo_path = &u->debuginfo_path;
 	return u;
 }

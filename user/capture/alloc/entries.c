@@ -12,6 +12,7 @@
 #include "capture/alloc/allocator.h"
 #include "capture/alloc/families.h"
 #include "symbols/elf.h"
+#include "util/safe_file.h"
 
 static int entry_by_symbol(const char *name)
 {
@@ -72,9 +73,9 @@ int allocator_scan(const char *path, struct allocator *a, char *err, size_t errl
 	snprintf(a->shown, sizeof(a->shown), "%s", path);
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return snprintf(err, errlen, "libelf: %s", elf_errmsg(-1)), -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = sf_open_read(path, SF_MAX_OBJECT_BYTES, NULL);
 	if (fd < 0)
-		return snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)), -1;
+		return snprintf(err, errlen, "cannot open %s: %s", path, sf_strerror(errno)), -1;
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF) {
 		snprintf(err, errlen, "%s: not an ELF file", path);

@@ -15,18 +15,19 @@
 #include <unistd.h>
 #include "capture/alloc/allocator.h"
 #include "symbols/maps.h"
+#include "util/safe_file.h"
 #include "util/io.h"
 
 /* PT_INTERP of an executable into out ("" when statically linked). */
 static int elf_interp(const char *path, char *out, size_t outlen, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	int fd = sf_open_read(path, SF_MAX_OBJECT_BYTES, NULL), rc = -1;
 	size_t n;
 	Elf *elf;
 
 	out[0] = 0;
 	if (fd < 0)
-		return snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)), -1;
+		return snprintf(err, errlen, "cannot open %s: %s", path, sf_strerror(errno)), -1;
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &n)) {
 		snprintf(err, errlen, "%s: not an ELF executable", path);
@@ -118,11 +119,15 @@ static int next_listed_path(char **cursor, char *out, size_t outlen)
 static bool script_interpreter(const char *path, char *out, size_t outlen)
 {
 	char line[512];
-	FILE *f = fopen(path, "re");
+	int fd = sf_open_read(path, 0, NULL);
+	FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
 	bool found = false;
 
-	if (!f)
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return false;
+	}
 	if (fgets(line, sizeof(line), f) && line[0] == '#' && line[1] == '!') {
 		char *p = line + 2;
 
