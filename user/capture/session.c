@@ -407,6 +407,34 @@ static const char *allocators_shown(const struct session *s)
 	return buf;
 }
 
+/* Probes the kernel must single-step (no emulated instruction near the
+ * entry): said with -v, and always when attaching to a running process,
+ * whose speed someone is watching. */
+static void warn_stepped(const struct session *s)
+{
+	char names[1024];
+	size_t off = 0;
+	int n = 0;
+
+	names[0] = '\0';
+	for (int i = 0; i < s->allocs.n; i++) {
+		const struct allocator *a = &s->allocs.obj[i];
+		const char *base = strrchr(a->shown, '/');
+
+		for (int f = 0; f < FL_NFUNC; f++) {
+			if (!a->offset[f] || a->alias_of[f] >= 0 || !a->stepped[f] || a->usdt_refalloc)
+				continue;
+			if (off < sizeof(names))
+				off += snprintf(names + off, sizeof(names) - off, "%s%s in %s", n ? ", " : "",
+						fl_entries[f].symbol, base ? base + 1 : a->shown);
+			n++;
+		}
+	}
+	if (n && (s->o->verbose || s->o->attach_pid))
+		fprintf(stderr, "faultline: %d probe%s on an instruction the kernel single-steps (%s): each such call "
+			"costs several µs more than one on an emulated instruction\n", n, n == 1 ? " is" : "s are", names);
+}
+
 /* One FL_META_ALLOCATOR per object, malloc's first, each followed by the
  * FL_META_PROBES of what is probed in it (which entry points share a probe). */
 static void emit_allocators(struct session *s, pid_t pid)
@@ -472,6 +500,7 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	}
 	tracer_arm(s->tracer);
 	*attach_ms = (now_ns() - t0) / 1e6;
+	warn_stepped(s);
 	if (o->verbose)
 		fprintf(stderr, "faultline: allocator %s, %d uprobes (%s), pid %d, probes live in %.1f ms\n",
 			allocators_shown(s), tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), c->pid,
@@ -583,6 +612,7 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 		return FL_EXIT_FAILED;
 	}
 	tracer_arm(s->tracer);
+	warn_stepped(s);
 	if (kill(pid, 0) && errno == ESRCH)
 		return fprintf(stderr, "faultline: process %d exited while faultline was attaching\n", pid),
 		       FL_EXIT_FAILED;

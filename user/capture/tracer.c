@@ -281,7 +281,7 @@ static int allocator_probes(struct tracer *t, const struct allocator *a, struct 
 	for (int f = 0; f < FL_NFUNC; f++) {
 		if (!a->offset[f] || a->alias_of[f] >= 0)
 			continue;
-		uint64_t off = a->offset[f] + (f == FL_FREE ? a->free_skip : 0);
+		uint64_t off = a->offset[f] + (f == FL_FREE && a->free_skip ? a->free_skip : a->skip[f]);
 
 		spec[n++] = (struct probe_spec){ entry_prog(t->skel, f), false, off, f };
 		if (!fl_is_free(f)) /* free-like calls are followed without a return probe */

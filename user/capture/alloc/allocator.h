@@ -22,7 +22,9 @@ struct allocator {
 	uint64_t offset[FL_NFUNC]; /* file offset of each entry point, 0 = absent */
 	uint64_t vaddr[FL_NFUNC];  /* its symbol value */
 	int alias_of[FL_NFUNC];    /* -1, or the func sharing the same address */
-	uint64_t free_skip;        /* bytes past free's entry to place its probes (0 = entry) */
+	uint64_t skip[FL_NFUNC];   /* bytes past each entry to place its probes (placement.c; 0 = entry) */
+	bool stepped[FL_NFUNC];    /* its probe is on an instruction the kernel single-steps (dearer) */
+	uint64_t free_skip;        /* glibc: bytes past free's entry to place its probes (0 = entry) */
 	uint64_t free_null_offset; /* with free_skip: the free(NULL) return path, probed apart */
 	int nfuncs;                /* entry points found */
 	bool usdt_refalloc;        /* carries refalloc's USDT probes: use them, not uprobes */

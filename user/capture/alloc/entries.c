@@ -62,6 +62,28 @@ void allocator_mark_aliases(struct allocator *a)
 	}
 }
 
+/* Each entry point's probe on an emulated instruction where placement.c finds
+ * one (glibc's free has its own placement, with a probe on its NULL path). */
+static void place_probes(int fd, struct allocator *a)
+{
+	for (int f = 0; f < FL_NFUNC; f++) {
+		uint8_t code[64];
+		unsigned args = 0;
+		ssize_t n;
+
+		if (!a->offset[f] || (f == FL_FREE && a->free_skip))
+			continue;
+		for (int k = 0; k < 3; k++)
+			if (fl_entries[f].arg[k])
+				args |= 1u << (fl_entries[f].arg[k] - 1);
+		n = pread(fd, code, sizeof(code), (off_t)a->offset[f]);
+		if (n <= 0)
+			continue;
+		a->skip[f] = placement_skip(code, (size_t)n, args);
+		a->stepped[f] = !placement_emulated(code + a->skip[f], (size_t)n - a->skip[f]);
+	}
+}
+
 int allocator_scan(const char *path, struct allocator *a, char *err, size_t errlen)
 {
 	Elf_Scn *scn = NULL;
@@ -96,6 +118,7 @@ int allocator_scan(const char *path, struct allocator *a, char *err, size_t errl
 	}
 	elf_end(elf);
 	glibc_place_free_probe(fd, a);
+	place_probes(fd, a);
 	close(fd);
 	allocator_mark_aliases(a);
 	return a->nfuncs;

@@ -13,6 +13,15 @@
  * (a->free_skip, a->free_null_offset). fd: the object, read with pread. */
 void glibc_place_free_probe(int fd, struct allocator *a);
 
+/* Any allocator: how many bytes past an entry point its probe goes, so that
+ * the kernel emulates the probed instruction instead of single-stepping it
+ * (placement.c); 0: at the entry. code: its first len bytes; args: a bit per
+ * C argument (1 << (n - 1)) the probe reads, whose register must not change
+ * before it. */
+uint64_t placement_skip(const uint8_t *code, size_t len, unsigned args);
+/* Is the instruction at code one the kernel emulates at a uprobe hit? */
+bool placement_emulated(const uint8_t *code, size_t len);
+
 /* refalloc: does this note section hold its USDT notes? */
 bool refalloc_notes(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh);
 /* Its USDT probes faultline attaches (the BPF program of each: ra_<probe>). */
