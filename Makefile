@@ -10,7 +10,7 @@ BUILD    := build
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -Iinclude -I$(BUILD) -Iuser -D_GNU_SOURCE -MMD -MP
-LDLIBS   := -lbpf -ldw -lelf -lz -lm -pthread
+LDLIBS   := -lbpf -ldw -lelf -lz -lm -lstdc++ -pthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 USER_SRC := $(shell find user -name '*.c' | sort)

@@ -13,7 +13,7 @@ ALLOCS="glibc:
 jemalloc:/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 tcmalloc:/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4
 mimalloc:/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"
-plan $((2 + 4 * 7 + 5 + 4))
+plan $((2 + 4 * 7 + 5 + 4 + 2))
 
 g++ -O1 -o "$T/cxx" tests/e2e/cxx_alloc.cc 2>"$T/g++.err"
 ok $? "the C++ workload builds" "$(head -3 "$T/g++.err")"
@@ -104,6 +104,20 @@ gcc -O1 -DMIMALLOC -o "$T/nm" tests/e2e/native_api.c /usr/lib/x86_64-linux-gnu/l
 ok $? "mimalloc linked directly: recorded"
 got=$($PY3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["calls"]; print(" ".join("%s=%d" % (k, c[k]) for k in ("mi_zalloc", "mi_mallocn", "mi_malloc_aligned", "mi_reallocn", "mi_free_aligned")))' "$T/nm.json")
 is "$got" "mi_zalloc=100 mi_mallocn=100 mi_malloc_aligned=100 mi_reallocn=100 mi_free_aligned=100" "mimalloc's own API, each under its own name (mi_free_size is its sized delete: counted as delete)"
+
+# call sites: the first frame outside every allocator object (libstdc++'s
+# operator new included), C++ names demangled in the text, mangled in JSON
+g++ -O1 -g -o "$T/cxxg" tests/e2e/cxx_alloc.cc 2>/dev/null &&
+	"$FAULTLINE" record -q --stacks=all -o "$T/st.data" -- "$T/cxxg" >/dev/null 2>&1 &&
+	"$FAULTLINE" report "$T/st.data" >"$T/st.txt" && "$FAULTLINE" report "$T/st.data" --format json -o "$T/st.json"
+sites=$(sed -n '/Top call sites by bytes/,$p' "$T/st.txt")
+bash -c "grep -q 'std::vector<int, std::allocator<int> >::_M_realloc_insert' <<<\"\$1\" && ! grep -q 'operator new\|_Znwm\|libstdc++' <<<\"\$1\"" _ "$sites"
+ok $? "call sites by bytes: the vector's growth, demangled; no frame of operator new" "$(head -5 <<<"$sites")"
+m=$($PY3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))["extra"]["call_sites"]["bytes"]
+print(sum(1 for x in s if x.get("mangled", "").startswith("_ZNSt6vectorIiSaIiEE17_M_realloc_insert")))' "$T/st.json")
+is "$m" 1 "JSON keeps the mangled site next to the demangled one"
 
 # each kind of mismatched deallocation once, under glibc; none when clean
 "$FAULTLINE" record -q -o "$T/mm.data" -- "$T/mismatch" >/dev/null 2>&1

@@ -13,6 +13,7 @@
 #include "store/buildid_cache.h"
 #include "analyze/callsites.h"
 #include "store/meta.h"
+#include "symbols/demangle.h"
 #include "symbols/elf.h"
 #include "symbols/symbolize.h"
 #include "symbols/unwind.h"
@@ -21,6 +22,7 @@ const char *const cs_metric_names[CS_NMETRIC] = { "syscalls", "faults", "bytes" 
 
 #define MAX_FRAMES 64
 #define SITE_FRAMES 3   /* a call site: its frame and two callers */
+#define MAX_ALLOCATORS 8
 
 struct cs_maps {
 	uint32_t tgid;
@@ -36,7 +38,8 @@ struct cs_row {
 	uint64_t *ips;
 	struct cs_counts count;
 	/* filled when written */
-	char *site;     /* "f (a.c:3) < g (a.c:9)" */
+	char *site;     /* "f (a.c:3) < g (a.c:9)", C++ names demangled */
+	char *site_mangled; /* the same with C++ names as the object has them, NULL if no different */
 	char *folded;   /* "main;g;f;malloc" */
 };
 
@@ -58,9 +61,13 @@ struct cs_object {
 struct callsites {
 	struct unwinder *unwinder;
 	struct symbolizer *symbolizer;
-	char allocator[4096];
-	char allocator_id[130]; /* its build-id, "" if unknown */
-	uint64_t allocator_ino;
+	/* the allocator's objects (malloc's first, then those giving other entry points) */
+	struct cs_allocator {
+		char path[4096];
+		char id[130];   /* its build-id, "" if unknown */
+		uint64_t ino;
+	} allocator[MAX_ALLOCATORS];
+	int nallocators;
 	unsigned sample;
 	int mode;
 	int top;        /* call sites listed per metric */
@@ -122,6 +129,7 @@ void callsites_free(struct callsites *cs)
 	for (size_t i = 0; i < cs->nrows; i++) {
 		free(cs->rows[i].ips);
 		free(cs->rows[i].site);
+		free(cs->rows[i].site_mangled);
 		free(cs->rows[i].folded);
 	}
 	for (size_t i = 0; i < cs->nmaps; i++)
@@ -155,12 +163,19 @@ int callsites_set_debug_dir(struct callsites *cs, const char *dir)
 
 void callsites_set_allocator(struct callsites *cs, const char *path)
 {
+	struct cs_allocator *a;
 	struct stat st;
 
-	snprintf(cs->allocator, sizeof(cs->allocator), "%s", path);
-	cs->allocator_ino = stat(path, &st) == 0 ? st.st_ino : 0;
-	if (elf_build_id_hex(path, cs->allocator_id, sizeof(cs->allocator_id)) <= 0)
-		cs->allocator_id[0] = 0;
+	for (int i = 0; i < cs->nallocators; i++)
+		if (!strcmp(cs->allocator[i].path, path))
+			return;
+	if (cs->nallocators >= MAX_ALLOCATORS || !path[0])
+		return;
+	a = &cs->allocator[cs->nallocators++];
+	snprintf(a->path, sizeof(a->path), "%s", path);
+	a->ino = stat(path, &st) == 0 ? st.st_ino : 0;
+	if (elf_build_id_hex(path, a->id, sizeof(a->id)) <= 0)
+		a->id[0] = 0;
 }
 
 void callsites_set_top(struct callsites *cs, int n)
@@ -347,7 +362,7 @@ void callsites_meta(struct callsites *cs, const void *rec, size_t len)
 		cs->skipped += m->value;
 	else if (m->kind == FL_META_BUILD_ID)
 		add_object(cs, m->tgid, data, dlen, m->value == 1);
-	else if (m->kind == FL_META_ALLOCATOR && !cs->allocator[0]) {
+	else if (m->kind == FL_META_ALLOCATOR) {
 		char path[4096];
 
 		snprintf(path, sizeof(path), "%.*s", (int)dlen, data);
@@ -593,24 +608,58 @@ static const char *base_name(const char *path)
 
 /* Is frame i in the allocator's object: the same file, or a copy of it
  * (same build-id: a container's or a chroot's libc)? */
+/* libc's wrappers of the memory syscalls: an allocator other than glibc
+ * makes its syscalls through them, and they are no call site either. */
+static bool is_syscall_wrapper(const char *fn)
+{
+	static const char *const names[] = { "mmap", "mmap64", "munmap", "mremap", "mprotect", "madvise",
+					     "brk", "sbrk", "syscall" };
+
+	while (*fn == '_')
+		fn++;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(fn, names[i]))
+			return true;
+	return false;
+}
+
+/* Is frame i in one of the allocator's objects (the same file, or a copy
+ * of it: the same build-id, a container's or a chroot's libc), or in a
+ * syscall wrapper of libc? */
 static bool in_allocator(struct callsites *cs, const struct cs_row *r, int i)
 {
 	uint64_t addr = unwind_call_site(r->ips, i);
 	const struct proc_map *e = proc_maps_find(r->maps, addr);
 	struct symbol_info si;
+	bool named = false;
 
-	if (!e || !cs->allocator[0])
+	if (!e)
 		return false;
-	if ((cs->allocator_ino && e->inode == cs->allocator_ino) || !strcmp(e->path, cs->allocator))
-		return true;
-	return cs->allocator_id[0] && symbolize(cs->symbolizer, r->maps, addr, &si) == 0 && si.build_id &&
-	       !strcmp(si.build_id, cs->allocator_id);
+	for (int k = 0; k < cs->nallocators; k++) {
+		const struct cs_allocator *a = &cs->allocator[k];
+
+		if ((a->ino && e->inode == a->ino) || !strcmp(e->path, a->path))
+			return true;
+		if (!a->id[0])
+			continue;
+		if (!named)
+			named = symbolize(cs->symbolizer, r->maps, addr, &si) == 0;
+		if (named && si.build_id && !strcmp(si.build_id, a->id))
+			return true;
+	}
+	if (!named)
+		named = symbolize(cs->symbolizer, r->maps, addr, &si) == 0;
+	return named && si.object && strstr(si.object, "/libc.so") && is_syscall_wrapper(si.function);
 }
 
 /* "f (a.c:12)", "f (libx.so.1)", "[unknown] (libx.so+0x1a2b)" */
-static void frame_text(struct callsites *cs, const struct cs_row *r, int i, char *buf, size_t len, bool bare)
+/* One frame's text: "f (a.c:12)", or bare (folded stacks) "f"; C++ names
+ * demangled unless mangled is asked for. */
+static void frame_text(struct callsites *cs, const struct cs_row *r, int i, char *buf, size_t len, bool bare,
+		       bool mangled)
 {
 	struct symbol_info si;
+	char dm[1024];
 	bool known;
 
 	uint64_t addr = unwind_call_site(r->ips, i);
@@ -623,6 +672,8 @@ static void frame_text(struct callsites *cs, const struct cs_row *r, int i, char
 		return;
 	}
 	known = strcmp(si.function, "[unknown]") != 0;
+	if (!mangled)
+		si.function = demangle(si.function, dm, sizeof(dm));
 	if (bare && known)
 		snprintf(buf, len, "%s", si.function);
 	else if (bare)
@@ -637,20 +688,30 @@ static void frame_text(struct callsites *cs, const struct cs_row *r, int i, char
 
 static void name_row(struct callsites *cs, struct cs_row *r)
 {
-	struct strbuf site = { 0 }, folded = { 0 };
+	struct strbuf site = { 0 }, raw = { 0 }, folded = { 0 };
 	char buf[1024];
 	int first = 0, shown = 0;
 
 	while (first < r->n - 1 && in_allocator(cs, r, first))
 		first++;
 	for (int i = first; i < r->n && shown < SITE_FRAMES; i++, shown++) {
-		frame_text(cs, r, i, buf, sizeof(buf), false);
+		frame_text(cs, r, i, buf, sizeof(buf), false, false);
 		if (shown)
 			sb_add(&site, " < ");
 		sb_add(&site, buf);
+		frame_text(cs, r, i, buf, sizeof(buf), false, true);
+		if (shown)
+			sb_add(&raw, " < ");
+		sb_add(&raw, buf);
 	}
+	free(r->site_mangled);
+	r->site_mangled = NULL;
+	if (site.p && raw.p && strcmp(site.p, raw.p))
+		r->site_mangled = raw.p;
+	else
+		free(raw.p);
 	for (int i = r->n - 1; i >= 0; i--) {
-		frame_text(cs, r, i, buf, sizeof(buf), true);
+		frame_text(cs, r, i, buf, sizeof(buf), true, false);
 		sb_add(&folded, buf);
 		if (i)
 			sb_add(&folded, ";");
@@ -732,6 +793,7 @@ struct cs_site *callsites_sites(struct callsites *cs, enum cs_metric m, size_t *
 
 		if (!k || strcmp(s[k - 1].name, r->site)) {
 			memset(&s[k], 0, sizeof(s[k]));
+			s[k].mangled = r->site_mangled;
 			s[k++].name = r->site;
 		}
 		counts_add(&s[k - 1].count, &r->count);

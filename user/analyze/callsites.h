@@ -68,7 +68,8 @@ uint64_t cs_counts_metric(const struct cs_counts *c, enum cs_metric m);
 
 /* A call site: the rows whose site text is name, their counts added. */
 struct cs_site {
-	const char *name;
+	const char *name;    /* C++ names demangled */
+	const char *mangled; /* the same as the objects name it, NULL if no different */
 	struct cs_counts count;
 };
 

@@ -107,6 +107,10 @@ void sites_write_json(void *ctx, FILE *out)
 		for (size_t i = 0; i < n && (int)i < st.top; i++) {
 			fprintf(out, "%s{\"count\": %" PRIu64 ", \"site\": ", i ? ", " : "", cs_counts_metric(&s[i].count, m));
 			json_string(out, s[i].name);
+			if (s[i].mangled) {
+				fputs(", \"mangled\": ", out);
+				json_string(out, s[i].mangled);
+			}
 			if (m == CS_SYSCALLS)
 				for (int k = 0; k < FL_NSYS; k++)
 					fprintf(out, ", \"%s\": %" PRIu64, fl_sys_names[k], s[i].count.syscalls[k]);
