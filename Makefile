@@ -106,6 +106,7 @@ demo: all
 bench: all
 	bash bench/run.sh
 	bash bench/other_pid.sh 3 20000000 | tee $(BUILD)/other_pid.txt
+	bash bench/allocators.sh | tee $(BUILD)/allocators.txt
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tests $(BUILD)/examples $(BUILD)/*.o $(BUILD)/*.a $(BUILD)/*.skel.h $(BUILD)/faultline*

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench/allocators.sh [PAIRS] - what faultline costs per allocation on each
+# allocator: glibc, and jemalloc, tcmalloc, mimalloc preloaded (Debian's
+# libjemalloc2, libtcmalloc-minimal4, libmimalloc2.0), on malloc+free pairs
+# (build/examples/churn) and new+delete pairs (bench/cxx_churn.cc). Each
+# configuration runs untraced, under `faultline stat` and under `faultline
+# record`, interleaved, 3 rounds; the table gives µs per pair (traced minus
+# untraced, start-up subtracted, median) and the ratio to glibc's malloc+free.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+FL=${FAULTLINE:-$PWD/build/faultline}
+PAIRS=${1:-500000}
+ROUNDS=${BENCH_ROUNDS:-3}
+LIBDIR=/usr/lib/x86_64-linux-gnu
+T=$(mktemp -d) && trap 'rm -rf "$T"' EXIT
+g++ -O2 -o "$T/cxx_churn" bench/cxx_churn.cc || exit 2
+
+now() { date +%s.%N; }
+med() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# run SECONDS-FILE CMD...: appends the wall time of CMD
+run() { local f=$1 s e; shift; s=$(now); "$@" >/dev/null 2>&1; e=$(now); echo "$e - $s" | bc >>"$f"; }
+
+for r in $(seq 1 "$ROUNDS"); do
+	run "$T/startup.stat" "$FL" stat -q -- /bin/true
+	run "$T/startup.record" "$FL" record -q -o "$T/t.data" -- /bin/true
+done
+su=$(med <"$T/startup.stat"); ru=$(med <"$T/startup.record")
+
+printf '%-10s %-12s %10s %10s %12s %12s %8s\n' allocator workload untraced_s stat_s "stat_us/pair" "record_us/pair" "ratio"
+base=""
+for a in glibc jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
+	name=${a%%:*}; lib=""
+	[ "$a" != glibc ] && lib=$LIBDIR/${a#*:}
+	[ -n "$lib" ] && [ ! -e "$lib" ] && { echo "$name: $lib not installed"; continue; }
+	for w in "malloc+free:$PWD/build/examples/churn" "new+delete:$T/cxx_churn"; do
+		wl=${w%%:*}; prog=${w#*:}
+		rm -f "$T"/{u,s,rec}
+		for r in $(seq 1 "$ROUNDS"); do
+			run "$T/u" env ${lib:+LD_PRELOAD=$lib} "$prog" "$PAIRS"
+			run "$T/s" env ${lib:+LD_PRELOAD=$lib} "$FL" stat -q -- "$prog" "$PAIRS"
+			run "$T/rec" env ${lib:+LD_PRELOAD=$lib} "$FL" record -q -o "$T/t.data" -- "$prog" "$PAIRS"
+		done
+		u=$(med <"$T/u"); s=$(med <"$T/s"); rc=$(med <"$T/rec")
+		sp=$(echo "($s - $su - $u) * 1000000 / $PAIRS" | bc -l)
+		rp=$(echo "($rc - $ru - $u) * 1000000 / $PAIRS" | bc -l)
+		[ -z "$base" ] && base=$sp
+		printf '%-10s %-12s %10.3f %10.3f %12.2f %12.2f %8.2f\n' "$name" "$wl" "$u" "$s" "$sp" "$rp" \
+			"$(echo "$sp / $base" | bc -l)"
+	done
+done
+echo "(ratio: stat's µs per pair over glibc's malloc+free; $ROUNDS rounds, $PAIRS pairs, start-up $su s stat, $ru s record subtracted)"
