@@ -32,35 +32,8 @@ die() { echo "fresh: $*" >&2; echo "Bail out! $*"; exit 1; }
 command -v debootstrap >/dev/null || die "debootstrap not installed (apt-get install debootstrap)"
 COMMIT=$(git -C "$REPO" rev-parse --verify "${1:-HEAD}^{commit}") || die "no commit ${1:-HEAD} in $REPO"
 
-# The host's mirror for $SUITE: the first URI of a deb entry (one-line .list
-# or deb822 .sources) whose suites include $SUITE itself.
-host_mirror() {
-	python3 - "$SUITE" /etc/apt/sources.list /etc/apt/sources.list.d/* <<'EOF'
-import sys, re
-suite, files = sys.argv[1], sys.argv[2:]
-for path in files:
-    try:
-        text = open(path).read()
-    except OSError:
-        continue
-    if path.endswith('.sources'):
-        for stanza in re.split(r'\n\s*\n', text):
-            f = {}
-            for line in stanza.splitlines():
-                if ':' in line and not line.startswith('#'):
-                    k, v = line.split(':', 1)
-                    f[k.strip().lower()] = v.split()
-            if 'deb' in f.get('types', []) and suite in f.get('suites', []) and f.get('uris'):
-                print(f['uris'][0]); sys.exit(0)
-    else:
-        for line in text.splitlines():
-            w = re.sub(r'\[[^]]*\]', ' ', line.split('#', 1)[0]).split()
-            if len(w) >= 3 and w[0] == 'deb' and w[2] == suite:
-                print(w[1]); sys.exit(0)
-sys.exit(1)
-EOF
-}
-MIRROR=$(host_mirror) || die "no deb source for $SUITE in the host's /etc/apt/sources.list{,.d}"
+. "$REPO/tests/fresh/mirror.sh"
+MIRROR=$(host_mirror "$SUITE") || die "no deb source for $SUITE in the host's /etc/apt/sources.list{,.d}"
 
 mkdir -p "$CACHE/archives/partial" || die "cannot create $CACHE"
 if [ ! -s "$BASE" ]; then
@@ -168,10 +141,10 @@ while i < len(lines):
 print('set -e; cd /root/gate')
 for k, v in env.items():
     print('export %s=%s' % (k, shlex.quote(v)))
-print('make deps-build  # nothing but the build packages, before the gate builds')
-print('mkdir -p "$(dirname "$BASELINE")"')
-print('examples/ci/faultline-gate.sh --update "$BASELINE" -- $TEST_CMD')
 for s in steps:
+    if 'faultline-gate.sh' in s:  # the first time: the baseline, as the comments say
+        print('mkdir -p "$(dirname "$BASELINE")"')
+        print('examples/ci/faultline-gate.sh --update "$BASELINE" -- $TEST_CMD')
     print('( set -e\n%s\n)' % s)
 EOF
 echo "fresh: the workflow's steps:" >&2; sed 's/^/    /' "$ROOT/root/workflow.sh" >&2
