@@ -29,7 +29,7 @@ REFALLOC_DEPS := $(DEPS_BUILD_STAMP)
 
 include tools/refalloc/refalloc.mk
 
-.PHONY: all deps deps-build fresh-check vm-test test unit e2e demo bench clean clang-check
+.PHONY: all deps deps-build deps-vm fresh-check vm-test test unit e2e demo bench clean clang-check
 .SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRC))
 all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
 
@@ -119,6 +119,19 @@ test: $(DEPS_STAMP)
 	@unit_rc=0; for t in $(UNIT_BIN); do $$t || unit_rc=1; done; \
 	prove -v tests/e2e/ tests/refalloc/; e2e_rc=$$?; \
 	[ $$unit_rc = 0 ] && [ $$e2e_rc = 0 ]
+
+# The fresh-machine test and the kernel matrix (host tools: debootstrap, qemu, cpio).
+VM_PKGS := debootstrap qemu-system-x86 cpio python3
+DEPS_VM_STAMP := $(BUILD)/.deps-vm-ok
+deps-vm: $(DEPS_VM_STAMP)
+$(DEPS_VM_STAMP): Makefile
+	$(call install-missing,$@,$(VM_PKGS))
+
+fresh-check: | $(DEPS_VM_STAMP)
+	bash tests/fresh/run.sh
+
+vm-test: all | $(DEPS_VM_STAMP)
+	bash tests/vm/run.sh
 
 demo: all
 	./$(BUILD)/faultline record -o $(BUILD)/demo.data -- ./$(BUILD)/examples/seed_claims

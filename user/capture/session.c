@@ -54,9 +54,9 @@ struct session {
 
 /* -p: the time from the stop (duration over, signal) to the exit, at most:
  * the last drain, counting what is left, the detach. */
-#define STOP_DRAIN_MS 400
-#define STOP_COUNT_MS 550
-#define STOP_DETACH_MS 300
+#define STOP_DRAIN_MS 250
+#define STOP_COUNT_MS 350
+#define STOP_DETACH_MS 200
 /* each drain of the run loop, at most (then signals and the clock are looked at) */
 #define DRAIN_SLICE_MS 100
 
