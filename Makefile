@@ -6,7 +6,12 @@
 #   make deps     the Debian packages of everything above (deps-build: the build's only)
 #   make fresh-check  make demo + make test in a fresh Debian 12 chroot (tests/fresh/run.sh)
 #   make vm-test  end-to-end checks under qemu on Debian 12's 6.1 kernel (tests/vm/run.sh)
-CC       ?= gcc
+# gcc unless CC is given: make's own default (cc) is clang on a Debian
+# without gcc, and clang drops malloc/free pairs whose memory nothing reads
+# (examples/fragmentation then makes 6 calls, not 8, and claim 8 fails).
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 BUILD    := build

@@ -21,6 +21,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "faultline.skel.h"
+#include "capture/kernel.h"
 #include "capture/tracer.h"
 #include "capture/uprobe_multi.h"
 
@@ -154,6 +155,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 			   char *err, size_t errlen)
 {
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	struct kernel_features k;
 	struct tracer *t;
 	int e;
 
@@ -162,6 +164,9 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 	if (tracer_check_supported(err, errlen))
 		return NULL;
 	setrlimit(RLIMIT_MEMLOCK, &rl); /* memcg accounting makes this optional */
+	kernel_probe(&k);
+	if (kernel_check(&k, o->stack_mode != 0, o->count_only, o->verbose, err, errlen))
+		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return snprintf(err, errlen, "out of memory"), NULL;
@@ -181,8 +186,12 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 		t->skel->rodata->stack_bytes = o->stack_bytes;
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
+	if (!k.fault_tp) { /* said by kernel_check: faults are not traced */
+		bpf_program__set_autoload(t->skel->progs.fault_user, false);
+		bpf_program__set_autoload(t->skel->progs.fault_kernel, false);
+	}
 	/* uprobe programs are attached by hand, per allocator and pid */
-	t->use_multi = uprobe_multi_supported();
+	t->use_multi = k.uprobe_multi;
 	if (t->use_multi)
 		use_uprobe_multi(t->skel->obj);
 	e = faultline__load(t->skel);
