@@ -51,6 +51,7 @@ struct session {
 	int consumer_rc;
 	uint64_t records, busy_ns;   /* for the self statistics */
 	uint64_t unread;             /* -p: records left in the ring at the stop (lost) */
+	uint64_t stop_at;            /* -p: when the stop began (CLOCK_MONOTONIC ns) */
 };
 
 /* -p: the time from the stop (duration over, signal) to the exit, at most:
@@ -58,6 +59,7 @@ struct session {
 #define STOP_DRAIN_MS 250
 #define STOP_COUNT_MS 350
 #define STOP_DETACH_MS 200
+#define STOP_TOTAL_MS 750     /* no wait for the detach past this */
 /* each drain of the run loop, at most (then signals and the clock are looked at) */
 #define DRAIN_SLICE_MS 100
 
@@ -369,7 +371,7 @@ static bool attached_done(int pidfd)
  * that), and what is left in the ring is counted, not handed on. */
 static void finish_attached(struct session *s)
 {
-	uint64_t stop_at = now_ns(), t0;
+	uint64_t stop_at = s->stop_at = now_ns(), t0;
 
 	/* The stop is bounded in time, and a target busy on every core (the
 	 * 64-thread storm of tests/e2e/90-stop.t) leaves this thread a few per
@@ -703,8 +705,15 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	}
 	if (!o->attach_pid)
 		tracer_detach_in_background(s.tracer); /* the command is gone: no one waits for it */
-	else
-		tracer_detach_within(s.tracer, STOP_DETACH_MS); /* the process runs on; we end on time */
+	else if (rc == 0) { /* the process runs on; we end on time */
+		uint64_t now = now_ns(), total = s.stop_at + STOP_TOTAL_MS * 1000000ull;
+		uint64_t left = total > now ? (total - now) / 1000000 : 0;
+
+		if (left)
+			tracer_detach_within(s.tracer, left < STOP_DETACH_MS ? (unsigned)left : STOP_DETACH_MS);
+		else
+			tracer_detach_in_background(s.tracer);
+	}
 	tracer_close(s.tracer); /* detaches every probe */
 	free_objects(&s);
 	if (o->tick)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -591,13 +592,22 @@ static pid_t detach_in_child(struct attachments *a)
 	return pid;
 }
 
-/* Waits up to ms for the detach child; past that it finishes on its own. */
+/* Waits up to ms for the detach child (on its pidfd: a sleep loop overshot
+ * by 2x under qemu); past that it finishes on its own. */
 static void wait_detach(pid_t pid, unsigned ms)
 {
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	uint64_t until = mono_ns() + ms * 1000000ull;
 
-	while (waitpid(pid, NULL, WNOHANG) == 0 && mono_ns() < until)
-		usleep(5000);
+	while (pfd >= 0 && waitpid(pid, NULL, WNOHANG) == 0) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+		uint64_t now = mono_ns();
+
+		if (now >= until || poll(&p, 1, (int)((until - now + 999999) / 1000000)) == 0)
+			break;
+	}
+	if (pfd >= 0)
+		close(pfd);
 }
 
 void tracer_close(struct tracer *t)
