@@ -56,10 +56,10 @@ struct session {
 
 /* -p: the time from the stop (duration over, signal) to the exit, at most:
  * the last drain, counting what is left, the detach. */
-#define STOP_DRAIN_MS 250
-#define STOP_COUNT_MS 350
+#define STOP_DRAIN_MS 150
+#define STOP_COUNT_MS 250
 #define STOP_DETACH_MS 200
-#define STOP_TOTAL_MS 750     /* no wait for the detach past this */
+#define STOP_TOTAL_MS 600     /* no wait for the detach past this */
 /* each drain of the run loop, at most (then signals and the clock are looked at) */
 #define DRAIN_SLICE_MS 100
 
