@@ -3,7 +3,15 @@
 #   make test     unit tests (cmocka, under ASan/UBSan) + end-to-end tests (prove, as root)
 #   make demo     record the bundled example and print its report
 #   make bench    benchmarks (bench/)
-CC       ?= gcc
+#   make deps     the Debian packages of everything above (deps-build: the build's only)
+#   make fresh-check  make demo + make test in a fresh Debian 12 chroot (tests/fresh/run.sh)
+#   make vm-test  end-to-end checks under qemu on Debian 12's 6.1 kernel (tests/vm/run.sh)
+# gcc unless CC is given: make's own default (cc) is clang on a Debian
+# without gcc, and clang drops malloc/free pairs whose memory nothing reads
+# (examples/fragmentation then makes 6 calls, not 8, and claim 8 fails).
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
 BUILD    := build
@@ -21,27 +29,48 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 DEPS_STAMP := $(BUILD)/.deps-ok
+DEPS_BUILD_STAMP := $(BUILD)/.deps-build-ok
+REFALLOC_DEPS := $(DEPS_BUILD_STAMP)
 
 include tools/refalloc/refalloc.mk
 
-.PHONY: all deps test unit e2e demo bench clean clang-check
+.PHONY: all deps deps-build deps-vm fresh-check vm-test test unit e2e demo bench clean clang-check
 .SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRC))
 all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
 
-# Debian packages the build, tests and benchmarks need; quiet when all are present.
-PKGS := clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libcmocka-dev pkg-config \
-        strace linux-perf bpftrace sqlite3 python3 gzip tar coreutils bc time xz-utils binutils libc6-dbg
-deps: $(DEPS_STAMP)
-$(DEPS_STAMP):
+# Debian packages, checked (and installed when missing) by the two stamps
+# below; quiet when all are present. BUILD_PKGS: what `make all` calls and
+# links (compilers, bpftool, libraries, sys/sdt.h for refalloc). TEST_PKGS:
+# what `make test`, `make demo` and `make bench` run, on a fresh Debian 12
+# (debootstrap minbase) as on a full install: the ASan build's
+# llvm-symbolizer (llvm), pgrep (procps), prove (perl), readelf/objdump
+# (binutils), the reference tools the tests compare against.
+BUILD_PKGS := make gcc libc6-dev clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
+              systemtap-sdt-dev pkg-config
+TEST_PKGS  := libcmocka-dev strace linux-perf bpftrace heaptrack sqlite3 python3 perl procps gzip tar \
+              coreutils util-linux bc time xz-utils binutils libc6-dbg git
+# install-missing STAMP PKG...: apt-get installs the packages dpkg does not
+# have; a bpftool that already runs (Ubuntu's comes with linux-tools) counts.
+define install-missing
 	@mkdir -p $(BUILD)
-	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(2); do \
+	  [ $$p = bpftool ] && bpftool version >/dev/null 2>&1 && continue; \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "make deps: installing:" $$missing; \
-	  if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to install packages" >&2; exit 1; fi; \
-	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	fi; touch $@
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to install packages:" $$missing >&2; exit 1; fi; \
+	  apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || \
+	    { echo "make deps: apt-get install failed for:" $$missing >&2; exit 1; }; \
+	fi; touch $(1)
+endef
+deps: $(DEPS_STAMP)
+deps-build: $(DEPS_BUILD_STAMP)
+$(DEPS_BUILD_STAMP): Makefile
+	$(call install-missing,$@,$(BUILD_PKGS))
+$(DEPS_STAMP): $(DEPS_BUILD_STAMP) Makefile
+	$(call install-missing,$@,$(TEST_PKGS))
 
-$(BUILD)/vmlinux.h: | $(DEPS_STAMP)
+$(BUILD)/vmlinux.h: | $(DEPS_BUILD_STAMP)
 	@mkdir -p $(BUILD)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
@@ -51,7 +80,7 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard include/*.h) $(BUILD)/vmlinux.h
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/%.o: user/%.c $(SKELS) | $(DEPS_STAMP)
+$(BUILD)/obj/%.o: user/%.c $(SKELS) | $(DEPS_BUILD_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -60,7 +89,7 @@ $(BUILD)/faultline: $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRC)) tests/laye
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
 
 # Sanitized build of the userspace parts, for the tests.
-$(BUILD)/asan/%.o: user/%.c $(SKELS) | $(DEPS_STAMP)
+$(BUILD)/asan/%.o: user/%.c $(SKELS) | $(DEPS_BUILD_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
 
@@ -72,23 +101,23 @@ $(BUILD)/faultline-asan: $(patsubst user/%.c,$(BUILD)/asan/%.o,$(USER_SRC))
 $(BUILD)/libfaultline-asan.a: $(patsubst user/%.c,$(BUILD)/asan/%.o,$(LIB_SRC))
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libfaultline-asan.a
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libfaultline-asan.a | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -o $@ $< $(BUILD)/libfaultline-asan.a $(LDLIBS) -lcmocka
 
-$(BUILD)/examples/%: examples/%.c | $(DEPS_STAMP)
+$(BUILD)/examples/%: examples/%.c | $(DEPS_BUILD_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -Wall -Wextra -Werror -o $@ $<
 
 unit: $(UNIT_BIN)
 	@fail=0; for t in $(UNIT_BIN); do $$t || fail=1; done; exit $$fail
 
-e2e: $(BUILD)/faultline $(BUILD)/faultline-asan $(EXAMPLES)
+e2e: $(DEPS_STAMP) $(BUILD)/faultline $(BUILD)/faultline-asan $(EXAMPLES)
 	prove -v tests/e2e/
 
 # The userspace code must also build warning-free with clang, and keep the
 # layers' dependency rule (docs/DESIGN.md; tests/layers.sh).
-clang-check: $(SKELS)
+clang-check: $(SKELS) | $(DEPS_BUILD_STAMP)
 	@for f in $(USER_SRC) $(UNIT_SRC); do clang -fsyntax-only $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -Iuser $$f || exit 1; done
 	@bash tests/layers.sh && bash tests/layers.sh --self-test
 
@@ -99,11 +128,24 @@ test: $(DEPS_STAMP)
 	prove -v tests/e2e/ tests/refalloc/; e2e_rc=$$?; \
 	[ $$unit_rc = 0 ] && [ $$e2e_rc = 0 ]
 
+# The fresh-machine test and the kernel matrix (host tools: debootstrap, qemu, cpio).
+VM_PKGS := debootstrap qemu-system-x86 cpio python3
+DEPS_VM_STAMP := $(BUILD)/.deps-vm-ok
+deps-vm: $(DEPS_VM_STAMP)
+$(DEPS_VM_STAMP): Makefile
+	$(call install-missing,$@,$(VM_PKGS))
+
+fresh-check: | $(DEPS_VM_STAMP)
+	bash tests/fresh/run.sh
+
+vm-test: all | $(DEPS_VM_STAMP)
+	bash tests/vm/run.sh
+
 demo: all
 	./$(BUILD)/faultline record -o $(BUILD)/demo.data -- ./$(BUILD)/examples/seed_claims
 	./$(BUILD)/faultline report $(BUILD)/demo.data
 
-bench: all
+bench: all | $(DEPS_STAMP)
 	bash bench/run.sh
 	bash bench/other_pid.sh 3 20000000 | tee $(BUILD)/other_pid.txt
 	bash bench/allocators.sh | tee $(BUILD)/allocators.txt

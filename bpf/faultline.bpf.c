@@ -246,9 +246,13 @@ static __always_inline __u32 copy_user_stack(struct thread_state *ts, __u8 *dst,
 			break;
 		if (n > max - got)
 			n = max - got;
-		asm volatile("%0 &= 0x1fff" : "+r"(n)); /* a bound the verifier can see */
-		if (n > 4096)
-			break;
+		/* n is 1..4096 here; this says so by arithmetic alone, a bound the
+		 * value keeps wherever clang spills it. (A mask and an `n > 4096`
+		 * test do not do: the 6.1 verifier does not carry the branch's bound
+		 * to a copy spilled between the two, and rejects the read.) */
+		n -= 1;
+		asm volatile("%0 &= 4095" : "+r"(n));
+		n += 1;
 		if (bpf_probe_read_user(dst + got, n, (void *)(sp + got)))
 			break;
 		got += n;

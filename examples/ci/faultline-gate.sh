@@ -13,7 +13,11 @@
 #
 # Environment:
 #   FAULTLINE             the faultline binary (default: build this checkout's
-#                         build/faultline with make)
+#                         build/faultline with make, which first installs the
+#                         build's missing Debian packages: make deps-build)
+#   FAULTLINE_STAT_ARGS   more `faultline stat` options: "-n" where the kernel
+#                         has no uprobes (syscalls and faults only; make the
+#                         baseline the same way)
 #   FAULTLINE_CHECK_ARGS  more `faultline check` options, e.g.
 #                         "--max-increase faults=5% --max-increase syscalls.mmap=0"
 #   FAULTLINE_OUT         where to leave current.json and the reports
@@ -63,7 +67,8 @@ fi
 
 # 2. Run the test under faultline, then write its JSON summary.
 echo "faultline-gate: counting: $*" >&2
-"${sudo[@]}" "${setarch[@]}" "$FAULTLINE" stat -q -f --json "$out/current.json" -- "$@"
+# shellcheck disable=SC2086 # FAULTLINE_STAT_ARGS is a list of options
+"${sudo[@]}" "${setarch[@]}" "$FAULTLINE" stat -q -f ${FAULTLINE_STAT_ARGS:-} --json "$out/current.json" -- "$@"
 rc=$?
 if [ $rc != 0 ]; then
 	echo "faultline-gate: the command failed under faultline (exit $rc); no check" >&2

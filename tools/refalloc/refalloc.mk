@@ -8,7 +8,10 @@
 #
 # Including it does not change the including Makefile's default goal.
 # CC=clang works too. REFALLOC_LIB may be overridden (the tests build a
-# clang copy elsewhere this way).
+# clang copy elsewhere this way). It needs <sys/sdt.h> (Debian:
+# systemtap-sdt-dev): an includer sets REFALLOC_DEPS to the target that
+# installs it (the top Makefile: its deps stamp); standalone, a check says
+# which package is missing.
 
 REFALLOC_PREV_GOAL := $(.DEFAULT_GOAL)
 
@@ -18,10 +21,16 @@ REFALLOC_HDR    := $(wildcard $(REFALLOC_DIR)/*.h)
 REFALLOC_LIB    ?= build/librefalloc.so
 REFALLOC_CFLAGS := -O2 -g -fPIC -shared -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE
 
-.PHONY: refalloc
+REFALLOC_DEPS ?= refalloc-check-sdt
+
+.PHONY: refalloc refalloc-check-sdt
 refalloc: $(REFALLOC_LIB)
 
-$(REFALLOC_LIB): $(REFALLOC_SRC) $(REFALLOC_HDR) $(REFALLOC_DIR)/refalloc.mk
+refalloc-check-sdt:
+	@echo '#include <sys/sdt.h>' | $(CC) -E -x c - >/dev/null 2>&1 || \
+	  { echo "refalloc: <sys/sdt.h> not found: install systemtap-sdt-dev (or: make deps)" >&2; exit 1; }
+
+$(REFALLOC_LIB): $(REFALLOC_SRC) $(REFALLOC_HDR) $(REFALLOC_DIR)/refalloc.mk | $(REFALLOC_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(REFALLOC_CFLAGS) -o $@ $(REFALLOC_SRC)
 

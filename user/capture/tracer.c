@@ -1,8 +1,9 @@
 /* tracer.c - the live BPF session: loads the skeleton, attaches the BTF
  * tracepoints (which need no tracefs) and the allocator's uprobes (on
  * uprobe-multi links where the kernel has them, else perf-event uprobes),
- * hands each ring-buffer record to a callback, and detaches, in a background
- * child when nobody waits. Owns the libbpf message routing too. */
+ * hands each ring-buffer record to a callback in drains bounded by a
+ * deadline and a stop flag, and detaches, in a background child when nobody
+ * waits (or waits only so long). Owns the libbpf message routing too. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,10 +15,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "faultline.skel.h"
+#include "capture/kernel.h"
 #include "capture/tracer.h"
 #include "capture/uprobe_multi.h"
 #include "util/io.h"
@@ -43,8 +48,15 @@ struct tracer {
 	bool use_multi;     /* uprobe programs loaded for uprobe-multi links */
 	int nuprobes;
 	bool detach_in_background;
+	unsigned detach_wait_ms;        /* wait this long for a background detach */
 	tracer_record_fn fn;
 	void *ctx;
+	const volatile sig_atomic_t *stop; /* a drain that heeds it ends when it is set */
+	bool heed_stop;
+	uint64_t drain_deadline;        /* CLOCK_MONOTONIC ns; 0: the drain is unbounded */
+	unsigned since_clock;           /* records since the clock was last read */
+	bool discarding;                /* records counted, not handed on */
+	uint64_t discarded;
 };
 
 static int libbpf_verbose;
@@ -66,11 +78,39 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* libbpf's consume returns only when the ring is empty, which a busy target
+ * can keep from happening for ever; a negative return here ends it early
+ * (the record just handed on is consumed). */
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct tracer *t = ctx;
+	int rc;
 
-	return t->fn(t->ctx, data, len);
+	if (t->discarding) {
+		t->discarded++;
+	} else {
+		rc = t->fn(t->ctx, data, len);
+		if (rc)
+			return rc;
+	}
+	if (!t->drain_deadline)
+		return 0;
+	if (t->heed_stop && t->stop && *t->stop)
+		return TRACER_CUT;
+	if (++t->since_clock >= (t->discarding ? 1024u : 16u)) {
+		t->since_clock = 0;
+		if (mono_ns() >= t->drain_deadline)
+			return TRACER_CUT;
+	}
+	return 0;
 }
 
 static void explain_load_error(int e, char *err, size_t errlen)
@@ -145,6 +185,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 			   char *err, size_t errlen)
 {
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	struct kernel_features k;
 	struct tracer *t;
 	int e;
 
@@ -153,6 +194,9 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 	if (tracer_check_supported(err, errlen))
 		return NULL;
 	setrlimit(RLIMIT_MEMLOCK, &rl); /* memcg accounting makes this optional */
+	kernel_probe(&k);
+	if (kernel_check(&k, o->stack_mode != 0, o->count_only, o->verbose, err, errlen))
+		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return snprintf(err, errlen, "out of memory"), NULL;
@@ -172,8 +216,12 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 		t->skel->rodata->stack_bytes = o->stack_bytes;
 	if (o->ringbuf_bytes)
 		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
+	if (!k.fault_tp) { /* said by kernel_check: faults are not traced */
+		bpf_program__set_autoload(t->skel->progs.fault_user, false);
+		bpf_program__set_autoload(t->skel->progs.fault_kernel, false);
+	}
 	/* uprobe programs are attached by hand, per allocator and pid */
-	t->use_multi = uprobe_multi_supported();
+	t->use_multi = k.uprobe_multi;
 	choose_programs(t->skel->obj, o, t->use_multi);
 	e = faultline__load(t->skel);
 	if (e) {
@@ -372,6 +420,45 @@ int tracer_drain(struct tracer *t)
 	return ring_buffer__consume(t->rb);
 }
 
+void tracer_set_stop_flag(struct tracer *t, const volatile sig_atomic_t *flag)
+{
+	t->stop = flag;
+}
+
+int tracer_drain_until(struct tracer *t, uint64_t deadline_ns, bool heed_stop)
+{
+	int n;
+
+	if (mono_ns() >= deadline_ns || (heed_stop && t->stop && *t->stop))
+		return TRACER_CUT;
+	t->drain_deadline = deadline_ns;
+	t->heed_stop = heed_stop;
+	t->since_clock = 0;
+	n = ring_buffer__consume(t->rb);
+	t->drain_deadline = 0;
+	return n;
+}
+
+void tracer_quiesce(struct tracer *t)
+{
+	int fd = bpf_map__fd(t->skel->maps.targets);
+	__u32 key;
+
+	__atomic_store_n(&t->skel->bss->armed, false, __ATOMIC_SEQ_CST);
+	while (!bpf_map_get_next_key(fd, NULL, &key))
+		if (bpf_map_delete_elem(fd, &key))
+			break;
+}
+
+uint64_t tracer_count_unread(struct tracer *t, uint64_t deadline_ns)
+{
+	t->discarding = true;
+	t->discarded = 0;
+	tracer_drain_until(t, deadline_ns, false);
+	t->discarding = false;
+	return t->discarded;
+}
+
 uint64_t tracer_ring_peak(struct tracer *t, uint64_t *size)
 {
 	*size = bpf_map__max_entries(t->skel->maps.events);
@@ -491,14 +578,14 @@ static void close_all_but_bpf(int keep)
  * uprobe-multi links). When nobody waits for it (the traced command has
  * exited), a child holding copies of the fds does it. Whoever closes the
  * last copy pays, so the child waits until ours are closed. */
-static void detach_in_child(struct attachments *a)
+static pid_t detach_in_child(struct attachments *a)
 {
 	int ours_closed[2];
 	pid_t pid;
 	char c;
 
 	if (pipe2(ours_closed, O_CLOEXEC) < 0)
-		return; /* then here, the slow way */
+		return -1; /* then here, the slow way */
 	pid = fork();
 	if (pid == 0) {
 		setsid();
@@ -511,6 +598,25 @@ static void detach_in_child(struct attachments *a)
 	if (pid > 0)
 		drop_own_copies(a);
 	close(ours_closed[1]); /* EOF: the child's copies are the last ones */
+	return pid;
+}
+
+/* Waits up to ms for the detach child (on its pidfd: a sleep loop overshot
+ * by 2x under qemu); past that it finishes on its own. */
+static void wait_detach(pid_t pid, unsigned ms)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	uint64_t until = mono_ns() + ms * 1000000ull;
+
+	while (pfd >= 0 && waitpid(pid, NULL, WNOHANG) == 0) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+		uint64_t now = mono_ns();
+
+		if (now >= until || poll(&p, 1, (int)((until - now + 999999) / 1000000)) == 0)
+			break;
+	}
+	if (pfd >= 0)
+		close(pfd);
 }
 
 void tracer_close(struct tracer *t)
@@ -531,8 +637,12 @@ void tracer_close(struct tracer *t)
 			}
 		}
 	}
-	if (t->detach_in_background && a->nlinks + a->nfds > 0)
-		detach_in_child(a);
+	if ((t->detach_in_background || t->detach_wait_ms) && a->nlinks + a->nfds > 0) {
+		pid_t pid = detach_in_child(a);
+
+		if (pid > 0 && t->detach_wait_ms)
+			wait_detach(pid, t->detach_wait_ms);
+	}
 	detach_all(a);
 	faultline__destroy(t->skel);
 	free(t);
@@ -541,4 +651,9 @@ void tracer_close(struct tracer *t)
 void tracer_detach_in_background(struct tracer *t)
 {
 	t->detach_in_background = true;
+}
+
+void tracer_detach_within(struct tracer *t, unsigned ms)
+{
+	t->detach_wait_ms = ms;
 }

@@ -3,6 +3,8 @@
 #ifndef FL_TRACER_H
 #define FL_TRACER_H
 
+#include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +50,21 @@ void tracer_arm(struct tracer *t);
  * consumed (>= 0), or the callback's non-zero return, or -errno. */
 int tracer_poll(struct tracer *t, int timeout_ms);
 int tracer_drain(struct tracer *t);
+/* Drains (from tracer_poll/tracer_drain_until) that heed it end once *flag
+ * is non-zero (a signal handler's stop flag). */
+void tracer_set_stop_flag(struct tracer *t, const volatile sig_atomic_t *flag);
+/* What tracer_drain_until returns when the deadline or the stop flag ended it
+ * before the ring was empty (the records handed on until then are consumed). */
+#define TRACER_CUT (-EINTR)
+/* Consumes records until the ring is empty, deadline_ns (CLOCK_MONOTONIC)
+ * passes or (heed_stop) the stop flag is set: a busy target cannot keep it
+ * going. Returns records consumed, TRACER_CUT, or the callback's return. */
+int tracer_drain_until(struct tracer *t, uint64_t deadline_ns, bool heed_stop);
+/* The kernel stops producing: uprobe programs disarmed, no target left. */
+void tracer_quiesce(struct tracer *t);
+/* After tracer_quiesce: the records still in the ring, consumed without
+ * being handed on (until deadline_ns), to be counted as lost. */
+uint64_t tracer_count_unread(struct tracer *t, uint64_t deadline_ns);
 /* Waits up to timeout_ms for the kernel to signal records (consumes none). */
 void tracer_wait(struct tracer *t, int timeout_ms);
 uint64_t tracer_lost(struct tracer *t);
@@ -62,5 +79,8 @@ void tracer_close(struct tracer *t);
 /* At close, leave the (slow) teardown of the probes to a child process: for
  * a traced command that has exited, where no one waits for it. */
 void tracer_detach_in_background(struct tracer *t);
+/* At close, detach in a child and wait for it at most ms: a slow teardown
+ * (perf-event uprobes) finishes after faultline has returned. */
+void tracer_detach_within(struct tracer *t, unsigned ms);
 
 #endif
