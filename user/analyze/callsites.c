@@ -15,6 +15,7 @@
 #include "output/output.h"
 #include "symbols/symbolize.h"
 #include "symbols/unwind.h"
+#include "util/id_map.h"
 
 const char *const cs_metric_names[CS_NMETRIC] = { "syscalls", "faults", "bytes" };
 static const char *const sys_names[FL_NSYS] = { "brk", "mmap", "munmap", "mremap", "mprotect", "madvise" };
@@ -72,6 +73,8 @@ struct callsites {
 	int top;        /* call sites listed per metric */
 	struct cs_maps *maps;
 	size_t nmaps;
+	struct id_map maps_ids;  /* tgid -> index in maps */
+	uint64_t carried_lines;  /* older maps lines carried into merged sets (FL_MAPS_MERGE_BUDGET_LINES) */
 	struct proc_maps **old; /* every map set made, kept: rows point to them */
 	size_t nold;
 	struct cs_row *rows;
@@ -139,6 +142,7 @@ void callsites_free(struct callsites *cs)
 		proc_maps_free(cs->old[i]);
 	free(cs->old);
 	free(cs->maps);
+	id_map_clear(&cs->maps_ids);
 	free(cs->memo);
 	free(cs->rows);
 	free(cs->table);
@@ -199,12 +203,11 @@ static void sb_add(struct strbuf *b, const char *s)
 	b->len += n;
 }
 
-static struct cs_maps *maps_of(struct callsites *cs, uint32_t tgid)
+static struct cs_maps *maps_of(const struct callsites *cs, uint32_t tgid)
 {
-	for (size_t i = 0; i < cs->nmaps; i++)
-		if (cs->maps[i].tgid == tgid)
-			return &cs->maps[i];
-	return NULL;
+	size_t i;
+
+	return id_map_get(&cs->maps_ids, tgid, &i) ? &cs->maps[i] : NULL;
 }
 
 static void add_object(struct callsites *cs, uint32_t tgid, const char *data, size_t len)
@@ -212,7 +215,7 @@ static void add_object(struct callsites *cs, uint32_t tgid, const char *data, si
 	const char *nul = memchr(data, 0, len);
 	struct cs_object *o;
 
-	if (!nul || nul == data || (size_t)(nul - data) + 1 >= len)
+	if (!nul || nul == data || (size_t)(nul - data) + 1 >= len || len > FL_META_MAX_PATH_BYTES)
 		return;
 	cs->objects = xrealloc(cs->objects, (cs->nobjects + 1) * sizeof(*cs->objects));
 	o = &cs->objects[cs->nobjects++];
@@ -268,27 +271,55 @@ static void append_map_line(struct strbuf *b, const struct proc_map *e, const ch
 	sb_add(b, "\n");
 }
 
-static bool overlaps_any(const struct proc_maps *m, uint64_t lo, uint64_t hi)
+/* The highest end among m's first k entries (sorted by start), for each k:
+ * what overlaps_any needs to answer in O(log n). Caller frees. */
+static uint64_t *prefix_max_ends(const struct proc_maps *m)
 {
-	for (size_t i = 0; i < proc_maps_count(m); i++) {
-		const struct proc_map *e = proc_maps_at(m, i);
+	size_t n = proc_maps_count(m);
+	uint64_t *max = xrealloc(NULL, (n + 1) * sizeof(*max));
 
-		if (e->start < hi && lo < e->end)
-			return true;
+	max[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t end = proc_maps_at(m, i)->end;
+
+		max[i + 1] = end > max[i] ? end : max[i];
 	}
-	return false;
+	return max;
+}
+
+/* Does any entry of m overlap [lo, hi)? max: prefix_max_ends(m). */
+static bool overlaps_any(const struct proc_maps *m, const uint64_t *max, uint64_t lo, uint64_t hi)
+{
+	size_t a = 0, b = proc_maps_count(m); /* k: the entries that start below hi */
+
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+
+		if (proc_maps_at(m, mid)->start < hi)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return max[a] > lo;
 }
 
 void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *text, size_t len)
 {
-	struct cs_maps *m = maps_of(cs, tgid);
-	struct proc_maps *fresh = proc_maps_parse(text, len);
+	struct cs_maps *m;
+	struct proc_maps *fresh;
 	struct strbuf b = { 0 };
+	uint64_t *max_ends;
 
+	if (!fl_meta_maps_ok(text, len))
+		return; /* past meta.h's limits (the correlator counts it as a bad record) */
+	m = maps_of(cs, tgid);
+	fresh = proc_maps_parse(text, len);
 	if (!fresh)
 		abort();
 	if (!m) {
 		cs->maps = xrealloc(cs->maps, (cs->nmaps + 1) * sizeof(*cs->maps));
+		if (id_map_put(&cs->maps_ids, tgid, cs->nmaps))
+			abort();
 		m = &cs->maps[cs->nmaps++];
 		memset(m, 0, sizeof(*m));
 		m->tgid = tgid;
@@ -299,13 +330,19 @@ void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *text, s
 
 		append_map_line(&b, e, e->path[0] == '/' ? object_file(cs, tgid, e->path) : e->path);
 	}
-	/* then what the older sets had where the new one has nothing */
-	for (size_t i = 0; m->cur && i < proc_maps_count(m->cur); i++) {
+	/* then what the older sets had where the new one has nothing (within
+	 * the report's budget: past it a set is its record's own lines) */
+	max_ends = prefix_max_ends(fresh);
+	for (size_t i = 0; m->cur && i < proc_maps_count(m->cur) &&
+	     cs->carried_lines < FL_MAPS_MERGE_BUDGET_LINES; i++) {
 		const struct proc_map *e = proc_maps_at(m->cur, i);
 
-		if (!overlaps_any(fresh, e->start, e->end))
+		if (!overlaps_any(fresh, max_ends, e->start, e->end)) {
 			append_map_line(&b, e, e->path);
+			cs->carried_lines++;
+		}
 	}
+	free(max_ends);
 	proc_maps_free(fresh);
 	free(m->text);
 	m->text = b.p ? b.p : strdup("");
@@ -319,12 +356,12 @@ void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *text, s
 
 const char *callsites_maps_text(const struct callsites *cs, uint32_t tgid, size_t *len)
 {
-	for (size_t i = 0; i < cs->nmaps; i++)
-		if (cs->maps[i].tgid == tgid) {
-			*len = cs->maps[i].len;
-			return cs->maps[i].text;
-		}
-	return NULL;
+	const struct cs_maps *m = maps_of(cs, tgid);
+
+	if (!m)
+		return NULL;
+	*len = m->len;
+	return m->text;
 }
 
 void callsites_meta(struct callsites *cs, const void *rec, size_t len)

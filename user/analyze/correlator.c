@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include "analyze/correlator.h"
 #include "store/meta.h"
+#include "util/id_map.h"
 
 const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other" };
 
@@ -48,6 +49,7 @@ struct correlator {
 	size_t nprocs, cap_procs;
 	struct pending **threads;
 	size_t nthreads, cap_threads;
+	struct id_map proc_ids, thread_ids; /* tgid, tid -> index in procs, threads */
 	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
 };
 
@@ -103,6 +105,8 @@ void corr_free(struct correlator *c)
 	free(c->info.argv);
 	free(c->procs);
 	free(c->threads);
+	id_map_clear(&c->proc_ids);
+	id_map_clear(&c->thread_ids);
 	free(c);
 }
 
@@ -158,12 +162,13 @@ static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 
 static struct corr_proc *proc_find_or_add(struct correlator *c, uint32_t tgid)
 {
-	for (size_t i = 0; i < c->nprocs; i++)
-		if (c->procs[i]->tgid == tgid)
-			return c->procs[c->last_proc = i];
+	size_t i;
+
+	if (id_map_get(&c->proc_ids, tgid, &i))
+		return c->procs[c->last_proc = i];
 	c->procs = grow(c->procs, c->nprocs, &c->cap_procs, sizeof(*c->procs), 8);
 	c->procs[c->nprocs] = zalloc(sizeof(struct corr_proc));
-	if (proc_init(c, c->procs[c->nprocs], tgid))
+	if (proc_init(c, c->procs[c->nprocs], tgid) || id_map_put(&c->proc_ids, tgid, c->nprocs))
 		abort();
 	return c->procs[c->last_proc = c->nprocs++];
 }
@@ -234,12 +239,15 @@ static void account_live(struct correlator *c, const struct corr_proc *p, uint64
 
 static struct pending *thread_find_or_add(struct correlator *c, uint32_t tid)
 {
-	for (size_t i = 0; i < c->nthreads; i++)
-		if (c->threads[i]->tid == tid)
-			return c->threads[c->last_thread = i];
+	size_t i;
+
+	if (id_map_get(&c->thread_ids, tid, &i))
+		return c->threads[c->last_thread = i];
 	c->threads = grow(c->threads, c->nthreads, &c->cap_threads, sizeof(*c->threads), 16);
 	c->threads[c->nthreads] = zalloc(sizeof(struct pending));
 	c->threads[c->nthreads]->tid = tid;
+	if (id_map_put(&c->thread_ids, tid, c->nthreads))
+		abort();
 	return c->threads[c->last_thread = c->nthreads++];
 }
 
@@ -673,26 +681,48 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 		child->brk = p->brk;
 		account(c, child, before);
 	} else if (e->kind == FL_PROC_EXIT) {
-		close_open_call(c, thread_get(c, e->h.tid));
-		flush_orphans(c, thread_get(c, e->h.tid));
+		struct pending *t = thread_get(c, e->h.tid);
+
+		close_open_call(c, t);
+		flush_orphans(c, t);
+		/* its waiting stacks go with it (a tid reused later starts afresh) */
+		free(t->event_stack);
+		free(t->call_stack);
+		free(t->last_whole);
+		t->event_stack = t->call_stack = t->last_whole = NULL;
 	}
 	emit(c, &it);
 }
 
-static void set_command(struct run_info *ri, const char *data, size_t len)
+/* The command's arguments (NUL-separated), replacing any earlier command.
+ * -1 for a record past the limits of meta.h, checked before any allocation. */
+static int set_command(struct run_info *ri, const char *data, size_t len)
 {
+	size_t argc = 0;
+	char **argv;
+
+	if (len > FL_META_MAX_COMMAND_BYTES)
+		return -1;
+	for (size_t off = 0; off < len; off += strnlen(data + off, len - off) + 1)
+		if (++argc > FL_META_MAX_COMMAND_ARGS)
+			return -1;
+	argv = calloc(argc ? argc : 1, sizeof(*argv));
+	if (!argv)
+		return -1;
+	for (int i = 0; i < ri->argc; i++)
+		free(ri->argv[i]);
+	free(ri->argv);
+	ri->argv = argv;
+	ri->argc = 0;
 	for (size_t off = 0; off < len;) {
 		size_t n = strnlen(data + off, len - off);
-		char **nv = realloc(ri->argv, (ri->argc + 1) * sizeof(*nv));
 
-		if (!nv)
-			return;
-		ri->argv = nv;
 		ri->argv[ri->argc] = strndup(data + off, n);
 		if (ri->argv[ri->argc])
 			ri->argc++;
 		off += n + 1;
 	}
+	return 0;
 }
 
 /* A process attached to mid-life: its heap's extent comes from its maps. */
@@ -721,7 +751,10 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 	struct run_info *ri = &c->info;
 
 	switch (m->kind) {
-	case FL_META_COMMAND: set_command(ri, data, dlen); break;
+	case FL_META_COMMAND:
+		if (set_command(ri, data, dlen))
+			c->bad_records++;
+		break;
 	case FL_META_TARGET: ri->pid = m->tgid; ri->attached = m->value; break;
 	case FL_META_ALLOCATOR:
 		snprintf(ri->allocator, sizeof(ri->allocator), "%.*s", (int)dlen, data);
@@ -734,7 +767,9 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 		break;
 	case FL_META_LOST: ri->lost += m->value; break;
 	case FL_META_MAPS:
-		if (ri->attached)
+		if (!fl_meta_maps_ok(data, dlen))
+			c->bad_records++;
+		else if (ri->attached)
 			heap_from_maps(proc_get(c, m->tgid), data, dlen);
 		break;
 	case FL_META_START: ri->start_ns = m->value; break;
@@ -784,7 +819,7 @@ int corr_feed(struct correlator *c, const void *rec, size_t len)
 	if (len >= sizeof(struct fl_ev_stack) && h->type == FL_EV_STACK) {
 		const struct fl_ev_stack *s = rec;
 
-		if (sizeof(*s) + (size_t)s->len > len) {
+		if (sizeof(*s) + (size_t)s->len > len || s->len > FL_MAX_STACK_BYTES) {
 			c->bad_records++;
 			return -1;
 		}
