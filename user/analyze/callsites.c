@@ -15,6 +15,7 @@
 #include "output/output.h"
 #include "symbols/symbolize.h"
 #include "symbols/unwind.h"
+#include "util/escape.h"
 #include "util/id_map.h"
 
 const char *const cs_metric_names[CS_NMETRIC] = { "syscalls", "faults", "bytes" };
@@ -633,8 +634,11 @@ static void name_row(struct callsites *cs, struct cs_row *r)
 		sb_add(&site, buf);
 	}
 	for (int i = r->n - 1; i >= 0; i--) {
+		char safe[4 * sizeof(buf)];
+
+		/* one frame of one line: no ';', space or newline of a name gets through */
 		frame_text(cs, r, i, buf, sizeof(buf), true);
-		sb_add(&folded, buf);
+		sb_add(&folded, esc_str(safe, sizeof(safe), buf, ESC_FOLDED));
 		if (i)
 			sb_add(&folded, ";");
 	}
@@ -764,18 +768,20 @@ static void write_section(struct callsites *cs, FILE *out, enum cs_metric m, int
 		switch (m) {
 		case CS_SYSCALLS:
 			syscall_kinds(&s[i], kinds, sizeof(kinds));
-			fprintf(out, "  %8" PRIu64 "  %-24s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
+			fprintf(out, "  %8" PRIu64 "  %-24s  ", counts_metric(&s[i].count, m), kinds);
 			break;
 		case CS_FAULTS:
 			snprintf(kinds, sizeof(kinds), "allocated here %" PRIu64 ", touched %" PRIu64,
 				 s[i].count.faults_owned, s[i].count.faults_touched);
-			fprintf(out, "  %8" PRIu64 "  %-32s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
+			fprintf(out, "  %8" PRIu64 "  %-32s  ", counts_metric(&s[i].count, m), kinds);
 			break;
 		default:
 			snprintf(kinds, sizeof(kinds), "%" PRIu64 " call%s", s[i].count.calls, s[i].count.calls == 1 ? "" : "s");
-			fprintf(out, "  %12" PRIu64 "  %-12s  %s\n", counts_metric(&s[i].count, m), kinds, s[i].name);
+			fprintf(out, "  %12" PRIu64 "  %-12s  ", counts_metric(&s[i].count, m), kinds);
 			break;
 		}
+		esc_puts(out, s[i].name, ESC_TEXT); /* names from the target's files */
+		fputc('\n', out);
 	}
 	if (n > (size_t)top)
 		fprintf(out, "  ... %zu more call sites (report --format folded --metric %s has them all)\n",

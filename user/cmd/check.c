@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "check/metrics.h"
+#include "util/escape.h"
 #include "util/json_read.h"
 
 enum check_format { CF_TEXT, CF_MARKDOWN, CF_JUNIT };
@@ -324,7 +325,9 @@ static size_t fail_list(const struct view *v, char *buf, size_t len)
 
 static void text_note(FILE *out, const char *s, int k)
 {
-	fprintf(out, "%snote: %s\n", k ? "" : "\n", s);
+	fprintf(out, "%snote: ", k ? "" : "\n");
+	esc_puts(out, s, ESC_TEXT); /* it may quote the target's command */
+	fputc('\n', out);
 }
 
 static void write_text(FILE *out, const struct view *v)

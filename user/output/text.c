@@ -310,16 +310,21 @@ struct corr_sink text_report_sink(struct text_report *tr)
 static void write_header(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)
 {
 	fprintf(out, "command:   ");
-	for (int i = 0; i < ri->argc; i++)
-		fprintf(out, "%s%s", i ? " " : "", ri->argv[i]);
+	for (int i = 0; i < ri->argc; i++) {
+		if (i)
+			fputc(' ', out);
+		esc_puts(out, ri->argv[i], ESC_TEXT); /* the target's bytes: no control sequence gets through */
+	}
 	fprintf(out, "\npid:       %u", ri->pid);
 	if (ri->have_exit && WIFEXITED(ri->exit_status))
 		fprintf(out, "   exit status %d", WEXITSTATUS(ri->exit_status));
 	else if (ri->have_exit)
 		fprintf(out, "   killed by signal %d", WTERMSIG(ri->exit_status));
 	fprintf(out, "   duration %.3f ms\n", run_duration_ns(s, ri) / 1e6);
-	fprintf(out, "allocator: %s\n", s->kernel_counted ? "(not probed: syscalls and faults only)"
-		: ri->allocator[0] ? ri->allocator : "(unknown)");
+	fprintf(out, "allocator: ");
+	esc_puts(out, s->kernel_counted ? "(not probed: syscalls and faults only)"
+		 : ri->allocator[0] ? ri->allocator : "(unknown)", ESC_TEXT);
+	fputc('\n', out);
 	if (truncated)
 		fprintf(out, "events:    TRUNCATED: the recording was cut short; events lost before the cut: "
 			"unknown\n");
