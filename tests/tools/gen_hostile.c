@@ -1,7 +1,7 @@
 /* gen_hostile.c - writes the hostile recordings tests/e2e/91-hostile-input.t
  * replays, with the real trace-file writer (user/store/tracefile.c):
- *   gen_hostile command-bomb OUT     one command record of 64 MiB of NULs
- *   gen_hostile maps-bomb OUT        a --stacks recording whose maps record is 64 MiB of newlines
+ *   gen_hostile command-bomb MIB OUT one command record of MIB MiB of NULs
+ *   gen_hostile maps-bomb MIB OUT    a --stacks recording whose maps record is MIB MiB of newlines
  *   gen_hostile threads N OUT        N distinct threads, each a malloc and a free
  *   gen_hostile escapes OUT          argv and allocator path holding ESC[35m, a newline, ';'
  * Build: cc -Iinclude -Iuser -D_GNU_SOURCE gen_hostile.c user/store/tracefile.c
@@ -64,15 +64,15 @@ int main(int argc, char **argv)
 	const char *mode = argc > 2 ? argv[1] : "", *out = argv[argc - 1];
 	uint32_t pid = 4242;
 
-	if (argc < 3 || (!strcmp(mode, "threads") && argc < 4)) {
-		fprintf(stderr, "usage: gen_hostile command-bomb|maps-bomb|escapes OUT | threads N OUT\n");
+	if (argc < 3 || (strcmp(mode, "escapes") && argc < 4)) {
+		fprintf(stderr, "usage: gen_hostile escapes OUT | command-bomb|maps-bomb MIB OUT | threads N OUT\n");
 		return 2;
 	}
 	w = tf_writer_open(out, FL_EVENT_ABI, err, sizeof(err));
 	if (!w)
 		return fprintf(stderr, "gen_hostile: %s\n", err), 1;
 	if (!strcmp(mode, "command-bomb")) {
-		size_t len = 64u << 20;
+		size_t len = strtoul(argv[2], NULL, 10) << 20;
 		void *nuls = filled(len, 0);
 
 		meta(FL_META_COMMAND, 0, 0, nuls, len);
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		free(nuls);
 		call(pid, pid, 1000, FL_MALLOC, 16, 0, 0x10000);
 	} else if (!strcmp(mode, "maps-bomb")) {
-		size_t len = 64u << 20;
+		size_t len = strtoul(argv[2], NULL, 10) << 20;
 		void *nls = filled(len, '\n');
 
 		meta(FL_META_COMMAND, 0, 0, "maps-bomb", 10);
