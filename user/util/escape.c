@@ -48,8 +48,10 @@ static size_t escape_one(const unsigned char *s, size_t n, enum esc_mode mode, c
 		if (c == '\n') return memcpy(e, "\\n", 2), 2;
 		if (c == '\t') return memcpy(e, "\\t", 2), 2;
 		if (c == '\r') return memcpy(e, "\\r", 2), 2;
-		if (c < 0x20 || !v)
+		if (c < 0x20 || c == 0x7f || !v)
 			return memcpy(e, "\\u00", 4), e[4] = hex[c >> 4], e[5] = hex[c & 15], 6;
+		if (v == 2 && c == 0xc2 && s[1] < 0xa0) /* a C1 control: the same code point, escaped */
+			return memcpy(e, "\\u00", 4), e[4] = hex[s[1] >> 4], e[5] = hex[s[1] & 15], 6;
 		memcpy(e, s, v);
 		return v;
 	}

@@ -9,7 +9,7 @@
  *   ESC_FOLDED a frame name in folded stacks: ESC_TEXT, and ';' and space
  *              also as \x3b and \x20, so a name is one frame of one line.
  *   ESC_JSON   the inside of a JSON string: '"' and '\' escaped, control
- *              characters as \n, \t, ... or \u00XX, valid UTF-8 as it is,
+ *              characters (C0, DEL, C1) as \n, \t, ... or \u00XX, valid UTF-8 as it is,
  *              and each byte that is not part of valid UTF-8 as \u00XX (the
  *              code point of the same number): valid JSON for any bytes.
  */
