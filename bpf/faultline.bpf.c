@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /* faultline.bpf.c - what the kernel records for faultline.
  *
- * Three kinds of hooks, all filtered to the traced processes (map "targets"):
- *  - uprobes/uretprobes on the allocator's entry points: a per-thread stack of
- *    calls in flight; one FL_EV_CALL record when a call returns;
+ * Its hooks, all filtered to the traced processes (map "targets"):
+ *  - uprobes/uretprobes on the allocator's entry points (one program per line
+ *    of fl_funcs.h's table; refalloc's USDT probes instead where it is the
+ *    allocator): a per-thread stack of calls in flight; one FL_EV_CALL record
+ *    when a call returns (free-like calls: at their entry);
  *  - the raw syscall tracepoints, for brk, mmap, munmap, mremap, mprotect,
  *    madvise: arguments kept at entry, one FL_EV_SYSCALL record at exit;
- *  - page_fault_user / page_fault_kernel (tp_btf): one FL_EV_FAULT record.
+ *  - page_fault_user / page_fault_kernel (tp_btf): one FL_EV_FAULT record;
+ *  - sched_process_exec/fork/exit (tp_btf): FL_EV_PROC, and the arming of a
+ *    command held before its execve;
+ *  - with --stacks, an FL_EV_STACK copy of the user stack before a record.
  * Syscall and fault records are tagged with the outermost allocator call in
  * flight on the thread (FL_F_IN_CALL and h.func), the one fact only the kernel
  * knows. Everything else (attribution, regions, sizes) is done in userspace.
@@ -59,6 +64,7 @@ struct thread_state {
 	 * entry's and its return address is still in the slot it was called with */
 	__u64 free_sp, free_ra;
 	__u32 free_open;
+	__u32 free_func;  /* which free-like entry point is in flight */
 	__u32 calls_unsampled; /* outermost calls since the last one whose stack was taken */
 	__u64 stack_lo, stack_hi; /* the thread's stack mapping, as last looked up (bpf_find_vma is dear) */
 	/* the last event stack sent whole: its ip, sp and first words (FL_STACK_REPEAT) */
@@ -141,13 +147,18 @@ static __always_inline void *reserve(__u64 size)
 	return rec;
 }
 
-static __always_inline void submit(void *rec)
+/* The wakeup flag for a record sent while avail bytes wait in the ring (the
+ * peak fill raised on the way). */
+static __always_inline __u64 wakeup_flags(__u64 avail)
 {
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-
 	if (avail > ring_peak)
 		ring_peak = avail;
-	bpf_ringbuf_submit(rec, avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	return avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void submit(void *rec)
+{
+	bpf_ringbuf_submit(rec, wakeup_flags(bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA)));
 }
 
 static __always_inline void fill_hdr_at(struct fl_hdr *h, __u8 type, __u8 func, __u16 flags, __u64 ts)
@@ -323,10 +334,7 @@ static __always_inline void emit_stack(struct thread_state *ts, __u32 kind, __u8
 		return;
 	b->e.len = got;
 	restore_return_addresses(b, ts, sp, got);
-	if (avail > ring_peak)
-		ring_peak = avail;
-	if (bpf_ringbuf_output(&events, b, sizeof(b->e) + got,
-			       avail >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP)) {
+	if (bpf_ringbuf_output(&events, b, sizeof(b->e) + got, wakeup_flags(avail))) {
 		count(FL_CNT_LOST);
 		return;
 	}
@@ -389,7 +397,7 @@ static __always_inline void tag_of(struct thread_state *ts, struct pt_regs *ureg
 		*flags = FL_F_IN_CALL;
 	} else if (ts && ts->free_open &&
 		   free_in_flight(ts, uregs ? BPF_CORE_READ(uregs, sp) : user_sp())) {
-		*func = FL_FREE;
+		*func = ts->free_func;
 		*flags = FL_F_IN_CALL;
 	}
 }
@@ -449,6 +457,17 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 	return 0;
 }
 
+/* Does func return its block through *a2 (posix_memalign), its return value
+ * being a status? */
+static __always_inline bool returns_via_memptr(__u8 func)
+{
+#define MEMPTR_CASE(id, name, sym, kind, a0, a1, a2) \
+	if (FL_KIND_##kind == FL_KIND_MEMPTR && func == FL_##id) \
+		return true;
+	FL_ENTRIES(MEMPTR_CASE)
+	return false;
+}
+
 /* The call on top of the thread's stack returned ret. memptr_read: ret is
  * posix_memalign's status and the pointer is to be read from *memptr. */
 static __always_inline int call_exit(__u64 ret, bool memptr_read)
@@ -476,7 +495,7 @@ static __always_inline int call_exit(__u64 ret, bool memptr_read)
 	e->a1 = f->a1;
 	e->a2 = f->a2;
 	e->ret = ret;
-	if (f->func == FL_POSIX_MEMALIGN && memptr_read) {
+	if (memptr_read && returns_via_memptr(f->func)) {
 		__u64 p = 0;
 
 		if (ret == 0)
@@ -488,28 +507,18 @@ static __always_inline int call_exit(__u64 ret, bool memptr_read)
 	return 0;
 }
 
+/* Return probes and the free(NULL) path: BPF_KPROBE/BPF_KRETPROBE name the
+ * registers of a uprobe as of a kprobe (libbpf 1.1 has no BPF_UPROBE). */
 SEC("uretprobe")
 int BPF_KRETPROBE(call_return, __u64 ret)
 {
 	return call_exit(ret, true);
 }
 
-SEC("uprobe")
-int BPF_KPROBE(malloc_enter, __u64 size) { return call_enter(ctx, FL_MALLOC, size, 0, 0); }
-SEC("uprobe")
-int BPF_KPROBE(calloc_enter, __u64 n, __u64 size) { return call_enter(ctx, FL_CALLOC, n, size, 0); }
-SEC("uprobe")
-int BPF_KPROBE(realloc_enter, __u64 old, __u64 size) { return call_enter(ctx, FL_REALLOC, size, 0, old); }
-SEC("uprobe")
-int BPF_KPROBE(reallocarray_enter, __u64 old, __u64 n, __u64 size)
-{
-	return call_enter(ctx, FL_REALLOCARRAY, n, size, old);
-}
-/* free, on its entry alone (a return probe would cost about 2 µs a call):
- * one record now; what follows on the thread while free_in_flight() holds is
- * tagged with it. */
-SEC("uprobe")
-int BPF_KPROBE(free_enter, __u64 ptr)
+/* free-like calls, on their entry alone (a return probe would cost about 2 µs
+ * a call): one record now; what follows on the thread while free_in_flight()
+ * holds is tagged with it. */
+static __always_inline int free_enter(struct pt_regs *ctx, __u8 func, __u64 a0, __u64 a1, __u64 ptr)
 {
 	struct thread_state *ts;
 	struct fl_ev_call *e;
@@ -524,22 +533,26 @@ int BPF_KPROBE(free_enter, __u64 ptr)
 	nested = ts->depth > 0;
 	if (!nested) {
 		ts->free_open = 1;
+		ts->free_func = func;
 		ts->free_sp = sp;
 		ts->free_ra = 0;
 		bpf_probe_read_user(&ts->free_ra, sizeof(ts->free_ra), (void *)sp);
 		if (call_sampled(ts))
-			emit_stack(ts, FL_STACK_FOR_CALL, FL_FREE, 0, PT_REGS_IP(ctx), sp, PT_REGS_FP(ctx));
+			emit_stack(ts, FL_STACK_FOR_CALL, func, 0, PT_REGS_IP(ctx), sp, PT_REGS_FP(ctx));
 	}
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	fill_hdr(&e->h, FL_EV_CALL, FL_FREE, FL_F_AT_ENTRY | (nested ? FL_F_NESTED : 0));
-	e->a0 = e->a1 = e->ret = 0;
+	fill_hdr(&e->h, FL_EV_CALL, func, FL_F_AT_ENTRY | (nested ? FL_F_NESTED : 0));
+	e->a0 = a0;
+	e->a1 = a1;
+	e->ret = 0;
 	e->a2 = ptr;
 	e->ts_ret = e->h.ts;
 	submit(e);
 	return 0;
 }
+
 /* free(NULL)'s return path, when free's probes sit past its NULL test: the
  * whole call in one record. */
 SEC("uprobe")
@@ -561,76 +574,76 @@ int BPF_KPROBE(free_null)
 	return 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(posix_memalign_enter, __u64 memptr, __u64 align, __u64 size)
-{
-	return call_enter(ctx, FL_POSIX_MEMALIGN, size, align, memptr);
-}
-SEC("uprobe")
-int BPF_KPROBE(aligned_alloc_enter, __u64 align, __u64 size)
-{
-	return call_enter(ctx, FL_ALIGNED_ALLOC, size, align, 0);
-}
-SEC("uprobe")
-int BPF_KPROBE(memalign_enter, __u64 align, __u64 size) { return call_enter(ctx, FL_MEMALIGN, size, align, 0); }
-SEC("uprobe")
-int BPF_KPROBE(valloc_enter, __u64 size) { return call_enter(ctx, FL_VALLOC, size, 0, 0); }
-SEC("uprobe")
-int BPF_KPROBE(pvalloc_enter, __u64 size) { return call_enter(ctx, FL_PVALLOC, size, 0, 0); }
+/* One entry program per line of fl_funcs.h's table, enter_<ID>: it stores the
+ * C arguments the table names in a0..a2. */
+#define ARG_0(ctx) 0
+#define ARG_1(ctx) PT_REGS_PARM1(ctx)
+#define ARG_2(ctx) PT_REGS_PARM2(ctx)
+#define ARG_3(ctx) PT_REGS_PARM3(ctx)
+#define ARG_4(ctx) PT_REGS_PARM4(ctx)
+#define ENTRY_PROGRAM(id, name, sym, kind, a0, a1, a2)                                      \
+	SEC("uprobe")                                                                       \
+	int enter_##id(struct pt_regs *ctx)                                                 \
+	{                                                                                   \
+		if (FL_KIND_##kind == FL_KIND_FREE)                                         \
+			return free_enter(ctx, FL_##id, ARG_##a0(ctx), ARG_##a1(ctx), ARG_##a2(ctx)); \
+		return call_enter(ctx, FL_##id, ARG_##a0(ctx), ARG_##a1(ctx), ARG_##a2(ctx)); \
+	}
+FL_ENTRIES(ENTRY_PROGRAM)
 
 /* ---- refalloc's USDT probes ----------------------------------------------
  * A 5-byte NOP at each probe site: the kernel turns the uprobe into a call,
  * no trap and no single-step. Entry and return probes replace the uprobes and
  * uretprobes; the decision probes say why a syscall was made. */
 
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_malloc_entry, __u64 size) { return call_enter(ctx, FL_MALLOC, size, 0, 0); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_malloc_return, __u64 size, __u64 p) { return call_exit(p, false); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_free_entry, __u64 ptr) { return call_enter(ctx, FL_FREE, 0, 0, ptr); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_free_return, __u64 ptr) { return call_exit(0, false); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_calloc_entry, __u64 n, __u64 size) { return call_enter(ctx, FL_CALLOC, n, size, 0); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_calloc_return, __u64 n, __u64 size, __u64 p) { return call_exit(p, false); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_realloc_entry, __u64 old, __u64 size) { return call_enter(ctx, FL_REALLOC, size, 0, old); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_realloc_return, __u64 old, __u64 size, __u64 p) { return call_exit(p, false); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_reallocarray_entry, __u64 old, __u64 n, __u64 size)
 {
 	return call_enter(ctx, FL_REALLOCARRAY, n, size, old);
 }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_reallocarray_return, __u64 old, __u64 n, __u64 size, __u64 p) { return call_exit(p, false); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_posix_memalign_entry, __u64 memptr, __u64 align, __u64 size)
 {
 	return call_enter(ctx, FL_POSIX_MEMALIGN, size, align, memptr);
 }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_posix_memalign_return, __u64 memptr, __u64 align, __u64 size, __u64 rc, __u64 p)
 {
 	return call_exit(rc == 0 ? p : 0, false);
 }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_aligned_alloc_entry, __u64 align, __u64 size) { return call_enter(ctx, FL_ALIGNED_ALLOC, size, align, 0); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_aligned_alloc_return, __u64 align, __u64 size, __u64 p) { return call_exit(p, false); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_memalign_entry, __u64 align, __u64 size) { return call_enter(ctx, FL_MEMALIGN, size, align, 0); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_memalign_return, __u64 align, __u64 size, __u64 p) { return call_exit(p, false); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_valloc_entry, __u64 size) { return call_enter(ctx, FL_VALLOC, size, 0, 0); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_valloc_return, __u64 size, __u64 p) { return call_exit(p, false); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_pvalloc_entry, __u64 size) { return call_enter(ctx, FL_PVALLOC, size, 0, 0); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_pvalloc_return, __u64 size, __u64 p) { return call_exit(p, false); }
 
 static __always_inline int reason(__u32 kind, __u64 a0, __u64 a1, __u64 a2, __u64 a3, __u64 a4)
@@ -657,25 +670,25 @@ static __always_inline int reason(__u32 kind, __u64 a0, __u64 a1, __u64 a2, __u6
 	return 0;
 }
 
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_heap_grow, __u64 old_end, __u64 new_end, __u64 req)
 {
 	return reason(FL_R_HEAP_GROW, old_end, new_end, req, 0, 0);
 }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_heap_trim, __u64 old_end, __u64 new_end) { return reason(FL_R_HEAP_TRIM, old_end, new_end, 0, 0, 0); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_heap_madvise, __u64 addr, __u64 len) { return reason(FL_R_HEAP_MADVISE, addr, len, 0, 0, 0); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_freelist_miss, __u64 req, __u64 cls) { return reason(FL_R_FREELIST_MISS, req, cls, 0, 0, 0); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_block_mmap, __u64 p, __u64 map, __u64 len) { return reason(FL_R_BLOCK_MMAP, p, map, len, 0, 0); }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_block_munmap, __u64 p, __u64 map, __u64 len)
 {
 	return reason(FL_R_BLOCK_MUNMAP, p, map, len, 0, 0);
 }
-SEC("usdt")
+SEC("?usdt")
 int BPF_USDT(ra_block_mremap, __u64 old, __u64 p, __u64 map, __u64 len, __u64 new_len)
 {
 	return reason(FL_R_BLOCK_MREMAP, old, p, map, len, new_len);

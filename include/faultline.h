@@ -19,21 +19,8 @@ typedef int64_t fl_s64;
 
 #define FL_EVENT_ABI 1
 
-/* Allocator entry points, in the order of the JSON "calls" object. */
-enum fl_func {
-	FL_MALLOC = 0,
-	FL_CALLOC,
-	FL_REALLOC,
-	FL_REALLOCARRAY,
-	FL_FREE,
-	FL_POSIX_MEMALIGN,
-	FL_ALIGNED_ALLOC,
-	FL_MEMALIGN,
-	FL_VALLOC,
-	FL_PVALLOC,
-	FL_NFUNC,
-	FL_FUNC_NONE = 0xff,
-};
+/* enum fl_func, the allocator entry points: fl_funcs.h, one table line each. */
+#include "fl_funcs.h"
 
 /* Memory syscalls, in the order of the JSON "syscalls" object. */
 enum fl_sys {
@@ -45,6 +32,17 @@ enum fl_sys {
 	FL_SYS_MADVISE,
 	FL_NSYS,
 };
+
+#ifndef __bpf__
+/* Their names, in that order. */
+static const char *const fl_sys_names[FL_NSYS] = { "brk", "mmap", "munmap", "mremap", "mprotect", "madvise" };
+
+/* A syscall's return value that is an error (-4095..-1). */
+static inline int fl_syscall_failed(fl_s64 ret)
+{
+	return ret < 0 && ret > -4096;
+}
+#endif
 
 enum fl_ev_type {
 	FL_EV_CALL = 1,    /* an allocator call returned (free: entered and returned) */
@@ -75,14 +73,10 @@ struct fl_hdr {
 	fl_u64 ts;    /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) */
 };
 
-/* FL_EV_CALL. args by func:
- *   malloc/valloc/pvalloc: a0=size
- *   calloc/reallocarray:   a0=nmemb a1=size (reallocarray: a2=old ptr)
- *   realloc:               a0=size a2=old ptr
- *   free:                  a2=ptr
- *   posix_memalign:        a0=size a1=align a2=memptr (ret = the stored pointer, 0 on error)
- *   aligned_alloc/memalign:a0=size a1=align
- * ret is the returned pointer (posix_memalign: *memptr on success). ts is the entry time. */
+/* FL_EV_CALL. a0..a2 hold the arguments fl_funcs.h's table names for h.func
+ * (a0 the size or element count, a1 the alignment or element size, a2 the
+ * pointer passed in). ret is the returned pointer (posix_memalign: *memptr on
+ * success, 0 on error); free-like calls have none. ts is the entry time. */
 struct fl_ev_call {
 	struct fl_hdr h;
 	fl_u64 a0, a1, a2;

@@ -59,10 +59,10 @@ report_all() {
 			"$FAULTLINE" report "$d" --format $fmt >"$out/$n.$fmt" 2>"$out/$n.$fmt.err"
 			echo "exit $?" >>"$out/$n.$fmt.err"
 		done
-		"$FAULTLINE" report "$d" --calls 5 --sites 3 >"$out/$n.short.text" 2>&1
+		"$FAULTLINE" report "$d" --calls 5 --sites 3 >"$out/$n.short.text" 2>"$out/$n.short.err"
 		case $n in stacks*|cut_stacks)
 			for m in syscalls faults bytes; do
-				"$FAULTLINE" report "$d" --format folded --metric $m >"$out/$n.$m.folded" 2>&1
+				"$FAULTLINE" report "$d" --format folded --metric $m >"$out/$n.$m.folded" 2>"$out/$n.$m.err"
 			done ;;
 		esac
 	done

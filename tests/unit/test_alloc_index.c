@@ -14,7 +14,7 @@
 
 static void test_insert_get_remove(void **state)
 {
-	struct alloc_index *ix = alloc_index_new(16);
+	struct alloc_index *ix = alloc_index_new(16, 12);
 	struct alloc_block *b, out;
 
 	(void)state;
@@ -28,7 +28,9 @@ static void test_insert_get_remove(void **state)
 	assert_int_equal(b->tid, 0);
 	assert_int_equal(b->faults, 0);
 	assert_int_equal(b->func, 0);
-	assert_int_equal(b->note, UINT32_MAX);
+	for (int i = 0; i < 12; i++) /* the caller's area, zeroed */
+		assert_int_equal(((unsigned char *)alloc_block_extra(b))[i], 0);
+	memset(alloc_block_extra(b), 0xff, 12);
 	b->seq = 7;
 	b->tid = 42;
 	assert_non_null(alloc_index_insert(ix, 0x3000, 100));
@@ -57,7 +59,7 @@ static void test_insert_get_remove(void **state)
 
 static void test_find_with_header(void **state)
 {
-	struct alloc_index *ix = alloc_index_new(16);
+	struct alloc_index *ix = alloc_index_new(16, 0);
 	struct alloc_block *a, *b, *c;
 
 	(void)state;
@@ -90,7 +92,7 @@ static void test_find_with_header(void **state)
 
 static void test_find_without_header(void **state)
 {
-	struct alloc_index *ix = alloc_index_new(0);
+	struct alloc_index *ix = alloc_index_new(0, 0);
 	struct alloc_block *a;
 
 	(void)state;
@@ -104,7 +106,7 @@ static void test_find_without_header(void **state)
 
 static void test_edges(void **state)
 {
-	struct alloc_index *ix = alloc_index_new(16);
+	struct alloc_index *ix = alloc_index_new(16, 0);
 	struct alloc_block *low, *high, *empty, *huge;
 
 	(void)state;
@@ -135,7 +137,7 @@ static void test_edges(void **state)
 
 static void test_replace_same_ptr(void **state)
 {
-	struct alloc_index *ix = alloc_index_new(16);
+	struct alloc_index *ix = alloc_index_new(16, sizeof(uint32_t));
 	struct alloc_block *b;
 
 	(void)state;
@@ -143,7 +145,7 @@ static void test_replace_same_ptr(void **state)
 	b = alloc_index_insert(ix, 0x100, 10);
 	b->seq = 5;
 	b->faults = 3;
-	b->note = 9;
+	*(uint32_t *)alloc_block_extra(b) = 9;
 	assert_int_equal(alloc_index_live_bytes(ix), 1010);
 	b = alloc_index_insert(ix, 0x100, 30);
 	assert_int_equal(alloc_index_count(ix), 2);
@@ -151,7 +153,7 @@ static void test_replace_same_ptr(void **state)
 	assert_int_equal(b->size, 30);
 	assert_int_equal(b->seq, 0);
 	assert_int_equal(b->faults, 0);
-	assert_int_equal(b->note, UINT32_MAX);
+	assert_int_equal(*(uint32_t *)alloc_block_extra(b), 0); /* a new block: the caller's area is cleared */
 	assert_ptr_equal(alloc_index_find(ix, 0x100 + 20), b);
 	b = alloc_index_insert(ix, 0x100, 1);
 	assert_int_equal(alloc_index_live_bytes(ix), 1001);
@@ -176,7 +178,7 @@ static bool collect_ptr(struct alloc_block *b, void *arg)
 
 static void test_foreach(void **state)
 {
-	struct alloc_index *ix = alloc_index_new(16);
+	struct alloc_index *ix = alloc_index_new(16, 0);
 	struct collect c = { .stop_after = 64 };
 	size_t i;
 
@@ -198,7 +200,7 @@ static void test_foreach(void **state)
 
 static void test_pointers_stable(void **state)
 {
-	struct alloc_index *ix = alloc_index_new(16);
+	struct alloc_index *ix = alloc_index_new(16, 0);
 	struct alloc_block *keep[100];
 	size_t i;
 
@@ -223,7 +225,7 @@ static void test_pointers_stable(void **state)
  * so nodes borrow and merge at every level. */
 static void test_grow_and_shrink(void **state)
 {
-	struct alloc_index *ix = alloc_index_new(16);
+	struct alloc_index *ix = alloc_index_new(16, 0);
 	const uint64_t n = 60000, step = 7919; /* step is prime to n: a permutation */
 	uint64_t i, k;
 
@@ -406,7 +408,7 @@ static void random_remove(struct alloc_index *ix, struct model *m, unsigned k)
 
 static void test_random_vs_model(void **state)
 {
-	struct alloc_index *ix = alloc_index_new(HEADER);
+	struct alloc_index *ix = alloc_index_new(HEADER, 0);
 	struct model *m = calloc(1, sizeof(*m));
 	const unsigned ops = 200000;
 
@@ -443,7 +445,7 @@ static void test_random_vs_model(void **state)
  * the model and the tree's invariants. */
 static void test_remove_after_get(void **state)
 {
-	struct alloc_index *ix = alloc_index_new(HEADER);
+	struct alloc_index *ix = alloc_index_new(HEADER, 0);
 	struct model *m = calloc(1, sizeof(*m));
 
 	(void)state;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "store/buildid_cache.h"
+#include "symbols/maps.h"
 #include "test_files.h"
 
 static char dir[64];
@@ -108,7 +109,7 @@ static void test_code_mappings(void **state)
 	struct seen s = { .n = 0 };
 
 	(void)state;
-	maps_for_each_code(42, maps, strlen(maps), collect, &s);
+	proc_maps_for_each_code(42, maps, strlen(maps), collect, &s);
 	assert_int_equal(s.n, 3);
 	assert_string_equal(s.paths[0], "/usr/bin/prog");
 	assert_string_equal(s.vias[0], "/proc/42/map_files/555555556000-555555558000");

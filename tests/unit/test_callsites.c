@@ -150,7 +150,8 @@ static void test_faults_follow_the_block(void **state)
 {
 	struct rec *a = malloc(sizeof(*a));
 	struct callsites *cs = callsites_new();
-	struct alloc_block block = { .ptr = 0x1000, .size = 262144, .seq = 5 };
+	struct { struct alloc_block b; uint32_t site[2]; } blk = { .b = { .ptr = 0x1000, .size = 262144, .seq = 5 } };
+	struct alloc_block *block = &blk.b;
 	struct fl_ev_call call = { .h = { .type = FL_EV_CALL, .func = FL_MALLOC, .tid = getpid(), .tgid = getpid() },
 				   .a0 = 262144, .ret = 0x1000 };
 	struct fl_ev_fault fault = { .h = { .type = FL_EV_FAULT, .tid = getpid(), .tgid = getpid() } };
@@ -162,14 +163,14 @@ static void test_faults_follow_the_block(void **state)
 	(void)state;
 	callsites_add_maps(cs, getpid(), maps, len);
 	maps_a_block(a, maps);
-	it = (struct corr_item){ .seq = 5, .rec = &call.h, .block = &block };
+	it = (struct corr_item){ .seq = 5, .rec = &call.h, .block = block };
 	callsites_item(cs, &it);
 	it = syscall_item(&e, FL_SYS_MMAP, a, 6);
 	it.call_seq = 5;
 	callsites_item(cs, &it);
-	assert_int_not_equal(block.site, 0);
+	assert_int_not_equal(*(uint32_t *)alloc_block_extra(block), 0);
 	for (int i = 0; i < 64; i++) {
-		it = (struct corr_item){ .seq = 7 + i, .rec = &fault.h, .block = &block, .first_touch = true,
+		it = (struct corr_item){ .seq = 7 + i, .rec = &fault.h, .block = block, .first_touch = true,
 					 .owner = FL_OWNER_ALLOCATION, .alloc_seq = 5 };
 		callsites_item(cs, &it);
 	}

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "symbols/elf.h"
 #include "symbols/symbolize.h"
 #include "symbols/unwind.h"
 

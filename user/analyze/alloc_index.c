@@ -47,14 +47,10 @@ struct path {
 	unsigned at[MAX_LEVELS + 1];
 };
 
-union block_slot {
-	struct alloc_block b;
-	union block_slot *next_free;
-};
-
+/* A pool slot: a block and its caller's area, or (free) the next free slot. */
 struct chunk {
 	struct chunk *next;
-	union block_slot slots[];
+	_Alignas(16) unsigned char slots[];
 };
 
 #define FIRST_CHUNK_BLOCKS 64
@@ -65,8 +61,9 @@ struct alloc_index {
 	unsigned height;    /* inner levels above the leaves */
 	struct alloc_index_totals totals;
 	uint64_t header_bytes;
-	/* block pool */
-	union block_slot *free_blocks;
+	/* block pool: slots of slot_size bytes (the block, then extra_bytes of the caller's) */
+	void *free_blocks;
+	size_t slot_size, extra_bytes;
 	struct chunk *chunks;
 	size_t next_chunk_blocks;
 	/* spare nodes, topped up before an insert so splits cannot fail */
@@ -85,15 +82,17 @@ struct alloc_index {
 static bool pool_grow(struct alloc_index *ix)
 {
 	size_t n = ix->next_chunk_blocks;
-	struct chunk *c = malloc(sizeof(*c) + n * sizeof(union block_slot));
+	struct chunk *c = malloc(sizeof(*c) + n * ix->slot_size);
 
 	if (!c)
 		return false;
 	c->next = ix->chunks;
 	ix->chunks = c;
 	for (size_t i = n; i-- > 0;) {
-		c->slots[i].next_free = ix->free_blocks;
-		ix->free_blocks = &c->slots[i];
+		void *slot = c->slots + i * ix->slot_size;
+
+		*(void **)slot = ix->free_blocks;
+		ix->free_blocks = slot;
 	}
 	if (n < MAX_CHUNK_BLOCKS)
 		ix->next_chunk_blocks = n * 2;
@@ -102,29 +101,26 @@ static bool pool_grow(struct alloc_index *ix)
 
 static struct alloc_block *block_take(struct alloc_index *ix)
 {
-	union block_slot *s;
+	void *s;
 
 	if (!ix->free_blocks && !pool_grow(ix))
 		return NULL;
 	s = ix->free_blocks;
-	ix->free_blocks = s->next_free;
-	return &s->b;
+	ix->free_blocks = *(void **)s;
+	return s;
 }
 
 static void block_give_back(struct alloc_index *ix, struct alloc_block *b)
 {
-	union block_slot *s = (union block_slot *)b;
-
-	s->next_free = ix->free_blocks;
-	ix->free_blocks = s;
+	*(void **)b = ix->free_blocks;
+	ix->free_blocks = b;
 }
 
-static void block_reset(struct alloc_block *b, uint64_t ptr, uint64_t size)
+static void block_reset(const struct alloc_index *ix, struct alloc_block *b, uint64_t ptr, uint64_t size)
 {
-	memset(b, 0, sizeof(*b));
+	memset(b, 0, sizeof(*b) + ix->extra_bytes);
 	b->ptr = ptr;
 	b->size = size;
-	b->note = UINT32_MAX;
 }
 
 /* Last byte of the block proper (header excluded), saturated at UINT64_MAX. */
@@ -300,7 +296,7 @@ static struct bnode *leaf_insert(struct alloc_index *ix, struct bnode *leaf, str
 		/* the old block stops counting; the caller counts the new one */
 		ix->totals.live_bytes -= old->size;
 		ix->totals.count--;
-		block_reset(old, ptr, op->fresh->size);
+		block_reset(ix, old, ptr, op->fresh->size);
 		leaf->last[i - 1] = op->last;
 		op->placed = old;
 		op->replaced = true;
@@ -475,7 +471,7 @@ static struct alloc_block *header_owner(const struct alloc_index *ix, const stru
 
 /* ---- public API ---- */
 
-struct alloc_index *alloc_index_new(uint64_t header_bytes)
+struct alloc_index *alloc_index_new(uint64_t header_bytes, size_t extra_bytes)
 {
 	struct alloc_index *ix = calloc(1, sizeof(*ix));
 
@@ -487,6 +483,8 @@ struct alloc_index *alloc_index_new(uint64_t header_bytes)
 		return NULL;
 	}
 	ix->header_bytes = header_bytes;
+	ix->extra_bytes = (extra_bytes + 7) & ~(size_t)7;
+	ix->slot_size = (sizeof(struct alloc_block) + ix->extra_bytes + 15) & ~(size_t)15;
 	ix->next_chunk_blocks = FIRST_CHUNK_BLOCKS;
 	ix->changes = 1; /* found_stamp == 0: no path found yet */
 	return ix;
@@ -523,7 +521,7 @@ struct alloc_block *alloc_index_insert(struct alloc_index *ix, uint64_t ptr, uin
 
 	if (!spares_top_up(ix) || !(op.fresh = block_take(ix)))
 		return NULL;
-	block_reset(op.fresh, ptr, size);
+	block_reset(ix, op.fresh, ptr, size);
 	op.last = block_last(op.fresh);
 	split = insert_below(ix, ix->root, ix->height, &op);
 	if (split)

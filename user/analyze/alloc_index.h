@@ -15,22 +15,30 @@ struct alloc_block {
 	uint64_t seq;     /* id of the call that returned it (set by caller) */
 	uint64_t ts;      /* time it was returned (set by caller) */
 	uint32_t tid;     /* thread that allocated it (set by caller) */
-	uint32_t note;    /* caller's index into its own table, UINT32_MAX if none */
 	uint32_t faults;  /* first-touch faults attributed to it so far (caller increments) */
-	uint32_t site;    /* --stacks: 1 + the call-site row of the call that returned it, 0: none */
 	uint8_t func;     /* allocator function (set by caller) */
+	/* followed by the index's extra_bytes, the caller's (alloc_block_extra) */
 };
+
+/* The caller's area of a block (extra_bytes, 8-byte aligned, zeroed at insert). */
+static inline void *alloc_block_extra(struct alloc_block *b)
+{
+	return b + 1;
+}
 
 struct alloc_index;
 
 /* header_bytes: bytes before ptr that also belong to the block (an allocator's
- * chunk header, 16 for glibc); 0 allowed. NULL on out of memory. */
-struct alloc_index *alloc_index_new(uint64_t header_bytes);
+ * chunk header, 16 for glibc); 0 allowed. extra_bytes: the caller's own data
+ * kept with each block (alloc_block_extra), so that what other modules know
+ * of a block lives with it without a field here for each. NULL on out of
+ * memory. */
+struct alloc_index *alloc_index_new(uint64_t header_bytes, size_t extra_bytes);
 void alloc_index_free(struct alloc_index *ix);
 
 /* Inserts a block at ptr (replacing any block with the same ptr, whose size is
  * then no longer counted). Returns the block so the caller can fill the other
- * fields (ptr and size set; others zeroed, note = UINT32_MAX). NULL only on
+ * fields (ptr and size set; others and the extra area zeroed). NULL only on
  * out of memory. The returned pointer stays valid until that block is removed
  * or the index is freed (other inserts/removes do not move it). */
 struct alloc_block *alloc_index_insert(struct alloc_index *ix, uint64_t ptr, uint64_t size);
@@ -63,7 +71,7 @@ const struct alloc_index_totals *alloc_index_totals(const struct alloc_index *ix
 
 /* Calls fn for every block in address order (used at the end of a trace);
  * stops early if fn returns false. fn may change the non-key fields of the
- * block (seq, ts, tid, note, faults, func) but must not insert or remove. */
+ * block (seq, ts, tid, faults, func, the extra area) but must not insert or remove. */
 void alloc_index_foreach(struct alloc_index *ix, bool (*fn)(struct alloc_block *b, void *arg), void *arg);
 
 /* For tests: checks the tree's ordering, balance, cached subtree data, count

@@ -13,13 +13,13 @@
 #include "analyze/callsites.h"
 #include "store/meta.h"
 #include "output/output.h"
+#include "symbols/elf.h"
 #include "symbols/symbolize.h"
 #include "symbols/unwind.h"
 #include "util/escape.h"
 #include "util/id_map.h"
 
 const char *const cs_metric_names[CS_NMETRIC] = { "syscalls", "faults", "bytes" };
-static const char *const sys_names[FL_NSYS] = { "brk", "mmap", "munmap", "mremap", "mprotect", "madvise" };
 
 #define MAX_FRAMES 64
 #define SITE_FRAMES 3   /* a call site: its frame and two callers */
@@ -89,6 +89,7 @@ struct callsites {
 	uint64_t stack_bytes; /* bytes copied, over the stacks seen */
 	uint64_t skipped;     /* stacks the kernel did not take (ring buffer over half full) */
 	struct last_call last[LAST_CALLS];
+	int site_off;   /* per block (corr_block_data): 1 + the row of the call that returned it, 0: none */
 	/* the last stack unwound and its row: a stack seen again (a loop touching
 	 * page after page) is not unwound again */
 	struct fl_ev_stack *memo;
@@ -154,6 +155,9 @@ void callsites_free(struct callsites *cs)
 
 int callsites_set_debug_dir(struct callsites *cs, const char *dir)
 {
+	/* both read separate debug files: the symbols, and the CFI in .debug_frame */
+	if (unwinder_set_debug_root(cs->unwinder, dir))
+		return -1;
 	return symbolizer_set_debug_root(cs->symbolizer, dir);
 }
 
@@ -485,11 +489,16 @@ static uint32_t row_ref(const struct callsites *cs, const struct cs_row *r)
 
 /* ---- the sink ---------------------------------------------------------------- */
 
+static uint32_t *block_site(const struct callsites *cs, struct alloc_block *b)
+{
+	return corr_block_data(b, cs->site_off);
+}
+
 static void on_call(struct callsites *cs, const struct corr_item *it)
 {
 	const struct fl_hdr *h = it->rec;
 	struct last_call *lc = &cs->last[h->tid % LAST_CALLS];
-	bool returned_block = h->func != FL_FREE && it->block && it->block->seq == it->seq;
+	bool returned_block = !fl_is_free(h->func) && it->block && it->block->seq == it->seq;
 	uint64_t bytes = returned_block ? it->block->size : 0;
 	struct cs_row *r;
 
@@ -502,7 +511,7 @@ static void on_call(struct callsites *cs, const struct corr_item *it)
 	r->count.calls += cs->sample;
 	r->count.bytes += bytes * cs->sample;
 	if (lc->block)
-		lc->block->site = row_ref(cs, r);
+		*block_site(cs, lc->block) = row_ref(cs, r);
 	lc->seq = 0; /* its stack is known: its syscalls' stacks do not replace it */
 }
 
@@ -523,7 +532,7 @@ static void on_syscall(struct callsites *cs, const struct corr_item *it)
 			r->count.bytes += lc->bytes;
 		}
 		if (lc->block)
-			lc->block->site = row_ref(cs, r);
+			*block_site(cs, lc->block) = row_ref(cs, r);
 		lc->seq = 0;
 	}
 }
@@ -534,8 +543,10 @@ static void on_fault(struct callsites *cs, const struct corr_item *it)
 
 	if (!it->first_touch)
 		return;
-	if (it->block && it->block->site && it->block->site <= cs->nrows) {
-		cs->rows[it->block->site - 1].count.faults_owned++; /* its stack is not unwound */
+	uint32_t site = it->block ? *block_site(cs, it->block) : 0;
+
+	if (site && site <= cs->nrows) {
+		cs->rows[site - 1].count.faults_owned++; /* its stack is not unwound */
 		return;
 	}
 	if (it->stack && (r = row_of_stack(cs, it->stack)))
@@ -544,11 +555,15 @@ static void on_fault(struct callsites *cs, const struct corr_item *it)
 		cs->faults_unstacked++;
 }
 
-void callsites_attach(struct callsites *cs, struct correlator *c)
+int callsites_attach(struct callsites *cs, struct correlator *c)
 {
 	struct corr_sink s = { callsites_item, cs };
 
+	cs->site_off = corr_reserve_block_data(c, sizeof(uint32_t));
+	if (cs->site_off < 0)
+		return -1;
 	corr_add_sink(c, &s);
+	return 0;
 }
 
 void callsites_item(void *ctx, const struct corr_item *it)
@@ -747,7 +762,7 @@ static void syscall_kinds(const struct site *s, char *buf, size_t len)
 	buf[0] = 0;
 	for (int k = 0; k < FL_NSYS && off < len; k++)
 		if (s->count.syscalls[k])
-			off += snprintf(buf + off, len - off, "%s%s %" PRIu64, off ? ", " : "", sys_names[k],
+			off += snprintf(buf + off, len - off, "%s%s %" PRIu64, off ? ", " : "", fl_sys_names[k],
 					s->count.syscalls[k]);
 }
 
@@ -835,7 +850,7 @@ void callsites_write_json(void *ctx, FILE *out)
 			json_string(out, s[i].name);
 			if (m == CS_SYSCALLS)
 				for (int k = 0; k < FL_NSYS; k++)
-					fprintf(out, ", \"%s\": %" PRIu64, sys_names[k], s[i].count.syscalls[k]);
+					fprintf(out, ", \"%s\": %" PRIu64, fl_sys_names[k], s[i].count.syscalls[k]);
 			if (m == CS_FAULTS)
 				fprintf(out, ", \"allocated_here\": %" PRIu64 ", \"touched_here\": %" PRIu64,
 					s[i].count.faults_owned, s[i].count.faults_touched);

@@ -42,11 +42,13 @@ const char *callsites_maps_text(const struct callsites *cs, uint32_t tgid, size_
 /* Feeds a trace's meta record (maps, allocator, stack mode); others are ignored. */
 void callsites_meta(struct callsites *cs, const void *rec, size_t len);
 
-/* Live use (trace, stat): adds the table as a sink of c and returns the
- * record callback to call before corr_feed (it takes the meta records). */
-void callsites_attach(struct callsites *cs, struct correlator *c);
-
-/* The correlator sink (struct corr_sink.item). */
+/* Adds the table as a sink of c, before the first record (it keeps the
+ * call-site row of each live block). Live, callsites_meta takes the meta
+ * records before corr_feed does. 0, or -1. */
+int callsites_attach(struct callsites *cs, struct correlator *c);
+/* The sink itself, for a caller that makes its own items (tests): their
+ * blocks must carry the area callsites_attach reserves (at offset 0 when the
+ * table was not attached). */
 void callsites_item(void *ctx, const struct corr_item *it);
 
 /* Stacks seen so far. */

@@ -12,13 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include "analyze/calls.h"
 #include "analyze/correlator.h"
 #include "store/meta.h"
+#include "symbols/maps.h"
 #include "util/id_map.h"
 
 const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other" };
 
-#define PAGE_SIZE_ 4096ull
 #define MAX_SINKS 4
 
 struct pending {
@@ -32,11 +33,13 @@ struct pending {
 	/* a call written at its entry (FL_F_AT_ENTRY: free) and not over yet */
 	bool open;
 	uint32_t open_tgid, open_syscalls;
+	uint8_t open_func;
 	uint64_t open_seq, open_released;
 };
 
 struct correlator {
 	uint64_t header_bytes;
+	size_t block_extra; /* bytes the sinks keep with each live block (corr_reserve_block_data) */
 	uint64_t next_seq;
 	uint64_t bad_records, events, stacks;
 	struct summary sum;
@@ -52,16 +55,6 @@ struct correlator {
 	struct id_map proc_ids, thread_ids; /* tgid, tid -> index in procs, threads */
 	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
 };
-
-static uint64_t page_up(uint64_t n)
-{
-	return (n + PAGE_SIZE_ - 1) & ~(PAGE_SIZE_ - 1);
-}
-
-static bool syscall_failed(int64_t ret)
-{
-	return ret < 0 && ret > -4096;
-}
 
 struct correlator *corr_new(uint64_t header_bytes)
 {
@@ -116,6 +109,16 @@ void corr_add_sink(struct correlator *c, const struct corr_sink *s)
 		c->sinks[c->nsinks++] = *s;
 }
 
+int corr_reserve_block_data(struct correlator *c, size_t bytes)
+{
+	int off = (int)c->block_extra;
+
+	if (c->nprocs)
+		return -1; /* indexes exist: their blocks have no room for it */
+	c->block_extra += (bytes + 7) & ~(size_t)7;
+	return off;
+}
+
 static void emit(struct correlator *c, struct corr_item *it)
 {
 	it->seq = c->next_seq++;
@@ -152,7 +155,7 @@ static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 {
 	memset(p, 0, sizeof(*p));
 	p->tgid = tgid;
-	p->index = alloc_index_new(c->header_bytes);
+	p->index = alloc_index_new(c->header_bytes, c->block_extra);
 	p->regions = region_set_new();
 	if (!p->index || !p->regions)
 		return -1;
@@ -348,28 +351,28 @@ static void apply_map_change(struct corr_proc *p, const struct fl_ev_syscall *e,
 
 	switch (e->sys) {
 	case FL_SYS_MMAP:
-		region_set_remove(p->regions, ret, ret + page_up(e->args[1]));
+		region_set_remove(p->regions, ret, ret + fl_page_up(e->args[1]));
 		if (in_call && e->args[2] != PROT_NONE)
-			region_set_add(p->regions, ret, ret + page_up(e->args[1]), call_seq);
+			region_set_add(p->regions, ret, ret + fl_page_up(e->args[1]), call_seq);
 		break;
 	case FL_SYS_MUNMAP:
-		region_set_remove(p->regions, e->args[0], e->args[0] + page_up(e->args[1]));
+		region_set_remove(p->regions, e->args[0], e->args[0] + fl_page_up(e->args[1]));
 		break;
 	case FL_SYS_MREMAP: {
-		bool was_ours = region_set_overlap(p->regions, e->args[0], e->args[0] + page_up(e->args[1])) > 0;
+		bool was_ours = region_set_overlap(p->regions, e->args[0], e->args[0] + fl_page_up(e->args[1])) > 0;
 
-		region_set_remove(p->regions, e->args[0], e->args[0] + page_up(e->args[1]));
+		region_set_remove(p->regions, e->args[0], e->args[0] + fl_page_up(e->args[1]));
 		if (in_call || was_ours)
-			region_set_add(p->regions, ret, ret + page_up(e->args[2]), call_seq);
+			region_set_add(p->regions, ret, ret + fl_page_up(e->args[2]), call_seq);
 		break;
 	}
 	case FL_SYS_MPROTECT:
 		if (!in_call)
 			break;
 		if (e->args[2] == PROT_NONE)
-			region_set_remove(p->regions, e->args[0], e->args[0] + page_up(e->args[1]));
+			region_set_remove(p->regions, e->args[0], e->args[0] + fl_page_up(e->args[1]));
 		else
-			region_set_add(p->regions, e->args[0], e->args[0] + page_up(e->args[1]), call_seq);
+			region_set_add(p->regions, e->args[0], e->args[0] + fl_page_up(e->args[1]), call_seq);
 		break;
 	}
 }
@@ -392,7 +395,7 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 	before = footprint_of(p);
 	if (e->sys == FL_SYS_BRK)
 		apply_brk(p, e, &it);
-	else if (!syscall_failed(e->ret))
+	else if (!fl_syscall_failed(e->ret))
 		apply_map_change(p, e, in_call, call_seq);
 	account(c, p, before);
 	emit(c, &it);
@@ -443,43 +446,7 @@ static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uin
 
 /* ---- allocator calls ------------------------------------------------------- */
 
-static uint64_t requested_bytes(const struct fl_ev_call *e)
-{
-	switch (e->h.func) {
-	case FL_CALLOC:
-	case FL_REALLOCARRAY:
-		return e->a0 * e->a1;
-	case FL_FREE:
-		return 0;
-	case FL_PVALLOC:
-		return page_up(e->a0);
-	default:
-		return e->a0;
-	}
-}
-
-static bool returns_block(uint8_t func)
-{
-	return func != FL_FREE;
-}
-
-/* The pointer this call releases (free, or realloc that moved or freed). */
-static uint64_t released_ptr(const struct fl_ev_call *e)
-{
-	if (e->h.func == FL_FREE)
-		return e->a2;
-	if (e->h.func != FL_REALLOC && e->h.func != FL_REALLOCARRAY)
-		return 0;
-	if (!e->a2)
-		return 0;
-	if (e->ret && e->ret != e->a2)
-		return e->a2;  /* moved */
-	if (!e->ret && requested_bytes(e) == 0)
-		return e->a2;  /* realloc(p, 0) frees */
-	return 0;
-}
-
-/* rel: released_ptr(e). */
+/* rel: call_released_ptr(e). */
 static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p, const struct fl_ev_call *e,
 				      uint64_t rel, uint64_t seq, struct corr_item *it)
 {
@@ -492,14 +459,14 @@ static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
 		if (!b)
 			c->sum.frees_unknown++;
 	}
-	if (e->h.func == FL_FREE) {
+	if (fl_is_free(e->h.func)) {
 		if (!e->a2)
 			c->sum.frees_null++;
 		return b;
 	}
-	size = requested_bytes(e);
+	size = call_requested_bytes(e);
 	c->sum.bytes_requested += size;
-	if (returns_block(e->h.func) && e->ret) {
+	if (fl_kind_returns_block(fl_func_kind(e->h.func)) && e->ret) {
 		b = alloc_index_insert(p->index, e->ret, size);
 		if (!b)
 			abort();
@@ -547,7 +514,7 @@ static void resolve_call(struct correlator *c, struct pending *t, const struct f
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
 	struct corr_item it = { .rec = &e->h, .proc = p, .stack = stack };
-	uint64_t rel = released_ptr(e), seq = c->next_seq;
+	uint64_t rel = call_released_ptr(e), seq = c->next_seq;
 	uint32_t nsys = count_pending_syscalls(t);
 	bool had_syscall = nsys > 0;
 	uint64_t live;
@@ -565,7 +532,7 @@ static void resolve_call(struct correlator *c, struct pending *t, const struct f
 	it.syscalls_caused = nsys;
 	emit(c, &it);
 	resolve_pending(c, t, it.seq);
-	if (e->h.func == FL_FREE && e->a2) {
+	if (fl_is_free(e->h.func) && e->a2) {
 		if (had_syscall)
 			c->sum.frees_returned++;
 		else
@@ -583,7 +550,7 @@ static void resolve_entry_call(struct correlator *c, struct pending *t, const st
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
 	struct corr_item it = { .rec = &e->h, .proc = p, .stack = stack };
-	uint64_t rel = released_ptr(e), live;
+	uint64_t rel = call_released_ptr(e), live;
 
 	if (e->h.func >= FL_NFUNC) {
 		c->bad_records++;
@@ -596,6 +563,7 @@ static void resolve_entry_call(struct correlator *c, struct pending *t, const st
 	emit(c, &it);
 	t->open = true;
 	t->open_tgid = e->h.tgid;
+	t->open_func = e->h.func;
 	t->open_seq = it.seq;
 	t->open_syscalls = 0;
 	t->open_released = rel;
@@ -609,7 +577,7 @@ static void close_open_call(struct correlator *c, struct pending *t)
 		return;
 	t->open = false;
 	if (t->open_syscalls)
-		c->sum.calls_with_syscall[FL_FREE]++;
+		c->sum.calls_with_syscall[t->open_func]++;
 	if (!t->open_released)
 		return;
 	if (t->open_syscalls)
@@ -728,20 +696,17 @@ static int set_command(struct run_info *ri, const char *data, size_t len)
 /* A process attached to mid-life: its heap's extent comes from its maps. */
 static void heap_from_maps(struct corr_proc *p, const char *text, size_t len)
 {
-	const char *end = text + len, *line = text;
+	struct proc_maps *m = proc_maps_parse(text, len);
 
-	while (line < end) {
-		const char *nl = memchr(line, '\n', end - line);
-		size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
-		unsigned long long lo, hi;
+	for (size_t i = 0; m && i < proc_maps_count(m) && !p->heap_start; i++) {
+		const struct proc_map *e = proc_maps_at(m, i);
 
-		if (n > 6 && !memcmp(line + n - 6, "[heap]", 6) &&
-		    sscanf(line, "%llx-%llx", &lo, &hi) == 2 && !p->heap_start) {
-			p->heap_start = lo;
-			p->brk = hi;
+		if (!strcmp(e->path, "[heap]")) {
+			p->heap_start = e->start;
+			p->brk = e->end;
 		}
-		line += n + 1;
 	}
+	proc_maps_free(m);
 }
 
 static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
@@ -786,7 +751,7 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 	bool is_call = h->type == FL_EV_CALL, nested = h->flags & FL_F_NESTED;
 	struct fl_ev_stack *stack = take_stack(t, h);
 
-	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == FL_FREE && t->n == 0) {
+	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == t->open_func && t->n == 0) {
 		t->open_syscalls += h->type == FL_EV_SYSCALL;
 		resolve_event(c, h, t->open_seq, stack);
 		free(stack);

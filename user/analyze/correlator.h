@@ -91,6 +91,15 @@ struct correlator;
 struct correlator *corr_new(uint64_t header_bytes);
 void corr_free(struct correlator *c);
 void corr_add_sink(struct correlator *c, const struct corr_sink *s);
+/* A sink's own bytes in every live block (zeroed when the block is made):
+ * returns their offset for corr_block_data, or -1 once events were fed. A
+ * sink that remembers something per block keeps it there, not in a field of
+ * struct alloc_block. */
+int corr_reserve_block_data(struct correlator *c, size_t bytes);
+static inline void *corr_block_data(struct alloc_block *b, int off)
+{
+	return (char *)alloc_block_extra(b) + off;
+}
 /* Feeds one record: a kernel event or a meta record (meta.h). Returns 0, or
  * -1 for a record too short for its type (counted, not fatal to the caller). */
 int corr_feed(struct correlator *c, const void *rec, size_t len);

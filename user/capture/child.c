@@ -5,10 +5,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "capture/child.h"
+#include "util/io.h"
 
 static void child_main(const char *path, char *const argv[], int go_rd, int err_wr)
 {
@@ -16,8 +19,7 @@ static void child_main(const char *path, char *const argv[], int go_rd, int err_
 	int e;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	while (read(go_rd, &b, 1) < 0 && errno == EINTR)
-		;
+	io_read(go_rd, &b, 1);
 	close(go_rd);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -68,9 +70,7 @@ int child_release(struct child *c, char *err, size_t errlen)
 	}
 	close(c->go_fd);
 	c->go_fd = -1;
-	do
-		n = read(c->err_fd, &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
+	n = io_read(c->err_fd, &e, sizeof(e));
 	close(c->err_fd);
 	c->err_fd = -1;
 	if (n == (ssize_t)sizeof(e)) {
@@ -99,4 +99,30 @@ int child_exit_code(int status)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return 1;
+}
+
+int resolve_command(const char *cmd, char *out, size_t outlen)
+{
+	const char *path = getenv("PATH");
+	char *dirs, *dir, *save = NULL;
+
+	if (strchr(cmd, '/')) {
+		snprintf(out, outlen, "%s", cmd);
+		return access(cmd, F_OK) ? -1 : 0; /* exists: whether it runs is execve's to say */
+	}
+	dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	if (!dirs)
+		return -1;
+	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+
+		snprintf(out, outlen, "%s/%s", *dir ? dir : ".", cmd);
+		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK)) {
+			free(dirs);
+			return 0;
+		}
+	}
+	free(dirs);
+	errno = ENOENT;
+	return -1;
 }

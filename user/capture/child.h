@@ -18,6 +18,9 @@ int child_spawn_held(const char *path, char *const argv[], struct child *c);
 int child_release(struct child *c, char *err, size_t errlen);
 /* Kills and reaps a child that was never released. */
 void child_abort(struct child *c);
+/* The path of CMD as execvp would find it, in out. Returns 0 or -1 (errno). */
+int resolve_command(const char *cmd, char *out, size_t outlen);
+
 /* Shell-style exit code for a wait status: the code, or 128 + signal. */
 int child_exit_code(int status);
 

@@ -24,7 +24,8 @@
 #include "capture/child.h"
 #include "store/meta.h"
 #include "capture/session.h"
-#include "symbols/symbolize.h"
+#include "symbols/elf.h"
+#include "symbols/maps.h"
 #include "capture/tracer.h"
 #include "util/id_map.h"
 
@@ -32,6 +33,8 @@ struct session {
 	const struct session_opts *o;
 	struct session_result *res;
 	struct tracer *tracer;
+	struct allocator alloc;      /* the target's allocator (found before the tracer is opened) */
+	char path[4096];             /* the command's file */
 	pid_t pid;                   /* the target (the command, or the attached process) */
 	struct id_map mapped;        /* tgids whose maps are stored (hash tables: a process */
 	struct id_map stale;         /* that forks 200k children costs O(1) per event) */
@@ -164,9 +167,8 @@ static size_t maps_within_limits(const char *text, size_t len)
 /* Stores tgid's /proc/PID/maps as a meta record (again, with force). */
 static void store_maps(struct session *s, uint32_t tgid, bool force)
 {
-	char path[64], *text = NULL;
-	size_t cap = 0, len = 0;
-	FILE *f;
+	size_t len;
+	char *text;
 
 	if (maps_stored(s, tgid) && !force)
 		return;
@@ -174,32 +176,13 @@ static void store_maps(struct session *s, uint32_t tgid, bool force)
 		s->any_mapped = true;
 		s->last_mapped = tgid;
 	}
-	snprintf(path, sizeof(path), "/proc/%u/maps", tgid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	for (;;) {
-		size_t n;
-
-		if (len + 4096 > cap) {
-			char *nt = realloc(text, cap = cap ? cap * 2 : 16384);
-
-			if (!nt)
-				break;
-			text = nt;
-		}
-		n = fread(text + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	fclose(f);
+	text = proc_maps_read(tgid, &len);
 	if (text)
 		len = maps_within_limits(text, len);
 	if (text && len && s->o->stack_mode) {
 		struct object_note on = { s, tgid };
 
-		maps_for_each_code(tgid, text, len, note_object, &on);
+		proc_maps_for_each_code(tgid, text, len, note_object, &on);
 	}
 	if (text && len)
 		emit_meta(s, FL_META_MAPS, tgid, 0, text, len);
@@ -401,40 +384,45 @@ static void print_self_stats(const struct session *s, uint64_t ns)
 
 /* ---- starting -------------------------------------------------------------- */
 
-/* A file that is no program is "cannot execute" (126), as in the shell; an
- * ELF without an allocator is faultline's own failure (125). */
-static int allocator_exit_code(const char *err)
-{
-	return strstr(err, "not an ELF") ? FL_EXIT_CANNOT_EXEC : FL_EXIT_FAILED;
-}
-
 static void emit_stack_mode(struct session *s);
+
+/* The command's file and its allocator, before anything is loaded. */
+static int find_command(struct session *s)
+{
+	const struct session_opts *o = s->o;
+	char err[1024];
+	int rc;
+
+	if (resolve_command(o->argv[0], s->path, sizeof(s->path)))
+		return fprintf(stderr, "faultline: %s: command not found\n", o->argv[0]), FL_EXIT_NOT_FOUND;
+	if (access(s->path, X_OK))
+		return fprintf(stderr, "faultline: %s: cannot execute: %s\n", o->argv[0], strerror(errno)),
+		       FL_EXIT_CANNOT_EXEC;
+	/* a file that is no program is "cannot execute" (126), as in the shell; an
+	 * ELF without an allocator is faultline's own failure (125) */
+	if (!o->count_only && (rc = allocator_for_exec(s->path, &s->alloc, err, sizeof(err))) != 0)
+		return fprintf(stderr, "faultline: %s\n", err),
+		       rc == ALLOCATOR_NOT_A_PROGRAM ? FL_EXIT_CANNOT_EXEC : FL_EXIT_FAILED;
+	return 0;
+}
 
 static int start_command(struct session *s, struct child *c, double *attach_ms)
 {
 	const struct session_opts *o = s->o;
-	struct allocator alloc;
-	char path[4096], err[1024];
+	const struct allocator *alloc = &s->alloc;
+	char err[1024];
 	uint64_t t0 = now_ns();
 
-	if (resolve_command(o->argv[0], path, sizeof(path)))
-		return fprintf(stderr, "faultline: %s: command not found\n", o->argv[0]), FL_EXIT_NOT_FOUND;
-	if (access(path, X_OK))
-		return fprintf(stderr, "faultline: %s: cannot execute: %s\n", o->argv[0], strerror(errno)),
-		       FL_EXIT_CANNOT_EXEC;
-	memset(&alloc, 0, sizeof(alloc));
-	if (!o->count_only && allocator_for_exec(path, &alloc, err, sizeof(err)))
-		return fprintf(stderr, "faultline: %s\n", err), allocator_exit_code(err);
 	if (o->follow_forks)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (child_spawn_held(path, o->argv, c))
+	if (child_spawn_held(s->path, o->argv, c))
 		return fprintf(stderr, "faultline: cannot fork: %s\n", strerror(errno)), FL_EXIT_FAILED;
 	s->pid = c->pid;
 	if (o->stack_mode)
 		s->ptraced = !ptrace(PTRACE_SEIZE, c->pid, 0, PTRACE_O_TRACEEXIT);
-	if (tracer_add_target(s->tracer, c->pid, true) ||
+	if (tracer_add_target(s->tracer, c->pid, true, err, sizeof(err)) ||
 	    (!o->count_only &&
-	     tracer_attach_allocator(s->tracer, &alloc, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
+	     tracer_attach_allocator(s->tracer, alloc, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
 		fprintf(stderr, "faultline: %s\n", err);
 		child_abort(c);
 		return FL_EXIT_FAILED;
@@ -443,12 +431,12 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	*attach_ms = (now_ns() - t0) / 1e6;
 	if (o->verbose)
 		fprintf(stderr, "faultline: allocator %s, %d uprobes (%s), pid %d, probes live in %.1f ms\n",
-			alloc.shown, tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), c->pid,
+			alloc->shown, tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), c->pid,
 			*attach_ms);
 	emit_meta(s, FL_META_START, c->pid, now_ns(), NULL, 0);
 	emit_command(s, o->argv);
 	emit_meta(s, FL_META_TARGET, c->pid, 0, NULL, 0);
-	emit_meta(s, FL_META_ALLOCATOR, c->pid, 0, alloc.shown, strlen(alloc.shown));
+	emit_meta(s, FL_META_ALLOCATOR, c->pid, 0, alloc->shown, strlen(alloc->shown));
 	emit_stack_mode(s);
 	if (child_release(c, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s: %s\n", o->argv[0], err);
@@ -527,21 +515,28 @@ static int check_attach_target(pid_t pid)
 	return 0;
 }
 
+/* The attached process's allocator, before anything is loaded. */
+static int find_attached(struct session *s)
+{
+	char err[1024];
+
+	if (!s->o->count_only && allocator_for_pid(s->o->attach_pid, &s->alloc, err, sizeof(err)))
+		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
+	return 0;
+}
+
 static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 {
 	pid_t pid = s->o->attach_pid;
-	struct allocator alloc;
+	const struct allocator *alloc = &s->alloc;
 	uint64_t t0 = now_ns();
 	char err[1024];
 
 	s->pid = pid;
 	*pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	memset(&alloc, 0, sizeof(alloc));
-	if (!s->o->count_only && allocator_for_pid(pid, &alloc, err, sizeof(err)))
-		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
 	/* probes first, then the target: no syscall is seen before the calls can be */
-	if ((!s->o->count_only && tracer_attach_allocator(s->tracer, &alloc, pid, err, sizeof(err))) ||
-	    tracer_add_target(s->tracer, pid, false)) {
+	if ((!s->o->count_only && tracer_attach_allocator(s->tracer, alloc, pid, err, sizeof(err))) ||
+	    tracer_add_target(s->tracer, pid, false, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s\n", err);
 		return FL_EXIT_FAILED;
 	}
@@ -552,11 +547,11 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 	*attach_ms = (now_ns() - t0) / 1e6;
 	if (s->o->verbose)
 		fprintf(stderr, "faultline: attached to pid %d: allocator %s, %d uprobes (%s), probes live in %.1f ms\n",
-			pid, alloc.shown, tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), *attach_ms);
+			pid, alloc->shown, tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), *attach_ms);
 	emit_meta(s, FL_META_START, pid, now_ns(), NULL, 0);
 	emit_proc_command(s, pid);
 	emit_meta(s, FL_META_TARGET, pid, 1, NULL, 0);
-	emit_meta(s, FL_META_ALLOCATOR, pid, 0, alloc.shown, strlen(alloc.shown));
+	emit_meta(s, FL_META_ALLOCATOR, pid, 0, alloc->shown, strlen(alloc->shown));
 	emit_stack_mode(s);
 	emit_maps(s, pid);
 	return 0;
@@ -580,7 +575,11 @@ int session_run(const struct session_opts *o, struct session_result *res)
 			return fprintf(stderr, "faultline: another faultline is already tracing pid %d\n",
 				       o->attach_pid), FL_EXIT_FAILED;
 	}
+	rc = o->attach_pid ? find_attached(&s) : find_command(&s);
+	if (rc)
+		goto out;
 	topts.count_only = o->count_only;
+	topts.usdt_refalloc = s.alloc.usdt_refalloc;
 	topts.stack_mode = o->stack_mode;
 	topts.stack_sample = o->stack_sample;
 	topts.stack_bytes = o->stack_bytes;

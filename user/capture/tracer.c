@@ -20,6 +20,8 @@
 #include "faultline.skel.h"
 #include "capture/tracer.h"
 #include "capture/uprobe_multi.h"
+#include "util/io.h"
+#include "capture/alloc/families.h"
 
 #define MAX_LINKS 64
 /* uprobes of one allocator: an entry and a return probe per function at most */
@@ -98,17 +100,23 @@ int tracer_check_supported(char *err, size_t errlen)
 	return 0;
 }
 
-/* The glibc-style uprobe programs (not the USDT ones, which libbpf attaches)
- * are loaded for uprobe-multi links. */
-static void use_uprobe_multi(struct bpf_object *obj)
+/* Which programs are loaded: the uprobe programs for an allocator probed
+ * with uprobes (for uprobe-multi links where use_multi), the USDT ones (off
+ * by default: "?usdt") for refalloc, neither without calls (count_only). */
+static void choose_programs(struct bpf_object *obj, const struct tracer_opts *o, bool use_multi)
 {
 	struct bpf_program *p;
 
 	bpf_object__for_each_program(p, obj) {
 		const char *sec = bpf_program__section_name(p);
+		bool uprobe = !strcmp(sec, "uprobe") || !strcmp(sec, "uretprobe");
 
-		if (!strcmp(sec, "uprobe") || !strcmp(sec, "uretprobe"))
+		if (uprobe && (o->count_only || o->usdt_refalloc))
+			bpf_program__set_autoload(p, false);
+		else if (uprobe && use_multi)
 			bpf_program__set_expected_attach_type(p, FL_ATTACH_UPROBE_MULTI);
+		else if (!strcmp(sec, "usdt"))
+			bpf_program__set_autoload(p, o->usdt_refalloc && !o->count_only);
 	}
 }
 
@@ -145,8 +153,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 		bpf_map__set_max_entries(t->skel->maps.events, o->ringbuf_bytes);
 	/* uprobe programs are attached by hand, per allocator and pid */
 	t->use_multi = uprobe_multi_supported();
-	if (t->use_multi)
-		use_uprobe_multi(t->skel->obj);
+	choose_programs(t->skel->obj, o, t->use_multi);
 	e = faultline__load(t->skel);
 	if (e) {
 		explain_load_error(-e, err, errlen);
@@ -169,11 +176,14 @@ fail:
 	return NULL;
 }
 
-int tracer_add_target(struct tracer *t, pid_t tgid, bool pending)
+int tracer_add_target(struct tracer *t, pid_t tgid, bool pending, char *err, size_t errlen)
 {
 	__u32 key = tgid, val = pending ? FL_TARGET_PENDING : FL_TARGET_ACTIVE;
+	int e = bpf_map_update_elem(bpf_map__fd(t->skel->maps.targets), &key, &val, BPF_ANY);
 
-	return bpf_map_update_elem(bpf_map__fd(t->skel->maps.targets), &key, &val, BPF_ANY);
+	if (e)
+		return snprintf(err, errlen, "adding pid %d to the traced set failed: %s", (int)tgid, strerror(-e)), -1;
+	return 0;
 }
 
 int tracer_remove_target(struct tracer *t, pid_t tgid)
@@ -183,20 +193,17 @@ int tracer_remove_target(struct tracer *t, pid_t tgid)
 	return bpf_map_delete_elem(bpf_map__fd(t->skel->maps.targets), &key);
 }
 
+/* The entry program of each line of fl_funcs.h's table (bpf/faultline.bpf.c
+ * makes one per line, enter_<ID>). */
+static const char *const entry_prog_names[FL_NFUNC] = {
+#define ENTRY_PROG_NAME(id, ...) "enter_" #id,
+	FL_ENTRIES(ENTRY_PROG_NAME)
+#undef ENTRY_PROG_NAME
+};
+
 static struct bpf_program *entry_prog(struct faultline *s, int func)
 {
-	switch (func) {
-	case FL_MALLOC: return s->progs.malloc_enter;
-	case FL_CALLOC: return s->progs.calloc_enter;
-	case FL_REALLOC: return s->progs.realloc_enter;
-	case FL_REALLOCARRAY: return s->progs.reallocarray_enter;
-	case FL_FREE: return s->progs.free_enter;
-	case FL_POSIX_MEMALIGN: return s->progs.posix_memalign_enter;
-	case FL_ALIGNED_ALLOC: return s->progs.aligned_alloc_enter;
-	case FL_MEMALIGN: return s->progs.memalign_enter;
-	case FL_VALLOC: return s->progs.valloc_enter;
-	default: return s->progs.pvalloc_enter;
-	}
+	return bpf_object__find_program_by_name(s->obj, entry_prog_names[func]);
 }
 
 /* One uprobe of an allocator: the program, where, entry or return. */
@@ -264,7 +271,7 @@ static int allocator_probes(struct tracer *t, const struct allocator *a, struct 
 		uint64_t off = a->offset[f] + (f == FL_FREE ? a->free_skip : 0);
 
 		spec[n++] = (struct probe_spec){ entry_prog(t->skel, f), false, off, f };
-		if (f != FL_FREE) /* free is followed without a return probe */
+		if (!fl_is_free(f)) /* free-like calls are followed without a return probe */
 			spec[n++] = (struct probe_spec){ t->skel->progs.call_return, true, off, f };
 		else if (a->free_skip)
 			spec[n++] = (struct probe_spec){ t->skel->progs.free_null, false, a->free_null_offset, f };
@@ -272,39 +279,25 @@ static int allocator_probes(struct tracer *t, const struct allocator *a, struct 
 	return n;
 }
 
-/* refalloc's USDT probes and the programs that take them. */
+/* refalloc's USDT probes, each taken by the program ra_<probe>. */
 static int attach_refalloc(struct tracer *t, const struct allocator *a, pid_t pid, char *err, size_t errlen)
 {
-	struct faultline *s = t->skel;
-	const struct { const char *probe; struct bpf_program *prog; } probes[] = {
-		{ "malloc_entry", s->progs.ra_malloc_entry }, { "malloc_return", s->progs.ra_malloc_return },
-		{ "free_entry", s->progs.ra_free_entry }, { "free_return", s->progs.ra_free_return },
-		{ "calloc_entry", s->progs.ra_calloc_entry }, { "calloc_return", s->progs.ra_calloc_return },
-		{ "realloc_entry", s->progs.ra_realloc_entry }, { "realloc_return", s->progs.ra_realloc_return },
-		{ "reallocarray_entry", s->progs.ra_reallocarray_entry },
-		{ "reallocarray_return", s->progs.ra_reallocarray_return },
-		{ "posix_memalign_entry", s->progs.ra_posix_memalign_entry },
-		{ "posix_memalign_return", s->progs.ra_posix_memalign_return },
-		{ "aligned_alloc_entry", s->progs.ra_aligned_alloc_entry },
-		{ "aligned_alloc_return", s->progs.ra_aligned_alloc_return },
-		{ "memalign_entry", s->progs.ra_memalign_entry }, { "memalign_return", s->progs.ra_memalign_return },
-		{ "valloc_entry", s->progs.ra_valloc_entry }, { "valloc_return", s->progs.ra_valloc_return },
-		{ "pvalloc_entry", s->progs.ra_pvalloc_entry }, { "pvalloc_return", s->progs.ra_pvalloc_return },
-		{ "heap_grow", s->progs.ra_heap_grow }, { "heap_trim", s->progs.ra_heap_trim },
-		{ "heap_madvise", s->progs.ra_heap_madvise }, { "freelist_miss", s->progs.ra_freelist_miss },
-		{ "block_mmap", s->progs.ra_block_mmap }, { "block_munmap", s->progs.ra_block_munmap },
-		{ "block_mremap", s->progs.ra_block_mremap },
-	};
-
-	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+	for (size_t i = 0; i < refalloc_nprobes; i++) {
+		char name[64];
+		struct bpf_program *prog;
 		struct bpf_link *l;
 
+		snprintf(name, sizeof(name), "ra_%s", refalloc_probes[i]);
+		prog = bpf_object__find_program_by_name(t->skel->obj, name);
+		if (!prog)
+			return snprintf(err, errlen, "no BPF program %s for USDT probe refalloc:%s", name,
+					refalloc_probes[i]), -1;
 		if (t->att.nlinks >= MAX_LINKS)
 			return snprintf(err, errlen, "too many probes"), -1;
-		l = bpf_program__attach_usdt(probes[i].prog, pid, a->path, "refalloc", probes[i].probe, NULL);
+		l = bpf_program__attach_usdt(prog, pid, a->path, "refalloc", refalloc_probes[i], NULL);
 		if (!l)
 			return snprintf(err, errlen, "attaching USDT probe refalloc:%s in %s failed: %s",
-					probes[i].probe, a->path, strerror(errno)), -1;
+					refalloc_probes[i], a->path, strerror(errno)), -1;
 		t->att.links[t->att.nlinks++] = l;
 		t->nuprobes++;
 	}
@@ -331,7 +324,7 @@ int tracer_attach_allocator(struct tracer *t, const struct allocator *a, pid_t p
 			continue;
 		if (e && !t->use_multi)
 			return snprintf(err, errlen, "attaching a uprobe to %s in %s failed: %s",
-					fl_func_names[spec[i].func], a->path, strerror(-e)), -1;
+					fl_func_name(spec[i].func), a->path, strerror(-e)), -1;
 		if (e)
 			return snprintf(err, errlen, "attaching the uprobes of %s in %s (one uprobe-multi link) "
 					 "failed: %s; FAULTLINE_NO_UPROBE_MULTI=1 uses perf-event uprobes",
@@ -493,8 +486,7 @@ static void detach_in_child(struct attachments *a)
 	if (pid == 0) {
 		setsid();
 		close_all_but_bpf(ours_closed[0]);
-		while (read(ours_closed[0], &c, 1) < 0 && errno == EINTR)
-			;
+		io_read(ours_closed[0], &c, 1);
 		detach_all(a);
 		_exit(0);
 	}

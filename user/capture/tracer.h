@@ -14,6 +14,7 @@ struct tracer_opts {
 	int verbose;
 	size_t ringbuf_bytes; /* 0: the default (64 MiB) */
 	bool count_only;      /* syscalls and faults counted in the kernel, not streamed */
+	bool usdt_refalloc;   /* the allocator is refalloc: its USDT probes, not uprobes */
 	int stack_mode;       /* enum fl_stack_mode */
 	unsigned stack_sample;/* --stacks=all: one outermost call in this many per thread */
 	unsigned stack_bytes; /* user stack bytes copied per record */
@@ -31,8 +32,9 @@ int tracer_check_supported(char *err, size_t errlen);
 
 struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, void *ctx,
 			   char *err, size_t errlen);
-/* Adds tgid to the traced set: active now, or pending until its next execve. */
-int tracer_add_target(struct tracer *t, pid_t tgid, bool pending);
+/* Adds tgid to the traced set: active now, or pending until its next execve.
+ * 0, or -1 with a one-line message in err. */
+int tracer_add_target(struct tracer *t, pid_t tgid, bool pending, char *err, size_t errlen);
 int tracer_remove_target(struct tracer *t, pid_t tgid);
 /* Attaches entry and return uprobes on every entry point of a, for pid
  * (-1: every process mapping the file; the kernel filter still applies). */

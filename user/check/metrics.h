@@ -8,9 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "fl_schema.h"
 #include "util/json_read.h"
 
-#define FL_SUMMARY_SCHEMA "faultline.summary.v1"
 #define FL_CHECK_MAX_METRICS 100000
 
 /* A count: exact when it is an integer; a mean (from `stat -r N`) may not be. */

@@ -1,11 +1,10 @@
-/* cmd_check.c - `faultline check`: the CI regression gate. Loads a baseline
+/* check.c - `faultline check`: the CI regression gate. Loads a baseline
  * and a current JSON summary, compares every count against its limit
  * (check_metrics.c) and writes the verdict as text, markdown (a CI job
  * summary) or JUnit XML (CI test-report viewers); --update-baseline accepts
  * a new baseline. Exit 0 pass, 1 a count over its limit, 2 bad input. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "check/metrics.h"
+#include "cmd/cli.h"
 #include "util/escape.h"
+#include "util/io.h"
 #include "util/json_read.h"
 
 enum check_format { CF_TEXT, CF_MARKDOWN, CF_JUNIT };
@@ -28,37 +29,35 @@ struct check_opts {
 /* Exit statuses. */
 enum { CHECK_PASS = 0, CHECK_FAIL = 1, CHECK_BAD = 2 };
 
-static void usage_check(FILE *out)
+enum { CHECK_UPDATE = OPT_LONG_ONLY };
+
+static const struct opt check_options[] = {
+	{ 'b', "baseline", "FILE", OPT_STRING, 0, 0, NULL, "the accepted summary to compare against" },
+	{ 'm', "max-increase", "M=LIMIT", OPT_STRING, 0, 0, NULL,
+	  "how much metric M may grow (repeatable); LIMIT is\n"
+	  "10%    a percentage of the baseline\n"
+	  "+50    an absolute amount (50 means the same)\n"
+	  "5%,+2  whichever of the two is larger\n"
+	  "0      no increase at all\n"
+	  "M is a metric (syscalls.mmap), a family (syscalls,\n"
+	  "faults, syscalls_by_caller.malloc) or a glob\n"
+	  "(syscalls_by_caller.*.mmap, '*'); the most specific\n"
+	  "match wins, and any --max-increase beats a default" },
+	{ 'F', "format", "FMT", OPT_CHOICE, 0, 0, "text|markdown|md|junit",
+	  "text (default), markdown (a table, for a CI job\n"
+	  "summary) or junit (XML, one test case per metric)" },
+	{ 'o', "output", "OUT", OPT_STRING, 0, 0, NULL, "write there instead of stdout" },
+	{ CHECK_UPDATE, "update-baseline", NULL, OPT_FLAG, 0, 0, NULL,
+	  "validate CURRENT.json and copy it over BASE.json:\n"
+	  "the way to accept a new baseline (refused, exit 2,\n"
+	  "if that run lost events or was cut short)" },
+	{ 0 },
+};
+
+/* The metrics and the default limits, after the options in --help. */
+static void check_help_after(FILE *out)
 {
 	fprintf(out,
-		"usage: faultline check --baseline BASE.json CURRENT.json\n"
-		"                       [--max-increase METRIC=LIMIT]... [--format text|markdown|junit] [-o OUT]\n"
-		"       faultline check --update-baseline --baseline BASE.json CURRENT.json\n"
-		"\n"
-		"A CI regression gate. Compares each count of CURRENT.json, a summary from\n"
-		"`faultline report --format json` (schema " FL_SUMMARY_SCHEMA "), with the\n"
-		"same count in BASE.json, and fails when one grew past its limit: a change\n"
-		"that makes a program call mmap a thousand more times, or touch twice as\n"
-		"many pages. A decrease always passes.\n"
-		"\n"
-		"  -b, --baseline FILE          the accepted summary to compare against\n"
-		"  -m, --max-increase M=LIMIT   how much metric M may grow (repeatable); LIMIT is\n"
-		"                               10%%    a percentage of the baseline\n"
-		"                               +50    an absolute amount (50 means the same)\n"
-		"                               5%%,+2  whichever of the two is larger\n"
-		"                               0      no increase at all\n"
-		"                               M is a metric (syscalls.mmap), a family (syscalls,\n"
-		"                               faults, syscalls_by_caller.malloc) or a glob\n"
-		"                               (syscalls_by_caller.*.mmap, '*'); the most specific\n"
-		"                               match wins, and any --max-increase beats a default\n"
-		"  -F, --format FMT             text (default), markdown (a table, for a CI job\n"
-		"                               summary) or junit (XML, one test case per metric)\n"
-		"  -o, --output OUT             write there instead of stdout\n"
-		"      --update-baseline        validate CURRENT.json and copy it over BASE.json:\n"
-		"                               the way to accept a new baseline (refused, exit 2,\n"
-		"                               if that run lost events or was cut short)\n"
-		"  -h, --help                   this text\n"
-		"\n"
 		"Metrics: every count under calls.*, syscalls.*, syscalls_by_caller.CALLER.*,\n"
 		"faults.* and bytes.*, e.g. calls.malloc, syscalls.mmap,\n"
 		"syscalls_by_caller.free.munmap, faults.total, bytes.peak_heap. Not\n"
@@ -87,54 +86,55 @@ static void usage_check(FILE *out)
 		"bad JSON, a summary of another schema), with one line on stderr.\n");
 }
 
-static int usage_error(const char *fmt, const char *arg)
+static const struct cmd_spec check_spec = {
+	.name = "check",
+	.usage = "faultline check --baseline BASE.json CURRENT.json\n"
+		 "                       [--max-increase METRIC=LIMIT]... [--format text|markdown|junit] [-o OUT]\n"
+		 "       faultline check --update-baseline --baseline BASE.json CURRENT.json",
+	.about = "A CI regression gate. Compares each count of CURRENT.json, a summary from\n"
+		 "`faultline report --format json` (schema " FL_SUMMARY_SCHEMA "), with the\n"
+		 "same count in BASE.json, and fails when one grew past its limit: a change\n"
+		 "that makes a program call mmap a thousand more times, or touch twice as\n"
+		 "many pages. A decrease always passes.",
+	.opts = check_options,
+	.after = "",
+	.after_fn = check_help_after,
+};
+
+static int take_check_option(void *ctx, int key, const struct opt_value *v)
 {
-	fprintf(stderr, "faultline check: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see: faultline check --help)\n");
-	return -1;
+	static const enum check_format formats[] = { CF_TEXT, CF_MARKDOWN, CF_MARKDOWN, CF_JUNIT };
+	struct check_opts *o = ctx;
+	char err[512];
+
+	switch (key) {
+	case 'b': o->base = v->s; break;
+	case 'm':
+		if (limit_rules_add(&o->rules, v->s, err, sizeof(err)))
+			return opts_error("check", "%s", err);
+		break;
+	case 'F': o->fmt = formats[v->choice]; break;
+	case 'o': o->out = v->s; break;
+	case CHECK_UPDATE: o->update = true; break;
+	}
+	return 0;
 }
 
+/* 0, OPT_HELP, or -1 after a usage error. */
 static int parse_check(int argc, char **argv, struct check_opts *o)
 {
-	enum { OPT_UPDATE = 256 };
-	static const struct option longopts[] = {
-		{ "baseline", required_argument, 0, 'b' }, { "max-increase", required_argument, 0, 'm' },
-		{ "format", required_argument, 0, 'F' }, { "output", required_argument, 0, 'o' },
-		{ "update-baseline", no_argument, 0, OPT_UPDATE }, { "help", no_argument, 0, 'h' }, { 0 } };
-	char err[512];
-	int c;
+	int first = opts_parse(&check_spec, argc, argv, take_check_option, o);
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:m:F:o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'b': o->base = optarg; break;
-		case 'm':
-			if (limit_rules_add(&o->rules, optarg, err, sizeof(err)))
-				return usage_error("%s", err);
-			break;
-		case 'F':
-			if (!strcmp(optarg, "text")) o->fmt = CF_TEXT;
-			else if (!strcmp(optarg, "markdown") || !strcmp(optarg, "md")) o->fmt = CF_MARKDOWN;
-			else if (!strcmp(optarg, "junit")) o->fmt = CF_JUNIT;
-			else return usage_error("--format takes text, markdown or junit, not '%s'", optarg);
-			break;
-		case 'o': o->out = optarg; break;
-		case OPT_UPDATE: o->update = true; break;
-		case 'h': usage_check(stdout); exit(0);
-		case ':': return usage_error("%s needs an argument", argv[optind - 1]);
-		default: return usage_error("unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		o->cur = argv[optind++];
-	if (optind < argc)
-		return usage_error("more than one current summary ('%s')", argv[optind]);
+	if (first < 0)
+		return first;
+	if (first < argc)
+		o->cur = argv[first++];
+	if (first < argc)
+		return opts_error("check", "more than one current summary ('%s')", argv[first]);
 	if (!o->base)
-		return usage_error("%s", "--baseline BASE.json is required");
+		return opts_error("check", "--baseline BASE.json is required");
 	if (!o->cur)
-		return usage_error("%s", "no current summary (CURRENT.json) given");
+		return opts_error("check", "no current summary (CURRENT.json) given");
 	return 0;
 }
 
@@ -202,15 +202,8 @@ static int update_baseline(const struct check_opts *o)
 	/* Keep the old baseline's mode; a new one gets the usual 0644. */
 	fchmod(fd, stat(o->base, &st) == 0 ? (st.st_mode & 07777) : 0644);
 	errno = 0;
-	while (done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
+	if (io_write_all(fd, text, len) == 0)
+		done = len;
 	if (close(fd) && done == len)
 		done = 0;	/* a failed close is a failed write */
 	if (done < len || rename(tmp, o->base)) {
@@ -588,13 +581,10 @@ static int compare(const struct check_opts *o, struct limit_rules *rules)
 	else
 		write_text(out, &v);
 	rc = res.failed ? CHECK_FAIL : CHECK_PASS;
-	errno = 0;
-	bad = fflush(out) || ferror(out);
-	if (out != stdout && fclose(out))
-		bad = true;
+	errno = 0; /* stdout is checked once, at exit (main.c) */
+	bad = out != stdout && (fflush(out) || ferror(out) || fclose(out));
 	if (bad) {
-		fprintf(stderr, "faultline check: writing %s: %s\n", out != stdout ? o->out : "stdout",
-			strerror(errno ? errno : EIO));
+		fprintf(stderr, "faultline check: writing %s: %s\n", o->out, strerror(errno ? errno : EIO));
 		rc = CHECK_BAD;
 	}
 free_res:
@@ -610,9 +600,10 @@ int cmd_check(int argc, char **argv)
 	struct check_opts o = { 0 };
 	int rc;
 
-	if (parse_check(argc, argv, &o)) {
+	rc = parse_check(argc, argv, &o);
+	if (rc) {
 		limit_rules_free(&o.rules);
-		return CHECK_BAD;
+		return rc == OPT_HELP ? CHECK_PASS : FL_EXIT_USAGE;
 	}
 	rc = o.update ? update_baseline(&o) : compare(&o, &o.rules);
 	limit_rules_free(&o.rules);

@@ -1,6 +1,11 @@
-/* cli.h - the subcommands and the helpers they share for options and errors. */
+/* cli.h - the subcommands, and what they share on the command line: the
+ * options of a tracing session (rows for their option tables and the one
+ * handler of their values) and the target that follows them. */
 #ifndef FL_CLI_H
 #define FL_CLI_H
+
+#include <stdbool.h>
+#include "cmd/options.h"
 
 #define FL_VERSION "0.1.0"
 
@@ -8,37 +13,37 @@ int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
+/* `faultline check`: 0 every count within its limit; 1 some count grew past
+ * its limit, or the current run lost events; 2 bad usage or bad input. */
 int cmd_check(int argc, char **argv);
 
-#include <stdbool.h>
-#include <stdio.h>
 struct session_opts;
-/* Options shared by record and trace (-o -p -d -f -q -v --json --buffer-size).
- * Returns 0, 1 when --help was printed, -1 on a usage error (printed). */
-int cli_parse_session(const char *sub, int argc, char **argv, struct session_opts *s,
-		      const char **out, bool *quiet, bool *json, void (*usage)(FILE *));
-/* The stack options every session subcommand takes (codes past any char). */
-enum { CLI_OPT_STACKS = 0x100, CLI_OPT_SAMPLE, CLI_OPT_STACK_SIZE };
-#define CLI_STACK_OPTIONS                                                                 \
-	{ "stacks", optional_argument, 0, CLI_OPT_STACKS },                               \
-	{ "sample", required_argument, 0, CLI_OPT_SAMPLE },                               \
-	{ "stack-size", required_argument, 0, CLI_OPT_STACK_SIZE }
-/* Help text of those options. */
-#define CLI_STACK_HELP                                                                            \
-	"      --stacks[=all]     capture user stacks in the kernel: of every memory syscall and\n"    \
-	"                         first-touch fault, with =all of every allocator call too; report\n" \
-	"                         unwinds and symbolizes them (see faultline report --help)\n"        \
-	"      --sample N         with --stacks=all: the stacks of one call in N per thread (counts\n" \
-	"                         stay exact; bytes per call site are scaled by N)\n"                \
-	"      --stack-size B     user stack bytes copied per stack (512-16384, default 8192)\n"
 
-/* One option of a session (-f -v -p -d --buffer-size): 1 taken, 0 not one of
+/* Keys of the session options that have no short letter. */
+enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_NEXT };
+
+/* Table rows of the session options; the help text of some is the subcommand's. */
+#define SESSION_ROW_PID(help) { 'p', "pid", "PID", OPT_UINT, 1, 4194304, NULL, help }
+#define SESSION_ROW_DURATION(help) { 'd', "duration", "SEC", OPT_DOUBLE, 0.001, 1e9, NULL, help }
+#define SESSION_ROW_FOLLOW(help) { 'f', "follow-forks", NULL, OPT_FLAG, 0, 0, NULL, help }
+#define SESSION_ROW_VERBOSE(help) { 'v', "verbose", NULL, OPT_FLAG, 0, 0, NULL, help }
+#define SESSION_ROW_BUFFER \
+	{ SO_BUFFER, "buffer-size", "MIB", OPT_UINT, 1, 4096, NULL, "kernel ring buffer size (default 64, power of 2)" }
+#define SESSION_ROWS_STACKS                                                                            \
+	{ SO_STACKS, "stacks", "[=all]", OPT_OPTIONAL, 0, 0, "events|all",                              \
+	  "capture user stacks in the kernel: of every memory syscall and\n"                            \
+	  "first-touch fault, with =all of every allocator call too; report\n"                          \
+	  "unwinds and symbolizes them (see faultline report --help)" },                                \
+	{ SO_SAMPLE, "sample", "N", OPT_UINT, 1, 1000000, NULL,                                         \
+	  "with --stacks=all: the stacks of one call in N per thread (counts\n"                         \
+	  "stay exact; bytes per call site are scaled by N)" },                                         \
+	{ SO_STACK_SIZE, "stack-size", "B", OPT_UINT, 512, 16384, NULL,                                 \
+	  "user stack bytes copied per stack (512-16384, default 8192)" }
+
+/* A session option's value (keys p d f v and SO_*): 1 taken, 0 not one of
  * them, -1 a usage error (printed). */
-int cli_session_option(const char *sub, int c, const char *arg, struct session_opts *s);
+int cli_session_option(const char *sub, int key, const struct opt_value *v, struct session_opts *s);
 /* After the options: the command from argv[first], or the pid; -1 on a usage error. */
 int cli_session_target(const char *sub, int argc, char **argv, int first, struct session_opts *s);
-
-/* Prints "faultline SUB: MSG" and a hint to --help on stderr; returns -1. */
-int cli_usage_error(const char *sub, const char *msg);
 
 #endif

@@ -1,7 +1,6 @@
 /* cmd_record.c - `faultline record`: runs a command (or attaches to a
  * process) under the probes and stores the kernel's events as they came,
  * with the meta records `report` needs later, in a trace file. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,36 +43,51 @@ static void flush_tick(void *ctx, bool final)
 		r->write_failed = true;
 }
 
-static void usage_record(FILE *out)
-{
-	fprintf(out,
-		"usage: faultline record [-o FILE] [-f] [-q] [-v] [--buffer-size MIB] [--stacks[=all]] -- CMD [ARG...]\n"
-		"       faultline record -p PID [-o FILE] [--duration SEC] [-q] [-v] [--stacks[=all]]\n"
-		"\n"
-		"Runs CMD with faultline's probes in place from its execve to its exit (or\n"
-		"attaches to the running process PID) and stores every allocator call, memory\n"
-		"syscall and page fault in FILE.\n"
-		"\n"
-		"  -o, --output FILE      trace file to write (default: faultline.data, mode 0600)\n"
-		"  -p, --pid PID          attach to a running process instead of starting CMD\n"
-		"  -d, --duration SEC     stop after SEC seconds (with CMD: CMD gets SIGINT)\n"
-		"  -f, --follow-forks     trace the processes CMD forks too\n"
-		"      --buffer-size MIB  kernel ring buffer size (default 64, power of 2)\n"
-		CLI_STACK_HELP
-		"  -q, --quiet            no summary line on stderr\n"
-		"  -v, --verbose          allocator, attach time, libbpf warnings (-vv: debug)\n"
-		"  -h, --help             this text\n"
-		"\n"
-		"Exit status: CMD's own (128+N if killed by signal N; 0 with -p); 125 if\n"
-		"faultline failed (the file then has no end block and `report` says so);\n"
-		"126 if CMD could not be executed; 127 if CMD was not found; 2 bad usage.\n");
-}
+static const struct opt record_options[] = {
+	{ 'o', "output", "FILE", OPT_STRING, 0, 0, NULL, "trace file to write (default: faultline.data, mode 0600)" },
+	SESSION_ROW_PID("attach to a running process instead of starting CMD"),
+	SESSION_ROW_DURATION("stop after SEC seconds (with CMD: CMD gets SIGINT)"),
+	SESSION_ROW_FOLLOW("trace the processes CMD forks too"),
+	SESSION_ROW_BUFFER,
+	SESSION_ROWS_STACKS,
+	{ 'q', "quiet", NULL, OPT_FLAG, 0, 0, NULL, "no summary line on stderr" },
+	SESSION_ROW_VERBOSE("allocator, attach time, libbpf warnings (-vv: debug)"),
+	{ 0 },
+};
+
+static const struct cmd_spec record_spec = {
+	.name = "record",
+	.usage = "faultline record [-o FILE] [-f] [-q] [-v] [--buffer-size MIB] [--stacks[=all]] -- CMD [ARG...]\n"
+		 "       faultline record -p PID [-o FILE] [--duration SEC] [-q] [-v] [--stacks[=all]]",
+	.about = "Runs CMD with faultline's probes in place from its execve to its exit (or\n"
+		 "attaches to the running process PID) and stores every allocator call, memory\n"
+		 "syscall and page fault in FILE.",
+	.opts = record_options,
+	.after = "Exit status: CMD's own (128+N if killed by signal N; 0 with -p); 125 if\n"
+		 "faultline failed (the file then has no end block and `report` says so);\n"
+		 "126 if CMD could not be executed; 127 if CMD was not found; 2 bad usage.\n",
+	.options_first = true,
+};
 
 struct record_opts {
 	const char *out;
 	bool quiet;
 	struct session_opts s;
 };
+
+static int take_record_option(void *ctx, int key, const struct opt_value *v)
+{
+	struct record_opts *o = ctx;
+	int rc = cli_session_option("record", key, v, &o->s);
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (key == 'o')
+		o->out = v->s;
+	else if (key == 'q')
+		o->quiet = true;
+	return 0;
+}
 
 int cmd_record(int argc, char **argv)
 {
@@ -83,9 +97,11 @@ int cmd_record(int argc, char **argv)
 	char err[1024];
 	int rc;
 
-	rc = cli_parse_session("record", argc, argv, &o.s, &o.out, &o.quiet, NULL, usage_record);
-	if (rc)
-		return rc > 0 ? 0 : 2;
+	rc = opts_parse(&record_spec, argc, argv, take_record_option, &o);
+	if (rc == OPT_HELP)
+		return 0;
+	if (rc < 0 || cli_session_target("record", argc, argv, rc, &o.s))
+		return FL_EXIT_USAGE;
 	if (tracer_check_supported(err, sizeof(err)))
 		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
 	r.w = tf_writer_open(o.out, FL_EVENT_ABI, err, sizeof(err));

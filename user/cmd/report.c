@@ -1,12 +1,12 @@
-/* cmd_report.c - `faultline report`: replays a trace file through the
+/* report.c - `faultline report`: replays a trace file through the
  * correlator and writes the text report, the JSON summary or JSONL events. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "analyze/callsites.h"
 #include "cmd/cli.h"
+#include "fl_schema.h"
 #include "analyze/correlator.h"
 #include "store/meta.h"
 #include "output/output.h"
@@ -23,86 +23,77 @@ struct report_opts {
 	const char *debug_dir;
 };
 
-static void usage_report(FILE *out)
+enum { REPORT_CALLS = OPT_LONG_ONLY, REPORT_SITES, REPORT_DEBUG_DIR };
+
+static const struct opt report_options[] = {
+	{ 'F', "format", "FMT", OPT_CHOICE, 0, 0, "text|json|jsonl|folded",
+	  "text (default): summary, then each call that caused a syscall,\n"
+	  "  then (recorded with --stacks) the top call sites\n"
+	  "json: the summary object (schema " FL_SUMMARY_SCHEMA ";\n"
+	  "  with stacks, extra.call_sites)\n"
+	  "jsonl: one event per line, in order\n"
+	  "folded: the recorded stacks as \"root;...;leaf COUNT\" lines, for\n"
+	  "  flamegraph.pl and speedscope (needs record --stacks)" },
+	{ 'm', "metric", "M", OPT_CHOICE, 0, 0, "syscalls|faults|bytes",
+	  "folded: what a stack counts: syscalls (default), faults\n"
+	  "  (first touches) or bytes (requested)" },
+	{ 'o', "output", "OUT", OPT_STRING, 0, 0, NULL, "write there instead of stdout" },
+	{ REPORT_CALLS, "calls", "N", OPT_UINT, 0, 1e9, NULL, "text: list at most N calls (default 200; 0: none)" },
+	{ REPORT_SITES, "sites", "N", OPT_UINT, 1, 1e6, NULL, "text, json: list the top N call sites per metric (default 10)" },
+	{ REPORT_DEBUG_DIR, "debug-dir", "DIR", OPT_STRING, 0, 0, NULL,
+	  "separate debug files are looked for in DIR/.build-id/xx/yyy.debug\n"
+	  "(default /usr/lib/debug), then by .gnu_debuglink" },
+	{ 0 },
+};
+
+static const struct cmd_spec report_spec = {
+	.name = "report",
+	.usage = "faultline report [FILE] [--format text|json|jsonl|folded] [-o OUT] [--calls N]\n"
+		 "                        [--metric syscalls|faults|bytes] [--sites N] [--debug-dir DIR]",
+	.about = "Replays a recording (default: faultline.data) through the correlator and\n"
+		 "prints what it shows.",
+	.opts = report_options,
+	.after = "Stacks are unwound here, from the stack bytes the kernel copied, with each\n"
+		 "object's DWARF CFI (.eh_frame), and frame pointers where there is none; so\n"
+		 "code built without frame pointers unwinds too. Symbols come from .symtab,\n"
+		 ".dynsym or the debug file, file:line from DWARF. The objects are read from\n"
+		 "the paths in the recorded memory maps when the report runs.\n"
+		 "\n"
+		 "Exit status: 0 done; 1 the output could not be written; 2 bad usage, or the\n"
+		 "file is missing, not a faultline recording, corrupt, or was cut short (then\n"
+		 "the report covers its whole blocks and says so).\n",
+};
+
+static int take_report_option(void *ctx, int key, const struct opt_value *v)
 {
-	fprintf(out,
-		"usage: faultline report [FILE] [--format text|json|jsonl|folded] [-o OUT] [--calls N]\n"
-		"                        [--metric syscalls|faults|bytes] [--sites N] [--debug-dir DIR]\n"
-		"\n"
-		"Replays a recording (default: faultline.data) through the correlator and\n"
-		"prints what it shows.\n"
-		"\n"
-		"  -F, --format FMT   text (default): summary, then each call that caused a syscall,\n"
-		"                       then (recorded with --stacks) the top call sites\n"
-		"                     json: the summary object (schema faultline.summary.v1;\n"
-		"                       with stacks, extra.call_sites)\n"
-		"                     jsonl: one event per line, in order\n"
-		"                     folded: the recorded stacks as \"root;...;leaf COUNT\" lines, for\n"
-		"                       flamegraph.pl and speedscope (needs record --stacks)\n"
-		"  -m, --metric M     folded: what a stack counts: syscalls (default), faults\n"
-		"                       (first touches) or bytes (requested)\n"
-		"  -o, --output OUT   write there instead of stdout\n"
-		"      --calls N      text: list at most N calls (default 200)\n"
-		"      --sites N      text, json: list the top N call sites per metric (default 10)\n"
-		"      --debug-dir DIR  separate debug files are looked for in DIR/.build-id/xx/yyy.debug\n"
-		"                     (default /usr/lib/debug), then by .gnu_debuglink\n"
-		"  -h, --help         this text\n"
-		"\n"
-		"Stacks are unwound here, from the stack bytes the kernel copied, with each\n"
-		"object's DWARF CFI (.eh_frame), and frame pointers where there is none; so\n"
-		"code built without frame pointers unwinds too. Symbols come from .symtab,\n"
-		".dynsym or the debug file, file:line from DWARF. The objects are read from\n"
-		"the paths in the recorded memory maps when the report runs.\n"
-		"\n"
-		"Exit status: 0 done; 1 bad usage or output error; 2 the file is not a\n"
-		"faultline recording, is corrupt, or was cut short (then the report covers\n"
-		"its whole blocks and says so).\n");
+	struct report_opts *o = ctx;
+
+	switch (key) {
+	case 'F': o->fmt = (enum format)v->choice; break;
+	case 'm': o->metric = (enum cs_metric)v->choice; break;
+	case 'o': o->out = v->s; break;
+	case REPORT_CALLS: o->max_lines = (unsigned)v->u; break;
+	case REPORT_SITES: o->sites = (int)v->u; break;
+	case REPORT_DEBUG_DIR: o->debug_dir = v->s; break;
+	}
+	return 0;
 }
 
+/* 0, OPT_HELP, or -1 after a usage error. */
 static int parse_report(int argc, char **argv, struct report_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, 0, 'F' }, { "output", required_argument, 0, 'o' },
-		{ "calls", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' },
-		{ "metric", required_argument, 0, 'm' }, { "sites", required_argument, 0, 's' },
-		{ "debug-dir", required_argument, 0, 'D' }, { 0 } };
-	char *end;
-	int c;
+	int first;
 
 	o->in = "faultline.data";
 	o->max_lines = 200;
 	o->sites = 10;
-	while ((c = getopt_long(argc, argv, "F:o:m:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'F':
-			if (!strcmp(optarg, "text")) o->fmt = FMT_TEXT;
-			else if (!strcmp(optarg, "json")) o->fmt = FMT_JSON;
-			else if (!strcmp(optarg, "jsonl")) o->fmt = FMT_JSONL;
-			else if (!strcmp(optarg, "folded")) o->fmt = FMT_FOLDED;
-			else return cli_usage_error("report", "--format takes text, json, jsonl or folded");
-			break;
-		case 'm':
-			if (!strcmp(optarg, "syscalls")) o->metric = CS_SYSCALLS;
-			else if (!strcmp(optarg, "faults")) o->metric = CS_FAULTS;
-			else if (!strcmp(optarg, "bytes")) o->metric = CS_BYTES;
-			else return cli_usage_error("report", "--metric takes syscalls, faults or bytes");
-			break;
-		case 's':
-			o->sites = (int)strtol(optarg, &end, 10);
-			if (*end || o->sites < 1)
-				return cli_usage_error("report", "--sites takes a number > 0");
-			break;
-		case 'D': o->debug_dir = optarg; break;
-		case 'o': o->out = optarg; break;
-		case 'c': o->max_lines = strtoul(optarg, NULL, 10); break;
-		case 'h': usage_report(stdout); exit(0);
-		default: usage_report(stderr); return -1;
-		}
-	}
-	if (optind < argc)
-		o->in = argv[optind++];
-	if (optind < argc)
-		return cli_usage_error("report", "more than one input file");
+	first = opts_parse(&report_spec, argc, argv, take_report_option, o);
+	if (first < 0)
+		return first;
+	if (first < argc)
+		o->in = argv[first++];
+	if (first < argc)
+		return opts_error("report", "more than one input file");
 	return 0;
 }
 
@@ -161,9 +152,8 @@ static int write_report(FILE *out, const struct report_opts *o, struct correlato
 		callsites_write_text(cs, out);
 	if (cs && o->fmt == FMT_FOLDED)
 		callsites_write_folded(cs, o->metric, out);
-	if (fflush(out) || ferror(out))
-		return fprintf(stderr, "faultline: writing %s: %s\n", o->out ? o->out : "stdout",
-			       strerror(errno)), 1;
+	if (out != stdout && (fflush(out) || ferror(out))) /* stdout: checked at exit (main.c) */
+		return fprintf(stderr, "faultline: writing %s: %s\n", o->out, strerror(errno)), 1;
 	return 0;
 }
 
@@ -203,8 +193,9 @@ int cmd_report(int argc, char **argv)
 	char err[1024];
 	int rc;
 
-	if (parse_report(argc, argv, &o))
-		return 1;
+	rc = parse_report(argc, argv, &o);
+	if (rc)
+		return rc == OPT_HELP ? 0 : FL_EXIT_USAGE;
 	r = tf_reader_open(o.in, &abi, err, sizeof(err));
 	if (!r)
 		return fprintf(stderr, "faultline: %s\n", err), 2;
@@ -228,9 +219,7 @@ int cmd_report(int argc, char **argv)
 	}
 	c = corr_new(16);
 	if (cs) {
-		struct corr_sink s = { callsites_item, cs };
-
-		corr_add_sink(c, &s);
+		callsites_attach(cs, c);
 		summary_json_add_extra("call_sites", callsites_write_json, cs);
 	}
 	if (o.fmt == FMT_JSONL) {
@@ -238,11 +227,9 @@ int cmd_report(int argc, char **argv)
 
 		corr_add_sink(c, &s);
 	} else if (o.fmt == FMT_TEXT) {
-		struct corr_sink s;
-
 		tr = text_report_new(o.max_lines);
-		s = text_report_sink(tr);
-		corr_add_sink(c, &s);
+		if (tr)
+			text_report_attach(tr, c);
 	}
 	st = replay(r, c);
 	if (st == TF_CORRUPT) {

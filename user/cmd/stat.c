@@ -4,7 +4,6 @@
  * input of `faultline check`). With -r N, runs CMD N times and reports the
  * mean of each count, with its standard deviation in extra.stddev. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,33 +33,35 @@ static int correlate(void *ctx, const void *rec, size_t len)
 	return 0;
 }
 
-static void usage_stat(FILE *out)
-{
-	fprintf(out,
-		"usage: faultline stat [--json FILE] [-r N] [-f] [-q] [-v] [-n | --stacks[=all]] -- CMD [ARG...]\n"
-		"       faultline stat -p PID --duration SEC [--json FILE] [-q]\n"
-		"\n"
-		"Counts allocator calls, memory syscalls (by kind and by the call that caused\n"
-		"them), page faults (by mode and owner) and bytes, without writing a trace.\n"
-		"The summary goes to stderr; --json writes the summary JSON (the same schema as\n"
-		"`faultline report --format json`, the input of `faultline check`).\n"
-		"\n"
-		"  -j, --json FILE        write the summary JSON to FILE (- for stdout)\n"
-		"  -n, --no-calls         no uprobes: syscalls by kind and faults by mode only, counted\n"
-		"                         in the kernel (the cheapest mode; calls, callers, owners and\n"
-		"                         bytes are then 0, and extra.mode says so)\n"
-		"  -r, --repeat N         run CMD N times: counts are means, extra.stddev has the spread\n"
-		"  -p, --pid PID          attach to a running process (needs --duration or Ctrl-C)\n"
-		"  -d, --duration SEC     stop after SEC seconds\n"
-		"  -f, --follow-forks     count the processes CMD forks too\n"
-		CLI_STACK_HELP
-		"  -q, --quiet            no text summary\n"
-		"  -v, --verbose          attach details\n"
-		"  -h, --help             this text\n"
-		"\n"
-		"Exit status: CMD's own (of its last run); 125 if faultline failed; 126/127 if\n"
-		"CMD could not be executed / was not found; 2 bad usage.\n");
-}
+static const struct opt stat_options[] = {
+	{ 'j', "json", "FILE", OPT_STRING, 0, 0, NULL, "write the summary JSON to FILE (- for stdout)" },
+	{ 'n', "no-calls", NULL, OPT_FLAG, 0, 0, NULL,
+	  "no uprobes: syscalls by kind and faults by mode only, counted\n"
+	  "in the kernel (the cheapest mode; calls, callers, owners and\n"
+	  "bytes are then 0, and extra.mode says so)" },
+	{ 'r', "repeat", "N", OPT_UINT, 1, 10000, NULL, "run CMD N times: counts are means, extra.stddev has the spread" },
+	SESSION_ROW_PID("attach to a running process (needs --duration or Ctrl-C)"),
+	SESSION_ROW_DURATION("stop after SEC seconds"),
+	SESSION_ROW_FOLLOW("count the processes CMD forks too"),
+	SESSION_ROWS_STACKS,
+	{ 'q', "quiet", NULL, OPT_FLAG, 0, 0, NULL, "no text summary" },
+	SESSION_ROW_VERBOSE("attach details"),
+	{ 0 },
+};
+
+static const struct cmd_spec stat_spec = {
+	.name = "stat",
+	.usage = "faultline stat [--json FILE] [-r N] [-f] [-q] [-v] [-n | --stacks[=all]] -- CMD [ARG...]\n"
+		 "       faultline stat -p PID --duration SEC [--json FILE] [-q] [-n]",
+	.about = "Counts allocator calls, memory syscalls (by kind and by the call that caused\n"
+		 "them), page faults (by mode and owner) and bytes, without writing a trace.\n"
+		 "The summary goes to stderr; --json writes the summary JSON (the same schema as\n"
+		 "`faultline report --format json`, the input of `faultline check`).",
+	.opts = stat_options,
+	.after = "Exit status: CMD's own (of its last run); 125 if faultline failed; 126/127 if\n"
+		 "CMD could not be executed / was not found; 2 bad usage.\n",
+	.options_first = true,
+};
 
 struct stat_opts {
 	const char *json;
@@ -69,47 +70,33 @@ struct stat_opts {
 	struct session_opts s;
 };
 
+static int take_stat_option(void *ctx, int key, const struct opt_value *v)
+{
+	struct stat_opts *o = ctx;
+	int rc = cli_session_option("stat", key, v, &o->s);
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	switch (key) {
+	case 'j': o->json = v->s; break;
+	case 'n': o->s.count_only = true; break;
+	case 'r': o->runs = (unsigned)v->u; break;
+	case 'q': o->quiet = true; break;
+	}
+	return 0;
+}
+
 static int parse_stat(int argc, char **argv, struct stat_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "json", required_argument, 0, 'j' }, { "repeat", required_argument, 0, 'r' },
-		{ "no-calls", no_argument, 0, 'n' },
-		{ "pid", required_argument, 0, 'p' }, { "duration", required_argument, 0, 'd' },
-		{ "follow-forks", no_argument, 0, 'f' }, { "quiet", no_argument, 0, 'q' },
-		{ "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, 'h' }, CLI_STACK_OPTIONS, { 0 } };
-	char *end;
-	int c;
+	int first;
 
 	o->runs = 1;
-	while ((c = getopt_long(argc, argv, "+j:r:p:d:nfqvh", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'j': o->json = optarg; break;
-		case 'n': o->s.count_only = true; break;
-		case 'r':
-			o->runs = strtoul(optarg, &end, 10);
-			if (*end || o->runs < 1 || o->runs > 10000)
-				return cli_usage_error("stat", "--repeat takes a count from 1 to 10000");
-			break;
-		case 'p':
-		case 'd':
-		case 'f':
-		case 'v':
-		case CLI_OPT_STACKS:
-		case CLI_OPT_SAMPLE:
-		case CLI_OPT_STACK_SIZE:
-			if (cli_session_option("stat", c, optarg, &o->s) < 0)
-				return -1;
-			break;
-		case 'q': o->quiet = true; break;
-		case 'h': usage_stat(stdout); return 1;
-		default: usage_stat(stderr); return -1;
-		}
-	}
+	first = opts_parse(&stat_spec, argc, argv, take_stat_option, o);
+	if (first < 0)
+		return first;
 	if (o->s.attach_pid && o->runs > 1)
-		return cli_usage_error("stat", "-r goes with CMD, not with -p");
-	if (cli_session_target("stat", argc, argv, optind, &o->s))
-		return -1;
-	return 0;
+		return opts_error("stat", "-r goes with CMD, not with -p");
+	return cli_session_target("stat", argc, argv, first, &o->s);
 }
 
 /* --no-calls: the syscalls and faults the kernel counted (all outside any
@@ -154,7 +141,7 @@ static int write_json(const char *path, const struct summary *mean, const struct
 	if (!f)
 		return fprintf(stderr, "faultline: cannot create %s: %s\n", path, strerror(errno)), -1;
 	summary_write_json_runs(f, mean, ri, false, runs, sd);
-	if (fflush(f) || ferror(f) || (f != stdout && fclose(f)))
+	if (f != stdout && (fflush(f) || ferror(f) || fclose(f))) /* stdout: checked at exit (main.c) */
 		return fprintf(stderr, "faultline: writing %s: %s\n", path, strerror(errno)), -1;
 	return 0;
 }
@@ -168,8 +155,10 @@ int cmd_stat(int argc, char **argv)
 	int rc = 0;
 
 	rc = parse_stat(argc, argv, &o);
+	if (rc == OPT_HELP)
+		return 0;
 	if (rc)
-		return rc > 0 ? 0 : 2;
+		return FL_EXIT_USAGE;
 	runs = calloc(o.runs, sizeof(*runs));
 	if (!runs)
 		return fprintf(stderr, "faultline: out of memory\n"), FL_EXIT_FAILED;

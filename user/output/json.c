@@ -1,9 +1,9 @@
-/* report_json.c - the summary as JSON (schema faultline.summary.v1); every
+/* json.c - the summary as JSON (schema faultline.summary.v1); every
  * key is present even when zero, since scripts and CI depend on the names. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/wait.h>
-#include "capture/alloc/allocator.h"
+#include "fl_schema.h"
 #include "output/output.h"
 
 static void json_counts(FILE *out, const uint64_t *v, const char *const *names, int n)
@@ -73,7 +73,7 @@ void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), v
 void summary_write_json_runs(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated,
 			     unsigned runs, const struct summary *stddev)
 {
-	fprintf(out, "{\"schema\":\"faultline.summary.v1\",");
+	fprintf(out, "{\"schema\":\"" FL_SUMMARY_SCHEMA "\",");
 	write_target(out, ri);
 	fprintf(out, ",\"duration_ns\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",",
 		run_duration_ns(s, ri), ri->lost);

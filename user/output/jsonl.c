@@ -2,7 +2,7 @@
  * {"ev":"call"|"syscall"|"fault"|"proc", "seq":S, "tid":T, "ts_ns":N, ...}. */
 #include <inttypes.h>
 #include <stdio.h>
-#include "capture/alloc/allocator.h"
+#include "analyze/calls.h"
 #include "output/output.h"
 
 static void opt_seq(FILE *out, const char *key, uint64_t seq)
@@ -13,38 +13,34 @@ static void opt_seq(FILE *out, const char *key, uint64_t seq)
 		fprintf(out, ",\"%s\":null", key);
 }
 
-static void call_args(FILE *out, const struct fl_ev_call *e)
+/* The call's arguments in the function's order, then the pointer it returned. */
+static void write_call_args(FILE *out, const struct fl_ev_call *e)
 {
-	switch (e->h.func) {
-	case FL_FREE:
-		fprintf(out, ",\"ptr\":\"0x%" PRIx64 "\"", e->a2);
-		return;
-	case FL_REALLOC:
-		fprintf(out, ",\"old\":\"0x%" PRIx64 "\",\"size\":%" PRIu64, e->a2, e->a0);
-		break;
-	case FL_REALLOCARRAY:
-		fprintf(out, ",\"old\":\"0x%" PRIx64 "\",\"nmemb\":%" PRIu64 ",\"size\":%" PRIu64, e->a2, e->a0, e->a1);
-		break;
-	case FL_CALLOC:
-		fprintf(out, ",\"nmemb\":%" PRIu64 ",\"size\":%" PRIu64, e->a0, e->a1);
-		break;
-	case FL_POSIX_MEMALIGN:
-	case FL_ALIGNED_ALLOC:
-	case FL_MEMALIGN:
-		fprintf(out, ",\"align\":%" PRIu64 ",\"size\":%" PRIu64, e->a1, e->a0);
-		break;
-	default:
-		fprintf(out, ",\"size\":%" PRIu64, e->a0);
+	enum fl_kind k = fl_func_kind(e->h.func);
+	struct call_arg args[3];
+	int n = call_args(e, args);
+
+	for (int i = 0; i < n; i++) {
+		switch (args[i].role) {
+		case CALL_ARG_PTR:
+			fprintf(out, ",\"%s\":\"0x%" PRIx64 "\"", k == FL_KIND_FREE ? "ptr" : "old", args[i].value);
+			break;
+		case CALL_ARG_NMEMB: fprintf(out, ",\"nmemb\":%" PRIu64, args[i].value); break;
+		case CALL_ARG_ALIGN: fprintf(out, ",\"align\":%" PRIu64, args[i].value); break;
+		case CALL_ARG_SIZE: fprintf(out, ",\"size\":%" PRIu64, args[i].value); break;
+		case CALL_ARG_HIDDEN: break;
+		}
 	}
-	fprintf(out, ",\"ptr\":\"0x%" PRIx64 "\"", e->ret);
+	if (fl_kind_returns_block(k))
+		fprintf(out, ",\"ptr\":\"0x%" PRIx64 "\"", e->ret);
 }
 
 static void write_call(FILE *out, const struct corr_item *it)
 {
 	const struct fl_ev_call *e = (const void *)it->rec;
 
-	fprintf(out, ",\"func\":\"%s\"", e->h.func < FL_NFUNC ? fl_func_names[e->h.func] : "?");
-	call_args(out, e);
+	fprintf(out, ",\"func\":\"%s\"", fl_func_name(e->h.func));
+	write_call_args(out, e);
 	if (e->h.flags & FL_F_NESTED) {
 		fprintf(out, ",\"nested\":true");
 		opt_seq(out, "call", it->call_seq);
@@ -61,7 +57,7 @@ static void write_syscall(FILE *out, const struct corr_item *it)
 	fprintf(out, ",\"name\":\"%s\",\"args\":[", fl_sys_names[e->sys]);
 	for (int i = 0; i < nargs[e->sys]; i++)
 		fprintf(out, "%s\"0x%" PRIx64 "\"", i ? "," : "", e->args[i]);
-	if (e->ret < 0 && e->ret > -4096)
+	if (fl_syscall_failed(e->ret))
 		fprintf(out, "],\"ret\":%" PRId64, e->ret);
 	else
 		fprintf(out, "],\"ret\":\"0x%" PRIx64 "\"", (uint64_t)e->ret);

@@ -5,7 +5,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "capture/alloc/allocator.h"
 #include "output/output.h"
 
 struct live_printer {

@@ -25,7 +25,8 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 /* text: a summary, then the calls that caused a syscall (and large calls). */
 struct text_report;
 struct text_report *text_report_new(unsigned max_lines);
-struct corr_sink text_report_sink(struct text_report *tr);
+/* Adds the report as a sink of c (before the first record): 0, or -1. */
+int text_report_attach(struct text_report *tr, struct correlator *c);
 void text_report_write(struct text_report *tr, FILE *out, const struct summary *s,
 		       const struct run_info *ri, bool truncated);
 void text_report_free(struct text_report *tr);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include "capture/alloc/allocator.h"
+#include "analyze/calls.h"
 #include "output/output.h"
 
 #define LARGE_REQUEST (128 * 1024)
@@ -25,6 +25,7 @@ struct note {
 
 struct text_report {
 	unsigned max_lines;
+	int note_off;                  /* per block (corr_block_data): 1 + its note's index, 0: none */
 	struct note *notes;
 	size_t n, cap;
 	uint64_t calls_not_listed;
@@ -110,7 +111,7 @@ static void remember_call(struct text_report *tr, const struct corr_item *it)
 	n->freed_seq = n->freed_size = 0;
 	n->faults_in_call = n->faults_program = n->faults_kernel = 0;
 	n->where[0] = n->text[0] = '\0';
-	if (it->block && n->call.h.func == FL_FREE) {
+	if (it->block && fl_is_free(n->call.h.func)) {
 		n->freed_seq = it->block->seq;
 		n->freed_size = it->block->size;
 	}
@@ -138,15 +139,13 @@ static uint32_t add_note(struct text_report *tr)
 
 static bool is_large(const struct fl_ev_call *e)
 {
-	uint64_t size = e->h.func == FL_CALLOC || e->h.func == FL_REALLOCARRAY ? e->a0 * e->a1 : e->a0;
-
-	return e->h.func != FL_FREE && size >= LARGE_REQUEST;
+	return call_requested_bytes(e) >= LARGE_REQUEST;
 }
 
 static void on_call(struct text_report *tr, const struct corr_item *it)
 {
 	const struct fl_ev_call *e = (const void *)it->rec;
-	bool freed_large = it->block && e->h.func == FL_FREE && it->block->size >= LARGE_REQUEST;
+	bool freed_large = it->block && fl_is_free(e->h.func) && it->block->size >= LARGE_REQUEST;
 
 	if (e->h.flags & FL_F_NESTED)
 		return;
@@ -156,8 +155,8 @@ static void on_call(struct text_report *tr, const struct corr_item *it)
 	if (!it->syscalls_caused && !is_large(e) && !freed_large)
 		return;
 	tr->last = add_note(tr);
-	if (tr->last != UINT32_MAX && it->block && e->h.func != FL_FREE) {
-		it->block->note = tr->last;
+	if (tr->last != UINT32_MAX && it->block && !fl_is_free(e->h.func)) {
+		*(uint32_t *)corr_block_data(it->block, tr->note_off) = tr->last + 1;
 		describe_ptr(&tr->notes[tr->last], it->proc, e->ret);
 	}
 }
@@ -178,7 +177,7 @@ void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it)
 	const struct fl_ev_syscall *e = (const void *)it->rec;
 	char b1[32], b2[32];
 
-	if (e->ret < 0 && e->ret > -4096) {
+	if (fl_syscall_failed(e->ret)) {
 		append(buf, cap, "  %s failed (%" PRId64 ")", fl_sys_names[e->sys], e->ret);
 		return;
 	}
@@ -257,11 +256,15 @@ void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r)
 
 static void on_fault(struct text_report *tr, const struct corr_item *it)
 {
+	uint32_t note;
 	struct note *n;
 
-	if (!it->first_touch || !it->block || it->block->note == UINT32_MAX || it->block->note >= tr->n)
+	if (!it->first_touch || !it->block)
 		return;
-	n = &tr->notes[it->block->note];
+	note = *(const uint32_t *)corr_block_data(it->block, tr->note_off);
+	if (!note || note > tr->n)
+		return;
+	n = &tr->notes[note - 1];
 	if (n->seq != it->alloc_seq)
 		return;
 	if (it->rec->flags & FL_F_IN_CALL)
@@ -285,7 +288,7 @@ static void text_item(void *ctx, const struct corr_item *it)
 
 		if (n) {
 			text_describe_syscall(n->text, NOTE_TEXT, it);
-			if (!n->where[0] && n->call.h.func != FL_FREE && n->call.ret)
+			if (!n->where[0] && !fl_is_free(n->call.h.func) && n->call.ret)
 				describe_ptr(n, it->proc, n->call.ret);
 		}
 		break;
@@ -300,9 +303,15 @@ static void text_item(void *ctx, const struct corr_item *it)
 	}
 }
 
-struct corr_sink text_report_sink(struct text_report *tr)
+int text_report_attach(struct text_report *tr, struct correlator *c)
 {
-	return (struct corr_sink){ .item = text_item, .ctx = tr };
+	struct corr_sink s = { .item = text_item, .ctx = tr };
+
+	tr->note_off = corr_reserve_block_data(c, sizeof(uint32_t));
+	if (tr->note_off < 0)
+		return -1;
+	corr_add_sink(c, &s);
+	return 0;
 }
 
 /* ---- writing ---------------------------------------------------------------- */
@@ -395,40 +404,42 @@ static void write_memory(FILE *out, const struct summary *s)
 
 void text_call_signature(FILE *out, const struct fl_ev_call *e)
 {
-	const char *name = fl_func_names[e->h.func < FL_NFUNC ? e->h.func : 0];
+	struct call_arg args[3];
+	int n = call_args(e, args), shown = 0;
 
-	switch (e->h.func) {
-	case FL_FREE:
-		fprintf(out, "%s(0x%" PRIx64 ")", name, e->a2);
-		return;
-	case FL_CALLOC:
-		fprintf(out, "%s(%" PRIu64 ", %" PRIu64 ")", name, e->a0, e->a1);
-		break;
-	case FL_REALLOC:
-		fprintf(out, "%s(0x%" PRIx64 ", %" PRIu64 ")", name, e->a2, e->a0);
-		break;
-	case FL_REALLOCARRAY:
-		fprintf(out, "%s(0x%" PRIx64 ", %" PRIu64 ", %" PRIu64 ")", name, e->a2, e->a0, e->a1);
-		break;
-	case FL_POSIX_MEMALIGN:
-	case FL_ALIGNED_ALLOC:
-	case FL_MEMALIGN:
-		fprintf(out, "%s(align %" PRIu64 ", %" PRIu64 ")", name, e->a1, e->a0);
-		break;
-	default:
-		fprintf(out, "%s(%" PRIu64 ")", name, e->a0);
+	fprintf(out, "%s(", fl_entries[e->h.func < FL_NFUNC ? e->h.func : 0].name);
+	for (int i = 0; i < n; i++) {
+		const char *sep = shown++ ? ", " : "";
+
+		switch (args[i].role) {
+		case CALL_ARG_PTR: fprintf(out, "%s0x%" PRIx64, sep, args[i].value); break;
+		case CALL_ARG_ALIGN: fprintf(out, "%salign %" PRIu64, sep, args[i].value); break;
+		case CALL_ARG_HIDDEN: shown--; break;
+		default: fprintf(out, "%s%" PRIu64, sep, args[i].value); break;
+		}
 	}
-	fprintf(out, " = 0x%" PRIx64, e->ret);
+	fputc(')', out);
+	if (fl_kind_returns_block(fl_func_kind(e->h.func)))
+		fprintf(out, " = 0x%" PRIx64, e->ret);
 }
 
 static void call_signature(FILE *out, const struct note *n)
 {
 	text_call_signature(out, &n->call);
-	if (n->call.h.func == FL_FREE && n->freed_seq)
+	if (fl_is_free(n->call.h.func) && n->freed_seq)
 		fprintf(out, " [block of #%" PRIu64 ", %" PRIu64 " B]", n->freed_seq, n->freed_size);
 }
 
-static void write_note(FILE *out, const struct note *n)
+/* Is the allocator glibc's (whose mmap threshold moves)? */
+static bool is_glibc(const struct run_info *ri)
+{
+	const char *base = strrchr(ri->allocator, '/');
+
+	base = base ? base + 1 : ri->allocator;
+	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-", 5);
+}
+
+static void write_note(FILE *out, const struct note *n, bool glibc)
 {
 	uint32_t faults = n->faults_in_call + n->faults_program;
 
@@ -437,11 +448,13 @@ static void write_note(FILE *out, const struct note *n)
 	if (n->text[0])
 		fprintf(out, "%s\n", n->text);
 	else
-		fprintf(out, "  no syscall%s\n", n->call.h.func == FL_FREE ? ": memory kept by the allocator" : "");
+		fprintf(out, "  no syscall%s\n", fl_is_free(n->call.h.func) ? ": memory kept by the allocator" : "");
 	if (n->where[0])
 		fprintf(out, "           pointer = %s%s\n", n->where,
 			is_large(&n->call) && !strncmp(n->where, "heap", 4)
-				? "  (>= 128 KiB yet from the brk heap: glibc's mmap threshold has moved)" : "");
+				? glibc ? "  (>= 128 KiB yet from the brk heap: glibc's mmap threshold has moved)"
+					: "  (>= 128 KiB yet from the brk heap)"
+				: "");
 	if (faults)
 		fprintf(out, "           first-touch faults on this block: %u (%u inside the call, %u by the "
 			"program; %u in kernel mode)\n", faults, n->faults_in_call, n->faults_program,
@@ -464,10 +477,10 @@ void text_report_write(struct text_report *tr, FILE *out, const struct summary *
 	fprintf(out, "\nCalls that caused a syscall, or asked for or freed %d KiB or more "
 		"(#N is the call's sequence number):\n", LARGE_REQUEST / 1024);
 	for (size_t i = 0; i < tr->n; i++)
-		write_note(out, &tr->notes[i]);
+		write_note(out, &tr->notes[i], is_glibc(ri));
 	if (tr->calls_not_listed)
-		fprintf(out, "  ... %" PRIu64 " more such calls not listed (raise with --calls N)\n",
-			tr->calls_not_listed);
-	if (!tr->n)
+		fprintf(out, "  ... %" PRIu64 " %ssuch calls not listed (raise with --calls N)\n",
+			tr->calls_not_listed, tr->n ? "more " : "");
+	else if (!tr->n)
 		fprintf(out, "  (none)\n");
 }

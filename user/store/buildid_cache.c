@@ -1,6 +1,5 @@
 /* buildid_cache.c - owns the build-id cache of --stacks (see buildid_cache.h):
- * where it is, copying an object into it atomically, and finding the
- * executable mappings of a maps text. */
+ * where it is, and copying an object into it atomically. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "store/buildid_cache.h"
-#include "symbols/unwind.h"
 
 const char *buildid_cache_dir(void)
 {
@@ -89,22 +87,4 @@ int buildid_cache_add(const char *id, const char *src)
 		return -1;
 	}
 	return 0;
-}
-
-void maps_for_each_code(uint32_t pid, const char *text, size_t len,
-			void (*fn)(void *ctx, const char *path, const char *via), void *ctx)
-{
-	struct proc_maps *m = proc_maps_parse(text, len);
-	char via[128];
-
-	for (size_t i = 0; m && i < proc_maps_count(m); i++) {
-		const struct proc_map *e = proc_maps_at(m, i);
-
-		if (e->perms[2] != 'x' || e->path[0] != '/')
-			continue;
-		snprintf(via, sizeof(via), "/proc/%u/map_files/%llx-%llx", pid, (unsigned long long)e->start,
-			 (unsigned long long)e->end);
-		fn(ctx, e->path, via);
-	}
-	proc_maps_free(m);
 }

@@ -25,9 +25,4 @@ int buildid_cache_path(const char *id, char *buf, size_t len);
  * (done or present), -1 on an error (the cache is then left without it). */
 int buildid_cache_add(const char *id, const char *src);
 
-/* For each executable file mapping in a /proc/PID/maps text, calls fn with
- * the mapping's path and the path to read it through (/proc/PID/map_files/). */
-void maps_for_each_code(uint32_t pid, const char *text, size_t len,
-			void (*fn)(void *ctx, const char *path, const char *via), void *ctx);
-
 #endif

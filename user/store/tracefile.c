@@ -6,6 +6,7 @@
  * compact form in event_codec.h.
  */
 #include "store/tracefile.h"
+#include "util/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,44 +70,6 @@ static void set_msg(char *dst, size_t dstlen, const char *fmt, ...)
 
 /* ---- raw I/O ---- */
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -1;
-		if (k == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-/* Reads up to n bytes; returns how many were read (short only at end of file),
- * or -1 on a read error. */
-static ssize_t read_full(int fd, unsigned char *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t k = read(fd, p + got, n - got);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -1;
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
-}
 
 static int grow(unsigned char **buf, size_t *cap, size_t need)
 {
@@ -193,7 +156,7 @@ static int writer_check(const struct tf_writer *w)
 
 static int writer_put(struct tf_writer *w, const unsigned char *p, size_t n)
 {
-	if (write_all(w->fd, p, n) < 0)
+	if (io_write_all(w->fd, p, n) < 0)
 		return writer_fail(w);
 	w->file_bytes += n;
 	return 0;
@@ -581,7 +544,7 @@ struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *er
 		reader_free(r);
 		return NULL;
 	}
-	n = read_full(r->ld.fd, h, sizeof(h));
+	n = io_read_full(r->ld.fd, h, sizeof(h));
 	if (n < 0) {
 		set_msg(err, errlen, "reading %s: %s", path, strerror(errno));
 		reader_free(r);
@@ -665,7 +628,7 @@ static enum tf_status load_payload(struct block_loader *ld, uint32_t raw_len, ui
 	if (grow(&ld->comp, &ld->comp_cap, comp_len) < 0 ||
 	    grow(&ld->raw, &ld->raw_cap, raw_len ? raw_len : 1) < 0)
 		return loader_io_error(ld);
-	n = read_full(ld->fd, ld->comp, comp_len);
+	n = io_read_full(ld->fd, ld->comp, comp_len);
 	if (n < 0)
 		return loader_io_error(ld);
 	if ((size_t)n < comp_len)
@@ -688,7 +651,7 @@ static enum tf_status load_block(struct block_loader *ld, struct ec_decoder *dec
 	ssize_t n;
 
 	ld->block_offset = ld->offset;
-	n = read_full(ld->fd, h, sizeof(h));
+	n = io_read_full(ld->fd, h, sizeof(h));
 	if (n < 0)
 		return loader_io_error(ld);
 	if (n < TF_BLOCK_HEADER_LEN)

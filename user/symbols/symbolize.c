@@ -11,6 +11,7 @@
  * ":.debug:<debug root>". Function symbols are copied into a sorted array on
  * the object's first lookup; file:line comes from libdw's line tables.
  */
+#include "symbols/elf.h"
 #include "symbols/symbolize.h"
 
 #include <elfutils/libdwelf.h>
@@ -102,36 +103,6 @@ static uint64_t hash_path(const char *path, uint64_t inode)
 	return hash_u64(h ^ inode);
 }
 
-/* ---- build-id ---- */
-
-static int build_id_hex_of(Elf *elf, char *out, size_t outlen)
-{
-	const void *bits;
-	ssize_t n = dwelf_elf_gnu_build_id(elf, &bits);
-
-	if (n <= 0 || (size_t)n * 2 + 1 > outlen)
-		return -1;
-	for (ssize_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", ((const unsigned char *)bits)[i]);
-	return (int)(n * 2);
-}
-
-int elf_build_id_hex(const char *path, char *out, size_t outlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), n = -1;
-	Elf *elf;
-
-	if (fd < 0)
-		return -1;
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (elf && elf_kind(elf) == ELF_K_ELF)
-		n = build_id_hex_of(elf, out, outlen);
-	elf_end(elf);
-	close(fd);
-	return n;
-}
-
 /* ---- objects ---- */
 
 static void results_free(struct sym_object *o)
@@ -204,7 +175,7 @@ static struct sym_object *object_open(struct symbolizer *s, const char *path, ui
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	Elf *elf = fd >= 0 ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
 	bool is_elf = elf && elf_kind(elf) == ELF_K_ELF;
-	bool has_id = is_elf && build_id_hex_of(elf, build_id, sizeof(build_id)) > 0;
+	bool has_id = is_elf && elf_build_id_hex_of(elf, build_id, sizeof(build_id)) > 0;
 	struct sym_object *o;
 
 	elf_end(elf);

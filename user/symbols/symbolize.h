@@ -46,9 +46,5 @@ int symbolize(struct symbolizer *s, const struct proc_maps *m, uint64_t addr, st
  * Returns what snprintf returns. */
 int symbol_info_format(const struct symbol_info *si, char *buf, size_t len);
 
-/* The GNU build-id of the ELF file at path, as lower-case hex into out
- * (NUL-terminated). Returns the number of hex digits, or -1 (unreadable,
- * no build-id, or out too small: 2 * id bytes + 1 is needed; 41 for SHA-1). */
-int elf_build_id_hex(const char *path, char *out, size_t outlen);
 
 #endif /* SYMBOLIZE_H */

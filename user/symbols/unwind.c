@@ -1,9 +1,6 @@
-/* unwind.c - owns the parsed memory maps and the unwinder.
+/* unwind.c - owns the unwinder.
  *
- * Maps: one array of struct proc_map sorted by start; all paths live in one
- * string buffer. Lookups are binary searches.
- *
- * Unwinder: for each map set (by proc_maps_id) a libdw Dwfl session in which
+ * Unwinder (the memory maps it works from: maps.c): for each map set (by proc_maps_id) a libdw Dwfl session in which
  * every executable file mapping is reported as a module at its load bias, and
  * to which a one-thread "process" is attached whose memory is the captured
  * stack copy and whose initial registers are the captured ones. libdw then
@@ -12,265 +9,22 @@
  * followed from the last frame's rbp, inside the stack copy only. The last few
  * sessions are kept (their ELF files stay open), evicted least recently used.
  */
+#include "symbols/elf.h"
 #include "symbols/unwind.h"
 
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* ---- maps ---- */
-
-struct proc_maps {
-	struct proc_map *maps; /* sorted by start */
-	size_t count;
-	char *paths;           /* the paths, NUL-terminated, one after another */
-	char *root;            /* prefix for opening files, or NULL */
-	uint64_t id;
-};
-
-static uint64_t next_maps_id(void)
-{
-	static uint64_t last_id;
-
-	return __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
-}
-
-/* A cursor over one line of maps text. */
-struct line_cursor {
-	const char *p, *end;
-};
-
-static bool parse_hex(struct line_cursor *c, uint64_t *out)
-{
-	uint64_t v = 0;
-	int digits = 0;
-
-	for (; c->p < c->end && digits < 16; c->p++, digits++) {
-		char ch = *c->p;
-		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 :
-			ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-		if (d < 0)
-			break;
-		v = v << 4 | (uint64_t)d;
-	}
-	*out = v;
-	return digits > 0;
-}
-
-static bool parse_dec(struct line_cursor *c, uint64_t *out)
-{
-	uint64_t v = 0;
-	int digits = 0;
-
-	for (; c->p < c->end && *c->p >= '0' && *c->p <= '9' && digits < 19; c->p++, digits++)
-		v = v * 10 + (uint64_t)(*c->p - '0');
-	*out = v;
-	return digits > 0;
-}
-
-static bool expect_char(struct line_cursor *c, char ch)
-{
-	if (c->p >= c->end || *c->p != ch)
-		return false;
-	c->p++;
-	return true;
-}
-
-static void skip_spaces(struct line_cursor *c)
-{
-	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
-		c->p++;
-}
-
-/* "start-end perms offset major:minor inode   path". On success the path is
- * what is left in c. */
-static bool parse_map_line(struct line_cursor *c, struct proc_map *e)
-{
-	uint64_t major, minor;
-
-	if (!parse_hex(c, &e->start) || !expect_char(c, '-') || !parse_hex(c, &e->end) ||
-	    !expect_char(c, ' ') || c->end - c->p < 5)
-		return false;
-	memcpy(e->perms, c->p, 4);
-	e->perms[4] = '\0';
-	c->p += 4;
-	if (!expect_char(c, ' ') || !parse_hex(c, &e->offset) || !expect_char(c, ' ') ||
-	    !parse_hex(c, &major) || !expect_char(c, ':') || !parse_hex(c, &minor) ||
-	    !expect_char(c, ' ') || !parse_dec(c, &e->inode))
-		return false;
-	if (c->p < c->end && *c->p != ' ' && *c->p != '\t')
-		return false;
-	skip_spaces(c);
-	while (c->end > c->p && (c->end[-1] == ' ' || c->end[-1] == '\r'))
-		c->end--;
-	return e->start < e->end;
-}
-
-static int compare_map_start(const void *a, const void *b)
-{
-	const struct proc_map *x = a, *y = b;
-
-	return x->start < y->start ? -1 : x->start > y->start;
-}
-
-static size_t count_lines(const char *text, size_t len)
-{
-	size_t lines = 1;
-
-	for (size_t i = 0; i < len; i++)
-		lines += text[i] == '\n';
-	return lines;
-}
-
-/* Parses every line into m (allocated for count_lines entries). */
-static void parse_all_lines(struct proc_maps *m, const char *text, size_t len)
-{
-	const char *p = text, *end = text + len;
-	char *path_out = m->paths;
-
-	while (p < end) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p));
-		struct line_cursor c = { p, eol ? eol : end };
-		struct proc_map *e = &m->maps[m->count];
-
-		p = eol ? eol + 1 : end;
-		memset(e, 0, sizeof(*e));
-		if (!parse_map_line(&c, e))
-			continue;
-		memcpy(path_out, c.p, (size_t)(c.end - c.p));
-		e->path = path_out;
-		path_out += c.end - c.p;
-		*path_out++ = '\0';
-		m->count++;
-	}
-}
-
-struct proc_maps *proc_maps_parse(const char *text, size_t len)
-{
-	struct proc_maps *m = calloc(1, sizeof(*m));
-	size_t lines = text ? count_lines(text, len) : 0;
-
-	if (!m)
-		return NULL;
-	m->id = next_maps_id();
-	if (lines == 0)
-		return m;
-	m->maps = calloc(lines, sizeof(*m->maps));
-	m->paths = malloc(len + lines);
-	if (!m->maps || !m->paths) {
-		proc_maps_free(m);
-		return NULL;
-	}
-	parse_all_lines(m, text, len);
-	qsort(m->maps, m->count, sizeof(*m->maps), compare_map_start);
-	return m;
-}
-
-void proc_maps_free(struct proc_maps *m)
-{
-	if (!m)
-		return;
-	free(m->maps);
-	free(m->paths);
-	free(m->root);
-	free(m);
-}
-
-int proc_maps_set_root(struct proc_maps *m, const char *root_prefix)
-{
-	char *root = NULL;
-
-	if (root_prefix && *root_prefix && !(root = strdup(root_prefix)))
-		return -1;
-	free(m->root);
-	m->root = root;
-	m->id = next_maps_id();
-	return 0;
-}
-
-size_t proc_maps_count(const struct proc_maps *m)
-{
-	return m->count;
-}
-
-const struct proc_map *proc_maps_at(const struct proc_maps *m, size_t i)
-{
-	return i < m->count ? &m->maps[i] : NULL;
-}
-
-const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr)
-{
-	size_t lo = 0, hi = m->count; /* the answer is the last entry with start <= addr */
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (m->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0 || addr >= m->maps[lo - 1].end)
-		return NULL;
-	return &m->maps[lo - 1];
-}
-
-int proc_maps_file_path(const struct proc_maps *m, const struct proc_map *e, char *buf, size_t len)
-{
-	static const char deleted[] = " (deleted)";
-	size_t path_len = strlen(e->path), root_len = m->root ? strlen(m->root) : 0;
-
-	if (e->path[0] != '/')
-		return -1;
-	if (path_len > sizeof(deleted) - 1 &&
-	    strcmp(e->path + path_len - (sizeof(deleted) - 1), deleted) == 0)
-		path_len -= sizeof(deleted) - 1;
-	if (root_len + path_len + 1 > len)
-		return -1;
-	memcpy(buf, m->root ? m->root : "", root_len);
-	memcpy(buf + root_len, e->path, path_len);
-	buf[root_len + path_len] = '\0';
-	return 0;
-}
-
-uint64_t proc_maps_id(const struct proc_maps *m)
-{
-	return m->id;
-}
-
-/* ---- load bias ---- */
-
-#define X86_64_PAGE 4096u
-
-int elf_load_bias(Elf *elf, uint64_t map_start, uint64_t map_offset, uint64_t *bias)
-{
-	GElf_Ehdr ehdr;
-	size_t phnum;
-
-	if (!gelf_getehdr(elf, &ehdr) || elf_getphdrnum(elf, &phnum) != 0)
-		return -1;
-	for (size_t i = 0; i < phnum; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD || ph.p_filesz == 0)
-			continue;
-		if (map_offset < (ph.p_offset & ~(uint64_t)(X86_64_PAGE - 1)) ||
-		    map_offset >= ph.p_offset + ph.p_filesz)
-			continue;
-		/* file offset o is at p_vaddr + (o - p_offset) + bias; o = map_offset at map_start */
-		*bias = ehdr.e_type == ET_EXEC ? 0 : map_start - map_offset + ph.p_offset - ph.p_vaddr;
-		return 0;
-	}
-	return -1;
-}
-
 /* ---- unwinder ---- */
 
 #define UNWIND_SESSIONS 4   /* map sets kept open */
+#define MIN_CODE_ADDR 4096u /* a return address below this is no code */
 #define UNWIND_TID 1        /* the one thread of the pretend process */
 #define DWARF_X86_64_RBP 6  /* DWARF register numbers; rsp is 7 */
 
@@ -385,8 +139,8 @@ static void report_maps(Dwfl *dwfl, const struct proc_maps *m)
 	const struct proc_map *last = NULL;
 
 	dwfl_report_begin(dwfl);
-	for (size_t i = 0; i < m->count; i++) {
-		const struct proc_map *e = &m->maps[i];
+	for (size_t i = 0; i < proc_maps_count(m); i++) {
+		const struct proc_map *e = proc_maps_at(m, i);
 
 		if (e->perms[2] != 'x' || e->path[0] != '/')
 			continue;
@@ -458,6 +212,17 @@ struct unwinder *unwinder_new(void)
 	return u;
 }
 
+int unwinder_set_debug_root(struct unwinder *u, const char *dir)
+{
+	char *path;
+
+	if (asprintf(&path, ":.debug:%s", dir) < 0)
+		return -1;
+	free(u->debuginfo_path);
+	u->debuginfo_path = path;
+	return 0;
+}
+
 void unwinder_free(struct unwinder *u)
 {
 	if (!u)
@@ -496,7 +261,7 @@ static void follow_frame_pointers(struct unwinder *u, uint64_t bp)
 	uint64_t next_bp, ret;
 
 	while (bp % 8 == 0 && stack_word(u, bp, &next_bp) && stack_word(u, bp + 8, &ret)) {
-		if (ret < X86_64_PAGE || !push_ip(u, ret) || next_bp <= bp)
+		if (ret < MIN_CODE_ADDR || !push_ip(u, ret) || next_bp <= bp)
 			return;
 		bp = next_bp;
 	}

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "util/escape.h"
+#include "util/io.h"
 #include "util/json_read.h"
 
 #define JSON_HARD_MAX_DEPTH 4096u
@@ -601,9 +602,7 @@ char *json_slurp(const char *path, size_t max_size, size_t *lenp, char *err, siz
 			buf = nb;
 			cap = ncap;
 		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
+		r = io_read(fd, buf + len, cap - len);
 		if (r < 0) {
 			snprintf(err, errlen, "%s: %s", path, strerror(errno));
 			goto fail;

@@ -1,5 +1,7 @@
-/* allocator.h - finding the object a process really gets malloc from, and
- * where each allocator entry point sits in it. */
+/* allocator.h - finding the object a process really gets malloc from
+ * (object.c), and where each entry point of fl_funcs.h's table sits in it
+ * (entries.c; what is particular to one allocator family: glibc.c,
+ * refalloc.c). The struct is filled once, before the probes are attached. */
 #ifndef FL_ALLOCATOR_H
 #define FL_ALLOCATOR_H
 
@@ -28,7 +30,9 @@ int allocator_scan(const char *path, struct allocator *a, char *err, size_t errl
 
 /* Resolves an executable about to be exec'd: the first object in symbol
  * lookup order (the executable, LD_PRELOAD, then its libraries) that defines
- * malloc. Returns 0 or -1 with a one-line message in err. */
+ * malloc. Returns 0, -1 with a one-line message in err, or
+ * ALLOCATOR_NOT_A_PROGRAM (message too) when exe_path is no ELF executable. */
+#define ALLOCATOR_NOT_A_PROGRAM (-2)
 int allocator_for_exec(const char *exe_path, struct allocator *a, char *err, size_t errlen);
 
 /* Resolves a running process: its executable if it defines malloc, then an
@@ -37,10 +41,5 @@ int allocator_for_exec(const char *exe_path, struct allocator *a, char *err, siz
  * mount namespace or a chroot is resolved as it maps them. */
 int allocator_for_pid(pid_t pid, struct allocator *a, char *err, size_t errlen);
 
-/* The path of CMD as execvp would find it, in out. Returns 0 or -1 (errno). */
-int resolve_command(const char *cmd, char *out, size_t outlen);
-
-extern const char *const fl_func_names[FL_NFUNC];
-extern const char *const fl_sys_names[FL_NSYS];
 
 #endif

@@ -1,10 +1,12 @@
-/* allocator.c - which object a process gets its malloc from, and the file
- * offsets of its entry points (ELF symbol tables read with libelf). */
+/* object.c - which object a process really gets its allocator from: for a
+ * command about to be exec'd, the first object in symbol lookup order that
+ * defines malloc (the executable, LD_PRELOAD, its libraries, as ld.so
+ * --list gives them); for a running process, the objects it maps, ranked. */
 #include <errno.h>
-#include <stdbool.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,160 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "capture/alloc/allocator.h"
-
-const char *const fl_func_names[FL_NFUNC] = {
-	"malloc", "calloc", "realloc", "reallocarray", "free",
-	"posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
-};
-
-const char *const fl_sys_names[FL_NSYS] = {
-	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise",
-};
-
-static int func_by_name(const char *name)
-{
-	for (int i = 0; i < FL_NFUNC; i++)
-		if (strcmp(name, fl_func_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-/* vaddr -> file offset through the PT_LOAD headers. */
-static uint64_t vaddr_to_offset(Elf *elf, uint64_t vaddr)
-{
-	size_t n;
-
-	if (elf_getphdrnum(elf, &n))
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz)
-			return vaddr - ph.p_vaddr + ph.p_offset;
-	}
-	return 0;
-}
-
-static void scan_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct allocator *a)
-{
-	Elf_Data *data = elf_getdata(scn, NULL);
-	size_t n = sh->sh_entsize ? sh->sh_size / sh->sh_entsize : 0;
-
-	for (size_t i = 0; data && i < n; i++) {
-		GElf_Sym sym;
-		const char *name;
-		int f;
-
-		if (!gelf_getsym(data, i, &sym) || sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
-			continue;
-		if (GELF_ST_TYPE(sym.st_info) != STT_FUNC)
-			continue;
-		if (GELF_ST_BIND(sym.st_info) == STB_LOCAL)
-			continue;
-		name = elf_strptr(elf, sh->sh_link, sym.st_name);
-		if (!name || (f = func_by_name(name)) < 0 || a->vaddr[f])
-			continue;
-		a->vaddr[f] = sym.st_value;
-		a->offset[f] = vaddr_to_offset(elf, sym.st_value);
-	}
-}
-
-/* Does this note section hold USDT notes of the provider "refalloc"? */
-static bool has_refalloc_notes(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh)
-{
-	const char *name;
-	Elf_Data *data;
-	size_t shstrndx;
-
-	if (elf_getshdrstrndx(elf, &shstrndx) || !(name = elf_strptr(elf, shstrndx, sh->sh_name)) ||
-	    strcmp(name, ".note.stapsdt"))
-		return false;
-	data = elf_getdata(scn, NULL);
-	return data && data->d_buf && memmem(data->d_buf, data->d_size, "refalloc", 9);
-}
-
-/* glibc's free starts with `test %rdi,%rdi; je <ret>`: a test must be
- * single-stepped by the kernel (about 13 µs a hit here), while the `push`
- * after it is emulated (about 1 µs). When free starts so, its probes go past
- * the test, and the free(NULL) path (the je target) gets a probe of its own,
- * so every call is still counted. */
-static void place_free_probe(int fd, struct allocator *a)
-{
-	uint8_t code[16];
-	int32_t rel;
-
-	if (!a->offset[FL_FREE] || pread(fd, code, sizeof(code), a->offset[FL_FREE]) != sizeof(code))
-		return;
-	if (code[0] != 0x48 || code[1] != 0x85 || code[2] != 0xff)
-		return;
-	if (code[3] == 0x0f && code[4] == 0x84) {
-		memcpy(&rel, code + 5, 4);
-		a->free_skip = 9;
-	} else if (code[3] == 0x74) {
-		rel = (int8_t)code[4];
-		a->free_skip = 5;
-	} else {
-		return;
-	}
-	a->free_null_offset = a->offset[FL_FREE] + a->free_skip + rel;
-}
-
-static void mark_aliases(struct allocator *a)
-{
-	a->nfuncs = 0;
-	for (int i = 0; i < FL_NFUNC; i++) {
-		a->alias_of[i] = -1;
-		if (!a->offset[i])
-			continue;
-		a->nfuncs++;
-		for (int j = 0; j < i; j++)
-			if (a->offset[j] == a->offset[i] && a->alias_of[j] < 0) {
-				a->alias_of[i] = j;
-				break;
-			}
-	}
-}
-
-int allocator_scan(const char *path, struct allocator *a, char *err, size_t errlen)
-{
-	Elf_Scn *scn = NULL;
-	Elf *elf;
-	int fd;
-
-	memset(a, 0, sizeof(*a));
-	snprintf(a->path, sizeof(a->path), "%s", path);
-	snprintf(a->shown, sizeof(a->shown), "%s", path);
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return snprintf(err, errlen, "libelf: %s", elf_errmsg(-1)), -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno)), -1;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		snprintf(err, errlen, "%s: not an ELF file", path);
-		if (elf)
-			elf_end(elf);
-		close(fd);
-		return -1;
-	}
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-
-		if (!gelf_getshdr(scn, &sh))
-			continue;
-		if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB)
-			scan_symtab(elf, scn, &sh, a);
-		else if (sh.sh_type == SHT_NOTE && has_refalloc_notes(elf, scn, &sh))
-			a->usdt_refalloc = true;
-	}
-	elf_end(elf);
-	place_free_probe(fd, a);
-	close(fd);
-	mark_aliases(a);
-	return a->offset[FL_MALLOC] ? a->nfuncs : 0;
-}
+#include "symbols/maps.h"
+#include "util/io.h"
 
 /* PT_INTERP of an executable into out ("" when statically linked). */
 static int elf_interp(const char *path, char *out, size_t outlen, char *err, size_t errlen)
@@ -224,9 +74,7 @@ static char *loader_list(const char *interp, const char *exe)
 		_exit(127);
 	}
 	close(pfd[1]);
-	while (pid > 0 && (n = read(pfd[0], buf + len, cap - len - 1)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
+	while (pid > 0 && (n = io_read(pfd[0], buf + len, cap - len - 1)) != 0) {
 		if (n < 0)
 			break;
 		len += n;
@@ -300,7 +148,7 @@ int allocator_for_exec(const char *exe, struct allocator *a, char *err, size_t e
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return snprintf(err, errlen, "libelf: %s", elf_errmsg(-1)), -1;
 	if (elf_interp(exe, interp, sizeof(interp), err, errlen))
-		return -1;
+		return ALLOCATOR_NOT_A_PROGRAM;
 	n = allocator_scan(exe, a, err, errlen);
 	if (n < 0)
 		return -1;
@@ -325,32 +173,6 @@ int allocator_for_exec(const char *exe, struct allocator *a, char *err, size_t e
 	return snprintf(err, errlen, "no object loaded by %s defines malloc: no allocator to probe", exe), -1;
 }
 
-int resolve_command(const char *cmd, char *out, size_t outlen)
-{
-	const char *path = getenv("PATH");
-	char *dirs, *dir, *save = NULL;
-
-	if (strchr(cmd, '/')) {
-		snprintf(out, outlen, "%s", cmd);
-		return access(cmd, F_OK) ? -1 : 0; /* exists: whether it runs is execve's to say */
-	}
-	dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
-	if (!dirs)
-		return -1;
-	for (dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		struct stat st;
-
-		snprintf(out, outlen, "%s/%s", *dir ? dir : ".", cmd);
-		if (!stat(out, &st) && S_ISREG(st.st_mode) && !access(out, X_OK)) {
-			free(dirs);
-			return 0;
-		}
-	}
-	free(dirs);
-	errno = ENOENT;
-	return -1;
-}
-
 /* ---- a running process ---------------------------------------------------- */
 
 struct mapped_object {
@@ -361,31 +183,28 @@ struct mapped_object {
 /* Distinct file-backed objects in /proc/PID/maps, in address order. */
 static int mapped_objects(pid_t pid, struct mapped_object *objs, int max)
 {
-	char line[4352], path[64];
+	size_t len;
+	char *text = proc_maps_read((uint32_t)pid, &len);
+	struct proc_maps *m = text ? proc_maps_parse(text, len) : NULL;
 	int n = 0;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
+	free(text);
+	if (!m)
 		return -1;
-	while (n < max && fgets(line, sizeof(line), f)) {
-		unsigned long start, end, ino;
-		char file[4096] = "";
+	for (size_t i = 0; i < proc_maps_count(m) && n < max; i++) {
+		const struct proc_map *e = proc_maps_at(m, i);
 		bool seen = false;
 
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu %4095[^\n]", &start, &end, &ino, file) < 4 ||
-		    ino == 0 || file[0] != '/')
+		if (e->inode == 0 || e->path[0] != '/')
 			continue;
-		for (int i = 0; i < n && !seen; i++)
-			seen = !strcmp(objs[i].path, file);
-		if (seen)
+		for (int k = 0; k < n && !seen; k++)
+			seen = !strcmp(objs[k].path, e->path);
+		if (seen || proc_map_files_path((uint32_t)pid, e, objs[n].via, sizeof(objs[n].via)))
 			continue;
-		snprintf(objs[n].path, sizeof(objs[n].path), "%s", file);
-		snprintf(objs[n].via, sizeof(objs[n].via), "/proc/%d/map_files/%lx-%lx", pid, start, end);
+		snprintf(objs[n].path, sizeof(objs[n].path), "%s", e->path);
 		n++;
 	}
-	fclose(f);
+	proc_maps_free(m);
 	return n;
 }
 
