@@ -20,7 +20,7 @@ ROOT=$PWD
 plan 42
 
 gcc -O1 -Iinclude -Iuser -D_GNU_SOURCE -o "$T/gen_hostile" tests/tools/gen_hostile.c \
-	user/store/tracefile.c user/store/event_codec.c -lz -pthread || exit 1
+	user/store/tracefile.c user/store/event_codec.c user/util/io.c -lz -pthread || exit 1
 cd "$T" || exit 1
 lines() { if [ -s "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 has_esc() { grep -qa $'\x1b' "$1"; }

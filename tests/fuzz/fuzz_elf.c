@@ -7,6 +7,7 @@
  * nothing is cached from one input to the next. */
 #include <stdint.h>
 #include <string.h>
+#include "symbols/elf.h"
 #include "symbols/symbolize.h"
 #include "symbols/unwind.h"
 #include "fuzz_util.h"

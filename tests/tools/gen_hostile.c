@@ -5,7 +5,7 @@
  *   gen_hostile threads N OUT        N distinct threads, each a malloc and a free
  *   gen_hostile escapes OUT          argv and allocator path holding ESC[35m, a newline, ';'
  * Build: cc -Iinclude -Iuser -D_GNU_SOURCE gen_hostile.c user/store/tracefile.c
- *        user/store/event_codec.c -lz -pthread */
+ *        user/store/event_codec.c user/util/io.c -lz -pthread */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
