@@ -61,6 +61,7 @@ struct cs_object {
 	char *path, *id;
 	char *use;      /* path itself, its cached copy, or NULL while undecided */
 	bool differs;   /* neither the path nor the cache has the recorded build-id */
+	size_t older;   /* 1 + index of the previous object of the same key hash, 0: none */
 };
 
 struct callsites {
@@ -81,7 +82,8 @@ struct callsites {
 	struct cs_row *rows;
 	size_t nrows, cap_rows;
 	struct cs_object *objects;
-	size_t nobjects;
+	size_t nobjects, cap_objects;
+	struct id_map object_ids; /* hash of (tgid, path) -> newest object of that hash */
 	uint64_t objects_cached, objects_missing;
 	uint32_t *table; /* 1 + row index, 0: empty */
 	size_t table_size;
@@ -140,6 +142,7 @@ void callsites_free(struct callsites *cs)
 		free(cs->objects[i].use);
 	}
 	free(cs->objects);
+	id_map_clear(&cs->object_ids);
 	for (size_t i = 0; i < cs->nold; i++)
 		proc_maps_free(cs->old[i]);
 	free(cs->old);
@@ -219,16 +222,26 @@ static void add_object(struct callsites *cs, uint32_t tgid, const char *data, si
 {
 	const char *nul = memchr(data, 0, len);
 	struct cs_object *o;
+	size_t prev;
+	uint32_t h;
 
 	if (!nul || nul == data || (size_t)(nul - data) + 1 >= len || len > FL_META_MAX_PATH_BYTES)
 		return;
-	cs->objects = xrealloc(cs->objects, (cs->nobjects + 1) * sizeof(*cs->objects));
-	o = &cs->objects[cs->nobjects++];
+	if (cs->nobjects == cs->cap_objects) {
+		cs->cap_objects = cs->cap_objects ? cs->cap_objects * 2 : 64;
+		cs->objects = xrealloc(cs->objects, cs->cap_objects * sizeof(*cs->objects));
+	}
+	o = &cs->objects[cs->nobjects];
 	memset(o, 0, sizeof(*o));
 	o->tgid = tgid;
 	o->path = strdup(data);
 	o->id = strndup(nul + 1, len - (nul - data) - 1);
 	if (!o->path || !o->id)
+		abort();
+	h = id_map_hash_str(tgid, o->path);
+	if (id_map_get(&cs->object_ids, h, &prev))
+		o->older = prev + 1;
+	if (id_map_put(&cs->object_ids, h, cs->nobjects++))
 		abort();
 }
 
@@ -239,11 +252,15 @@ static const char *object_file(struct callsites *cs, uint32_t tgid, const char *
 	struct cs_object *o = NULL;
 	char id[130], cached[4096];
 
-	for (size_t i = cs->nobjects; i-- > 0;)
-		if (cs->objects[i].tgid == tgid && !strcmp(cs->objects[i].path, path)) {
-			o = &cs->objects[i];
-			break;
-		}
+	size_t i;
+
+	/* the newest object stored for (tgid, path), through its hash's chain */
+	if (id_map_get(&cs->object_ids, id_map_hash_str(tgid, path), &i))
+		for (size_t k = i + 1; k; k = cs->objects[k - 1].older)
+			if (cs->objects[k - 1].tgid == tgid && !strcmp(cs->objects[k - 1].path, path)) {
+				o = &cs->objects[k - 1];
+				break;
+			}
 	if (!o)
 		return path;
 	if (!o->use) {

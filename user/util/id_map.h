@@ -27,4 +27,15 @@ int id_map_put(struct id_map *m, uint32_t key, size_t val);
 bool id_map_del(struct id_map *m, uint32_t key);
 void id_map_clear(struct id_map *m); /* frees the table; m is empty and reusable */
 
+/* A 32-bit hash of (id, s), for string keys: the map then holds the newest
+ * entry of each hash, and the caller chains entries of equal hashes. */
+static inline uint32_t id_map_hash_str(uint32_t id, const char *s)
+{
+	uint32_t h = 2166136261u ^ id;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 #endif
