@@ -6,6 +6,7 @@
 # folded, check's text), or be rejected with one line on stderr:
 #   - a command record of 16 MiB of NULs: under 5 s and 200 MB
 #   - a maps record of 64 MiB of newlines, under a 1 GB address-space limit
+#   - 1000 maps records of 1000 new lines each for one process: under 5 s
 #   - 200k distinct threads: report under 5 s
 #   - argv / allocator path / function name with ESC[35m, a newline, ';'
 #   - a summary naming "lost_events" or "truncated" twice: check exits 2
@@ -17,7 +18,7 @@ need_bin "$PY3" gcc /usr/bin/time
 [ -x "$FAULTLINE" ] || skip_all "no $FAULTLINE (make build/faultline)"
 [ -x "$EXAMPLES/seed_claims" ] || skip_all "no $EXAMPLES/seed_claims (make)"
 ROOT=$PWD
-plan 42
+plan 44
 
 gcc -O1 -Iinclude -Iuser -D_GNU_SOURCE -o "$T/gen_hostile" tests/tools/gen_hostile.c \
 	user/store/tracefile.c user/store/event_codec.c user/util/io.c -lz -pthread || exit 1
@@ -52,6 +53,11 @@ is "$(lines rep.err)" 1 "maps bomb: one line on stderr"
 like "$(cat rep.err)" "1 records could not be read" "it counts the record as bad"
 measure rep.out rep.err timeout 60 "$FAULTLINE" report maps-bomb.data
 cmp_ok "$SECS" -lt 500 "maps bomb: report takes under 5 s"
+
+./gen_hostile maps-many 1000 maps-many.data || exit 1
+measure rep.out rep.err timeout 30 "$FAULTLINE" report maps-many.data
+is "$RC" 0 "1000 maps sets merged: report exits 0"
+cmp_ok "$SECS" -lt 500 "1000 maps sets merged: report takes under 5 s (the merge is bounded)"
 
 # ------------------------------------------------------------ 200k threads
 ./gen_hostile threads 200000 threads.data || exit 1

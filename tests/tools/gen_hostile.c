@@ -3,6 +3,8 @@
  *   gen_hostile command-bomb MIB OUT one command record of MIB MiB of NULs
  *   gen_hostile maps-bomb MIB OUT    a --stacks recording whose maps record is MIB MiB of newlines
  *   gen_hostile threads N OUT        N distinct threads, each a malloc and a free
+ *   gen_hostile maps-many N OUT      a --stacks recording of N maps records of 1000 lines for one
+ *                                    process, no line twice (each merge keeps every older one)
  *   gen_hostile escapes OUT          argv and allocator path holding ESC[35m, a newline, ';'
  * Build: cc -Iinclude -Iuser -D_GNU_SOURCE gen_hostile.c user/store/tracefile.c
  *        user/store/event_codec.c user/util/io.c -lz -pthread */
@@ -65,7 +67,7 @@ int main(int argc, char **argv)
 	uint32_t pid = 4242;
 
 	if (argc < 3 || (strcmp(mode, "escapes") && argc < 4)) {
-		fprintf(stderr, "usage: gen_hostile escapes OUT | command-bomb|maps-bomb MIB OUT | threads N OUT\n");
+		fprintf(stderr, "usage: gen_hostile escapes OUT | command-bomb|maps-bomb MIB OUT | threads|maps-many N OUT\n");
 		return 2;
 	}
 	w = tf_writer_open(out, FL_EVENT_ABI, err, sizeof(err));
@@ -88,6 +90,26 @@ int main(int argc, char **argv)
 		meta(FL_META_STACKS, 0, FL_STACKS_EVENTS | 1u << 8 | (uint64_t)FL_STACK_DEFAULT << 32, NULL, 0);
 		meta(FL_META_MAPS, pid, 0, nls, len);
 		free(nls);
+		call(pid, pid, 1000, FL_MALLOC, 16, 0, 0x10000);
+	} else if (!strcmp(mode, "maps-many")) {
+		unsigned n = (unsigned)strtoul(argv[2], NULL, 10);
+		char *text = malloc(1000 * 64);
+		uint64_t at = 0x10000000;
+
+		if (!text)
+			exit(1);
+		meta(FL_META_COMMAND, 0, 0, "maps-many", 10);
+		meta(FL_META_TARGET, pid, 0, NULL, 0);
+		meta(FL_META_STACKS, 0, FL_STACKS_EVENTS | 1u << 8 | (uint64_t)FL_STACK_DEFAULT << 32, NULL, 0);
+		for (unsigned r = 0; r < n; r++) {
+			size_t len = 0;
+
+			for (int i = 0; i < 1000; i++, at += 0x2000)
+				len += (size_t)sprintf(text + len, "%llx-%llx rw-p 00000000 00:00 0 \n",
+						       (unsigned long long)at, (unsigned long long)at + 0x1000);
+			meta(FL_META_MAPS, pid, 0, text, len);
+		}
+		free(text);
 		call(pid, pid, 1000, FL_MALLOC, 16, 0, 0x10000);
 	} else if (!strcmp(mode, "threads")) {
 		unsigned n = (unsigned)strtoul(argv[2], NULL, 10);

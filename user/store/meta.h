@@ -39,7 +39,7 @@ enum fl_meta_kind {
 /* Lines carried over from older maps sets when a process's maps are merged
  * (callsites.c), over the whole report: past it each set is its record's
  * own lines, so merging costs at most this much beyond the input's size. */
-#define FL_MAPS_MERGE_BUDGET_LINES (4u << 20)
+#define FL_MAPS_MERGE_BUDGET_LINES (1u << 20)
 /* The stack bytes an FL_EV_STACK record may carry (--stack-size is at most 16384). */
 #define FL_MAX_STACK_BYTES        65536u
 
