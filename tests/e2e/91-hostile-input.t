@@ -18,7 +18,7 @@ need_bin "$PY3" gcc /usr/bin/time
 [ -x "$FAULTLINE" ] || skip_all "no $FAULTLINE (make build/faultline)"
 [ -x "$EXAMPLES/seed_claims" ] || skip_all "no $EXAMPLES/seed_claims (make)"
 ROOT=$PWD
-plan 44
+plan 46
 
 gcc -O1 -Iinclude -Iuser -D_GNU_SOURCE -o "$T/gen_hostile" tests/tools/gen_hostile.c \
 	user/store/tracefile.c user/store/event_codec.c user/util/io.c -lz -pthread || exit 1
@@ -185,6 +185,16 @@ is $? 0 "check: the same counts pass"
 has_esc check.out; isnt $? 0 "check text: no raw ESC byte"
 grep -qa '^note: all good' check.out; isnt $? 0 "check text: the command's newline forged no line"
 like "$(grep -a 'runs differ' check.out)" 'x\\x1b\[35m fake\\nnote: all good' "check text: the note quotes the command escaped"
+
+"$FAULTLINE" check --baseline base.json cur.json --format junit >check.xml 2>/dev/null
+"$PY3" - check.xml <<'EOF'
+import sys, xml.etree.ElementTree as E
+props = [p.get('value') for p in E.parse(sys.argv[1]).getroot().iter('property')]
+assert any(v and v.startswith('./x?[35m fake\nnote: all good') for v in props), props
+EOF
+ok $? "check junit: well-formed XML, the command's ESC replaced (as before this change)"
+"$FAULTLINE" check --baseline base.json cur.json --format markdown >check.md 2>/dev/null
+grep -qa '^note: all good' check.md; isnt $? 0 "check markdown: the command's newline forged no line"
 
 sed 's/"lost_events":0/"lost_events":0,"lost_events":5/' base.json >dup1.json
 grep -q '"lost_events":5' dup1.json || exit 1
