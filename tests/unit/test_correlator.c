@@ -457,6 +457,49 @@ static void test_record_limits(void **state)
 	corr_free(c);
 }
 
+/* Stacks that never meet their records (a thread per stack, no event):
+ * the copies held stop at FL_MAX_HELD_STACK_BYTES and the rest are counted
+ * as dropped; threads that exit give theirs back, and a stack then reaches
+ * its syscall again. */
+static void test_held_stacks_bounded(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	size_t len = 60000, per = 2 * (sizeof(struct fl_ev_stack) + len); /* the slot and last whole */
+	uint32_t threads = (uint32_t)(FL_MAX_HELD_STACK_BYTES / per) + 200;
+	uint8_t *buf = calloc(1, sizeof(struct fl_ev_stack) + len);
+	struct fl_ev_stack *st = (struct fl_ev_stack *)buf;
+	struct fl_ev_syscall e;
+
+	(void)state;
+	assert_non_null(buf);
+	for (uint32_t i = 0; i < threads; i++) {
+		st->h = hdr(FL_EV_STACK, FL_FUNC_NONE, 0, 5000 + i);
+		st->kind = FL_STACK_FOR_EVENT;
+		st->len = (uint32_t)len;
+		st->ip = 0x401000;
+		assert_int_equal(corr_feed(c, buf, sizeof(*st) + len), 0);
+	}
+	assert_true(corr_stacks_dropped(c) >= 200);
+	assert_int_equal(corr_bad_records(c), 0);
+	for (uint32_t i = 0; i < threads; i++) {
+		struct fl_ev_proc x = { .h = hdr(FL_EV_PROC, FL_FUNC_NONE, 0, 5000 + i), .kind = FL_PROC_EXIT };
+
+		assert_int_equal(corr_feed(c, &x, sizeof(x)), 0);
+	}
+	cap.n = 0;
+	st->h = hdr(FL_EV_STACK, FL_FUNC_NONE, 0, TID);
+	st->ip = 0x402000;
+	st->len = 256;
+	assert_int_equal(corr_feed(c, buf, sizeof(*st) + 256), 0);
+	e = (struct fl_ev_syscall){ .h = hdr(FL_EV_SYSCALL, FL_FUNC_NONE, 0, TID), .sys = FL_SYS_BRK, .ret = HEAP };
+	assert_int_equal(corr_feed(c, &e, sizeof(e)), 0);
+	assert_int_equal(cap.stack_ip[cap.n - 1], 0x402000);
+	assert_int_equal(cap.stack_len[cap.n - 1], 256);
+	free(buf);
+	corr_free(c);
+}
+
 /* Many threads and processes: each keeps its own state (hash-table lookups,
  * not the neighbour's). */
 static void test_many_threads(void **state)
@@ -500,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_meta),
 		cmocka_unit_test(test_record_limits),
 		cmocka_unit_test(test_many_threads),
+		cmocka_unit_test(test_held_stacks_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,7 @@ struct correlator {
 	size_t block_extra; /* bytes the sinks keep with each live block (corr_reserve_block_data) */
 	uint64_t next_seq;
 	uint64_t bad_records, events, stacks;
+	uint64_t stack_bytes, stacks_dropped; /* stack copies held (FL_MAX_HELD_STACK_BYTES), dropped */
 	struct summary sum;
 	struct run_info info;
 	struct corr_sink sinks[MAX_SINKS];
@@ -55,6 +56,8 @@ struct correlator {
 	struct id_map proc_ids, thread_ids; /* tgid, tid -> index in procs, threads */
 	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
 };
+
+static void stack_free(struct correlator *c, struct fl_ev_stack *s);
 
 struct correlator *corr_new(uint64_t header_bytes)
 {
@@ -85,12 +88,12 @@ void corr_free(struct correlator *c)
 		struct pending *t = c->threads[i];
 
 		for (uint32_t j = 0; j < t->n; j++)
-			free(t->stacks[j]);
+			stack_free(c, t->stacks[j]);
 		free(t->recs);
 		free(t->stacks);
-		free(t->event_stack);
-		free(t->call_stack);
-		free(t->last_whole);
+		stack_free(c, t->event_stack);
+		stack_free(c, t->call_stack);
+		stack_free(c, t->last_whole);
 		free(t);
 	}
 	for (int i = 0; i < c->info.argc; i++)
@@ -280,15 +283,31 @@ static void pending_push(struct pending *t, const void *rec, size_t len, struct 
 	t->stacks[t->n++] = stack;
 }
 
-static struct fl_ev_stack *stack_copy(const struct fl_ev_stack *s)
+/* A copy of s, or NULL (counted) when the copies held would pass
+ * FL_MAX_HELD_STACK_BYTES: a file of stacks that never meet their records
+ * cannot make the correlator hold more. */
+static struct fl_ev_stack *stack_copy(struct correlator *c, const struct fl_ev_stack *s)
 {
 	size_t len = sizeof(*s) + s->len;
-	struct fl_ev_stack *n = malloc(len);
+	struct fl_ev_stack *n;
 
-	if (!n)
+	if (c->stack_bytes + len > FL_MAX_HELD_STACK_BYTES) {
+		c->stacks_dropped++;
+		return NULL;
+	}
+	if (!(n = malloc(len)))
 		abort();
 	memcpy(n, s, len);
+	c->stack_bytes += len;
 	return n;
+}
+
+static void stack_free(struct correlator *c, struct fl_ev_stack *s)
+{
+	if (!s)
+		return;
+	c->stack_bytes -= sizeof(*s) + s->len;
+	free(s);
 }
 
 /* A captured stack waits in its thread for the record it belongs to. A
@@ -298,21 +317,20 @@ static void keep_stack(struct correlator *c, const struct fl_ev_stack *s)
 	struct pending *t = thread_get(c, s->h.tid);
 	struct fl_ev_stack **slot = s->kind == FL_STACK_FOR_CALL ? &t->call_stack : &t->event_stack;
 
-	free(*slot);
+	stack_free(c, *slot);
 	*slot = NULL;
 	c->stacks++;
 	if (s->kind == (FL_STACK_FOR_EVENT | FL_STACK_REPEAT)) {
-		if (!t->last_whole)
-			return; /* the stack it repeats was not seen: the event goes without */
-		*slot = stack_copy(t->last_whole);
+		if (!t->last_whole || !(*slot = stack_copy(c, t->last_whole)))
+			return; /* the stack it repeats was not seen (or kept): the event goes without */
 		(*slot)->h = s->h;
 		(*slot)->kind = FL_STACK_FOR_EVENT;
 		return;
 	}
-	*slot = stack_copy(s);
+	*slot = stack_copy(c, s);
 	if (s->kind == FL_STACK_FOR_EVENT) {
-		free(t->last_whole);
-		t->last_whole = stack_copy(s);
+		stack_free(c, t->last_whole);
+		t->last_whole = stack_copy(c, s);
 	}
 }
 
@@ -617,7 +635,7 @@ static void resolve_pending(struct correlator *c, struct pending *t, uint64_t ca
 {
 	for (uint32_t i = 0; i < t->n; i++) {
 		resolve_event(c, (const struct fl_hdr *)t->recs[i], call_seq, t->stacks[i]);
-		free(t->stacks[i]);
+		stack_free(c, t->stacks[i]);
 	}
 	t->n = 0;
 }
@@ -654,9 +672,9 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 		close_open_call(c, t);
 		flush_orphans(c, t);
 		/* its waiting stacks go with it (a tid reused later starts afresh) */
-		free(t->event_stack);
-		free(t->call_stack);
-		free(t->last_whole);
+		stack_free(c, t->event_stack);
+		stack_free(c, t->call_stack);
+		stack_free(c, t->last_whole);
 		t->event_stack = t->call_stack = t->last_whole = NULL;
 	}
 	emit(c, &it);
@@ -754,7 +772,7 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == t->open_func && t->n == 0) {
 		t->open_syscalls += h->type == FL_EV_SYSCALL;
 		resolve_event(c, h, t->open_seq, stack);
-		free(stack);
+		stack_free(c, stack);
 		return;
 	}
 	close_open_call(c, t);
@@ -769,7 +787,7 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 	else
 		resolve_event(c, h, 0, stack);
 	if (stack) /* most records have none: no call to free() for them */
-		free(stack);
+		stack_free(c, stack);
 }
 
 int corr_feed(struct correlator *c, const void *rec, size_t len)
@@ -822,3 +840,4 @@ const struct run_info *corr_run_info(const struct correlator *c) { return &c->in
 uint64_t corr_bad_records(const struct correlator *c) { return c->bad_records; }
 uint64_t corr_events(const struct correlator *c) { return c->events; }
 uint64_t corr_stacks(const struct correlator *c) { return c->stacks; }
+uint64_t corr_stacks_dropped(const struct correlator *c) { return c->stacks_dropped; }

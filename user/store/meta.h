@@ -42,6 +42,10 @@ enum fl_meta_kind {
 #define FL_MAPS_MERGE_BUDGET_LINES (1u << 20)
 /* The stack bytes an FL_EV_STACK record may carry (--stack-size is at most 16384). */
 #define FL_MAX_STACK_BYTES        65536u
+/* The stack copies the correlator holds at once, waiting for their records
+ * (each thread's next event and call, its last whole stack, the pending
+ * events' stacks): 8 KiB stacks of some 10000 threads at a time. */
+#define FL_MAX_HELD_STACK_BYTES   (256ull << 20)
 
 struct fl_meta {
 	uint8_t type; /* FL_REC_META */
