@@ -9,6 +9,7 @@
 # gcc unless CC is given: make's own default (cc) is clang on a Debian
 # without gcc, and clang drops malloc/free pairs whose memory nothing reads
 # (examples/fragmentation then makes 6 calls, not 8, and claim 8 fails).
+#   make fuzz     the libFuzzer harnesses of tests/fuzz/, FUZZ_SECONDS (60) each
 ifeq ($(origin CC),default)
 CC       := gcc
 endif
@@ -34,7 +35,7 @@ REFALLOC_DEPS := $(DEPS_BUILD_STAMP)
 
 include tools/refalloc/refalloc.mk
 
-.PHONY: all deps deps-build deps-vm fresh-check vm-test test unit e2e demo bench clean clang-check
+.PHONY: all deps deps-build deps-vm fresh-check vm-test test unit e2e demo bench clean clang-check fuzz fuzz-build fuzz-replay
 .SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRC))
 all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
 
@@ -125,6 +126,7 @@ clang-check: $(SKELS) | $(DEPS_BUILD_STAMP)
 test: $(DEPS_STAMP)
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(BUILD)/faultline-asan clang-check
 	@unit_rc=0; for t in $(UNIT_BIN); do $$t || unit_rc=1; done; \
+	$(MAKE) --no-print-directory fuzz-replay || unit_rc=1; \
 	prove -v tests/e2e/ tests/refalloc/; e2e_rc=$$?; \
 	[ $$unit_rc = 0 ] && [ $$e2e_rc = 0 ]
 
@@ -141,6 +143,46 @@ fresh-check: | $(DEPS_VM_STAMP)
 vm-test: all | $(DEPS_VM_STAMP)
 	bash tests/vm/run.sh
 
+# libFuzzer harnesses (tests/fuzz/): the library built with clang's
+# -fsanitize=fuzzer-no-link,address,undefined, one binary per harness.
+# tests/fuzz/corpus/NAME/ holds each one's seeds and every input that once
+# crashed it (replayed by make test); new inputs go to build/fuzz/corpus/NAME.
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN   := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS := -O1 -g $(WARN) -std=gnu11 -Iinclude -I$(BUILD) -Iuser -D_GNU_SOURCE $(FUZZ_SAN)
+
+$(BUILD)/fuzz/obj/%.o: user/%.c $(SKELS) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/libfaultline-fuzz.a: $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRC))
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h tests/fuzz/fuzz_replay.h $(BUILD)/fuzz/libfaultline-fuzz.a
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libfaultline-fuzz.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Each harness for FUZZ_SECONDS, one after the other; a crash stops make
+# with the input in build/fuzz/crash-*.
+fuzz: $(FUZZ_BIN)
+	@for n in $(FUZZ_NAMES); do mkdir -p $(BUILD)/fuzz/corpus/$$n; \
+	  echo "make fuzz: fuzz_$$n for $(FUZZ_SECONDS) s"; \
+	  $(BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
+	    -artifact_prefix=$(BUILD)/fuzz/ -print_final_stats=1 \
+	    $(BUILD)/fuzz/corpus/$$n tests/fuzz/corpus/$$n >$(BUILD)/fuzz/fuzz-$$n.log 2>&1; rc=$$?; \
+	  grep -E '^#[0-9]+.*(INITED|DONE)|^stat::number_of_executed_units|ERROR|SUMMARY|Test unit written' $(BUILD)/fuzz/fuzz-$$n.log; \
+	  [ $$rc = 0 ] || { echo "make fuzz: fuzz_$$n failed (log: $(BUILD)/fuzz/fuzz-$$n.log)"; exit 1; }; done
+
+# The kept inputs (seeds and past crashes), each run once: part of make test.
+fuzz-replay: $(FUZZ_BIN)
+	@for n in $(FUZZ_NAMES); do \
+	  $(BUILD)/fuzz/fuzz_$$n -rss_limit_mb=2048 -timeout=30 tests/fuzz/corpus/$$n/* >$(BUILD)/fuzz/replay-$$n.log 2>&1 \
+	    && echo "fuzz-replay: fuzz_$$n: $$(ls tests/fuzz/corpus/$$n | wc -l) inputs, no crash" \
+	    || { echo "fuzz-replay: fuzz_$$n failed:"; tail -30 $(BUILD)/fuzz/replay-$$n.log; exit 1; }; done
+
 demo: all
 	./$(BUILD)/faultline record -o $(BUILD)/demo.data -- ./$(BUILD)/examples/seed_claims
 	./$(BUILD)/faultline report $(BUILD)/demo.data
@@ -151,7 +193,7 @@ bench: all | $(DEPS_STAMP)
 	bash bench/allocators.sh | tee $(BUILD)/allocators.txt
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/tests $(BUILD)/examples $(BUILD)/*.o $(BUILD)/*.a $(BUILD)/*.skel.h $(BUILD)/faultline*
+	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/tests $(BUILD)/examples $(BUILD)/*.o $(BUILD)/*.a $(BUILD)/*.skel.h $(BUILD)/faultline*
 
 # header dependencies, as the compiler found them
--include $(shell find $(BUILD)/obj $(BUILD)/asan -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzz -name '*.d' 2>/dev/null)

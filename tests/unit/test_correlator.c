@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include "analyze/correlator.h"
@@ -400,6 +401,132 @@ static void test_meta(void **state)
 	corr_free(c);
 }
 
+/* Meta records past meta.h's limits are bad records, and nothing is kept
+ * from them: a command of too many bytes or arguments, maps of too many
+ * bytes or lines, a stack past FL_MAX_STACK_BYTES. Within them they count. */
+static void test_record_limits(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	size_t big = FL_META_MAX_MAPS_BYTES + 64;
+	uint8_t *buf = calloc(1, sizeof(struct fl_meta) + big);
+	struct fl_meta *m = (struct fl_meta *)buf;
+	struct fl_ev_stack *st = (struct fl_ev_stack *)buf;
+
+	(void)state;
+	assert_non_null(buf);
+	m->type = FL_REC_META;
+	m->kind = FL_META_COMMAND;
+	memcpy(buf + sizeof(*m), "ok\0", 3);
+	corr_feed(c, buf, sizeof(*m) + 3);
+	assert_int_equal(corr_run_info(c)->argc, 1);
+	/* FL_META_MAX_COMMAND_ARGS + 1 empty arguments, within the byte limit */
+	memset(buf + sizeof(*m), 0, FL_META_MAX_COMMAND_ARGS + 1);
+	corr_feed(c, buf, sizeof(*m) + FL_META_MAX_COMMAND_ARGS + 1);
+	assert_int_equal(corr_bad_records(c), 1);
+	/* exactly the limit: accepted, replacing the command */
+	corr_feed(c, buf, sizeof(*m) + FL_META_MAX_COMMAND_ARGS);
+	assert_int_equal(corr_bad_records(c), 1);
+	assert_int_equal(corr_run_info(c)->argc, FL_META_MAX_COMMAND_ARGS);
+	/* too many bytes (one argument) */
+	memset(buf + sizeof(*m), 'a', FL_META_MAX_COMMAND_BYTES + 1);
+	corr_feed(c, buf, sizeof(*m) + FL_META_MAX_COMMAND_BYTES + 1);
+	assert_int_equal(corr_bad_records(c), 2);
+	assert_int_equal(corr_run_info(c)->argc, FL_META_MAX_COMMAND_ARGS);
+	/* maps: too many lines, too many bytes; then a good one */
+	m->kind = FL_META_MAPS;
+	memset(buf + sizeof(*m), '\n', FL_META_MAX_MAPS_LINES + 1);
+	corr_feed(c, buf, sizeof(*m) + FL_META_MAX_MAPS_LINES + 1);
+	assert_int_equal(corr_bad_records(c), 3);
+	memset(buf + sizeof(*m), 'x', big);
+	corr_feed(c, buf, sizeof(*m) + big);
+	assert_int_equal(corr_bad_records(c), 4);
+	corr_feed(c, buf, sizeof(*m) + 100);
+	assert_int_equal(corr_bad_records(c), 4);
+	/* a stack record longer than FL_MAX_STACK_BYTES */
+	memset(buf, 0, sizeof(*st));
+	st->h = hdr(FL_EV_STACK, FL_FUNC_NONE, 0, TID);
+	st->kind = FL_STACK_FOR_EVENT;
+	st->len = FL_MAX_STACK_BYTES + 8;
+	assert_int_equal(corr_feed(c, buf, sizeof(*st) + st->len), -1);
+	assert_int_equal(corr_bad_records(c), 5);
+	st->len = 64;
+	assert_int_equal(corr_feed(c, buf, sizeof(*st) + st->len), 0);
+	assert_int_equal(corr_bad_records(c), 5);
+	free(buf);
+	corr_free(c);
+}
+
+/* Stacks that never meet their records (a thread per stack, no event):
+ * the copies held stop at FL_MAX_HELD_STACK_BYTES and the rest are counted
+ * as dropped; threads that exit give theirs back, and a stack then reaches
+ * its syscall again. */
+static void test_held_stacks_bounded(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	size_t len = 60000, per = 2 * (sizeof(struct fl_ev_stack) + len); /* the slot and last whole */
+	uint32_t threads = (uint32_t)(FL_MAX_HELD_STACK_BYTES / per) + 200;
+	uint8_t *buf = calloc(1, sizeof(struct fl_ev_stack) + len);
+	struct fl_ev_stack *st = (struct fl_ev_stack *)buf;
+	struct fl_ev_syscall e;
+
+	(void)state;
+	assert_non_null(buf);
+	for (uint32_t i = 0; i < threads; i++) {
+		st->h = hdr(FL_EV_STACK, FL_FUNC_NONE, 0, 5000 + i);
+		st->kind = FL_STACK_FOR_EVENT;
+		st->len = (uint32_t)len;
+		st->ip = 0x401000;
+		assert_int_equal(corr_feed(c, buf, sizeof(*st) + len), 0);
+	}
+	assert_true(corr_stacks_dropped(c) >= 200);
+	assert_int_equal(corr_bad_records(c), 0);
+	for (uint32_t i = 0; i < threads; i++) {
+		struct fl_ev_proc x = { .h = hdr(FL_EV_PROC, FL_FUNC_NONE, 0, 5000 + i), .kind = FL_PROC_EXIT };
+
+		assert_int_equal(corr_feed(c, &x, sizeof(x)), 0);
+	}
+	cap.n = 0;
+	st->h = hdr(FL_EV_STACK, FL_FUNC_NONE, 0, TID);
+	st->ip = 0x402000;
+	st->len = 256;
+	assert_int_equal(corr_feed(c, buf, sizeof(*st) + 256), 0);
+	e = (struct fl_ev_syscall){ .h = hdr(FL_EV_SYSCALL, FL_FUNC_NONE, 0, TID), .sys = FL_SYS_BRK, .ret = HEAP };
+	assert_int_equal(corr_feed(c, &e, sizeof(e)), 0);
+	assert_int_equal(cap.stack_ip[cap.n - 1], 0x402000);
+	assert_int_equal(cap.stack_len[cap.n - 1], 256);
+	free(buf);
+	corr_free(c);
+}
+
+/* Many threads and processes: each keeps its own state (hash-table lookups,
+ * not the neighbour's). */
+static void test_many_threads(void **state)
+{
+	struct correlator *c = corr_new(16);
+
+	(void)state;
+	for (uint32_t i = 0; i < 50000; i++) {
+		struct fl_ev_call e = { .h = hdr(FL_EV_CALL, FL_MALLOC, 0, 1000 + i), .a0 = 64,
+					.ret = 0x100000 + (uint64_t)i * 128 };
+
+		e.h.tgid = 1000 + i % 777;
+		assert_int_equal(corr_feed(c, &e, sizeof(e)), 0);
+	}
+	for (uint32_t i = 0; i < 50000; i++) {
+		struct fl_ev_call e = { .h = hdr(FL_EV_CALL, FL_FREE, 0, 1000 + i), .a2 = 0x100000 + (uint64_t)i * 128 };
+
+		e.h.tgid = 1000 + i % 777;
+		assert_int_equal(corr_feed(c, &e, sizeof(e)), 0);
+	}
+	corr_finish(c);
+	assert_int_equal(corr_summary(c)->calls[FL_MALLOC], 50000);
+	assert_int_equal(corr_summary(c)->frees_unknown, 0); /* each free found its process's block */
+	assert_int_equal(corr_summary(c)->frees_kept, 50000);
+	corr_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -414,6 +541,9 @@ int main(void)
 		cmocka_unit_test(test_orphans_flushed),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_meta),
+		cmocka_unit_test(test_record_limits),
+		cmocka_unit_test(test_many_threads),
+		cmocka_unit_test(test_held_stacks_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

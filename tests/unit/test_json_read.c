@@ -395,6 +395,51 @@ static void test_type_names(void **state)
 	json_free(NULL);
 }
 
+/* A key named twice in an object, at any depth, is rejected with the
+ * duplicate's line and column; the same key in sibling objects is fine. */
+static const char *reject_str(const char *s)
+{
+	return reject(s, strlen(s));
+}
+
+static void test_duplicate_keys(void **state)
+{
+	struct json_value *v;
+	const char *e;
+	char big[4096];
+	size_t o = 0;
+
+	(void)state;
+	e = reject_str("{\"lost_events\":0,\"lost_events\":5}");
+	assert_non_null(strstr(e, "line 1, column 18: duplicate key \"lost_events\""));
+	e = reject_str("{\"a\":{\"x\":1},\n \"extra\":{\"truncated\":false,\n\"truncated\":true}}");
+	assert_non_null(strstr(e, "line 3, column 1: duplicate key \"truncated\""));
+	e = reject_str("[1,{\"b\":1,\"c\":2,\"b\":3}]");
+	assert_non_null(strstr(e, "duplicate key \"b\""));
+	/* the same bytes after escapes: "a" and "\u0061" */
+	e = reject_str("{\"a\":1,\"\\u0061\":2}");
+	assert_non_null(strstr(e, "duplicate key \"a\""));
+	/* a control character in the key is shown escaped: one line */
+	{
+		const char *ctl = "{\"\\n\\u001b\":1,\"\\n\\u001b\":2}";
+
+		e = reject_str(ctl);
+	}
+	assert_null(strchr(e, '\n'));
+	assert_null(strchr(e, 0x1b));
+	/* prefixes and siblings are not duplicates */
+	v = parse("{\"ab\":1,\"a\":2,\"abc\":3,\"o\":{\"a\":1},\"p\":{\"a\":1}}");
+	assert_non_null(v);
+	json_free(v);
+	/* a large object: the earliest second occurrence is named */
+	o += (size_t)snprintf(big + o, sizeof(big) - o, "{");
+	for (int i = 0; i < 300; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "\"k%d\":%d,", i, i);
+	o += (size_t)snprintf(big + o, sizeof(big) - o, "\"k7\":1,\"k3\":2}");
+	e = reject(big, o);
+	assert_non_null(strstr(e, "duplicate key \"k7\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_random_input),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_duplicate_keys),
 	};
 
 	return cmocka_run_group_tests_name("json_read", tests, NULL, NULL);

@@ -17,6 +17,8 @@
 #include "symbols/elf.h"
 #include "symbols/symbolize.h"
 #include "symbols/unwind.h"
+#include "util/escape.h"
+#include "util/id_map.h"
 
 const char *const cs_metric_names[CS_NMETRIC] = { "syscalls", "faults", "bytes" };
 
@@ -56,6 +58,7 @@ struct cs_object {
 	char *use;      /* path itself, its cached copy, or NULL while undecided */
 	bool too_large; /* not copied when recorded: over the cache's bound per object */
 	bool differs;   /* neither the path nor the cache has the recorded build-id */
+	size_t older;   /* 1 + index of the previous object of the same key hash, 0: none */
 };
 
 struct callsites {
@@ -73,12 +76,15 @@ struct callsites {
 	int top;        /* call sites listed per metric */
 	struct cs_maps *maps;
 	size_t nmaps;
+	struct id_map maps_ids;  /* tgid -> index in maps */
+	uint64_t carried_lines;  /* older maps lines carried into merged sets (FL_MAPS_MERGE_BUDGET_LINES) */
 	struct proc_maps **old; /* every map set made, kept: rows point to them */
 	size_t nold;
 	struct cs_row *rows;
 	size_t nrows, cap_rows;
 	struct cs_object *objects;
-	size_t nobjects;
+	size_t nobjects, cap_objects;
+	struct id_map object_ids; /* hash of (tgid, path) -> newest object of that hash */
 	uint64_t objects_cached, objects_missing, objects_too_large;
 	uint32_t *table; /* 1 + row index, 0: empty */
 	size_t table_size;
@@ -140,10 +146,12 @@ void callsites_free(struct callsites *cs)
 		free(cs->objects[i].use);
 	}
 	free(cs->objects);
+	id_map_clear(&cs->object_ids);
 	for (size_t i = 0; i < cs->nold; i++)
 		proc_maps_free(cs->old[i]);
 	free(cs->old);
 	free(cs->maps);
+	id_map_clear(&cs->maps_ids);
 	free(cs->memo);
 	free(cs->last);
 	free(cs->rows);
@@ -215,23 +223,27 @@ static void sb_add(struct strbuf *b, const char *s)
 	b->len += n;
 }
 
-static struct cs_maps *maps_of(struct callsites *cs, uint32_t tgid)
+static struct cs_maps *maps_of(const struct callsites *cs, uint32_t tgid)
 {
-	for (size_t i = 0; i < cs->nmaps; i++)
-		if (cs->maps[i].tgid == tgid)
-			return &cs->maps[i];
-	return NULL;
+	size_t i;
+
+	return id_map_get(&cs->maps_ids, tgid, &i) ? &cs->maps[i] : NULL;
 }
 
 static void add_object(struct callsites *cs, uint32_t tgid, const char *data, size_t len, bool too_large)
 {
 	const char *nul = memchr(data, 0, len);
 	struct cs_object *o;
+	size_t prev;
+	uint32_t h;
 
-	if (!nul || nul == data || (size_t)(nul - data) + 1 >= len)
+	if (!nul || nul == data || (size_t)(nul - data) + 1 >= len || len > FL_META_MAX_PATH_BYTES)
 		return;
-	cs->objects = xrealloc(cs->objects, (cs->nobjects + 1) * sizeof(*cs->objects));
-	o = &cs->objects[cs->nobjects++];
+	if (cs->nobjects == cs->cap_objects) {
+		cs->cap_objects = cs->cap_objects ? cs->cap_objects * 2 : 64;
+		cs->objects = xrealloc(cs->objects, cs->cap_objects * sizeof(*cs->objects));
+	}
+	o = &cs->objects[cs->nobjects];
 	memset(o, 0, sizeof(*o));
 	o->tgid = tgid;
 	o->too_large = too_large;
@@ -239,6 +251,11 @@ static void add_object(struct callsites *cs, uint32_t tgid, const char *data, si
 	o->path = strdup(data);
 	o->id = strndup(nul + 1, len - (nul - data) - 1);
 	if (!o->path || !o->id)
+		abort();
+	h = id_map_hash_str(tgid, o->path);
+	if (id_map_get(&cs->object_ids, h, &prev))
+		o->older = prev + 1;
+	if (id_map_put(&cs->object_ids, h, cs->nobjects++))
 		abort();
 }
 
@@ -249,11 +266,15 @@ static const char *object_file(struct callsites *cs, uint32_t tgid, const char *
 	struct cs_object *o = NULL;
 	char id[130], cached[4096];
 
-	for (size_t i = cs->nobjects; i-- > 0;)
-		if (cs->objects[i].tgid == tgid && !strcmp(cs->objects[i].path, path)) {
-			o = &cs->objects[i];
-			break;
-		}
+	size_t i;
+
+	/* the newest object stored for (tgid, path), through its hash's chain */
+	if (id_map_get(&cs->object_ids, id_map_hash_str(tgid, path), &i))
+		for (size_t k = i + 1; k; k = cs->objects[k - 1].older)
+			if (cs->objects[k - 1].tgid == tgid && !strcmp(cs->objects[k - 1].path, path)) {
+				o = &cs->objects[k - 1];
+				break;
+			}
 	if (!o)
 		return path;
 	if (!o->use) {
@@ -286,27 +307,55 @@ static void append_map_line(struct strbuf *b, const struct proc_map *e, const ch
 	sb_add(b, "\n");
 }
 
-static bool overlaps_any(const struct proc_maps *m, uint64_t lo, uint64_t hi)
+/* The highest end among m's first k entries (sorted by start), for each k:
+ * what overlaps_any needs to answer in O(log n). Caller frees. */
+static uint64_t *prefix_max_ends(const struct proc_maps *m)
 {
-	for (size_t i = 0; i < proc_maps_count(m); i++) {
-		const struct proc_map *e = proc_maps_at(m, i);
+	size_t n = proc_maps_count(m);
+	uint64_t *max = xrealloc(NULL, (n + 1) * sizeof(*max));
 
-		if (e->start < hi && lo < e->end)
-			return true;
+	max[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t end = proc_maps_at(m, i)->end;
+
+		max[i + 1] = end > max[i] ? end : max[i];
 	}
-	return false;
+	return max;
+}
+
+/* Does any entry of m overlap [lo, hi)? max: prefix_max_ends(m). */
+static bool overlaps_any(const struct proc_maps *m, const uint64_t *max, uint64_t lo, uint64_t hi)
+{
+	size_t a = 0, b = proc_maps_count(m); /* k: the entries that start below hi */
+
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+
+		if (proc_maps_at(m, mid)->start < hi)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return max[a] > lo;
 }
 
 void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *text, size_t len)
 {
-	struct cs_maps *m = maps_of(cs, tgid);
-	struct proc_maps *fresh = proc_maps_parse(text, len);
+	struct cs_maps *m;
+	struct proc_maps *fresh;
 	struct strbuf b = { 0 };
+	uint64_t *max_ends;
 
+	if (!fl_meta_maps_ok(text, len))
+		return; /* past meta.h's limits (the correlator counts it as a bad record) */
+	m = maps_of(cs, tgid);
+	fresh = proc_maps_parse(text, len);
 	if (!fresh)
 		abort();
 	if (!m) {
 		cs->maps = xrealloc(cs->maps, (cs->nmaps + 1) * sizeof(*cs->maps));
+		if (id_map_put(&cs->maps_ids, tgid, cs->nmaps))
+			abort();
 		m = &cs->maps[cs->nmaps++];
 		memset(m, 0, sizeof(*m));
 		m->tgid = tgid;
@@ -317,13 +366,19 @@ void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *text, s
 
 		append_map_line(&b, e, e->path[0] == '/' ? object_file(cs, tgid, e->path) : e->path);
 	}
-	/* then what the older sets had where the new one has nothing */
-	for (size_t i = 0; m->cur && i < proc_maps_count(m->cur); i++) {
+	/* then what the older sets had where the new one has nothing (within
+	 * the report's budget: past it a set is its record's own lines) */
+	max_ends = prefix_max_ends(fresh);
+	for (size_t i = 0; m->cur && i < proc_maps_count(m->cur) &&
+	     cs->carried_lines < FL_MAPS_MERGE_BUDGET_LINES; i++) {
 		const struct proc_map *e = proc_maps_at(m->cur, i);
 
-		if (!overlaps_any(fresh, e->start, e->end))
+		if (!overlaps_any(fresh, max_ends, e->start, e->end)) {
 			append_map_line(&b, e, e->path);
+			cs->carried_lines++;
+		}
 	}
+	free(max_ends);
 	proc_maps_free(fresh);
 	free(m->text);
 	m->text = b.p ? b.p : strdup("");
@@ -337,12 +392,12 @@ void callsites_add_maps(struct callsites *cs, uint32_t tgid, const char *text, s
 
 const char *callsites_maps_text(const struct callsites *cs, uint32_t tgid, size_t *len)
 {
-	for (size_t i = 0; i < cs->nmaps; i++)
-		if (cs->maps[i].tgid == tgid) {
-			*len = cs->maps[i].len;
-			return cs->maps[i].text;
-		}
-	return NULL;
+	const struct cs_maps *m = maps_of(cs, tgid);
+
+	if (!m)
+		return NULL;
+	*len = m->len;
+	return m->text;
 }
 
 void callsites_meta(struct callsites *cs, const void *rec, size_t len)
@@ -711,8 +766,11 @@ static void name_row(struct callsites *cs, struct cs_row *r)
 	else
 		free(raw.p);
 	for (int i = r->n - 1; i >= 0; i--) {
+		char safe[4 * sizeof(buf)];
+
+		/* one frame of one line: no ';', space or newline of a name gets through */
 		frame_text(cs, r, i, buf, sizeof(buf), true, false);
-		sb_add(&folded, buf);
+		sb_add(&folded, esc_str(safe, sizeof(safe), buf, ESC_FOLDED));
 		if (i)
 			sb_add(&folded, ";");
 	}

@@ -16,6 +16,7 @@
 #include "analyze/correlator.h"
 #include "store/meta.h"
 #include "symbols/maps.h"
+#include "util/id_map.h"
 
 const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other" };
 
@@ -41,6 +42,7 @@ struct correlator {
 	size_t block_extra; /* bytes the sinks keep with each live block (corr_reserve_block_data) */
 	uint64_t next_seq;
 	uint64_t bad_records, events, stacks;
+	uint64_t stack_bytes, stacks_dropped; /* stack copies held (FL_MAX_HELD_STACK_BYTES), dropped */
 	struct summary sum;
 	struct run_info info;
 	struct corr_sink sinks[MAX_SINKS];
@@ -51,11 +53,13 @@ struct correlator {
 	size_t nprocs, cap_procs;
 	struct pending **threads;
 	size_t nthreads, cap_threads;
+	struct id_map proc_ids, thread_ids; /* tgid, tid -> index in procs, threads */
 	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
 	unsigned fam_mask[FL_NFUNC];   /* families_of each entry point, from the FL_META_PROBES seen */
 };
 
 static unsigned families_of(const struct correlator *c, unsigned func);
+static void stack_free(struct correlator *c, struct fl_ev_stack *s);
 
 struct correlator *corr_new(uint64_t header_bytes)
 {
@@ -89,12 +93,12 @@ void corr_free(struct correlator *c)
 		struct pending *t = c->threads[i];
 
 		for (uint32_t j = 0; j < t->n; j++)
-			free(t->stacks[j]);
+			stack_free(c, t->stacks[j]);
 		free(t->recs);
 		free(t->stacks);
-		free(t->event_stack);
-		free(t->call_stack);
-		free(t->last_whole);
+		stack_free(c, t->event_stack);
+		stack_free(c, t->call_stack);
+		stack_free(c, t->last_whole);
 		free(t);
 	}
 	for (int i = 0; i < c->info.argc; i++)
@@ -102,6 +106,8 @@ void corr_free(struct correlator *c)
 	free(c->info.argv);
 	free(c->procs);
 	free(c->threads);
+	id_map_clear(&c->proc_ids);
+	id_map_clear(&c->thread_ids);
 	free(c);
 }
 
@@ -167,12 +173,13 @@ static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 
 static struct corr_proc *proc_find_or_add(struct correlator *c, uint32_t tgid)
 {
-	for (size_t i = 0; i < c->nprocs; i++)
-		if (c->procs[i]->tgid == tgid)
-			return c->procs[c->last_proc = i];
+	size_t i;
+
+	if (id_map_get(&c->proc_ids, tgid, &i))
+		return c->procs[c->last_proc = i];
 	c->procs = grow(c->procs, c->nprocs, &c->cap_procs, sizeof(*c->procs), 8);
 	c->procs[c->nprocs] = zalloc(sizeof(struct corr_proc));
-	if (proc_init(c, c->procs[c->nprocs], tgid))
+	if (proc_init(c, c->procs[c->nprocs], tgid) || id_map_put(&c->proc_ids, tgid, c->nprocs))
 		abort();
 	return c->procs[c->last_proc = c->nprocs++];
 }
@@ -243,12 +250,15 @@ static void account_live(struct correlator *c, const struct corr_proc *p, uint64
 
 static struct pending *thread_find_or_add(struct correlator *c, uint32_t tid)
 {
-	for (size_t i = 0; i < c->nthreads; i++)
-		if (c->threads[i]->tid == tid)
-			return c->threads[c->last_thread = i];
+	size_t i;
+
+	if (id_map_get(&c->thread_ids, tid, &i))
+		return c->threads[c->last_thread = i];
 	c->threads = grow(c->threads, c->nthreads, &c->cap_threads, sizeof(*c->threads), 16);
 	c->threads[c->nthreads] = zalloc(sizeof(struct pending));
 	c->threads[c->nthreads]->tid = tid;
+	if (id_map_put(&c->thread_ids, tid, c->nthreads))
+		abort();
 	return c->threads[c->last_thread = c->nthreads++];
 }
 
@@ -278,15 +288,31 @@ static void pending_push(struct pending *t, const void *rec, size_t len, struct 
 	t->stacks[t->n++] = stack;
 }
 
-static struct fl_ev_stack *stack_copy(const struct fl_ev_stack *s)
+/* A copy of s, or NULL (counted) when the copies held would pass
+ * FL_MAX_HELD_STACK_BYTES: a file of stacks that never meet their records
+ * cannot make the correlator hold more. */
+static struct fl_ev_stack *stack_copy(struct correlator *c, const struct fl_ev_stack *s)
 {
 	size_t len = sizeof(*s) + s->len;
-	struct fl_ev_stack *n = malloc(len);
+	struct fl_ev_stack *n;
 
-	if (!n)
+	if (c->stack_bytes + len > FL_MAX_HELD_STACK_BYTES) {
+		c->stacks_dropped++;
+		return NULL;
+	}
+	if (!(n = malloc(len)))
 		abort();
 	memcpy(n, s, len);
+	c->stack_bytes += len;
 	return n;
+}
+
+static void stack_free(struct correlator *c, struct fl_ev_stack *s)
+{
+	if (!s)
+		return;
+	c->stack_bytes -= sizeof(*s) + s->len;
+	free(s);
 }
 
 /* A captured stack waits in its thread for the record it belongs to. A
@@ -296,21 +322,20 @@ static void keep_stack(struct correlator *c, const struct fl_ev_stack *s)
 	struct pending *t = thread_get(c, s->h.tid);
 	struct fl_ev_stack **slot = s->kind == FL_STACK_FOR_CALL ? &t->call_stack : &t->event_stack;
 
-	free(*slot);
+	stack_free(c, *slot);
 	*slot = NULL;
 	c->stacks++;
 	if (s->kind == (FL_STACK_FOR_EVENT | FL_STACK_REPEAT)) {
-		if (!t->last_whole)
-			return; /* the stack it repeats was not seen: the event goes without */
-		*slot = stack_copy(t->last_whole);
+		if (!t->last_whole || !(*slot = stack_copy(c, t->last_whole)))
+			return; /* the stack it repeats was not seen (or kept): the event goes without */
 		(*slot)->h = s->h;
 		(*slot)->kind = FL_STACK_FOR_EVENT;
 		return;
 	}
-	*slot = stack_copy(s);
+	*slot = stack_copy(c, s);
 	if (s->kind == FL_STACK_FOR_EVENT) {
-		free(t->last_whole);
-		t->last_whole = stack_copy(s);
+		stack_free(c, t->last_whole);
+		t->last_whole = stack_copy(c, s);
 	}
 }
 
@@ -650,7 +675,7 @@ static void resolve_pending(struct correlator *c, struct pending *t, uint64_t ca
 {
 	for (uint32_t i = 0; i < t->n; i++) {
 		resolve_event(c, (const struct fl_hdr *)t->recs[i], call_seq, t->stacks[i]);
-		free(t->stacks[i]);
+		stack_free(c, t->stacks[i]);
 	}
 	t->n = 0;
 }
@@ -682,26 +707,48 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 		child->brk = p->brk;
 		account(c, child, before);
 	} else if (e->kind == FL_PROC_EXIT) {
-		close_open_call(c, thread_get(c, e->h.tid));
-		flush_orphans(c, thread_get(c, e->h.tid));
+		struct pending *t = thread_get(c, e->h.tid);
+
+		close_open_call(c, t);
+		flush_orphans(c, t);
+		/* its waiting stacks go with it (a tid reused later starts afresh) */
+		stack_free(c, t->event_stack);
+		stack_free(c, t->call_stack);
+		stack_free(c, t->last_whole);
+		t->event_stack = t->call_stack = t->last_whole = NULL;
 	}
 	emit(c, &it);
 }
 
-static void set_command(struct run_info *ri, const char *data, size_t len)
+/* The command's arguments (NUL-separated), replacing any earlier command.
+ * -1 for a record past the limits of meta.h, checked before any allocation. */
+static int set_command(struct run_info *ri, const char *data, size_t len)
 {
+	size_t argc = 0;
+	char **argv;
+
+	if (len > FL_META_MAX_COMMAND_BYTES)
+		return -1;
+	for (size_t off = 0; off < len; off += strnlen(data + off, len - off) + 1)
+		if (++argc > FL_META_MAX_COMMAND_ARGS)
+			return -1;
+	argv = calloc(argc ? argc : 1, sizeof(*argv));
+	if (!argv)
+		return -1;
+	for (int i = 0; i < ri->argc; i++)
+		free(ri->argv[i]);
+	free(ri->argv);
+	ri->argv = argv;
+	ri->argc = 0;
 	for (size_t off = 0; off < len;) {
 		size_t n = strnlen(data + off, len - off);
-		char **nv = realloc(ri->argv, (ri->argc + 1) * sizeof(*nv));
 
-		if (!nv)
-			return;
-		ri->argv = nv;
 		ri->argv[ri->argc] = strndup(data + off, n);
 		if (ri->argv[ri->argc])
 			ri->argc++;
 		off += n + 1;
 	}
+	return 0;
 }
 
 /* A process attached to mid-life: its heap's extent comes from its maps. */
@@ -727,7 +774,10 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 	struct run_info *ri = &c->info;
 
 	switch (m->kind) {
-	case FL_META_COMMAND: set_command(ri, data, dlen); break;
+	case FL_META_COMMAND:
+		if (set_command(ri, data, dlen))
+			c->bad_records++;
+		break;
 	case FL_META_TARGET: ri->pid = m->tgid; ri->attached = m->value; break;
 	case FL_META_ALLOCATOR:
 		if (!ri->allocator[0])
@@ -757,7 +807,9 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 		break;
 	case FL_META_LOST: ri->lost += m->value; break;
 	case FL_META_MAPS:
-		if (ri->attached)
+		if (!fl_meta_maps_ok(data, dlen))
+			c->bad_records++;
+		else if (ri->attached)
 			heap_from_maps(proc_get(c, m->tgid), data, dlen);
 		break;
 	case FL_META_START: ri->start_ns = m->value; break;
@@ -777,7 +829,7 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == t->open_func && t->n == 0) {
 		t->open_syscalls += h->type == FL_EV_SYSCALL;
 		resolve_event(c, h, t->open_seq, stack);
-		free(stack);
+		stack_free(c, stack);
 		return;
 	}
 	if (t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0) {
@@ -797,7 +849,7 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 	else
 		resolve_event(c, h, 0, stack);
 	if (stack) /* most records have none: no call to free() for them */
-		free(stack);
+		stack_free(c, stack);
 }
 
 int corr_feed(struct correlator *c, const void *rec, size_t len)
@@ -812,7 +864,7 @@ int corr_feed(struct correlator *c, const void *rec, size_t len)
 	if (len >= sizeof(struct fl_ev_stack) && h->type == FL_EV_STACK) {
 		const struct fl_ev_stack *s = rec;
 
-		if (sizeof(*s) + (size_t)s->len > len) {
+		if (sizeof(*s) + (size_t)s->len > len || s->len > FL_MAX_STACK_BYTES) {
 			c->bad_records++;
 			return -1;
 		}
@@ -850,3 +902,4 @@ const struct run_info *corr_run_info(const struct correlator *c) { return &c->in
 uint64_t corr_bad_records(const struct correlator *c) { return c->bad_records; }
 uint64_t corr_events(const struct correlator *c) { return c->events; }
 uint64_t corr_stacks(const struct correlator *c) { return c->stacks; }
+uint64_t corr_stacks_dropped(const struct correlator *c) { return c->stacks_dropped; }

@@ -116,5 +116,8 @@ const struct run_info *corr_run_info(const struct correlator *c);
 uint64_t corr_bad_records(const struct correlator *c);
 uint64_t corr_events(const struct correlator *c);
 uint64_t corr_stacks(const struct correlator *c); /* FL_EV_STACK records fed */
+/* Stacks not kept: the copies held waiting for their records were at
+ * FL_MAX_HELD_STACK_BYTES (store/meta.h); their records go without. */
+uint64_t corr_stacks_dropped(const struct correlator *c);
 
 #endif

@@ -36,6 +36,7 @@
 #include "util/safe_file.h"
 
 #define MAX_MAPPED 1024
+#include "util/id_map.h"
 
 struct session {
 	const struct session_opts *o;
@@ -45,10 +46,10 @@ struct session {
 	char path[4096];             /* the command's file */
 	struct child_creds creds;    /* who it runs as */
 	pid_t pid;                   /* the target (the command, or the attached process) */
-	int nmapped;
-	uint32_t mapped[MAX_MAPPED]; /* tgids whose maps are stored */
-	uint32_t stale[MAX_MAPPED];  /* --stacks: tgids whose stored maps miss new code */
-	int nstale;
+	struct id_map mapped;        /* tgids whose maps are stored (hash tables: a process */
+	struct id_map stale;         /* that forks 200k children costs O(1) per event) */
+	bool any_mapped;             /* --stacks: stale: tgids whose stored maps miss new code */
+	uint32_t last_mapped;        /* the tgid whose maps were stored last */
 	bool ptraced;                /* --stacks: the command stops at its exit for its last maps */
 	char **objects;              /* --stacks: "tgid path" of the objects whose build-id is stored */
 	size_t nobjects;
@@ -113,30 +114,20 @@ static void emit_meta(struct session *s, uint8_t kind, uint32_t tgid, uint64_t v
 
 static bool maps_stored(const struct session *s, uint32_t tgid)
 {
-	for (int i = 0; i < s->nmapped; i++)
-		if (s->mapped[i] == tgid)
-			return true;
-	return false;
+	size_t unused;
+
+	return id_map_get(&s->mapped, tgid, &unused);
 }
 
 /* --stacks: code mapped (or an exec) since tgid's maps were stored. */
 static void mark_stale(struct session *s, uint32_t tgid)
 {
-	for (int i = 0; i < s->nstale; i++)
-		if (s->stale[i] == tgid)
-			return;
-	if (s->nstale < MAX_MAPPED)
-		s->stale[s->nstale++] = tgid;
+	id_map_put(&s->stale, tgid, 0); /* out of memory: its maps are not stored again */
 }
 
 static bool take_stale(struct session *s, uint32_t tgid)
 {
-	for (int i = 0; i < s->nstale; i++)
-		if (s->stale[i] == tgid) {
-			s->stale[i] = s->stale[--s->nstale];
-			return true;
-		}
-	return false;
+	return id_map_del(&s->stale, tgid);
 }
 
 struct object_note {
@@ -193,6 +184,22 @@ static void free_objects(struct session *s)
 	free(s->objects);
 }
 
+/* The length of maps text's first lines that fit meta.h's limits (all of it,
+ * but for a process with hundreds of thousands of mappings). */
+static size_t maps_within_limits(const char *text, size_t len)
+{
+	size_t lines = 0, keep = 0;
+
+	if (fl_meta_maps_ok(text, len))
+		return len;
+	for (const char *p = text, *end = text + len; p < end && (p = memchr(p, '\n', end - p)); p++) {
+		if (++lines > FL_META_MAX_MAPS_LINES || (size_t)(p + 1 - text) > FL_META_MAX_MAPS_BYTES)
+			break;
+		keep = (size_t)(p + 1 - text);
+	}
+	return keep;
+}
+
 /* Stores tgid's /proc/PID/maps as a meta record (again, with force). */
 static void store_maps(struct session *s, uint32_t tgid, bool force)
 {
@@ -201,9 +208,13 @@ static void store_maps(struct session *s, uint32_t tgid, bool force)
 
 	if (maps_stored(s, tgid) && !force)
 		return;
-	if (!maps_stored(s, tgid) && s->nmapped < MAX_MAPPED)
-		s->mapped[s->nmapped++] = tgid;
+	if (!maps_stored(s, tgid) && id_map_put(&s->mapped, tgid, 0) == 0) {
+		s->any_mapped = true;
+		s->last_mapped = tgid;
+	}
 	text = proc_maps_read(tgid, &len);
+	if (text)
+		len = maps_within_limits(text, len);
 	if (text && len && s->o->stack_mode) {
 		struct object_note on = { s, tgid };
 
@@ -237,17 +248,21 @@ static void maps_before_stack(struct session *s, const struct fl_hdr *h, const v
 	}
 }
 
+/* The command's arguments, as many as fit in meta.h's limits (what a
+ * reader accepts). */
 static void emit_command(struct session *s, char **argv)
 {
 	size_t len = 0, off = 0;
+	int argc = 0;
 	char *buf;
 
-	for (int i = 0; argv[i]; i++)
-		len += strlen(argv[i]) + 1;
+	for (; argv[argc] && (unsigned)argc < FL_META_MAX_COMMAND_ARGS &&
+	       len + strlen(argv[argc]) + 1 <= FL_META_MAX_COMMAND_BYTES; argc++)
+		len += strlen(argv[argc]) + 1;
 	buf = malloc(len + 1);
 	if (!buf)
 		return;
-	for (int i = 0; argv[i]; i++) {
+	for (int i = 0; i < argc; i++) {
 		size_t n = strlen(argv[i]) + 1;
 
 		memcpy(buf + off, argv[i], n);
@@ -268,7 +283,7 @@ static int on_record(void *ctx, const void *rec, size_t len)
 		maps_before_stack(s, h, rec);
 	if (s->o->consume(s->o->ctx, rec, len))
 		s->consumer_rc = 1;
-	if (h->type == FL_EV_CALL && (s->nmapped == 0 || s->mapped[s->nmapped - 1] != h->tgid))
+	if (h->type == FL_EV_CALL && (!s->any_mapped || s->last_mapped != h->tgid))
 		emit_maps(s, h->tgid);
 	if (h->type == FL_EV_PROC && s->o->attach_pid) {
 		const struct fl_ev_proc *p = rec;
@@ -857,6 +872,8 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	}
 	tracer_close(s.tracer); /* detaches every probe */
 	free_objects(&s);
+	id_map_clear(&s.mapped);
+	id_map_clear(&s.stale);
 	if (o->tick)
 		o->tick(o->ctx, true);
 out:

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "check/metrics.h"
 #include "cmd/cli.h"
+#include "util/escape.h"
 #include "util/io.h"
 #include "util/json_read.h"
 #include "util/safe_file.h"
@@ -318,7 +319,9 @@ static size_t fail_list(const struct view *v, char *buf, size_t len)
 
 static void text_note(FILE *out, const char *s, int k)
 {
-	fprintf(out, "%snote: %s\n", k ? "" : "\n", s);
+	fprintf(out, "%snote: ", k ? "" : "\n");
+	esc_puts(out, s, ESC_TEXT); /* it may quote the target's command */
+	fputc('\n', out);
 }
 
 static void write_text(FILE *out, const struct view *v)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "analyze/callsites.h"
 #include "analyze/correlator.h"
+#include "util/escape.h"
 
 /* jsonl: one line per resolved event, written as they come. */
 struct corr_sink jsonl_sink(FILE *out);
@@ -58,21 +59,11 @@ int folded_write(struct callsites *cs, enum cs_metric m, FILE *out);
 
 /* Helpers shared by the formats. */
 
-/* s as a JSON string literal, escaped (the summary and the call sites). */
+/* s as a JSON string literal (the summary and the call sites): valid JSON
+ * for any bytes, invalid UTF-8 as \u00XX (util/escape.h, ESC_JSON). */
 static inline void json_string(FILE *out, const char *s)
 {
-	fputc('"', out);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(out, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(out, "\\u%04x", ch);
-		else
-			fputc(ch, out);
-	}
-	fputc('"', out);
+	esc_json_string(out, s);
 }
 const char *fmt_bytes(uint64_t n, char *buf, size_t len); /* "132 KiB", "1.5 MiB" */
 uint64_t run_duration_ns(const struct summary *s, const struct run_info *ri);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include "output/output.h"
 #include "store/buildid_cache.h"
+#include "util/escape.h"
 
 static const char *const section_titles[CS_NMETRIC] = {
 	"Top call sites by memory syscalls",
@@ -35,18 +36,20 @@ static void write_section(struct callsites *cs, FILE *out, enum cs_metric m, int
 		switch (m) {
 		case CS_SYSCALLS:
 			syscall_kinds(&s[i], kinds, sizeof(kinds));
-			fprintf(out, "  %8" PRIu64 "  %-24s  %s\n", v, kinds, s[i].name);
+			fprintf(out, "  %8" PRIu64 "  %-24s  ", v, kinds);
 			break;
 		case CS_FAULTS:
 			snprintf(kinds, sizeof(kinds), "allocated here %" PRIu64 ", touched %" PRIu64,
 				 s[i].count.faults_owned, s[i].count.faults_touched);
-			fprintf(out, "  %8" PRIu64 "  %-32s  %s\n", v, kinds, s[i].name);
+			fprintf(out, "  %8" PRIu64 "  %-32s  ", v, kinds);
 			break;
 		default:
 			snprintf(kinds, sizeof(kinds), "%" PRIu64 " call%s", s[i].count.calls, s[i].count.calls == 1 ? "" : "s");
-			fprintf(out, "  %12" PRIu64 "  %-12s  %s\n", v, kinds, s[i].name);
+			fprintf(out, "  %12" PRIu64 "  %-12s  ", v, kinds);
 			break;
 		}
+		esc_puts(out, s[i].name, ESC_TEXT); /* names from the target's files */
+		fputc('\n', out);
 	}
 	if (n > (size_t)top)
 		fprintf(out, "  ... %zu more call sites (report --format folded --metric %s has them all)\n",

@@ -323,18 +323,24 @@ int text_report_attach(struct text_report *tr, struct correlator *c)
 static void write_header(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)
 {
 	fprintf(out, "command:   ");
-	for (int i = 0; i < ri->argc; i++)
-		fprintf(out, "%s%s", i ? " " : "", ri->argv[i]);
+	for (int i = 0; i < ri->argc; i++) {
+		if (i)
+			fputc(' ', out);
+		esc_puts(out, ri->argv[i], ESC_TEXT); /* the target's bytes: no control sequence gets through */
+	}
 	fprintf(out, "\npid:       %u", ri->pid);
 	if (ri->have_exit && WIFEXITED(ri->exit_status))
 		fprintf(out, "   exit status %d", WEXITSTATUS(ri->exit_status));
 	else if (ri->have_exit)
 		fprintf(out, "   killed by signal %d", WTERMSIG(ri->exit_status));
 	fprintf(out, "   duration %.3f ms\n", run_duration_ns(s, ri) / 1e6);
-	fprintf(out, "allocator: %s", s->kernel_counted ? "(not probed: syscalls and faults only)"
-		: ri->allocator[0] ? ri->allocator : "(unknown)");
-	if (!s->kernel_counted && ri->allocators_more[0])
-		fprintf(out, "; some entry points from %s", ri->allocators_more);
+	fprintf(out, "allocator: ");
+	esc_puts(out, s->kernel_counted ? "(not probed: syscalls and faults only)"
+		 : ri->allocator[0] ? ri->allocator : "(unknown)", ESC_TEXT);
+	if (!s->kernel_counted && ri->allocators_more[0]) {
+		fprintf(out, "; some entry points from ");
+		esc_puts(out, ri->allocators_more, ESC_TEXT);
+	}
 	fputc('\n', out);
 	if (truncated)
 		fprintf(out, "events:    TRUNCATED: the recording was cut short; events lost before the cut: "

@@ -5,7 +5,10 @@
 #ifndef FL_META_H
 #define FL_META_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define FL_REC_META 0x80
 
@@ -29,6 +32,26 @@ enum fl_meta_kind {
 				  as that one's), itself when it has its own */
 };
 
+/* What a reader accepts from a record (a file can hold anything): a record
+ * past one of these is skipped and counted as bad before anything is
+ * allocated from it, so one record cannot make `report` allocate more than
+ * a few times its limit. The recorder keeps its own records within them. */
+#define FL_META_MAX_COMMAND_BYTES (2u << 20)  /* FL_META_COMMAND data (Linux's usual ARG_MAX) */
+#define FL_META_MAX_COMMAND_ARGS  65536u      /* NUL-separated arguments in it */
+#define FL_META_MAX_MAPS_BYTES    (32u << 20) /* FL_META_MAPS text */
+#define FL_META_MAX_MAPS_LINES    262144u     /* lines in it (vm.max_map_count is 65530 by default) */
+#define FL_META_MAX_PATH_BYTES    4096u       /* FL_META_ALLOCATOR, FL_META_BUILD_ID data */
+/* Lines carried over from older maps sets when a process's maps are merged
+ * (callsites.c), over the whole report: past it each set is its record's
+ * own lines, so merging costs at most this much beyond the input's size. */
+#define FL_MAPS_MERGE_BUDGET_LINES (1u << 20)
+/* The stack bytes an FL_EV_STACK record may carry (--stack-size is at most 16384). */
+#define FL_MAX_STACK_BYTES        65536u
+/* The stack copies the correlator holds at once, waiting for their records
+ * (each thread's next event and call, its last whole stack, the pending
+ * events' stacks): 8 KiB stacks of some 10000 threads at a time. */
+#define FL_MAX_HELD_STACK_BYTES   (256ull << 20)
+
 struct fl_meta {
 	uint8_t type; /* FL_REC_META */
 	uint8_t kind; /* enum fl_meta_kind */
@@ -37,5 +60,18 @@ struct fl_meta {
 	uint64_t value;
 	/* followed by data bytes, up to the record's length */
 };
+
+/* Is maps text within FL_META_MAX_MAPS_BYTES and FL_META_MAX_MAPS_LINES? */
+static inline bool fl_meta_maps_ok(const char *text, size_t len)
+{
+	size_t lines = 0;
+
+	if (len > FL_META_MAX_MAPS_BYTES)
+		return false;
+	for (const char *p = text, *end = text + len; p < end && (p = memchr(p, '\n', end - p)); p++)
+		if (++lines > FL_META_MAX_MAPS_LINES)
+			return false;
+	return true;
+}
 
 #endif

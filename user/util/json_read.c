@@ -3,7 +3,10 @@
  * JSON_HARD_MAX_DEPTH), input by the size limit; every error frees what was
  * built and says where, by line and column. Strings may hold any byte >= 0x20
  * (faultline's own JSON copies argv bytes as they are), escapes are decoded
- * to UTF-8, and a \u surrogate must come in a proper pair. */
+ * to UTF-8, and a \u surrogate must come in a proper pair. An object that
+ * names a member twice is rejected (the duplicate's line and column are
+ * given): readers differ on which value counts, so a summary with
+ * "lost_events" twice must not pass `check` with one and jq with the other. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "util/escape.h"
 #include "util/io.h"
 #include "util/json_read.h"
 
@@ -358,12 +362,56 @@ static struct json_value *grow(struct parser *p, struct json_value *c, size_t *c
 	return &c->items[c->n];
 }
 
+/* Duplicate keys of an object: its members' indexes sorted by key, then by
+ * place, so equal keys sit side by side. */
+static int cmp_key(const void *a, const void *b, void *items)
+{
+	const struct json_value *x = (const struct json_value *)items + *(const size_t *)a;
+	const struct json_value *y = (const struct json_value *)items + *(const size_t *)b;
+	size_t n = x->key_len < y->key_len ? x->key_len : y->key_len;
+	int r = memcmp(x->key, y->key, n);
+
+	if (r)
+		return r;
+	if (x->key_len != y->key_len)
+		return x->key_len < y->key_len ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Fails at the first repeated key of obj (its members' key offsets in
+ * kpos), in O(n log n). */
+static bool check_unique_keys(struct parser *p, const struct json_value *obj, const size_t *kpos)
+{
+	size_t *order, dup = SIZE_MAX;
+	char shown[96];
+
+	if (obj->n < 2)
+		return true;
+	if (!(order = malloc(obj->n * sizeof(*order))))
+		return fail(p, "out of memory");
+	for (size_t i = 0; i < obj->n; i++)
+		order[i] = i;
+	qsort_r(order, obj->n, sizeof(*order), cmp_key, obj->items);
+	for (size_t i = 1; i < obj->n; i++) {
+		const struct json_value *x = &obj->items[order[i - 1]], *y = &obj->items[order[i]];
+
+		if (x->key_len == y->key_len && !memcmp(x->key, y->key, x->key_len) &&
+		    (dup == SIZE_MAX || order[i] < dup))
+			dup = order[i]; /* the earliest second occurrence in the text */
+	}
+	free(order);
+	if (dup == SIZE_MAX)
+		return true;
+	p->pos = kpos[dup];
+	return fail(p, "duplicate key \"%s\" in an object", esc_str(shown, sizeof(shown), obj->items[dup].key, ESC_TEXT));
+}
+
 /* An array or object at p->pos (on '[' or '{'). */
 static bool parse_container(struct parser *p, struct json_value *out, unsigned depth)
 {
 	bool object = p->s[p->pos] == '{';
 	char close = object ? '}' : ']';
-	size_t cap = 0;
+	size_t cap = 0, *kpos = NULL, kcap = 0;
 
 	if (depth >= p->max_depth)
 		return fail(p, "nested deeper than %u levels", p->max_depth);
@@ -386,6 +434,16 @@ static bool parse_container(struct parser *p, struct json_value *out, unsigned d
 					 : "expected a string as object key");
 				goto bad;
 			}
+			if (out->n == kcap) {
+				size_t *nk = realloc(kpos, (kcap = kcap ? kcap * 2 : 8) * sizeof(*nk));
+
+				if (!nk) {
+					fail(p, "out of memory");
+					goto bad;
+				}
+				kpos = nk;
+			}
+			kpos[out->n] = p->pos;
 			if (!parse_string(p, &el->key, &el->key_len))
 				goto bad;
 			skip_ws(p);
@@ -408,6 +466,9 @@ static bool parse_container(struct parser *p, struct json_value *out, unsigned d
 		}
 		if (p->s[p->pos] == close) {
 			p->pos++;
+			if (object && !check_unique_keys(p, out, kpos))
+				goto bad;
+			free(kpos);
 			return true;
 		}
 		if (p->s[p->pos] != ',') {
@@ -417,6 +478,7 @@ static bool parse_container(struct parser *p, struct json_value *out, unsigned d
 		p->pos++;
 	}
 bad:
+	free(kpos);
 	free_contents(out);
 	out->type = JSON_NULL;
 	return false;

@@ -1,0 +1,57 @@
+/* fuzz_replay.h - the replay the trace-file harnesses share: what `report`
+ * does with a file (reader, call-site table, correlator, every writer), its
+ * output thrown away. */
+#ifndef FL_FUZZ_REPLAY_H
+#define FL_FUZZ_REPLAY_H
+
+#include <stdbool.h>
+#include "analyze/callsites.h"
+#include "analyze/correlator.h"
+#include "faultline.h"
+#include "output/output.h"
+#include "store/meta.h"
+#include "store/tracefile.h"
+#include "fuzz_util.h"
+
+static inline void fuzz_replay(const char *path, bool read_ahead)
+{
+	char err[512];
+	uint32_t abi;
+	struct tf_reader *r = tf_reader_open(path, &abi, err, sizeof(err));
+	struct callsites *cs = callsites_new();
+	struct correlator *c = corr_new(16);
+	struct text_report *tr = text_report_new(50);
+	struct corr_sink js = jsonl_sink(fuzz_sink());
+	enum tf_status st = TF_END;
+	const void *rec;
+	uint32_t len;
+
+	/* no separate debug files: reading libc's from /usr/lib/debug for every
+	 * input would make each run take a third of a second */
+	if (!cs || !c || !tr || callsites_set_debug_dir(cs, "/nonexistent-fuzz-debug-dir") ||
+	    callsites_attach(cs, c) || text_report_attach(tr, c))
+		abort();
+	corr_add_sink(c, &js);
+	if (r) {
+		if (read_ahead)
+			tf_reader_read_ahead(r);
+		while ((st = tf_reader_next(r, &rec, &len)) == TF_RECORD) {
+			if (len >= sizeof(struct fl_meta) && ((const uint8_t *)rec)[0] == FL_REC_META)
+				callsites_meta(cs, rec, len);
+			corr_feed(c, rec, len);
+		}
+		tf_reader_error(r);
+		tf_reader_close(r);
+	}
+	corr_finish(c);
+	summary_write_json(fuzz_sink(), corr_summary(c), corr_run_info(c), st == TF_TRUNCATED);
+	text_report_write(tr, fuzz_sink(), corr_summary(c), corr_run_info(c), st == TF_TRUNCATED);
+	callsites_write_text(cs, fuzz_sink());
+	callsites_write_json(cs, fuzz_sink());
+	callsites_write_folded(cs, CS_SYSCALLS, fuzz_sink());
+	text_report_free(tr);
+	callsites_free(cs);
+	corr_free(c);
+}
+
+#endif
