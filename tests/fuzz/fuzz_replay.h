@@ -46,9 +46,9 @@ static inline void fuzz_replay(const char *path, bool read_ahead)
 	corr_finish(c);
 	summary_write_json(fuzz_sink(), corr_summary(c), corr_run_info(c), st == TF_TRUNCATED);
 	text_report_write(tr, fuzz_sink(), corr_summary(c), corr_run_info(c), st == TF_TRUNCATED);
-	callsites_write_text(cs, fuzz_sink());
-	callsites_write_json(cs, fuzz_sink());
-	callsites_write_folded(cs, CS_SYSCALLS, fuzz_sink());
+	sites_write_text(cs, fuzz_sink());
+	sites_write_json(cs, fuzz_sink());
+	folded_write(cs, CS_SYSCALLS, fuzz_sink());
 	text_report_free(tr);
 	callsites_free(cs);
 	corr_free(c);
