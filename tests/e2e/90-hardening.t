@@ -197,9 +197,12 @@ timeout 60 "$FAULTLINE" record -q -o s2.data --user nobody -- /bin/sh -c 'cat /p
 is "$(uid_of s2.out)" $U "--user nobody: the command runs as nobody"
 SUDO_UID=$U timeout 60 "$FAULTLINE" record -q -o s3.data --user root -- /bin/sh -c 'cat /proc/self/status' >s3.out
 is "$(uid_of s3.out)" 0 "--user root: root, when asked"
-SUDO_UID=$U SUDO_GID=$U timeout 60 "$FAULTLINE" record -q --stacks -o s4.data -- "$EXAMPLES/churn" >/dev/null
+# the program in a folder the user may enter (the checkout may be under root's 0700 home)
+ud=$(mktemp -d /tmp/faultline-user.XXXXXX) && chmod 755 "$ud" && cp "$EXAMPLES/churn" "$ud/"
+SUDO_UID=$U SUDO_GID=$U timeout 60 "$FAULTLINE" record -q --stacks -o s4.data -- "$ud/churn" >/dev/null
 rc=$?
 "$FAULTLINE" report s4.data >s4.rep 2>&1
 is "$rc/$?" 0/0 "SUDO_UID: a recording with --stacks of the user's command is whole"
+rm -rf "$ud"
 
 done_testing
