@@ -48,7 +48,7 @@ all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
 # (binutils), the reference tools the tests compare against.
 BUILD_PKGS := make gcc libc6-dev clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
               systemtap-sdt-dev pkg-config
-TEST_PKGS  := libcmocka-dev strace linux-perf bpftrace heaptrack sqlite3 python3 perl procps gzip tar \
+TEST_PKGS  := libcmocka-dev libclang-rt-14-dev strace linux-perf bpftrace heaptrack sqlite3 python3 perl procps gzip tar \
               coreutils util-linux bc time xz-utils binutils libc6-dbg git
 # install-missing STAMP PKG...: apt-get installs the packages dpkg does not
 # have; a bpftool that already runs (Ubuntu's comes with linux-tools) counts.
