@@ -16,6 +16,7 @@
 # initramfs: the guest needs no disk, no modules and no network. The guest's
 # /init runs the checks, prints them on the serial console and powers off.
 # VM_TIMEOUT (seconds, default 1500) bounds the guest; VM_MEM (default 4G);
+# VM_LOGLEVEL (default 3) is the guest kernel's console loglevel (7: soft-lockup stacks);
 # VM_CMD runs another command in the guest; VM_KEEP_CONSOLE=FILE keeps the
 # guest's console.
 set -uo pipefail
@@ -114,7 +115,7 @@ t0=$(date +%s)
 timeout "$TIMEOUT" qemu-system-x86_64 -machine q35 -accel tcg -cpu max -smp 2 -m "${VM_MEM:-4G}" \
 	-nographic -no-reboot -serial stdio -monitor none -display none -nic none \
 	-kernel "$VMLINUZ" -initrd "$WORK/initrd" \
-	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=3 mitigations=off" \
+	-append "console=ttyS0 rdinit=/init panic=-1 loglevel=${VM_LOGLEVEL:-3} mitigations=off" \
 	</dev/null >"$WORK/console" 2>&1 &
 QEMU=$!
 wait $QEMU
