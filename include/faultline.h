@@ -66,6 +66,16 @@ enum fl_ev_type {
 				 its entry (operator delete calling free), not inside one that
 				 returns */
 
+/* The BPF attach cookie of an entry program's uprobe: 0, the table's C
+ * arguments are in their ABI registers (fl_funcs.h's A0..A2); else
+ * FL_ARGMAP_ON and, for each slot a0..a2, the x86 register number + 1
+ * (0 rax .. 7 rdi, 8 r8 .. 15 r15; 0 in the field: the slot is 0) that holds
+ * it where the probe sits (a probe placed past register moves: placement.c). */
+#define FL_ARGMAP_ON (1u << 15)
+#define FL_ARGMAP_BITS 5
+#define FL_ARGMAP_MASK 0x1fu
+#define FL_ARGMAP_SLOT(slot, reg) ((unsigned)((reg) + 1) << ((slot) * FL_ARGMAP_BITS))
+
 struct fl_hdr {
 	__u8 type;   /* enum fl_ev_type */
 	__u8 func;   /* FL_EV_CALL: enum fl_func; others: func of the call in flight or FL_FUNC_NONE */
