@@ -545,8 +545,12 @@ static __always_inline int free_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 	if (!ts)
 		return 0;
 	nested = ts->depth > 0;
-	/* operator delete calling (or jumping to) free: inside the outer one */
-	in_free = !nested && ts->free_open && free_in_flight(ts, sp);
+	/* operator delete calling (or jumping to) free: inside the outer one. The
+	 * same entry point again at the same stack pointer is the next call of a
+	 * loop (free(p[i])), the last one having returned: a free-like call does
+	 * not jump to itself. */
+	in_free = !nested && ts->free_open && !(sp == ts->free_sp && func == ts->free_func) &&
+		  free_in_flight(ts, sp);
 	if (!nested && !in_free) {
 		ts->free_open = 1;
 		ts->free_func = func;
@@ -741,6 +745,23 @@ int BPF_USDT(ra_block_mremap, __u64 old, __u64 p, __u64 map, __u64 len, __u64 ne
 
 /* ---- memory syscalls ---------------------------------------------------- */
 
+/* Is the current thread one an allocator started for itself (by its name)? */
+static __always_inline bool allocator_thread(void)
+{
+	const char want[16] = FL_ALLOC_THREAD_NAME;
+	char comm[16];
+
+	if (bpf_get_current_comm(comm, sizeof(comm)))
+		return false;
+	for (int i = 0; i < 16; i++) {
+		if (comm[i] != want[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
 /* The raw syscall tracepoints (tp_btf): one program for every syscall, no
  * tracefs and no per-syscall perf event; x86-64 syscall numbers. */
 #define NR_MMAP 9
@@ -813,6 +834,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	tag_of(ts, regs, &func, &flags);
+	if (!(flags & FL_F_IN_CALL) && allocator_thread())
+		flags |= FL_F_ALLOC_THREAD;
 	if (stack_mode)
 		emit_stack_of(ts, FL_STACK_FOR_EVENT, func, flags, regs);
 	e = reserve(sizeof(*e));
