@@ -35,6 +35,9 @@ struct pending {
 	uint32_t open_tgid, open_syscalls;
 	uint8_t open_func;
 	uint64_t open_seq, open_released;
+	/* frees of unknown pointers since its last other call: at a thread's
+	 * exit, its cache given back (glibc's tcache_thread_shutdown) */
+	uint64_t trailing_unknown;
 };
 
 struct correlator {
@@ -409,6 +412,9 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 	uint32_t caller = in_call && e->h.func < FL_NFUNC ? fl_func_call(e->h.func) : FL_CALLER_NONE;
 	struct footprint before;
 
+	if (!in_call && (e->h.flags & FL_F_ALLOC_THREAD))
+		caller = FL_CALLER_BACKGROUND;
+
 	if (e->sys >= FL_NSYS) {
 		c->bad_records++;
 		return;
@@ -500,6 +506,14 @@ static void check_family(struct correlator *c, const struct alloc_block *b, cons
 	it->mismatched = true;
 }
 
+/* Keeps the thread's count of frees of unknown pointers since its last other call. */
+static void count_trailing_unknown(struct correlator *c, const struct fl_ev_call *e, bool unknown)
+{
+	struct pending *t = thread_get(c, e->h.tid);
+
+	t->trailing_unknown = unknown ? t->trailing_unknown + 1 : 0;
+}
+
 /* rel: call_released_ptr(e). */
 static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p, const struct fl_ev_call *e,
 				      uint64_t rel, uint64_t seq, struct corr_item *it)
@@ -515,6 +529,7 @@ static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
 		else
 			check_family(c, b, e, it);
 	}
+	count_trailing_unknown(c, e, rel && !b);
 	if (fl_is_free(e->h.func)) {
 		if (!e->a2)
 			c->sum.frees_null++;
@@ -711,6 +726,13 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 
 		close_open_call(c, t);
 		flush_orphans(c, t);
+		/* a thread (not the process) ending with frees of unknown pointers:
+		 * its allocator's cache given back, not the program's frees */
+		if (e->h.tid != e->h.tgid && t->trailing_unknown <= c->sum.frees_unknown) {
+			c->sum.frees_unknown -= t->trailing_unknown;
+			c->sum.frees_thread_cache += t->trailing_unknown;
+		}
+		t->trailing_unknown = 0;
 		/* its waiting stacks go with it (a tid reused later starts afresh) */
 		stack_free(c, t->event_stack);
 		stack_free(c, t->call_stack);

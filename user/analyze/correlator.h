@@ -17,6 +17,10 @@ enum fl_owner { FL_OWNER_ALLOCATION = 0, FL_OWNER_ALLOCATOR = 1, FL_OWNER_OTHER 
 extern const char *const fl_owner_names[FL_NOWNER];
 
 #define FL_CALLER_NONE FL_NCALLS /* syscalls_by_caller row for "outside any call" */
+/* its row for syscalls outside any call made by the allocator on its own (its
+ * background threads, or a --stacks stack whose caller is in the allocator) */
+#define FL_CALLER_BACKGROUND (FL_NCALLS + 1)
+#define FL_NCALLERS (FL_NCALLS + 2)
 
 struct summary {
 	uint64_t calls[FL_NCALLS];           /* by the name calls are reported under (fl_funcs.h) */
@@ -24,7 +28,7 @@ struct summary {
 	uint64_t calls_nested_by[FL_NCALLS]; /* of calls[]: made inside another allocator call */
 	uint64_t calls_with_syscall[FL_NCALLS];
 	uint64_t syscalls[FL_NSYS];
-	uint64_t by_caller[FL_NCALLS + 1][FL_NSYS];
+	uint64_t by_caller[FL_NCALLERS][FL_NSYS];
 	uint64_t faults_total, faults_user, faults_kernel;
 	uint64_t faults_owner[FL_NOWNER];
 	uint64_t first_touch, first_touch_owner[FL_NOWNER];
@@ -33,6 +37,10 @@ struct summary {
 	uint64_t cur_live, cur_heap, cur_mmap;
 	uint64_t peak_unused;   /* most heap+mapping bytes held by the allocator but in no live block */
 	uint64_t frees_null, frees_unknown, frees_kept, frees_returned;
+	/* frees of unknown pointers that were a thread's last calls before it
+	 * exited (not the main thread): glibc's tcache_thread_shutdown giving back
+	 * its per-thread cache, blocks the program had freed already */
+	uint64_t frees_thread_cache;
 	/* blocks freed by another family's free: [allocating family][freeing family] */
 	uint64_t mismatched[FL_NFAMILY][FL_NFAMILY];
 	uint64_t orphan_events; /* tagged with a call whose return was never seen */

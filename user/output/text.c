@@ -426,22 +426,38 @@ static void write_calls(FILE *out, const struct summary *s, const struct run_inf
 		fprintf(out, "  free: %" PRIu64 " gave memory back with a syscall, %" PRIu64
 			" kept it in the process (no syscall), %" PRIu64 " free(NULL), %" PRIu64 " unknown pointer\n",
 			s->frees_returned, s->frees_kept, s->frees_null, s->frees_unknown);
+	if (s->frees_thread_cache)
+		fprintf(out, "  free: %" PRIu64 " at thread exit gave back the allocator's per-thread cache "
+			"(glibc's tcache_thread_shutdown: blocks the program had freed already)\n", s->frees_thread_cache);
+}
+
+/* Syscalls counted in caller row f. */
+static uint64_t syscalls_by(const struct summary *s, int f)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < FL_NSYS; k++)
+		n += s->by_caller[f][k];
+	return n;
 }
 
 static void write_syscalls(FILE *out, const struct summary *s)
 {
 	fprintf(out, "\nMemory syscalls      total");
-	for (int f = 0; f <= FL_NCALLS; f++)
-		if (f == FL_CALLER_NONE || s->calls[f])
-			fprintf(out, " %9s", f < FL_NCALLS ? fl_call_names[f] : "outside");
+	for (int f = 0; f < FL_NCALLERS; f++)
+		if (f == FL_CALLER_NONE || (f < FL_NCALLS ? s->calls[f] : syscalls_by(s, f)))
+			fprintf(out, " %9s", f < FL_NCALLS ? fl_call_names[f] : f == FL_CALLER_NONE ? "outside" : "alloc-bg");
 	fputc('\n', out);
 	for (int k = 0; k < FL_NSYS; k++) {
 		fprintf(out, "  %-14s %9" PRIu64, fl_sys_names[k], s->syscalls[k]);
-		for (int f = 0; f <= FL_NCALLS; f++)
-			if (f == FL_CALLER_NONE || s->calls[f])
+		for (int f = 0; f < FL_NCALLERS; f++)
+			if (f == FL_CALLER_NONE || (f < FL_NCALLS ? s->calls[f] : syscalls_by(s, f)))
 				fprintf(out, " %9" PRIu64, s->by_caller[f][k]);
 		fputc('\n', out);
 	}
+	if (syscalls_by(s, FL_CALLER_BACKGROUND))
+		fprintf(out, "  alloc-bg: made outside any call by a thread the allocator runs for itself "
+			"(jemalloc's background_thread); other allocator-made syscalls outside calls count as outside\n");
 }
 
 static void write_faults(FILE *out, const struct summary *s)
