@@ -57,6 +57,8 @@ struct correlator {
 	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
 	unsigned fam_mask[FL_NFUNC];   /* families_of each entry point, from the FL_META_PROBES seen */
 	struct alloc_block *resized;   /* a block resized in place, as it was (corr_item.released) */
+	void (*meta_sink)(void *ctx, const void *rec, size_t len);
+	void *meta_ctx;
 };
 
 static unsigned families_of(const struct correlator *c, unsigned func);
@@ -118,6 +120,12 @@ void corr_add_sink(struct correlator *c, const struct corr_sink *s)
 {
 	if (c->nsinks < MAX_SINKS)
 		c->sinks[c->nsinks++] = *s;
+}
+
+void corr_add_meta_sink(struct correlator *c, void (*fn)(void *ctx, const void *rec, size_t len), void *ctx)
+{
+	c->meta_sink = fn;
+	c->meta_ctx = ctx;
 }
 
 int corr_reserve_block_data(struct correlator *c, size_t bytes)
@@ -923,9 +931,8 @@ int corr_feed(struct correlator *c, const void *rec, size_t len)
 
 	if (len >= sizeof(struct fl_meta) && ((const uint8_t *)rec)[0] == FL_REC_META) {
 		on_meta(c, rec, len);
-		for (int i = 0; i < c->nsinks; i++)
-			if (c->sinks[i].meta)
-				c->sinks[i].meta(c->sinks[i].ctx, rec, len);
+		if (c->meta_sink)
+			c->meta_sink(c->meta_ctx, rec, len);
 		return 0;
 	}
 	if (len >= sizeof(struct fl_ev_stack) && h->type == FL_EV_STACK) {

@@ -95,12 +95,9 @@ struct corr_item {
 	const struct fl_ev_stack *stack;
 };
 
-struct fl_meta;
 struct corr_sink {
 	void (*item)(void *ctx, const struct corr_item *it);
 	void *ctx;
-	/* optional: every meta record (store/meta.h), as fed */
-	void (*meta)(void *ctx, const struct fl_meta *m, size_t len);
 };
 
 struct correlator;
@@ -109,6 +106,8 @@ struct correlator;
 struct correlator *corr_new(uint64_t header_bytes);
 void corr_free(struct correlator *c);
 void corr_add_sink(struct correlator *c, const struct corr_sink *s);
+/* A sink of the meta records (store/meta.h), handed on as fed. */
+void corr_add_meta_sink(struct correlator *c, void (*fn)(void *ctx, const void *rec, size_t len), void *ctx);
 /* A sink's own bytes in every live block (zeroed when the block is made):
  * returns their offset for corr_block_data, or -1 once events were fed. A
  * sink that remembers something per block keeps it there, not in a field of
