@@ -213,8 +213,8 @@ static void on_call(struct analyses *a, const struct corr_item *it)
 {
 	const struct fl_ev_call *e = (const struct fl_ev_call *)it->rec;
 
-	if ((e->h.flags & FL_F_NESTED) || e->h.func >= FL_NFUNC)
-		return; /* applied by the outer call's record */
+	if (it->call_seq || e->h.func >= FL_NFUNC)
+		return; /* nested in another call, which the index follows */
 	proc_of(a, e->h.tgid, it->proc);
 	a->cur_seq = it->seq;
 	a->cur_block = NULL;

@@ -889,6 +889,19 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 	}
 }
 
+/* A free-like call the kernel saw "inside" the open free that is its
+ * sibling: free(p[i]) in a loop enters at the same stack pointer with the
+ * same return address, which is what a free still in flight looks like. A
+ * call nested for real in a free (delete tail-calling free) releases the
+ * same pointer; a sibling, another one. */
+static bool free_sibling(const struct pending *t, const struct fl_hdr *h)
+{
+	const struct fl_ev_call *e = (const struct fl_ev_call *)h;
+
+	return (h->flags & FL_F_AT_ENTRY) && h->func < FL_NFUNC && fl_is_free(h->func) && e->a2 &&
+	       t->open_released && e->a2 != t->open_released;
+}
+
 /* Where an event goes: an outer call resolves with the events that waited
  * for it; an event tagged with the thread's open entry-only call resolves at
  * once; other tagged events and nested calls wait for their call's record;
@@ -896,6 +909,7 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 static void dispatch_event(struct correlator *c, struct pending *t, const struct fl_hdr *h, size_t len)
 {
 	bool is_call = h->type == FL_EV_CALL, nested = h->flags & FL_F_NESTED;
+	bool sibling = t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0 && free_sibling(t, h);
 	struct fl_ev_stack *stack = take_stack(t, h);
 
 	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == t->open_func && t->n == 0) {
@@ -904,12 +918,14 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 		stack_free(c, stack);
 		return;
 	}
-	if (t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0) {
+	if (t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0 && !sibling) {
 		resolve_nested_call(c, (const struct fl_ev_call *)h, t->open_seq); /* inside the open call */
 		stack_free(c, stack);
 		return;
 	}
 	close_open_call(c, t);
+	if (sibling)
+		nested = false; /* free(p[i]) in a loop: a call of its own */
 	if (is_call ? nested : (h->flags & FL_F_IN_CALL)) {
 		pending_push(t, h, len, stack); /* the stack is the list's now */
 		return;
