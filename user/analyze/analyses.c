@@ -238,24 +238,24 @@ static void resident_changed(struct analyses *a, struct ha_proc *hp, uint64_t al
 
 static void model_syscall(struct resident *r, const struct fl_ev_syscall *e, const struct corr_item *it)
 {
-	uint64_t ret = (uint64_t)e->ret, a0 = e->args[0];
+	uint64_t ret = (uint64_t)e->ret, a0 = e->args[0], ts = e->h.ts;
 
 	if (e->sys == FL_SYS_BRK) {
 		if (it->heap_new < it->heap_old)
-			resident_drop(r, it->heap_new, it->heap_old);
+			resident_drop(r, it->heap_new, it->heap_old, ts);
 		return;
 	}
 	if (fl_syscall_failed(e->ret))
 		return;
 	switch (e->sys) {
-	case FL_SYS_MMAP: resident_drop(r, ret, ret + fl_page_up(e->args[1])); break;
-	case FL_SYS_MUNMAP: resident_drop(r, a0, a0 + fl_page_up(e->args[1])); break;
-	case FL_SYS_MREMAP: resident_move(r, a0, fl_page_up(e->args[1]), ret, fl_page_up(e->args[2])); break;
+	case FL_SYS_MMAP: resident_drop(r, ret, ret + fl_page_up(e->args[1]), ts); break;
+	case FL_SYS_MUNMAP: resident_drop(r, a0, a0 + fl_page_up(e->args[1]), ts); break;
+	case FL_SYS_MREMAP: resident_move(r, a0, fl_page_up(e->args[1]), ret, fl_page_up(e->args[2]), ts); break;
 	case FL_SYS_MADVISE:
 		if (e->args[2] == MADV_DONTNEED || e->args[2] == MADV_REMOVE)
-			resident_drop(r, a0, a0 + fl_page_up(e->args[1]));
+			resident_drop(r, a0, a0 + fl_page_up(e->args[1]), ts);
 		else if (e->args[2] == MADV_FREE)
-			resident_mark_freeable(r, a0, a0 + fl_page_up(e->args[1]));
+			resident_mark_freeable(r, a0, a0 + fl_page_up(e->args[1]), ts);
 		break;
 	}
 }
@@ -302,7 +302,7 @@ static void on_fault(struct analyses *a, const struct corr_item *it)
 		a->r.sizes[hs_size_class(it->block->size)].first_touches++;
 	hp = proc_of(a, e->h.tgid, it->proc);
 	before = hp->res.pages_allocator;
-	if (!resident_touch(&hp->res, e->addr, it->owner != FL_OWNER_OTHER ? RES_ALLOCATOR : 0) &&
+	if (!resident_touch(&hp->res, e->addr, it->owner != FL_OWNER_OTHER ? RES_ALLOCATOR : 0, e->h.ts) &&
 	    hp->res.n * 2 > hp->res.cap)
 		a->r.model_lost++;
 	resident_changed(a, hp, before);

@@ -26,29 +26,32 @@ static void count(struct resident *r, uint64_t slot, int sign)
 		r->pages_freeable += sign;
 }
 
-static void insert_slot(struct resident *r, uint64_t v)
+static void insert_slot(struct resident *r, uint64_t v, uint64_t ts)
 {
 	size_t i = slot_of(r, v & PAGE_MASK);
 
 	while (r->slots[i])
 		i = (i + 1) & (r->cap - 1);
 	r->slots[i] = v;
+	r->touched[i] = ts;
 }
 
 static bool grow(struct resident *r)
 {
 	struct resident old = *r;
 	size_t cap = r->cap ? r->cap * 2 : 1024;
-	uint64_t *s = calloc(cap, sizeof(*s));
+	uint64_t *s = calloc(cap, sizeof(*s)), *t = calloc(cap, sizeof(*t));
 
-	if (!s)
-		return false;
+	if (!s || !t)
+		return free(s), free(t), false;
 	r->slots = s;
+	r->touched = t;
 	r->cap = cap;
 	for (size_t i = 0; i < old.cap; i++)
 		if (old.slots[i])
-			insert_slot(r, old.slots[i]);
+			insert_slot(r, old.slots[i], old.touched[i]);
 	free(old.slots);
+	free(old.touched);
 	return true;
 }
 
@@ -65,7 +68,7 @@ static size_t find(const struct resident *r, uint64_t page)
 	return SIZE_MAX;
 }
 
-bool resident_touch(struct resident *r, uint64_t addr, unsigned flags)
+bool resident_touch(struct resident *r, uint64_t addr, unsigned flags, uint64_t ts)
 {
 	uint64_t page = addr / RES_PAGE;
 	size_t i = find(r, page);
@@ -81,7 +84,7 @@ bool resident_touch(struct resident *r, uint64_t addr, unsigned flags)
 	}
 	if ((r->n + 1) * 2 > r->cap && !grow(r))
 		return false;
-	insert_slot(r, key_of(page) | (uint64_t)flags << FLAG_SHIFT);
+	insert_slot(r, key_of(page) | (uint64_t)flags << FLAG_SHIFT, ts);
 	count(r, key_of(page) | (uint64_t)flags << FLAG_SHIFT, 1);
 	return true;
 }
@@ -103,6 +106,7 @@ static void remove_slot(struct resident *r, size_t i)
 		/* j's entry may move to i when i lies cyclically in [home, j) */
 		if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
 			r->slots[i] = r->slots[j];
+			r->touched[i] = r->touched[j];
 			r->slots[j] = 0;
 			i = j;
 		}
@@ -112,7 +116,7 @@ static void remove_slot(struct resident *r, size_t i)
 /* Calls fn on every slot holding a page of [start, end): page by page when
  * the range is smaller than the table, else over the table. fn may remove
  * the slot it is given (then the scan looks at that slot again). */
-static void for_range(struct resident *r, uint64_t start, uint64_t end,
+static void for_range(struct resident *r, uint64_t start, uint64_t end, uint64_t ts,
 		      void (*fn)(struct resident *r, size_t slot, void *arg), void *arg)
 {
 	uint64_t first = start / RES_PAGE, last = (end + RES_PAGE - 1) / RES_PAGE;
@@ -123,7 +127,7 @@ static void for_range(struct resident *r, uint64_t start, uint64_t end,
 		for (uint64_t p = first; p < last; p++) {
 			size_t i = find(r, p);
 
-			if (i != SIZE_MAX)
+			if (i != SIZE_MAX && r->touched[i] <= ts)
 				fn(r, i, arg);
 		}
 		return;
@@ -131,7 +135,8 @@ static void for_range(struct resident *r, uint64_t start, uint64_t end,
 	for (size_t i = 0; i < r->cap; i++) {
 		uint64_t v;
 
-		while ((v = r->slots[i]) && (v & PAGE_MASK) - 1 >= first && (v & PAGE_MASK) - 1 < last) {
+		while ((v = r->slots[i]) && (v & PAGE_MASK) - 1 >= first && (v & PAGE_MASK) - 1 < last &&
+		       r->touched[i] <= ts) {
 			fn(r, i, arg);
 			if (r->slots[i] == v)
 				break; /* fn kept it */
@@ -145,9 +150,9 @@ static void drop_one(struct resident *r, size_t i, void *arg)
 	remove_slot(r, i);
 }
 
-void resident_drop(struct resident *r, uint64_t start, uint64_t end)
+void resident_drop(struct resident *r, uint64_t start, uint64_t end, uint64_t ts)
 {
-	for_range(r, start, end, drop_one, NULL);
+	for_range(r, start, end, ts, drop_one, NULL);
 }
 
 static void freeable_one(struct resident *r, size_t i, void *arg)
@@ -158,13 +163,14 @@ static void freeable_one(struct resident *r, size_t i, void *arg)
 	count(r, r->slots[i], 1);
 }
 
-void resident_mark_freeable(struct resident *r, uint64_t start, uint64_t end)
+void resident_mark_freeable(struct resident *r, uint64_t start, uint64_t end, uint64_t ts)
 {
-	for_range(r, start, end, freeable_one, NULL);
+	for_range(r, start, end, ts, freeable_one, NULL);
 }
 
 struct move {
 	uint64_t *pages; /* (page + 1) | flags, taken out of the set */
+	uint64_t *ts;    /* their first touches */
 	size_t n, cap;
 };
 
@@ -174,35 +180,40 @@ static void take_one(struct resident *r, size_t i, void *arg)
 
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 64;
-		uint64_t *p = realloc(m->pages, cap * sizeof(*p));
+		uint64_t *p = realloc(m->pages, cap * sizeof(*p)), *t;
 
 		if (!p)
 			return; /* out of memory: the page stays where it was */
 		m->pages = p;
+		if (!(t = realloc(m->ts, cap * sizeof(*t))))
+			return;
+		m->ts = t;
 		m->cap = cap;
 	}
+	m->ts[m->n] = r->touched[i];
 	m->pages[m->n++] = r->slots[i];
 	remove_slot(r, i);
 }
 
-void resident_move(struct resident *r, uint64_t old, uint64_t old_len, uint64_t new, uint64_t new_len)
+void resident_move(struct resident *r, uint64_t old, uint64_t old_len, uint64_t new, uint64_t new_len, uint64_t ts)
 {
 	struct move m = { 0 };
 
 	if (old == new) {
 		if (new_len < old_len)
-			resident_drop(r, old + new_len, old + old_len);
+			resident_drop(r, old + new_len, old + old_len, ts);
 		return;
 	}
-	for_range(r, old, old + old_len, take_one, &m);
-	resident_drop(r, new, new + new_len); /* nothing was there: mremap maps it fresh */
+	for_range(r, old, old + old_len, ts, take_one, &m);
+	resident_drop(r, new, new + new_len, ts); /* nothing was there: mremap maps it fresh */
 	for (size_t k = 0; k < m.n; k++) {
 		uint64_t page = (m.pages[k] & PAGE_MASK) - 1, off = page * RES_PAGE - old;
 
 		if (off < new_len)
-			resident_touch(r, new + off, (unsigned)(m.pages[k] >> FLAG_SHIFT));
+			resident_touch(r, new + off, (unsigned)(m.pages[k] >> FLAG_SHIFT), m.ts[k]);
 	}
 	free(m.pages);
+	free(m.ts);
 }
 
 struct tally {
@@ -221,7 +232,7 @@ uint64_t resident_count(const struct resident *r, uint64_t start, uint64_t end, 
 {
 	struct tally t = { 0, 0 };
 
-	for_range((struct resident *)r, start, end, tally_one, &t);
+	for_range((struct resident *)r, start, end, UINT64_MAX, tally_one, &t);
 	if (allocator)
 		*allocator = t.allocator * RES_PAGE;
 	return t.all * RES_PAGE;
@@ -230,5 +241,6 @@ uint64_t resident_count(const struct resident *r, uint64_t start, uint64_t end, 
 void resident_clear(struct resident *r)
 {
 	free(r->slots);
+	free(r->touched);
 	memset(r, 0, sizeof(*r));
 }
