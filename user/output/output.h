@@ -39,6 +39,9 @@ void text_call_signature(FILE *out, const struct fl_ev_call *e);
 /* Appends "  brk +132 KiB heap ..." for a syscall item to buf. */
 void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it);
 
+/* "MADV_DONTNEED" for 4, ...; NULL for an advice without a name here. */
+const char *madvise_advice_name(uint64_t advice);
+
 /* Appends the allocator's reason (refalloc), e.g. "  free list had no block of 48 B;". */
 void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r);
 
