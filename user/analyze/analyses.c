@@ -54,6 +54,9 @@ struct analyses {
 	struct id_map tids, pids;
 	struct ha_thread *threads;
 	size_t nthreads, cap_threads;
+	uint32_t last_tgid;  /* the process of the last call */
+	uint32_t last_tid;   /* the thread looked up last, and its index */
+	size_t last_thread;
 	struct ha_proc **procs;
 	size_t nprocs, cap_procs;
 	struct ha_region *regions;
@@ -107,12 +110,23 @@ static void *grow(void *arr, size_t n, size_t *cap, size_t elem)
 	return arr;
 }
 
-static struct ha_thread *thread_of(struct analyses *a, uint32_t tid)
+static struct ha_thread *thread_find(struct analyses *a, uint32_t tid);
+
+static inline struct ha_thread *thread_of(struct analyses *a, uint32_t tid)
+{
+	if (a->nthreads && a->last_tid == tid)
+		return &a->threads[a->last_thread];
+	return thread_find(a, tid);
+}
+
+static struct ha_thread *thread_find(struct analyses *a, uint32_t tid)
 {
 	size_t i;
 
+	a->last_tid = tid;
 	if (id_map_get(&a->tids, tid, &i))
-		return &a->threads[i];
+		return &a->threads[a->last_thread = i];
+	a->last_thread = a->nthreads;
 	a->threads = grow(a->threads, a->nthreads, &a->cap_threads, sizeof(*a->threads));
 	memset(&a->threads[a->nthreads], 0, sizeof(*a->threads));
 	if (id_map_put(&a->tids, tid, a->nthreads))
@@ -215,7 +229,10 @@ static void on_call(struct analyses *a, const struct corr_item *it)
 
 	if (it->call_seq || e->h.func >= FL_NFUNC)
 		return; /* nested in another call, which the index follows */
-	proc_of(a, e->h.tgid, it->proc);
+	if (e->h.tgid != a->last_tgid) { /* known to the leak count (a process of calls alone) */
+		proc_of(a, e->h.tgid, it->proc);
+		a->last_tgid = e->h.tgid;
+	}
 	a->cur_seq = it->seq;
 	a->cur_block = NULL;
 	a->cur_temp_key = -1;
@@ -321,15 +338,6 @@ static void on_proc(struct analyses *a, const struct corr_item *it)
 	}
 }
 
-static void levels_now(struct analyses *a)
-{
-	const struct summary *s = a->sum;
-	uint64_t held = s->cur_heap + s->cur_mmap;
-
-	held = held > a->live + s->cur_given_back ? held - a->live - s->cur_given_back : 0;
-	a->tl.cur.v = (struct tl_levels){ a->live, s->cur_heap, s->cur_mmap, held, a->r.resident_allocator };
-}
-
 static void analyses_item(void *ctx, const struct corr_item *it)
 {
 	struct analyses *a = ctx;
@@ -345,7 +353,6 @@ static void analyses_item(void *ctx, const struct corr_item *it)
 	case FL_EV_FAULT: on_fault(a, it); break;
 	case FL_EV_PROC: on_proc(a, it); break;
 	}
-	levels_now(a);
 }
 
 static void analyses_meta(void *ctx, const void *rec, size_t len)
@@ -378,6 +385,8 @@ int analyses_attach(struct analyses *a, struct correlator *c)
 		return -1;
 	a->c = c;
 	a->sum = corr_summary(c);
+	timeline_levels(&a->tl, &a->live, &a->sum->cur_heap, &a->sum->cur_mmap, &a->sum->cur_given_back,
+			&a->r.resident_allocator);
 	corr_add_sink(c, &s);
 	corr_add_meta_sink(c, analyses_meta, a);
 	return 0;

@@ -32,19 +32,6 @@ void hs_name(unsigned key, char *buf, size_t len)
 	snprintf(buf, len, "%s %s to <%s", hs_func(key), lo, hi);
 }
 
-void hs_live(struct heap_sites *hs, unsigned key, uint64_t bytes, int sign)
-{
-	struct hs_site *s = &hs->s[key % HS_NSITES];
-
-	if (s->at_peak_gen != hs->gen) {
-		s->at_peak_bytes = s->live_bytes;
-		s->at_peak_blocks = s->live_blocks;
-		s->at_peak_gen = hs->gen;
-	}
-	s->live_bytes += sign > 0 ? bytes : -bytes;
-	s->live_blocks += sign > 0 ? 1 : (uint64_t)-1;
-}
-
 void hs_at_peak(const struct heap_sites *hs, unsigned key, uint64_t *bytes, uint64_t *blocks)
 {
 	const struct hs_site *s = &hs->s[key % HS_NSITES];

@@ -45,7 +45,18 @@ const char *hs_func(unsigned key);
 /* A block of the site became live (sign 1) or was released (-1). Before the
  * change, the site's value at the last peak is saved once (so that a peak is
  * O(1): hs_mark_peak only starts a generation). */
-void hs_live(struct heap_sites *hs, unsigned key, uint64_t bytes, int sign);
+static inline void hs_live(struct heap_sites *hs, unsigned key, uint64_t bytes, int sign)
+{
+	struct hs_site *s = &hs->s[key % HS_NSITES];
+
+	if (s->at_peak_gen != hs->gen) {
+		s->at_peak_bytes = s->live_bytes;
+		s->at_peak_blocks = s->live_blocks;
+		s->at_peak_gen = hs->gen;
+	}
+	s->live_bytes += sign > 0 ? bytes : -bytes;
+	s->live_blocks += sign > 0 ? 1 : (uint64_t)-1;
+}
 /* Live bytes reached a new peak now. */
 static inline void hs_mark_peak(struct heap_sites *hs) { hs->gen++; }
 /* What the site had live at the last peak. */

@@ -11,6 +11,32 @@ void timeline_init(struct timeline *tl, uint64_t interval_ns, unsigned points)
 	memset(tl, 0, sizeof(*tl));
 	tl->interval_ns = interval_ns ? interval_ns : FIRST_INTERVAL_NS;
 	tl->want = interval_ns ? 0 : (points ? points : 1000);
+	tl->next_end = 0; /* the first event starts it */
+}
+
+void timeline_levels(struct timeline *tl, const uint64_t *live, const uint64_t *heap, const uint64_t *mmap,
+		     const uint64_t *given_back, const uint64_t *resident)
+{
+	tl->live = live;
+	tl->heap = heap;
+	tl->mmap = mmap;
+	tl->given_back = given_back;
+	tl->resident = resident;
+}
+
+static void read_levels(struct timeline *tl)
+{
+	struct tl_levels *v = &tl->cur.v;
+	uint64_t gb;
+
+	if (!tl->live)
+		return;
+	v->live = *tl->live;
+	v->heap = *tl->heap;
+	v->mmap = *tl->mmap;
+	v->resident = *tl->resident;
+	gb = *tl->given_back;
+	v->held = v->heap + v->mmap > v->live + gb ? v->heap + v->mmap - v->live - gb : 0;
 }
 
 /* Pairs of points become one (the later's levels, both intervals' counts). */
@@ -53,6 +79,7 @@ static void close_interval(struct timeline *tl)
 		tl->cap = cap;
 	}
 	tl->cur.t_ns = (tl->n + 1) * tl->interval_ns;
+	read_levels(tl);
 	tl->pts[tl->n++] = tl->cur;
 	memset(tl->cur.syscalls, 0, sizeof(tl->cur.syscalls));
 	tl->cur.first_touches = 0;
@@ -60,24 +87,22 @@ static void close_interval(struct timeline *tl)
 		merge_pairs(tl);
 }
 
-void timeline_advance(struct timeline *tl, uint64_t ts)
+void timeline_advance_slow(struct timeline *tl, uint64_t ts)
 {
 	if (!tl->started) {
 		tl->started = true;
 		tl->t0 = ts;
-		return;
 	}
-	if (ts < tl->t0)
-		return; /* out of order by a little: counted in the open interval */
 	while (ts - tl->t0 >= (tl->n + 1) * tl->interval_ns)
 		close_interval(tl);
+	tl->next_end = tl->t0 + (tl->n + 1) * tl->interval_ns;
 }
 
 void timeline_finish(struct timeline *tl, uint64_t ts)
 {
 	if (!tl->started)
 		return;
-	timeline_advance(tl, ts);
+	timeline_advance_slow(tl, ts);
 	close_interval(tl);
 	if (tl->want && tl->n > tl->want + tl->want / 2)
 		merge_pairs(tl);

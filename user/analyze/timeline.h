@@ -29,13 +29,26 @@ struct timeline {
 	bool started;
 	struct tl_point *pts;
 	size_t n, cap;
-	struct tl_point cur; /* the open interval: counts so far, levels as of the last event */
+	struct tl_point cur; /* the open interval: counts so far */
+	uint64_t next_end;   /* when the open interval ends (absolute), UINT64_MAX before the start */
+	/* where the levels are read when an interval closes */
+	const uint64_t *live, *heap, *mmap, *given_back, *resident;
 };
 
 /* interval_ns 0: adaptive, about `points` points. */
 void timeline_init(struct timeline *tl, uint64_t interval_ns, unsigned points);
+/* The levels the points take, read when each interval closes (the values
+ * then: the event that closes it is not yet applied to those the caller
+ * keeps itself). */
+void timeline_levels(struct timeline *tl, const uint64_t *live, const uint64_t *heap, const uint64_t *mmap,
+		     const uint64_t *given_back, const uint64_t *resident);
+void timeline_advance_slow(struct timeline *tl, uint64_t ts);
 /* The clock is at ts: closes the intervals that ended before it. */
-void timeline_advance(struct timeline *tl, uint64_t ts);
+static inline void timeline_advance(struct timeline *tl, uint64_t ts)
+{
+	if (ts >= tl->next_end)
+		timeline_advance_slow(tl, ts);
+}
 /* Ends the last interval (at ts). */
 void timeline_finish(struct timeline *tl, uint64_t ts);
 void timeline_free(struct timeline *tl);
