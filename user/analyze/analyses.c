@@ -44,8 +44,6 @@ struct analyses {
 	int off;
 	bool glibc;
 	uint64_t live;       /* bytes in blocks, all processes */
-	uint64_t t0;         /* the first event's time */
-	uint64_t last_ts;
 	/* the outermost call being resolved: the syscalls that follow are its */
 	uint64_t cur_seq;
 	struct alloc_block *cur_block;
@@ -169,7 +167,7 @@ static void threshold_after_free(struct analyses *a, const struct alloc_block *b
 		return;
 	a->r.threshold = chunk;
 	if (a->r.nmoves < HA_MAX_MOVES)
-		a->r.moves[a->r.nmoves++] = (struct ha_threshold_move){ seq, ts - a->t0, chunk };
+		a->r.moves[a->r.nmoves++] = (struct ha_threshold_move){ seq, ts, chunk }; /* made relative at the end */
 }
 
 static void on_release(struct analyses *a, const struct corr_item *it, const struct fl_ev_call *e)
@@ -217,7 +215,7 @@ static void on_allocate(struct analyses *a, const struct corr_item *it, const st
 	a->cur_block = it->block;
 	if (a->live > a->r.peak_live) {
 		a->r.peak_live = a->live;
-		a->r.peak_ts = e->h.ts - a->t0;
+		a->r.peak_ts = e->h.ts;
 		a->r.peak_seq = it->seq;
 		hs_mark_peak(&a->sites);
 	}
@@ -244,12 +242,12 @@ static void on_call(struct analyses *a, const struct corr_item *it)
 
 /* ---- syscalls and faults: the call's costs, the resident model ------------- */
 
-static void resident_changed(struct analyses *a, struct ha_proc *hp, uint64_t alloc_before)
+static void resident_changed(struct analyses *a, struct ha_proc *hp, uint64_t alloc_before, uint64_t ts)
 {
 	a->r.resident_allocator += (hp->res.pages_allocator - alloc_before) * RES_PAGE;
 	if (a->r.resident_allocator > a->r.peak_resident) {
 		a->r.peak_resident = a->r.resident_allocator;
-		a->r.peak_resident_ts = a->last_ts - a->t0;
+		a->r.peak_resident_ts = ts;
 	}
 }
 
@@ -303,7 +301,7 @@ static void on_syscall(struct analyses *a, const struct corr_item *it)
 	hp = proc_of(a, e->h.tgid, it->proc);
 	before = hp->res.pages_allocator;
 	model_syscall(&hp->res, e, it);
-	resident_changed(a, hp, before);
+	resident_changed(a, hp, before, e->h.ts);
 }
 
 static void on_fault(struct analyses *a, const struct corr_item *it)
@@ -322,7 +320,7 @@ static void on_fault(struct analyses *a, const struct corr_item *it)
 	if (!resident_touch(&hp->res, e->addr, it->owner != FL_OWNER_OTHER ? RES_ALLOCATOR : 0, e->h.ts) &&
 	    hp->res.n * 2 > hp->res.cap)
 		a->r.model_lost++;
-	resident_changed(a, hp, before);
+	resident_changed(a, hp, before, e->h.ts);
 }
 
 static void on_proc(struct analyses *a, const struct corr_item *it)
@@ -334,7 +332,7 @@ static void on_proc(struct analyses *a, const struct corr_item *it)
 		uint64_t before = hp->res.pages_allocator;
 
 		resident_clear(&hp->res);
-		resident_changed(a, hp, before);
+		resident_changed(a, hp, before, e->h.ts);
 	}
 }
 
@@ -342,10 +340,6 @@ static void analyses_item(void *ctx, const struct corr_item *it)
 {
 	struct analyses *a = ctx;
 
-	if (!a->t0)
-		a->t0 = it->rec->ts;
-	if (it->rec->ts > a->last_ts)
-		a->last_ts = it->rec->ts;
 	timeline_advance(&a->tl, it->rec->ts);
 	switch (it->rec->type) {
 	case FL_EV_CALL: on_call(a, it); break;
@@ -461,5 +455,13 @@ void analyses_finish(struct analyses *a)
 	}
 	a->r.regions = a->regions;
 	a->r.nregions = a->nregions;
-	timeline_finish(&a->tl, a->last_ts);
+	timeline_finish(&a->tl, a->sum ? a->sum->last_ts : 0);
+	if (a->sum) { /* the times from the first event */
+		uint64_t t0 = a->sum->first_ts;
+
+		a->r.peak_ts = a->r.peak_ts > t0 ? a->r.peak_ts - t0 : 0;
+		a->r.peak_resident_ts = a->r.peak_resident_ts > t0 ? a->r.peak_resident_ts - t0 : 0;
+		for (unsigned i = 0; i < a->r.nmoves; i++)
+			a->r.moves[i].ts = a->r.moves[i].ts > t0 ? a->r.moves[i].ts - t0 : 0;
+	}
 }
