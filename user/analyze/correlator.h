@@ -35,7 +35,9 @@ struct summary {
 	uint64_t alloc_faults_in_call; /* faults on a block taken inside an allocator call */
 	uint64_t bytes_requested, peak_live, peak_heap, peak_mmap;
 	uint64_t cur_live, cur_heap, cur_mmap;
-	uint64_t peak_unused;   /* most heap+mapping bytes held by the allocator but in no live block */
+	uint64_t peak_unused;   /* most heap+mapping bytes held by the allocator but in no live block
+				   (nor given back with madvise) */
+	uint64_t cur_given_back; /* allocator bytes madvise'd away (DONTNEED/FREE/REMOVE), not touched since */
 	uint64_t frees_null, frees_unknown, frees_kept, frees_returned;
 	/* frees of unknown pointers that were a thread's last calls before it
 	 * exited (not the main thread): glibc's tcache_thread_shutdown giving back
@@ -71,6 +73,9 @@ struct corr_proc {
 	const struct alloc_index_totals *live; /* index's live bytes and count */
 	struct region_set *regions; /* mmap'd by the allocator, accessible */
 	uint64_t heap_start, brk;    /* 0 while unknown */
+	/* allocator memory given back with madvise(DONTNEED/FREE/REMOVE) and not
+	 * touched since: held, yet not resident (its bytes: summary.cur_given_back) */
+	struct region_set *given_back;
 };
 
 /* An event resolved, as handed to the sink. */
@@ -81,6 +86,10 @@ struct corr_item {
 	struct corr_proc *proc;
 	/* FL_EV_CALL */
 	struct alloc_block *block; /* block returned, or freed (still in the index) */
+	/* the block this call releases or resizes in place, as it was (its sink
+	 * data intact): a free's block, a moved realloc's old block, or a copy of
+	 * the block a realloc resized in place; NULL: none */
+	const struct alloc_block *released;
 	bool unknown_free;   /* free/realloc of a pointer no known block has */
 	bool mismatched;     /* it freed a block of another family (a new'd block with free, ...) */
 	uint32_t syscalls_caused; /* outermost call: memory syscalls made inside it */
@@ -105,6 +114,8 @@ struct correlator;
 struct correlator *corr_new(uint64_t header_bytes);
 void corr_free(struct correlator *c);
 void corr_add_sink(struct correlator *c, const struct corr_sink *s);
+/* A sink of the meta records (store/meta.h), handed on as fed. */
+void corr_add_meta_sink(struct correlator *c, void (*fn)(void *ctx, const void *rec, size_t len), void *ctx);
 /* A sink's own bytes in every live block (zeroed when the block is made):
  * returns their offset for corr_block_data, or -1 once events were fed. A
  * sink that remembers something per block keeps it there, not in a field of

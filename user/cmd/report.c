@@ -22,9 +22,11 @@ struct report_opts {
 	int sites;             /* call sites listed per metric */
 	enum cs_metric metric; /* --format folded */
 	const char *debug_dir;
+	double interval_ms;    /* the timeline's resolution, 0: about `points` points */
+	unsigned points;
 };
 
-enum { REPORT_CALLS = OPT_LONG_ONLY, REPORT_SITES, REPORT_DEBUG_DIR };
+enum { REPORT_CALLS = OPT_LONG_ONLY, REPORT_SITES, REPORT_DEBUG_DIR, REPORT_INTERVAL, REPORT_POINTS };
 
 static const struct opt report_options[] = {
 	{ 'F', "format", "FMT", OPT_CHOICE, 0, 0, "text|json|jsonl|folded",
@@ -41,6 +43,10 @@ static const struct opt report_options[] = {
 	{ 'o', "output", "OUT", OPT_STRING, 0, 0, NULL, "write there instead of stdout" },
 	{ REPORT_CALLS, "calls", "N", OPT_UINT, 0, 1e9, NULL, "text: list at most N calls (default 200; 0: none)" },
 	{ REPORT_SITES, "sites", "N", OPT_UINT, 1, 1e6, NULL, "text, json: list the top N call sites per metric (default 10)" },
+	{ REPORT_INTERVAL, "interval", "MS", OPT_DOUBLE, 0.001, 1e9, NULL,
+	  "the heap timeline's resolution: one point per MS milliseconds\n"
+	  "  (default: about --points points over the run)" },
+	{ REPORT_POINTS, "points", "N", OPT_UINT, 2, 1e6, NULL, "the heap timeline: about N points (default 1000)" },
 	{ REPORT_DEBUG_DIR, "debug-dir", "DIR", OPT_STRING, 0, 0, NULL,
 	  "separate debug files are looked for in DIR/.build-id/xx/yyy.debug\n"
 	  "(default /usr/lib/debug), then by .gnu_debuglink" },
@@ -50,7 +56,8 @@ static const struct opt report_options[] = {
 static const struct cmd_spec report_spec = {
 	.name = "report",
 	.usage = "faultline report [FILE] [--format text|json|jsonl|folded] [-o OUT] [--calls N]\n"
-		 "                        [--metric syscalls|faults|bytes] [--sites N] [--debug-dir DIR]",
+		 "                        [--metric syscalls|faults|bytes] [--sites N] [--debug-dir DIR]\n"
+		 "                        [--interval MS | --points N]",
 	.about = "Replays a recording (default: faultline.data) through the correlator and\n"
 		 "prints what it shows.",
 	.opts = report_options,
@@ -76,6 +83,8 @@ static int take_report_option(void *ctx, int key, const struct opt_value *v)
 	case REPORT_CALLS: o->max_lines = (unsigned)v->u; break;
 	case REPORT_SITES: o->sites = (int)v->u; break;
 	case REPORT_DEBUG_DIR: o->debug_dir = v->s; break;
+	case REPORT_INTERVAL: o->interval_ms = v->d; break;
+	case REPORT_POINTS: o->points = (unsigned)v->u; break;
 	}
 	return 0;
 }
@@ -88,6 +97,7 @@ static int parse_report(int argc, char **argv, struct report_opts *o)
 	o->in = "faultline.data";
 	o->max_lines = 200;
 	o->sites = 10;
+	o->points = 1000;
 	first = opts_parse(&report_spec, argc, argv, take_report_option, o);
 	if (first < 0)
 		return first;
@@ -143,12 +153,14 @@ static int read_stack_maps(const char *path, struct callsites *cs)
 }
 
 static int write_report(FILE *out, const struct report_opts *o, struct correlator *c,
-			struct text_report *tr, struct callsites *cs, bool truncated)
+			struct text_report *tr, struct callsites *cs, struct analyses *ha, bool truncated)
 {
 	if (o->fmt == FMT_JSON)
 		summary_write_json(out, corr_summary(c), corr_run_info(c), truncated);
 	else if (o->fmt == FMT_TEXT)
 		text_report_write(tr, out, corr_summary(c), corr_run_info(c), truncated);
+	if (ha && o->fmt == FMT_TEXT)
+		analyses_write_text(ha, out);
 	if (cs && o->fmt == FMT_TEXT)
 		sites_write_text(cs, out);
 	if (cs && o->fmt == FMT_FOLDED)
@@ -186,6 +198,7 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 {
 	struct text_report *tr = NULL;
 	struct callsites *cs = NULL;
+	struct analyses *ha = NULL;
 	struct correlator *c;
 	FILE *out = stdout;
 	struct sf_out outfile;
@@ -215,17 +228,27 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 	}
 	if (cs)
 		summary_json_add_extra("call_sites", sites_write_json, cs);
+	if ((o->fmt == FMT_TEXT || o->fmt == FMT_JSON) &&
+	    (!(ha = analyses_new((uint64_t)(o->interval_ms * 1e6), o->points)) || analyses_attach(ha, c))) {
+		fprintf(stderr, "faultline: out of memory\n");
+		rc = 1;
+		goto out;
+	}
+	if (ha)
+		summary_json_add_top("analyses", analyses_write_json, ha);
 	if (o->fmt == FMT_JSONL) {
 		struct corr_sink s = jsonl_sink(out);
 
 		corr_add_sink(c, &s);
 	}
 	st = replay(r, c);
+	if (ha)
+		analyses_finish(ha);
 	if (st == TF_CORRUPT) {
 		fprintf(stderr, "faultline: %s\n", tf_reader_error(r));
 		rc = 2;
 	} else {
-		rc = write_report(out, o, c, tr, cs, st == TF_TRUNCATED);
+		rc = write_report(out, o, c, tr, cs, ha, st == TF_TRUNCATED);
 		if (st == TF_TRUNCATED) {
 			fprintf(stderr, "faultline: %s was cut short (the recording did not finish): "
 				"the report covers its %llu whole blocks\n", o->in,
@@ -244,6 +267,7 @@ out:
 	}
 	text_report_free(tr);
 	callsites_free(cs);
+	analyses_free(ha);
 	corr_free(c);
 	return rc;
 }

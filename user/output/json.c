@@ -72,6 +72,17 @@ void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), v
 	extra_ctx = ctx;
 }
 
+static void (*top_writer)(void *ctx, FILE *out);
+static const char *top_key;
+static void *top_ctx;
+
+void summary_json_add_top(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx)
+{
+	top_key = key;
+	top_writer = fn;
+	top_ctx = ctx;
+}
+
 void summary_write_json_runs(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated,
 			     unsigned runs, const struct summary *stddev)
 {
@@ -119,7 +130,12 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 		write_count_sections(out, stddev);
 		fputc('}', out);
 	}
-	fprintf(out, "}}\n");
+	fputc('}', out);
+	if (top_writer) {
+		fprintf(out, ",\"%s\":", top_key);
+		top_writer(top_ctx, out);
+	}
+	fprintf(out, "}\n");
 }
 
 void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)

@@ -219,11 +219,40 @@ void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it)
 		append(buf, cap, "  mprotect %s at 0x%" PRIx64 "%s", fmt_bytes(e->args[1], b1, sizeof(b1)),
 		       e->args[0], e->args[2] == PROT_NONE ? " PROT_NONE" : " rw");
 		break;
-	case FL_SYS_MADVISE:
-		append(buf, cap, "  madvise %s at 0x%" PRIx64 " advice %" PRIu64,
-		       fmt_bytes(e->args[1], b1, sizeof(b1)), e->args[0], e->args[2]);
+	case FL_SYS_MADVISE: {
+		const char *name = madvise_advice_name(e->args[2]);
+
+		if (name)
+			append(buf, cap, "  madvise %s at 0x%" PRIx64 " %s", fmt_bytes(e->args[1], b1, sizeof(b1)),
+			       e->args[0], name);
+		else
+			append(buf, cap, "  madvise %s at 0x%" PRIx64 " advice %" PRIu64,
+			       fmt_bytes(e->args[1], b1, sizeof(b1)), e->args[0], e->args[2]);
 		break;
 	}
+	}
+}
+
+const char *madvise_advice_name(uint64_t advice)
+{
+	static const struct { uint64_t v; const char *name; } names[] = {
+		{ MADV_NORMAL, "MADV_NORMAL" },       { MADV_RANDOM, "MADV_RANDOM" },
+		{ MADV_SEQUENTIAL, "MADV_SEQUENTIAL" }, { MADV_WILLNEED, "MADV_WILLNEED" },
+		{ MADV_DONTNEED, "MADV_DONTNEED" },   { MADV_FREE, "MADV_FREE" },
+		{ MADV_REMOVE, "MADV_REMOVE" },       { MADV_DONTFORK, "MADV_DONTFORK" },
+		{ MADV_DOFORK, "MADV_DOFORK" },       { MADV_MERGEABLE, "MADV_MERGEABLE" },
+		{ MADV_UNMERGEABLE, "MADV_UNMERGEABLE" }, { MADV_HUGEPAGE, "MADV_HUGEPAGE" },
+		{ MADV_NOHUGEPAGE, "MADV_NOHUGEPAGE" }, { MADV_DONTDUMP, "MADV_DONTDUMP" },
+		{ MADV_DODUMP, "MADV_DODUMP" },       { MADV_HWPOISON, "MADV_HWPOISON" },
+		{ 20, "MADV_COLD" },                  { 21, "MADV_PAGEOUT" },
+		{ 22, "MADV_POPULATE_READ" },         { 23, "MADV_POPULATE_WRITE" },
+		{ 24, "MADV_DONTNEED_LOCKED" },       { 25, "MADV_COLLAPSE" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].v == advice)
+			return names[i].name;
+	return NULL;
 }
 
 void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r)
@@ -485,8 +514,11 @@ static void write_memory(FILE *out, const struct summary *s)
 		fmt_bytes(s->peak_heap, c, sizeof(c)), fmt_bytes(s->peak_mmap, d, sizeof(d)));
 	fprintf(out, "  held by the allocator but in no live block: at most %s (free space, fragments, "
 		"the top); at the end %s\n", fmt_bytes(s->peak_unused, e, sizeof(e)),
-		fmt_bytes(s->cur_heap + s->cur_mmap > s->cur_live ? s->cur_heap + s->cur_mmap - s->cur_live : 0,
-			  a, sizeof(a)));
+		fmt_bytes(s->cur_heap + s->cur_mmap > s->cur_live + s->cur_given_back ?
+			  s->cur_heap + s->cur_mmap - s->cur_live - s->cur_given_back : 0, a, sizeof(a)));
+	if (s->cur_given_back)
+		fprintf(out, "  given back with madvise (MADV_DONTNEED/FREE/REMOVE) and not touched since: %s "
+			"(not counted as held)\n", fmt_bytes(s->cur_given_back, a, sizeof(a)));
 }
 
 void text_call_signature(FILE *out, const struct fl_ev_call *e)
