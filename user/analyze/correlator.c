@@ -903,3 +903,9 @@ uint64_t corr_bad_records(const struct correlator *c) { return c->bad_records; }
 uint64_t corr_events(const struct correlator *c) { return c->events; }
 uint64_t corr_stacks(const struct correlator *c) { return c->stacks; }
 uint64_t corr_stacks_dropped(const struct correlator *c) { return c->stacks_dropped; }
+
+void corr_foreach_proc(struct correlator *c, void (*fn)(struct corr_proc *p, void *arg), void *arg)
+{
+	for (size_t i = 0; i < c->nprocs; i++)
+		fn(c->procs[i], arg);
+}

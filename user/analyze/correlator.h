@@ -119,5 +119,7 @@ uint64_t corr_stacks(const struct correlator *c); /* FL_EV_STACK records fed */
 /* Stacks not kept: the copies held waiting for their records were at
  * FL_MAX_HELD_STACK_BYTES (store/meta.h); their records go without. */
 uint64_t corr_stacks_dropped(const struct correlator *c);
+/* Calls fn for every process seen, in the order they were first seen. */
+void corr_foreach_proc(struct correlator *c, void (*fn)(struct corr_proc *p, void *arg), void *arg);
 
 #endif

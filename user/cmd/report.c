@@ -6,6 +6,7 @@
 #include <string.h>
 #include "analyze/callsites.h"
 #include "cmd/cli.h"
+#include "cmd/report.h"
 #include "fl_schema.h"
 #include "analyze/correlator.h"
 #include "store/meta.h"
@@ -22,9 +23,11 @@ struct report_opts {
 	int sites;             /* call sites listed per metric */
 	enum cs_metric metric; /* --format folded */
 	const char *debug_dir;
+	bool diff;             /* --diff OLD NEW */
+	const char *diff_new;
 };
 
-enum { REPORT_CALLS = OPT_LONG_ONLY, REPORT_SITES, REPORT_DEBUG_DIR };
+enum { REPORT_CALLS = OPT_LONG_ONLY, REPORT_SITES, REPORT_DEBUG_DIR, REPORT_DIFF };
 
 static const struct opt report_options[] = {
 	{ 'F', "format", "FMT", OPT_CHOICE, 0, 0, "text|json|jsonl|folded",
@@ -41,6 +44,11 @@ static const struct opt report_options[] = {
 	{ 'o', "output", "OUT", OPT_STRING, 0, 0, NULL, "write there instead of stdout" },
 	{ REPORT_CALLS, "calls", "N", OPT_UINT, 0, 1e9, NULL, "text: list at most N calls (default 200; 0: none)" },
 	{ REPORT_SITES, "sites", "N", OPT_UINT, 1, 1e6, NULL, "text, json: list the top N call sites per metric (default 10)" },
+	{ REPORT_DIFF, "diff", NULL, OPT_FLAG, 0, 0, NULL,
+	  "report --diff OLD NEW: what changed between two recordings, per call\n"
+	  "  site (both recorded with --stacks) or per function and size class:\n"
+	  "  calls, bytes, blocks live at the end, syscalls by kind, first touches,\n"
+	  "  largest change first (text, or --format json: " FL_DIFF_SCHEMA ")" },
 	{ REPORT_DEBUG_DIR, "debug-dir", "DIR", OPT_STRING, 0, 0, NULL,
 	  "separate debug files are looked for in DIR/.build-id/xx/yyy.debug\n"
 	  "(default /usr/lib/debug), then by .gnu_debuglink" },
@@ -50,7 +58,8 @@ static const struct opt report_options[] = {
 static const struct cmd_spec report_spec = {
 	.name = "report",
 	.usage = "faultline report [FILE] [--format text|json|jsonl|folded] [-o OUT] [--calls N]\n"
-		 "                        [--metric syscalls|faults|bytes] [--sites N] [--debug-dir DIR]",
+		 "                        [--metric syscalls|faults|bytes] [--sites N] [--debug-dir DIR]\n"
+		 "       faultline report --diff OLD NEW [--format text|json] [-o OUT] [--calls N]",
 	.about = "Replays a recording (default: faultline.data) through the correlator and\n"
 		 "prints what it shows.",
 	.opts = report_options,
@@ -76,6 +85,7 @@ static int take_report_option(void *ctx, int key, const struct opt_value *v)
 	case REPORT_CALLS: o->max_lines = (unsigned)v->u; break;
 	case REPORT_SITES: o->sites = (int)v->u; break;
 	case REPORT_DEBUG_DIR: o->debug_dir = v->s; break;
+	case REPORT_DIFF: o->diff = true; break;
 	}
 	return 0;
 }
@@ -93,14 +103,20 @@ static int parse_report(int argc, char **argv, struct report_opts *o)
 		return first;
 	if (first < argc)
 		o->in = argv[first++];
+	if (o->diff && first < argc)
+		o->diff_new = argv[first++];
+	if (o->diff && !o->diff_new)
+		return opts_error("report", "--diff needs two recordings: OLD NEW");
+	if (o->diff && o->fmt != FMT_TEXT && o->fmt != FMT_JSON)
+		return opts_error("report", "--diff writes text or json");
 	if (first < argc)
-		return opts_error("report", "more than one input file");
+		return opts_error("report", o->diff ? "--diff takes two recordings" : "more than one input file");
 	return 0;
 }
 
 /* Feeds every record (tf_reader_next returns them 8-byte aligned, as the
  * correlator reads them); returns the reader's final status. */
-static enum tf_status replay(struct tf_reader *r, struct correlator *c)
+enum tf_status report_replay(struct tf_reader *r, struct correlator *c)
 {
 	enum tf_status st = TF_CORRUPT; /* until the replay says otherwise */
 	const void *rec;
@@ -116,7 +132,7 @@ static enum tf_status replay(struct tf_reader *r, struct correlator *c)
  * call-site table before the replay (a stack is unwound with the code the
  * process had mapped at any time, libraries loaded late included). Returns
  * 1 with stacks, 0 without, -1 on a file that cannot be read. */
-static int read_stack_maps(const char *path, struct callsites *cs)
+int report_read_stack_maps(const char *path, struct callsites *cs)
 {
 	char err[256];
 	uint32_t abi;
@@ -169,7 +185,7 @@ static int open_call_sites(const struct report_opts *o, struct callsites **out)
 	if (!cs || (o->debug_dir && callsites_set_debug_dir(cs, o->debug_dir)))
 		return fprintf(stderr, "faultline: out of memory\n"), 1;
 	callsites_set_top(cs, o->sites);
-	has = read_stack_maps(o->in, cs);
+	has = report_read_stack_maps(o->in, cs);
 	if (has <= 0) {
 		callsites_free(cs);
 		if (o->fmt == FMT_FOLDED)
@@ -220,7 +236,7 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 
 		corr_add_sink(c, &s);
 	}
-	st = replay(r, c);
+	st = report_replay(r, c);
 	if (st == TF_CORRUPT) {
 		fprintf(stderr, "faultline: %s\n", tf_reader_error(r));
 		rc = 2;
@@ -259,6 +275,12 @@ int cmd_report(int argc, char **argv)
 	rc = parse_report(argc, argv, &o);
 	if (rc)
 		return rc == OPT_HELP ? 0 : FL_EXIT_USAGE;
+	if (o.diff) {
+		struct diff_opts d = { .old_path = o.in, .new_path = o.diff_new, .out = o.out,
+				       .debug_dir = o.debug_dir, .json = o.fmt == FMT_JSON, .max_rows = o.max_lines };
+
+		return report_diff(&d);
+	}
 	r = tf_reader_open(o.in, &abi, err, sizeof(err));
 	if (!r)
 		return fprintf(stderr, "faultline: %s\n", err), 2;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include "analyze/callsites.h"
 #include "analyze/correlator.h"
+#include "analyze/diff.h"
 #include "util/escape.h"
 
 /* jsonl: one line per resolved event, written as they come. */
@@ -56,6 +57,16 @@ void sites_write_text(struct callsites *cs, FILE *out);
 void sites_write_json(void *ctx, FILE *out);
 /* Folded stacks of a metric (folded.c); -1 on a write error. */
 int folded_write(struct callsites *cs, enum cs_metric m, FILE *out);
+
+/* report --diff (diff.c): the two sides, their files, the text's row limit (0: all). */
+struct diff_input {
+	const struct diff_side *old, *new;
+	const char *old_path, *new_path;
+	size_t max_rows;
+};
+void diff_write_text(FILE *out, const struct diff_input *in, const struct diff_row *rows, size_t n);
+/* The JSON object (schema faultline.diff.v1), every row. */
+void diff_write_json(FILE *out, const struct diff_input *in, const struct diff_row *rows, size_t n);
 
 /* Helpers shared by the formats. */
 
