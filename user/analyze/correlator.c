@@ -743,18 +743,79 @@ static void flush_orphans(struct correlator *c, struct pending *t)
 	resolve_pending(c, t, 0);
 }
 
+/* Across an exec: the process's parent, file and argv, and its peaks. */
+static void proc_keep_identity(struct corr_proc *p, const struct corr_proc *kept)
+{
+	p->ppid = kept->ppid;
+	p->exe = kept->exe;
+	p->argv = kept->argv;
+	p->argc = kept->argc;
+	p->peak_live = kept->peak_live;
+	p->peak_heap = kept->peak_heap;
+	p->peak_mmap = kept->peak_mmap;
+	p->peak_unused = kept->peak_unused;
+}
+
+/* A forked child runs its parent's file until it execs. */
+static void proc_copy_info(struct corr_proc *child, const struct corr_proc *parent)
+{
+	if (child->exe || !parent->exe)
+		return;
+	child->exe = strdup(parent->exe);
+	child->argv = calloc(parent->argc ? parent->argc : 1, sizeof(char *));
+	if (!child->exe || !child->argv)
+		return proc_info_free(child);
+	for (; child->argc < parent->argc; child->argc++)
+		if (!(child->argv[child->argc] = strdup(parent->argv[child->argc])))
+			break;
+}
+
+/* FL_META_PROC: the process's file, argv and parent. */
+static int set_proc_info(struct corr_proc *p, uint64_t ppid, const char *data, size_t len)
+{
+	size_t plen, argc = 0;
+
+	if (!fl_meta_proc_ok(data, len))
+		return -1;
+	proc_info_free(p);
+	p->info_fresh = true;
+	if (ppid)
+		p->ppid = (uint32_t)ppid;
+	plen = strlen(data);
+	for (size_t off = plen + 1; off < len; off += strnlen(data + off, len - off) + 1)
+		argc++;
+	p->exe = strdup(data);
+	p->argv = calloc(argc ? argc : 1, sizeof(char *));
+	if (!p->exe || !p->argv)
+		return proc_info_free(p), 0;
+	for (size_t off = plen + 1; off < len;) {
+		size_t n = strnlen(data + off, len - off);
+
+		if ((p->argv[p->argc] = strndup(data + off, n)))
+			p->argc++;
+		off += n + 1;
+	}
+	return 0;
+}
+
 static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
 	struct corr_item it = { .rec = &e->h, .proc = p };
 
 	if (e->kind == FL_PROC_EXEC) {
-		/* a new image: nothing of the old address space survives */
+		/* a new image: nothing of the old address space survives; who it
+		 * is (its FL_META_PROC came before) and its peaks do */
 		struct footprint before = footprint_of(p);
+		struct corr_proc kept = *p;
 
 		proc_release(p);
 		if (proc_init(c, p, e->h.tgid))
 			abort();
+		proc_keep_identity(p, &kept);
+		if (!kept.info_fresh)
+			proc_info_free(p); /* its parent's, from the fork: the new file is unknown */
+		p->info_fresh = false;
 		account(c, p, before);
 	} else if (e->kind == FL_PROC_FORK) {
 		struct corr_proc *child = proc_get(c, e->child);
@@ -762,9 +823,14 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 
 		child->heap_start = p->heap_start;
 		child->brk = p->brk;
+		child->ppid = p->tgid;
+		proc_copy_info(child, p);
 		account(c, child, before);
 	} else if (e->kind == FL_PROC_EXIT) {
 		struct pending *t = thread_get(c, e->h.tid);
+
+		if (e->h.tid == e->h.tgid)
+			p->exited = true;
 
 		close_open_call(c, t);
 		flush_orphans(c, t);
@@ -883,6 +949,10 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 			c->bad_records++;
 		else if (ri->attached)
 			heap_from_maps(c, proc_get(c, m->tgid), data, dlen);
+		break;
+	case FL_META_PROC:
+		if (set_proc_info(proc_get(c, m->tgid), m->value, data, dlen))
+			c->bad_records++;
 		break;
 	case FL_META_START: ri->start_ns = m->value; break;
 	case FL_META_END: ri->end_ns = m->value; break;

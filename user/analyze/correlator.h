@@ -77,6 +77,7 @@ struct corr_proc {
 	char **argv;                 /* and its argv (argc strings) */
 	int argc;
 	bool exited;
+	bool info_fresh;             /* exe and argv came after its last exec */
 };
 
 /* An event resolved, as handed to the sink. */
