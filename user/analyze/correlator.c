@@ -20,7 +20,7 @@
 
 const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other", "runtime", "tracer" };
 
-#define MAX_SINKS 4
+#define MAX_SINKS 16
 
 struct pending {
 	uint32_t tid;

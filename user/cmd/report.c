@@ -159,12 +159,14 @@ int report_read_stack_maps(const char *path, struct callsites *cs)
 }
 
 static int write_report(FILE *out, const struct report_opts *o, struct correlator *c,
-			struct text_report *tr, struct callsites *cs, bool truncated)
+			struct text_report *tr, struct callsites *cs, const struct processes *ps, bool truncated)
 {
 	if (o->fmt == FMT_JSON)
 		summary_write_json(out, corr_summary(c), corr_run_info(c), truncated);
 	else if (o->fmt == FMT_TEXT)
 		text_report_write(tr, out, corr_summary(c), corr_run_info(c), truncated);
+	if (o->fmt == FMT_TEXT)
+		processes_write_text(ps, out);
 	if (cs && o->fmt == FMT_TEXT)
 		sites_write_text(cs, out);
 	if (cs && o->fmt == FMT_FOLDED)
@@ -202,6 +204,7 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 {
 	struct text_report *tr = NULL;
 	struct callsites *cs = NULL;
+	struct processes *ps = NULL;
 	struct correlator *c;
 	FILE *out = stdout;
 	struct sf_out outfile;
@@ -224,13 +227,16 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 	c = corr_new(16);
 	if (o->fmt == FMT_TEXT)
 		tr = text_report_new(o->max_lines);
-	if (!c || (o->fmt == FMT_TEXT && (!tr || text_report_attach(tr, c))) || (cs && callsites_attach(cs, c))) {
+	ps = processes_new();
+	if (!c || !ps || (o->fmt == FMT_TEXT && (!tr || text_report_attach(tr, c))) || (cs && callsites_attach(cs, c))) {
 		fprintf(stderr, "faultline: out of memory\n");
 		rc = 1;
 		goto out;
 	}
 	if (cs)
 		summary_json_add_extra("call_sites", sites_write_json, cs);
+	processes_attach(ps, c);
+	summary_json_add_extra("processes", processes_write_json, ps);
 	if (o->fmt == FMT_JSONL) {
 		struct corr_sink s = jsonl_sink(out);
 
@@ -241,7 +247,7 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 		fprintf(stderr, "faultline: %s\n", tf_reader_error(r));
 		rc = 2;
 	} else {
-		rc = write_report(out, o, c, tr, cs, st == TF_TRUNCATED);
+		rc = write_report(out, o, c, tr, cs, ps, st == TF_TRUNCATED);
 		if (st == TF_TRUNCATED) {
 			fprintf(stderr, "faultline: %s was cut short (the recording did not finish): "
 				"the report covers its %llu whole blocks\n", o->in,
@@ -260,6 +266,7 @@ out:
 	}
 	text_report_free(tr);
 	callsites_free(cs);
+	processes_free(ps);
 	corr_free(c);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include "analyze/callsites.h"
 #include "analyze/correlator.h"
 #include "analyze/diff.h"
+#include "analyze/processes.h"
 #include "util/escape.h"
 
 /* jsonl: one line per resolved event, written as they come. */
@@ -67,6 +68,11 @@ struct diff_input {
 void diff_write_text(FILE *out, const struct diff_input *in, const struct diff_row *rows, size_t n);
 /* The JSON object (schema faultline.diff.v1), every row. */
 void diff_write_json(FILE *out, const struct diff_input *in, const struct diff_row *rows, size_t n);
+
+/* -f: one row per process (processes.c), a text section when there are
+ * several; and the JSON array extra.processes (ctx: the struct processes). */
+void processes_write_text(const struct processes *ps, FILE *out);
+void processes_write_json(void *ctx, FILE *out);
 
 /* Helpers shared by the formats. */
 
