@@ -17,7 +17,7 @@ struct corr_sink jsonl_sink(FILE *out);
 void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri,
 			bool truncated);
 
-/* One more member of "extra", written by fn (e.g. "call_sites"). */
+/* One more member of "extra", written by fn (e.g. "call_sites"); up to 8. */
 void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx);
 
 /* The same with -r N: counts are the means of N runs; extra.runs and
