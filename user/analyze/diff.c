@@ -9,6 +9,7 @@
 #include "analyze/calls.h"
 #include "analyze/diff.h"
 #include "util/id_map.h"
+#include "util/site_key.h"
 
 #define NCLASS 65 /* 0 bytes, then [2^(k-1), 2^k) for k = 1..64 */
 #define NKEYS (FL_NCALLS * NCLASS + 1)
@@ -264,35 +265,6 @@ static int make_key_rows(struct diff_side *d)
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct side_row *)a)->name, ((const struct side_row *)b)->name);
-}
-
-/* A call site's name as two builds share it: without the " (file:line)" or
- * " (object)" of each frame (lines move between builds) and with addresses
- * as "0x?" (they move between runs). */
-static char *site_key(const char *name)
-{
-	char *k = malloc(strlen(name) + 1), *o = k;
-
-	for (const char *p = name; k && *p;) {
-		if (p[0] == ' ' && p[1] == '(') {
-			const char *e = strchr(p, ')');
-
-			if (e) {
-				p = e + 1;
-				continue;
-			}
-		}
-		if (p[0] == '0' && p[1] == 'x') {
-			o += sprintf(o, "0x?");
-			for (p += 2; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
-				;
-			continue;
-		}
-		*o++ = *p++;
-	}
-	if (k)
-		*o = 0;
-	return k;
 }
 
 static void add_counts(struct diff_counts *to, const struct diff_counts *c)
