@@ -5,14 +5,15 @@
 # diff names that row first with mmap +50 / munmap +50, without stacks (by
 # function and size class) and with them (by call site); a recording
 # against itself shows no change; the JSON has schema faultline.diff.v1;
-# bad usage is one line and exit 2.
+# bad usage is one line and exit 2. check --sites fails the same change
+# by its one call site's syscalls.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
 need_root
 need_bin gcc jq
 [ -x "$FAULTLINE" ] || skip_all "no $FAULTLINE (make build/faultline)"
 SRC=$PWD/tests/e2e/diff_prog.c
-plan 20
+plan 25
 export FAULTLINE_BUILDID_DIR=$T/cache
 cd "$T" || exit 1
 gcc -O2 -g -o old "$SRC" && gcc -O2 -g -DEXTRA -o new "$SRC" || { echo "Bail out! cannot build diff_prog.c"; exit 1; }
@@ -62,4 +63,16 @@ is "$?:$(wc -l <err.txt)" "2:1" "--diff with a missing file: exit 2, one line"
 is "$?" 2 "--diff --format jsonl: a usage error"
 "$FAULTLINE" report --diff olds.data new.data >mixed.txt 2>err.txt
 like "$(cat err.txt)" 'only olds.data was recorded with --stacks' "one side with stacks: says so, by function"
+# check --sites: the other counts get room (--max-increase '*=1000%'), so the verdict is the sites'
+"$FAULTLINE" report --format json olds.data -o olds.json
+"$FAULTLINE" report --format json news.data -o news.json
+"$FAULTLINE" check --baseline olds.json news.json --max-increase '*=1000%' --sites +10 >check.txt
+is "$?" 1 "check --sites +10: the change fails"
+like "$(grep FAIL check.txt | tail -1)" '^sites\.extra_maps < main .*\+[0-9]+.*FAIL$' "check --sites: the failing row is sites.extra_maps < main"
+is "$(grep -c 'FAIL$' check.txt)" 1 "check --sites: no other row fails"
+"$FAULTLINE" check --baseline olds.json news.json --max-increase '*=1000%' --sites +200 >/dev/null
+is "$?" 0 "check --sites +200: within the limit"
+"$FAULTLINE" report --format json old.data -o old.json
+"$FAULTLINE" check --baseline old.json old.json --sites +10 >/dev/null 2>err.txt
+is "$?:$(wc -l <err.txt)" "2:1" "check --sites of summaries without call sites: exit 2, one line"
 done_testing
