@@ -922,7 +922,10 @@ static __always_inline void proc_event(__u32 kind, __u32 child, __s32 code)
 	e->child = child;
 	e->exit_code = code;
 	e->pad = 0;
-	submit(e);
+	if (kind == FL_PROC_EXEC) /* userspace reads /proc/PID/exe at once, before a short life ends */
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	else
+		submit(e);
 }
 
 /* A pending target becomes active when it calls execve: from then on its

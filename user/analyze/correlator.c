@@ -18,7 +18,7 @@
 #include "symbols/maps.h"
 #include "util/id_map.h"
 
-const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other" };
+const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other", "runtime", "tracer" };
 
 #define MAX_SINKS 16
 
@@ -86,6 +86,19 @@ static void proc_release(struct corr_proc *p)
 	alloc_index_free(p->index);
 	region_set_free(p->regions);
 	region_set_free(p->given_back);
+	region_set_free(p->runtime);
+}
+
+/* What FL_META_PROC said of a process (exe, argv). */
+static void proc_info_free(struct corr_proc *p)
+{
+	for (int i = 0; i < p->argc; i++)
+		free(p->argv[i]);
+	free(p->argv);
+	free(p->exe);
+	p->argv = NULL;
+	p->exe = NULL;
+	p->argc = 0;
 }
 
 void corr_free(struct correlator *c)
@@ -94,6 +107,7 @@ void corr_free(struct correlator *c)
 		return;
 	for (size_t i = 0; i < c->nprocs; i++) {
 		proc_release(c->procs[i]);
+		proc_info_free(c->procs[i]);
 		free(c->procs[i]);
 	}
 	for (size_t i = 0; i < c->nthreads; i++) {
@@ -180,7 +194,8 @@ static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 	p->index = alloc_index_new(c->header_bytes, c->block_extra);
 	p->regions = region_set_new();
 	p->given_back = region_set_new();
-	if (!p->index || !p->regions || !p->given_back)
+	p->runtime = region_set_new();
+	if (!p->index || !p->regions || !p->given_back || !p->runtime)
 		return -1;
 	p->live = alloc_index_totals(p->index);
 	return 0;
@@ -221,29 +236,43 @@ static struct footprint footprint_of(const struct corr_proc *p)
 	return f;
 }
 
-/* The peaks that depend on cur_live. */
-static void raise_live_peaks(struct summary *s)
+/* p's own peaks, and the summary's: the largest of any one process's. */
+static void raise_live_peaks(struct summary *s, struct corr_proc *p)
 {
-	uint64_t held = s->cur_heap + s->cur_mmap - s->cur_given_back;
+	uint64_t live = p->live->live_bytes;
 
-	if (s->cur_live > s->peak_live)
-		s->peak_live = s->cur_live;
-	if (held > s->cur_live && held - s->cur_live > s->peak_unused)
-		s->peak_unused = held - s->cur_live;
+	if (live > p->peak_live) {
+		p->peak_live = live;
+		if (live > s->peak_live)
+			s->peak_live = live;
+	}
+	if (p->held > live && p->held - live > p->peak_unused) {
+		p->peak_unused = p->held - live;
+		if (p->peak_unused > s->peak_unused)
+			s->peak_unused = p->peak_unused;
+	}
 }
 
-static void raise_peaks(struct summary *s)
+static void raise_peaks(struct summary *s, struct corr_proc *p, struct footprint now)
 {
-	if (s->cur_heap > s->peak_heap)
-		s->peak_heap = s->cur_heap;
-	if (s->cur_mmap > s->peak_mmap)
-		s->peak_mmap = s->cur_mmap;
-	raise_live_peaks(s);
+	/* held: what madvise gave back is not held */
+	p->held = now.heap + now.mmap > now.given_back ? now.heap + now.mmap - now.given_back : 0;
+	if (now.heap > p->peak_heap) {
+		p->peak_heap = now.heap;
+		if (now.heap > s->peak_heap)
+			s->peak_heap = now.heap;
+	}
+	if (now.mmap > p->peak_mmap) {
+		p->peak_mmap = now.mmap;
+		if (now.mmap > s->peak_mmap)
+			s->peak_mmap = now.mmap;
+	}
+	raise_live_peaks(s, p);
 }
 
 /* Adds what p's footprint changed since `before` to the totals of every
  * process, and raises the peaks. O(1): the totals are kept, not summed. */
-static void account(struct correlator *c, const struct corr_proc *p, struct footprint before)
+static void account(struct correlator *c, struct corr_proc *p, struct footprint before)
 {
 	struct footprint now = footprint_of(p);
 	struct summary *s = &c->sum;
@@ -252,16 +281,16 @@ static void account(struct correlator *c, const struct corr_proc *p, struct foot
 	s->cur_heap += now.heap - before.heap;
 	s->cur_mmap += now.mmap - before.mmap;
 	s->cur_given_back += now.given_back - before.given_back;
-	raise_peaks(s);
+	raise_peaks(s, p, now);
 }
 
 /* The same when only the live bytes can have changed (a call applied, a
- * block released): the common case, kept cheap. cur_heap and cur_mmap have
+ * block released): the common case, kept cheap. The heap and mappings have
  * not moved since account() last raised their peaks. */
-static void account_live(struct correlator *c, const struct corr_proc *p, uint64_t live_before)
+static void account_live(struct correlator *c, struct corr_proc *p, uint64_t live_before)
 {
 	c->sum.cur_live += p->live->live_bytes - live_before;
-	raise_live_peaks(&c->sum);
+	raise_live_peaks(&c->sum, p);
 }
 
 static struct pending *thread_find_or_add(struct correlator *c, uint32_t tid)
@@ -384,10 +413,37 @@ static void apply_brk(struct corr_proc *p, const struct fl_ev_syscall *e, struct
 	it->heap_new = ret;
 }
 
+/* Anonymous mappings made outside any allocator call belong to the runtime
+ * (pymalloc's arenas, V8's heap), but for thread stacks (MAP_STACK) and fixed
+ * mappings over nothing of the runtime's (ld.so's .bss). */
+static void runtime_map_change(struct corr_proc *p, const struct fl_ev_syscall *e, bool in_call)
+{
+	uint64_t ret = (uint64_t)e->ret, len = fl_page_up(e->args[1]);
+	uint64_t flags = e->args[3];
+	bool was;
+
+	switch (e->sys) {
+	case FL_SYS_MMAP:
+		was = region_set_overlap(p->runtime, ret, ret + len) > 0;
+		region_set_remove(p->runtime, ret, ret + len);
+		if (!in_call && (flags & MAP_ANONYMOUS) && !(flags & MAP_STACK) && (!(flags & MAP_FIXED) || was))
+			region_set_add(p->runtime, ret, ret + len, 0);
+		break;
+	case FL_SYS_MUNMAP:
+		region_set_remove(p->runtime, e->args[0], e->args[0] + len);
+		break;
+	case FL_SYS_MREMAP:
+		if (region_set_remove(p->runtime, e->args[0], e->args[0] + len) && !in_call)
+			region_set_add(p->runtime, ret, ret + fl_page_up(e->args[2]), 0);
+		break;
+	}
+}
+
 static void apply_map_change(struct corr_proc *p, const struct fl_ev_syscall *e, bool in_call, uint64_t call_seq)
 {
 	uint64_t ret = (uint64_t)e->ret;
 
+	runtime_map_change(p, e, in_call);
 	switch (e->sys) {
 	case FL_SYS_MMAP:
 		region_set_remove(p->regions, ret, ret + fl_page_up(e->args[1]));
@@ -491,6 +547,8 @@ static uint8_t fault_owner(struct corr_proc *p, uint64_t addr, struct alloc_bloc
 		return FL_OWNER_ALLOCATOR;
 	if (region_set_find(p->regions, addr))
 		return FL_OWNER_ALLOCATOR;
+	if (region_set_find(p->runtime, addr))
+		return FL_OWNER_RUNTIME;
 	return FL_OWNER_OTHER;
 }
 
@@ -773,18 +831,79 @@ static void flush_orphans(struct correlator *c, struct pending *t)
 	resolve_pending(c, t, 0);
 }
 
+/* Across an exec: the process's parent, file and argv, and its peaks. */
+static void proc_keep_identity(struct corr_proc *p, const struct corr_proc *kept)
+{
+	p->ppid = kept->ppid;
+	p->exe = kept->exe;
+	p->argv = kept->argv;
+	p->argc = kept->argc;
+	p->peak_live = kept->peak_live;
+	p->peak_heap = kept->peak_heap;
+	p->peak_mmap = kept->peak_mmap;
+	p->peak_unused = kept->peak_unused;
+}
+
+/* A forked child runs its parent's file until it execs. */
+static void proc_copy_info(struct corr_proc *child, const struct corr_proc *parent)
+{
+	if (child->exe || !parent->exe)
+		return;
+	child->exe = strdup(parent->exe);
+	child->argv = calloc(parent->argc ? parent->argc : 1, sizeof(char *));
+	if (!child->exe || !child->argv)
+		return proc_info_free(child);
+	for (; child->argc < parent->argc; child->argc++)
+		if (!(child->argv[child->argc] = strdup(parent->argv[child->argc])))
+			break;
+}
+
+/* FL_META_PROC: the process's file, argv and parent. */
+static int set_proc_info(struct corr_proc *p, uint64_t ppid, const char *data, size_t len)
+{
+	size_t plen, argc = 0;
+
+	if (!fl_meta_proc_ok(data, len))
+		return -1;
+	proc_info_free(p);
+	p->info_fresh = true;
+	if (ppid)
+		p->ppid = (uint32_t)ppid;
+	plen = strlen(data);
+	for (size_t off = plen + 1; off < len; off += strnlen(data + off, len - off) + 1)
+		argc++;
+	p->exe = strdup(data);
+	p->argv = calloc(argc ? argc : 1, sizeof(char *));
+	if (!p->exe || !p->argv)
+		return proc_info_free(p), 0;
+	for (size_t off = plen + 1; off < len;) {
+		size_t n = strnlen(data + off, len - off);
+
+		if ((p->argv[p->argc] = strndup(data + off, n)))
+			p->argc++;
+		off += n + 1;
+	}
+	return 0;
+}
+
 static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
 	struct corr_item it = { .rec = &e->h, .proc = p };
 
 	if (e->kind == FL_PROC_EXEC) {
-		/* a new image: nothing of the old address space survives */
+		/* a new image: nothing of the old address space survives; who it
+		 * is (its FL_META_PROC came before) and its peaks do */
 		struct footprint before = footprint_of(p);
+		struct corr_proc kept = *p;
 
 		proc_release(p);
 		if (proc_init(c, p, e->h.tgid))
 			abort();
+		proc_keep_identity(p, &kept);
+		if (!kept.info_fresh)
+			proc_info_free(p); /* its parent's, from the fork: the new file is unknown */
+		p->info_fresh = false;
 		account(c, p, before);
 	} else if (e->kind == FL_PROC_FORK) {
 		struct corr_proc *child = proc_get(c, e->child);
@@ -792,9 +911,14 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 
 		child->heap_start = p->heap_start;
 		child->brk = p->brk;
+		child->ppid = p->tgid;
+		proc_copy_info(child, p);
 		account(c, child, before);
 	} else if (e->kind == FL_PROC_EXIT) {
 		struct pending *t = thread_get(c, e->h.tid);
+
+		if (e->h.tid == e->h.tgid)
+			p->exited = true;
 
 		close_open_call(c, t);
 		flush_orphans(c, t);
@@ -845,20 +969,35 @@ static int set_command(struct run_info *ri, const char *data, size_t len)
 	return 0;
 }
 
-/* A process attached to mid-life: its heap's extent comes from its maps. */
-static void heap_from_maps(struct corr_proc *p, const char *text, size_t len)
-{
-	struct proc_maps *m = proc_maps_parse(text, len);
+/* glibc's arenas other than the main one: heaps of HEAP_MAX_SIZE (64 MiB on
+ * 64-bit), aligned to it, mapped read-write at the front. */
+#define GLIBC_ARENA_HEAP (64ull << 20)
 
-	for (size_t i = 0; m && i < proc_maps_count(m) && !p->heap_start; i++) {
+/* A process attached to mid-life: its heap's extent and the allocator's
+ * arenas come from its maps at the attach (counted in the footprint as if
+ * made then). Mappings of large blocks cannot be told from other anonymous
+ * ones there and are not counted. */
+static void heap_from_maps(struct correlator *c, struct corr_proc *p, const char *text, size_t len)
+{
+	struct proc_maps *m;
+	struct footprint before = footprint_of(p);
+
+	if (p->heap_start)
+		return; /* read at the attach already */
+	m = proc_maps_parse(text, len);
+	for (size_t i = 0; m && i < proc_maps_count(m); i++) {
 		const struct proc_map *e = proc_maps_at(m, i);
 
-		if (!strcmp(e->path, "[heap]")) {
+		if (!strcmp(e->path, "[heap]") && !p->heap_start) {
 			p->heap_start = e->start;
 			p->brk = e->end;
+		} else if (!e->path[0] && !e->inode && !strncmp(e->perms, "rw", 2) &&
+			   !(e->start & (GLIBC_ARENA_HEAP - 1)) && e->end - e->start <= GLIBC_ARENA_HEAP) {
+			region_set_add(p->regions, e->start, e->end, 0);
 		}
 	}
 	proc_maps_free(m);
+	account(c, p, before);
 }
 
 static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
@@ -904,7 +1043,11 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 		if (!fl_meta_maps_ok(data, dlen))
 			c->bad_records++;
 		else if (ri->attached)
-			heap_from_maps(proc_get(c, m->tgid), data, dlen);
+			heap_from_maps(c, proc_get(c, m->tgid), data, dlen);
+		break;
+	case FL_META_PROC:
+		if (set_proc_info(proc_get(c, m->tgid), m->value, data, dlen))
+			c->bad_records++;
 		break;
 	case FL_META_START: ri->start_ns = m->value; break;
 	case FL_META_END: ri->end_ns = m->value; break;
@@ -1015,3 +1158,9 @@ uint64_t corr_bad_records(const struct correlator *c) { return c->bad_records; }
 uint64_t corr_events(const struct correlator *c) { return c->events; }
 uint64_t corr_stacks(const struct correlator *c) { return c->stacks; }
 uint64_t corr_stacks_dropped(const struct correlator *c) { return c->stacks_dropped; }
+
+void corr_foreach_proc(struct correlator *c, void (*fn)(struct corr_proc *p, void *arg), void *arg)
+{
+	for (size_t i = 0; i < c->nprocs; i++)
+		fn(c->procs[i], arg);
+}

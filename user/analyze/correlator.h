@@ -13,7 +13,11 @@
 #include "analyze/alloc_index.h"
 #include "analyze/region_set.h"
 
-enum fl_owner { FL_OWNER_ALLOCATION = 0, FL_OWNER_ALLOCATOR = 1, FL_OWNER_OTHER = 2, FL_NOWNER };
+/* FL_OWNER_RUNTIME: an anonymous mapping made outside any allocator call
+ * (pymalloc's arenas, V8's heap). 4 is FL_OWNER_TRACER (the allocators
+ * helper's: faultline's own memory in the target). */
+enum fl_owner { FL_OWNER_ALLOCATION = 0, FL_OWNER_ALLOCATOR = 1, FL_OWNER_OTHER = 2, FL_OWNER_RUNTIME = 3,
+		FL_NOWNER = 5 };
 extern const char *const fl_owner_names[FL_NOWNER];
 
 #define FL_CALLER_NONE FL_NCALLS /* syscalls_by_caller row for "outside any call" */
@@ -76,6 +80,17 @@ struct corr_proc {
 	/* allocator memory given back with madvise(DONTNEED/FREE/REMOVE) and not
 	 * touched since: held, yet not resident (its bytes: summary.cur_given_back) */
 	struct region_set *given_back;
+	struct region_set *runtime;  /* anonymous mappings made outside any allocator call */
+	/* this process's own peaks (the summary's are the largest of them, never sums) */
+	uint64_t peak_live, peak_heap, peak_mmap, peak_unused;
+	uint64_t held;               /* heap + allocator mappings now */
+	uint32_t ppid;               /* from its fork record, 0: unknown */
+	uint64_t first_ts, last_ts;  /* its first and last event */
+	char *exe;                   /* FL_META_PROC: the executable's real path, or NULL */
+	char **argv;                 /* and its argv (argc strings) */
+	int argc;
+	bool exited;
+	bool info_fresh;             /* exe and argv came after its last exec */
 };
 
 /* An event resolved, as handed to the sink. */
@@ -138,5 +153,7 @@ uint64_t corr_stacks(const struct correlator *c); /* FL_EV_STACK records fed */
 /* Stacks not kept: the copies held waiting for their records were at
  * FL_MAX_HELD_STACK_BYTES (store/meta.h); their records go without. */
 uint64_t corr_stacks_dropped(const struct correlator *c);
+/* Calls fn for every process seen, in the order they were first seen. */
+void corr_foreach_proc(struct correlator *c, void (*fn)(struct corr_proc *p, void *arg), void *arg);
 
 #endif

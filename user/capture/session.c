@@ -273,6 +273,78 @@ static void emit_command(struct session *s, char **argv)
 	free(buf);
 }
 
+/* The parent pid in /proc/PID/status, 0 if unknown. */
+static uint32_t proc_ppid(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %u", &ppid) == 1)
+			break;
+	fclose(f);
+	return ppid;
+}
+
+/* FL_META_PROC for pid: its executable's real path, its argv without the
+ * padding a process that rewrote its title leaves (trailing NULs and
+ * spaces), its parent. Read at its exec: a process gone by then has none. */
+static void emit_proc_info(struct session *s, pid_t pid)
+{
+	char path[64], buf[FL_META_MAX_PATH_BYTES + 8192];
+	ssize_t n;
+	size_t off;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, buf, FL_META_MAX_PATH_BYTES);
+	if (n <= 0 || n >= (ssize_t)FL_META_MAX_PATH_BYTES)
+		return;
+	buf[n] = 0;
+	off = (size_t)n + 1;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf + off, sizeof(buf) - off - 1);
+		close(fd);
+		if (n > 0) {
+			size_t end = off + (size_t)n;
+
+			while (end > off && (buf[end - 1] == 0 || buf[end - 1] == ' '))
+				end--;
+			if (end > off)
+				buf[end++] = 0;
+			off = end;
+		}
+	}
+	emit_meta(s, FL_META_PROC, (uint32_t)pid, proc_ppid(pid), buf, off);
+}
+
+/* FL_META_PROC for the command faultline starts: its file's real path and
+ * its argv (as many as fit in buf), before its exec. */
+static void emit_command_info(struct session *s, pid_t pid, char **argv)
+{
+	char buf[FL_META_MAX_PATH_BYTES + 8192], real[PATH_MAX];
+	size_t off;
+
+	if (!realpath(s->path, real) || strlen(real) >= FL_META_MAX_PATH_BYTES)
+		return;
+	off = strlen(real) + 1;
+	memcpy(buf, real, off);
+	for (int i = 0; argv[i] && off + strlen(argv[i]) + 1 <= sizeof(buf); i++) {
+		memcpy(buf + off, argv[i], strlen(argv[i]) + 1);
+		off += strlen(argv[i]) + 1;
+	}
+	while (off > strlen(real) + 2 && buf[off - 2] == 0)
+		off--; /* no trailing empty strings */
+	emit_meta(s, FL_META_PROC, (uint32_t)pid, (uint64_t)getpid(), buf, off);
+}
+
 /* The kernel's records pass through here on their way to the consumer. */
 static int on_record(void *ctx, const void *rec, size_t len)
 {
@@ -282,6 +354,8 @@ static int on_record(void *ctx, const void *rec, size_t len)
 	s->records++;
 	if (s->o->stack_mode)
 		maps_before_stack(s, h, rec);
+	if (h->type == FL_EV_PROC && ((const struct fl_ev_proc *)rec)->kind == FL_PROC_EXEC)
+		emit_proc_info(s, (pid_t)h->tgid); /* before the exec: its file is known there */
 	if (s->o->consume(s->o->ctx, rec, len))
 		s->consumer_rc = 1;
 	if (h->type == FL_EV_CALL && (!s->any_mapped || s->last_mapped != h->tgid))
@@ -589,6 +663,7 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 			*attach_ms);
 	emit_meta(s, FL_META_START, c->pid, now_ns(), NULL, 0);
 	emit_command(s, o->argv);
+	emit_command_info(s, c->pid, o->argv);
 	emit_meta(s, FL_META_TARGET, c->pid, 0, NULL, 0);
 	emit_allocators(s, c->pid);
 	emit_stack_mode(s);
@@ -756,6 +831,7 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 			pid, allocators_shown(s), tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), *attach_ms);
 	emit_meta(s, FL_META_START, pid, now_ns(), NULL, 0);
 	emit_proc_command(s, pid);
+	emit_proc_info(s, pid);
 	emit_meta(s, FL_META_TARGET, pid, 1, NULL, 0);
 	emit_allocators(s, pid);
 	emit_stack_mode(s);

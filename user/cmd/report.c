@@ -6,6 +6,7 @@
 #include <string.h>
 #include "analyze/callsites.h"
 #include "cmd/cli.h"
+#include "cmd/report.h"
 #include "fl_schema.h"
 #include "analyze/correlator.h"
 #include "store/meta.h"
@@ -24,9 +25,11 @@ struct report_opts {
 	const char *debug_dir;
 	double interval_ms;    /* the timeline's resolution, 0: about `points` points */
 	unsigned points;
+	bool diff;             /* --diff OLD NEW */
+	const char *diff_new;
 };
 
-enum { REPORT_CALLS = OPT_LONG_ONLY, REPORT_SITES, REPORT_DEBUG_DIR, REPORT_INTERVAL, REPORT_POINTS };
+enum { REPORT_CALLS = OPT_LONG_ONLY, REPORT_SITES, REPORT_DEBUG_DIR, REPORT_INTERVAL, REPORT_POINTS, REPORT_DIFF };
 
 static const struct opt report_options[] = {
 	{ 'F', "format", "FMT", OPT_CHOICE, 0, 0, "text|json|jsonl|folded",
@@ -47,6 +50,11 @@ static const struct opt report_options[] = {
 	  "the heap timeline's resolution: one point per MS milliseconds\n"
 	  "  (default: about --points points over the run)" },
 	{ REPORT_POINTS, "points", "N", OPT_UINT, 2, 1e6, NULL, "the heap timeline: about N points (default 1000)" },
+	{ REPORT_DIFF, "diff", NULL, OPT_FLAG, 0, 0, NULL,
+	  "report --diff OLD NEW: what changed between two recordings, per call\n"
+	  "  site (both recorded with --stacks) or per function and size class:\n"
+	  "  calls, bytes, blocks live at the end, syscalls by kind, first touches,\n"
+	  "  largest change first (text, or --format json: " FL_DIFF_SCHEMA ")" },
 	{ REPORT_DEBUG_DIR, "debug-dir", "DIR", OPT_STRING, 0, 0, NULL,
 	  "separate debug files are looked for in DIR/.build-id/xx/yyy.debug\n"
 	  "(default /usr/lib/debug), then by .gnu_debuglink" },
@@ -57,7 +65,8 @@ static const struct cmd_spec report_spec = {
 	.name = "report",
 	.usage = "faultline report [FILE] [--format text|json|jsonl|folded] [-o OUT] [--calls N]\n"
 		 "                        [--metric syscalls|faults|bytes] [--sites N] [--debug-dir DIR]\n"
-		 "                        [--interval MS | --points N]",
+		 "                        [--interval MS | --points N]\n"
+		 "       faultline report --diff OLD NEW [--format text|json] [-o OUT] [--calls N]",
 	.about = "Replays a recording (default: faultline.data) through the correlator and\n"
 		 "prints what it shows.",
 	.opts = report_options,
@@ -85,6 +94,7 @@ static int take_report_option(void *ctx, int key, const struct opt_value *v)
 	case REPORT_DEBUG_DIR: o->debug_dir = v->s; break;
 	case REPORT_INTERVAL: o->interval_ms = v->d; break;
 	case REPORT_POINTS: o->points = (unsigned)v->u; break;
+	case REPORT_DIFF: o->diff = true; break;
 	}
 	return 0;
 }
@@ -103,14 +113,20 @@ static int parse_report(int argc, char **argv, struct report_opts *o)
 		return first;
 	if (first < argc)
 		o->in = argv[first++];
+	if (o->diff && first < argc)
+		o->diff_new = argv[first++];
+	if (o->diff && !o->diff_new)
+		return opts_error("report", "--diff needs two recordings: OLD NEW");
+	if (o->diff && o->fmt != FMT_TEXT && o->fmt != FMT_JSON)
+		return opts_error("report", "--diff writes text or json");
 	if (first < argc)
-		return opts_error("report", "more than one input file");
+		return opts_error("report", o->diff ? "--diff takes two recordings" : "more than one input file");
 	return 0;
 }
 
 /* Feeds every record (tf_reader_next returns them 8-byte aligned, as the
  * correlator reads them); returns the reader's final status. */
-static enum tf_status replay(struct tf_reader *r, struct correlator *c)
+enum tf_status report_replay(struct tf_reader *r, struct correlator *c)
 {
 	enum tf_status st = TF_CORRUPT; /* until the replay says otherwise */
 	const void *rec;
@@ -126,7 +142,7 @@ static enum tf_status replay(struct tf_reader *r, struct correlator *c)
  * call-site table before the replay (a stack is unwound with the code the
  * process had mapped at any time, libraries loaded late included). Returns
  * 1 with stacks, 0 without, -1 on a file that cannot be read. */
-static int read_stack_maps(const char *path, struct callsites *cs)
+int report_read_stack_maps(const char *path, struct callsites *cs)
 {
 	char err[256];
 	uint32_t abi;
@@ -153,7 +169,8 @@ static int read_stack_maps(const char *path, struct callsites *cs)
 }
 
 static int write_report(FILE *out, const struct report_opts *o, struct correlator *c,
-			struct text_report *tr, struct callsites *cs, struct analyses *ha, bool truncated)
+			struct text_report *tr, struct callsites *cs, struct analyses *ha, const struct processes *ps,
+			bool truncated)
 {
 	if (o->fmt == FMT_JSON)
 		summary_write_json(out, corr_summary(c), corr_run_info(c), truncated);
@@ -161,6 +178,8 @@ static int write_report(FILE *out, const struct report_opts *o, struct correlato
 		text_report_write(tr, out, corr_summary(c), corr_run_info(c), truncated);
 	if (ha && o->fmt == FMT_TEXT)
 		analyses_write_text(ha, out);
+	if (o->fmt == FMT_TEXT)
+		processes_write_text(ps, out);
 	if (cs && o->fmt == FMT_TEXT)
 		sites_write_text(cs, out);
 	if (cs && o->fmt == FMT_FOLDED)
@@ -181,7 +200,7 @@ static int open_call_sites(const struct report_opts *o, struct callsites **out)
 	if (!cs || (o->debug_dir && callsites_set_debug_dir(cs, o->debug_dir)))
 		return fprintf(stderr, "faultline: out of memory\n"), 1;
 	callsites_set_top(cs, o->sites);
-	has = read_stack_maps(o->in, cs);
+	has = report_read_stack_maps(o->in, cs);
 	if (has <= 0) {
 		callsites_free(cs);
 		if (o->fmt == FMT_FOLDED)
@@ -199,6 +218,7 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 	struct text_report *tr = NULL;
 	struct callsites *cs = NULL;
 	struct analyses *ha = NULL;
+	struct processes *ps = NULL;
 	struct correlator *c;
 	FILE *out = stdout;
 	struct sf_out outfile;
@@ -221,7 +241,8 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 	c = corr_new(16);
 	if (o->fmt == FMT_TEXT)
 		tr = text_report_new(o->max_lines);
-	if (!c || (o->fmt == FMT_TEXT && (!tr || text_report_attach(tr, c))) || (cs && callsites_attach(cs, c))) {
+	ps = processes_new();
+	if (!c || !ps || (o->fmt == FMT_TEXT && (!tr || text_report_attach(tr, c))) || (cs && callsites_attach(cs, c))) {
 		fprintf(stderr, "faultline: out of memory\n");
 		rc = 1;
 		goto out;
@@ -236,19 +257,21 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 	}
 	if (ha)
 		summary_json_add_top("analyses", analyses_write_json, ha);
+	processes_attach(ps, c);
+	summary_json_add_extra("processes", processes_write_json, ps);
 	if (o->fmt == FMT_JSONL) {
 		struct corr_sink s = jsonl_sink(out);
 
 		corr_add_sink(c, &s);
 	}
-	st = replay(r, c);
+	st = report_replay(r, c);
 	if (ha)
 		analyses_finish(ha);
 	if (st == TF_CORRUPT) {
 		fprintf(stderr, "faultline: %s\n", tf_reader_error(r));
 		rc = 2;
 	} else {
-		rc = write_report(out, o, c, tr, cs, ha, st == TF_TRUNCATED);
+		rc = write_report(out, o, c, tr, cs, ha, ps, st == TF_TRUNCATED);
 		if (st == TF_TRUNCATED) {
 			fprintf(stderr, "faultline: %s was cut short (the recording did not finish): "
 				"the report covers its %llu whole blocks\n", o->in,
@@ -268,6 +291,7 @@ out:
 	text_report_free(tr);
 	callsites_free(cs);
 	analyses_free(ha);
+	processes_free(ps);
 	corr_free(c);
 	return rc;
 }
@@ -283,6 +307,12 @@ int cmd_report(int argc, char **argv)
 	rc = parse_report(argc, argv, &o);
 	if (rc)
 		return rc == OPT_HELP ? 0 : FL_EXIT_USAGE;
+	if (o.diff) {
+		struct diff_opts d = { .old_path = o.in, .new_path = o.diff_new, .out = o.out,
+				       .debug_dir = o.debug_dir, .json = o.fmt == FMT_JSON, .max_rows = o.max_lines };
+
+		return report_diff(&d);
+	}
 	r = tf_reader_open(o.in, &abi, err, sizeof(err));
 	if (!r)
 		return fprintf(stderr, "faultline: %s\n", err), 2;

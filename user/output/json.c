@@ -54,22 +54,35 @@ static void write_count_sections(FILE *out, const struct summary *s)
 	fputc(',', out);
 	write_by_caller(out, s);
 	fprintf(out, ",\"faults\":{\"total\":%" PRIu64 ",\"user_mode\":%" PRIu64 ",\"kernel_mode\":%" PRIu64
-		",\"allocation\":%" PRIu64 ",\"allocator\":%" PRIu64 ",\"other\":%" PRIu64 "}",
+		",\"allocation\":%" PRIu64 ",\"allocator\":%" PRIu64 ",\"other\":%" PRIu64 ",\"runtime\":%" PRIu64 "}",
 		s->faults_total, s->faults_user, s->faults_kernel, s->faults_owner[FL_OWNER_ALLOCATION],
-		s->faults_owner[FL_OWNER_ALLOCATOR], s->faults_owner[FL_OWNER_OTHER]);
+		s->faults_owner[FL_OWNER_ALLOCATOR], s->faults_owner[FL_OWNER_OTHER], s->faults_owner[FL_OWNER_RUNTIME]);
 	fprintf(out, ",\"bytes\":{\"requested\":%" PRIu64 ",\"peak_live\":%" PRIu64 ",\"peak_heap\":%" PRIu64
 		",\"peak_mmap\":%" PRIu64 "}", s->bytes_requested, s->peak_live, s->peak_heap, s->peak_mmap);
 }
 
-static void (*extra_writer)(void *ctx, FILE *out);
-static const char *extra_key;
-static void *extra_ctx;
+/* The members added to "extra", in the order added; a key added again replaces its writer. */
+#define MAX_EXTRAS 8
+static struct {
+	const char *key;
+	void (*writer)(void *ctx, FILE *out);
+	void *ctx;
+} extras[MAX_EXTRAS];
+static int nextras;
 
 void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx)
 {
-	extra_key = key;
-	extra_writer = fn;
-	extra_ctx = ctx;
+	int i = 0;
+
+	while (i < nextras && strcmp(extras[i].key, key))
+		i++;
+	if (i == MAX_EXTRAS)
+		return;
+	if (i == nextras)
+		nextras++;
+	extras[i].key = key;
+	extras[i].writer = fn;
+	extras[i].ctx = ctx;
 }
 
 static void (*top_writer)(void *ctx, FILE *out);
@@ -121,9 +134,9 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 	fprintf(out, ",\"peak_unused\":%" PRIu64, s->peak_unused);
 	fprintf(out, ",\"truncated\":%s,\"mode\":\"%s\"", truncated ? "true" : "false",
 		s->kernel_counted ? "syscalls-and-faults" : "full");
-	if (extra_writer) {
-		fprintf(out, ",\"%s\":", extra_key);
-		extra_writer(extra_ctx, out);
+	for (int i = 0; i < nextras; i++) {
+		fprintf(out, ",\"%s\":", extras[i].key);
+		extras[i].writer(extras[i].ctx, out);
 	}
 	if (runs > 1 && stddev) {
 		fprintf(out, ",\"runs\":%u,\"stddev\":{", runs);

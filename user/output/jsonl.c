@@ -86,6 +86,13 @@ static void write_proc(FILE *out, const struct corr_item *it)
 	fprintf(out, ",\"kind\":\"%s\"", kinds[e->kind <= 3 ? e->kind : 0]);
 	if (e->kind == FL_PROC_FORK)
 		fprintf(out, ",\"child\":%u", e->child);
+	if (e->kind == FL_PROC_EXEC) { /* the file, when the recording read it (FL_META_PROC) */
+		fprintf(out, ",\"file\":");
+		if (it->proc && it->proc->exe)
+			json_string(out, it->proc->exe);
+		else
+			fprintf(out, "null");
+	}
 }
 
 static void write_reason(FILE *out, const struct corr_item *it)

@@ -7,6 +7,8 @@
 #include "analyze/analyses.h"
 #include "analyze/callsites.h"
 #include "analyze/correlator.h"
+#include "analyze/diff.h"
+#include "analyze/processes.h"
 #include "util/escape.h"
 
 /* jsonl: one line per resolved event, written as they come. */
@@ -16,7 +18,7 @@ struct corr_sink jsonl_sink(FILE *out);
 void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri,
 			bool truncated);
 
-/* One more member of "extra", written by fn (e.g. "call_sites"). */
+/* One more member of "extra", written by fn (e.g. "call_sites"); up to 8. */
 void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx);
 
 /* The same with -r N: counts are the means of N runs; extra.runs and
@@ -68,6 +70,21 @@ void analyses_write_json(void *ctx, FILE *out);
 void analyses_write_text(const struct analyses *a, FILE *out);
 /* One more top-level member of the summary, written by fn ("analyses"). */
 void summary_json_add_top(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx);
+
+/* report --diff (diff.c): the two sides, their files, the text's row limit (0: all). */
+struct diff_input {
+	const struct diff_side *old, *new;
+	const char *old_path, *new_path;
+	size_t max_rows;
+};
+void diff_write_text(FILE *out, const struct diff_input *in, const struct diff_row *rows, size_t n);
+/* The JSON object (schema faultline.diff.v1), every row. */
+void diff_write_json(FILE *out, const struct diff_input *in, const struct diff_row *rows, size_t n);
+
+/* -f: one row per process (processes.c), a text section when there are
+ * several; and the JSON array extra.processes (ctx: the struct processes). */
+void processes_write_text(const struct processes *ps, FILE *out);
+void processes_write_json(void *ctx, FILE *out);
 
 /* Helpers shared by the formats. */
 

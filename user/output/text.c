@@ -54,6 +54,8 @@ const char *fmt_bytes(uint64_t n, char *buf, size_t len)
 /* From the first event (the exec) to the last (the exit), in kernel time. */
 uint64_t run_duration_ns(const struct summary *s, const struct run_info *ri)
 {
+	if (ri->attached && ri->end_ns > ri->start_ns)
+		return ri->end_ns - ri->start_ns; /* -p: the window recorded, not its events' span */
 	if (s->last_ts > s->first_ts)
 		return s->last_ts - s->first_ts;
 	return ri->end_ns > ri->start_ns ? ri->end_ns - ri->start_ns : 0;
@@ -493,13 +495,16 @@ static void write_faults(FILE *out, const struct summary *s)
 {
 	static const char *const what[FL_NOWNER] = {
 		"a live block (header included)", "allocator memory: metadata, free space, top chunk",
-		"stack, data, file mappings, other" };
+		"stack, data, file mappings, other",
+		"anonymous mappings made outside allocator calls (an interpreter's or VM's heap)",
+		"faultline's own memory in the target" };
 
 	fprintf(out, "\nPage faults: %" PRIu64 " (%" PRIu64 " user mode, %" PRIu64 " kernel mode), "
 		"%" PRIu64 " first touch\n", s->faults_total, s->faults_user, s->faults_kernel, s->first_touch);
 	for (int o = 0; o < FL_NOWNER; o++)
-		fprintf(out, "  %-11s %9" PRIu64 "  first touch %9" PRIu64 "  %s\n", fl_owner_names[o],
-			s->faults_owner[o], s->first_touch_owner[o], what[o]);
+		if (o < FL_OWNER_RUNTIME || s->faults_owner[o]) /* the owners added later: when they own any */
+			fprintf(out, "  %-11s %9" PRIu64 "  first touch %9" PRIu64 "  %s\n", fl_owner_names[o],
+				s->faults_owner[o], s->first_touch_owner[o], what[o]);
 	if (s->faults_owner[FL_OWNER_ALLOCATION])
 		fprintf(out, "  on live blocks: %" PRIu64 " inside an allocator call, %" PRIu64 " by the program\n",
 			s->alloc_faults_in_call, s->faults_owner[FL_OWNER_ALLOCATION] - s->alloc_faults_in_call);

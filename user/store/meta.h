@@ -32,6 +32,9 @@ enum fl_meta_kind {
 				  as that one's), itself when it has its own */
 	FL_META_SMAPS = 13,    /* tgid; data: the kernel's resident bytes per mapping at the
 				  command's exit, "start end rss name" lines (symbols/smaps.h) */
+	FL_META_PROC = 16,     /* tgid: a process at its exec (or the attach); value: its parent's
+				  pid; data: the executable's real path NUL, then its argv,
+				  NUL-separated, without trailing empty strings */
 };
 
 /* What a reader accepts from a record (a file can hold anything): a record
@@ -63,6 +66,21 @@ struct fl_meta {
 	uint64_t value;
 	/* followed by data bytes, up to the record's length */
 };
+
+/* Is an FL_META_PROC record's data within the limits: a path of at most
+ * FL_META_MAX_PATH_BYTES, a NUL, then a command within FL_META_MAX_COMMAND_*? */
+static inline bool fl_meta_proc_ok(const char *data, size_t len)
+{
+	const char *nul = memchr(data, 0, len < FL_META_MAX_PATH_BYTES + 1 ? len : FL_META_MAX_PATH_BYTES + 1);
+	size_t args = 0;
+
+	if (!nul || len - (size_t)(nul + 1 - data) > FL_META_MAX_COMMAND_BYTES)
+		return false;
+	for (const char *p = nul + 1, *end = data + len; p < end; p += strnlen(p, end - p) + 1)
+		if (++args > FL_META_MAX_COMMAND_ARGS)
+			return false;
+	return true;
+}
 
 /* Is maps text within FL_META_MAX_MAPS_BYTES and FL_META_MAX_MAPS_LINES? */
 static inline bool fl_meta_maps_ok(const char *text, size_t len)
