@@ -1,0 +1,515 @@
+/* page.js - the script of faultline's HTML report (embedded by the build,
+ * run with d3 3.5, Debian's libjs-d3). It reads the page's data (the JSON
+ * element #faultline-data: the summary of `report --format json`, with the
+ * heap analyses under "analyses" when the report has them, plus the syscall
+ * markers, a timeline taken from the recording and the folded stacks) and
+ * draws the warnings, the timeline, the flame graph and the tables. Every
+ * string from the recording reaches the DOM as text (textContent, d3's
+ * .text()), never as markup. */
+(function () {
+	'use strict';
+
+	var D = JSON.parse(document.getElementById('faultline-data').textContent);
+	var S = D.summary;
+	var A = S.analyses || (S.extra && S.extra.analyses) || null;
+	var app = document.getElementById('app');
+	var tip = document.createElement('div');
+	var KINDS = ['brk', 'mmap', 'munmap', 'mremap', 'mprotect', 'madvise'];
+	var COLORS = { live: '#1f77b4', heap: '#d62728', mmap: '#2ca02c', held: '#ff7f0e', resident: '#9467bd' };
+
+	/* ---- small helpers ---------------------------------------------------- */
+
+	function el(parent, tag, text, cls) {
+		var e = document.createElement(tag);
+		if (text !== undefined && text !== null)
+			e.textContent = String(text);
+		if (cls)
+			e.className = cls;
+		if (parent)
+			parent.appendChild(e);
+		return e;
+	}
+
+	function bytes(n) {
+		var u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'], i = 0;
+		n = Number(n);
+		while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+		return (i === 0 || n % 1 === 0 ? n.toFixed(0) : n.toFixed(1)) + ' ' + u[i];
+	}
+
+	function ms(ns) {
+		return (ns / 1e6).toFixed(ns < 1e7 ? 3 : 1) + ' ms';
+	}
+
+	/* cells: strings or numbers; a number is right-aligned (class num). */
+	function table(parent, head, rows, rowClass) {
+		var t = el(parent, 'table'), tr = el(t, 'tr');
+		head.forEach(function (h) { el(tr, 'th', h); });
+		rows.forEach(function (r, i) {
+			var row = el(t, 'tr', null, rowClass ? rowClass(r, i) : null);
+			r.forEach(function (c) {
+				el(row, 'td', typeof c === 'number' ? c.toLocaleString('en') : c,
+				   typeof c === 'number' ? 'num' : null);
+			});
+		});
+		return t;
+	}
+
+	function box(parent, title) {
+		var d = el(parent, 'div');
+		el(d, 'h3', title);
+		return d;
+	}
+
+	function notAvailable(parent, what) {
+		el(parent, 'p', what + ': not available in this report (the heap analyses are written by ' +
+		   'a faultline whose `report --format json` has "analyses").', 'na');
+	}
+
+	/* Folded frames are escaped (\x20 for a space, \x3b for ';', \\ ...):
+	 * shown as the characters they stand for, as text. */
+	function unfold(s) {
+		return s.replace(/\\(x[0-9a-fA-F]{2}|\\|n|r|t)/g, function (m, c) {
+			if (c[0] === 'x') return String.fromCharCode(parseInt(c.slice(1), 16));
+			return c === '\\' ? '\\' : c === 'n' ? '\n' : c === 'r' ? '\r' : '\t';
+		});
+	}
+
+	function showTip(ev, text) {
+		tip.textContent = text;
+		tip.style.display = 'block';
+		tip.style.left = Math.min(ev.clientX + 14, window.innerWidth - 420) + 'px';
+		tip.style.top = (ev.clientY + 14) + 'px';
+	}
+
+	function hideTip() { tip.style.display = 'none'; }
+
+	function nonZero(obj) {
+		return Object.keys(obj || {}).filter(function (k) { return obj[k]; });
+	}
+
+	function sum(obj) {
+		return Object.keys(obj || {}).reduce(function (a, k) { return a + obj[k]; }, 0);
+	}
+
+	/* ---- header and warnings ---------------------------------------------- */
+
+	function header() {
+		var cmd = (S.target.command || []).join(' '), m;
+		document.title = 'faultline: ' + cmd;
+		el(app, 'h1', 'faultline report');
+		el(app, 'div', cmd, 'mono').id = 'command';
+		m = el(app, 'div', null, 'meta');
+		el(m, 'span', 'pid ' + S.target.pid);
+		el(m, 'span', 'exit ' + (S.target.exit_status === null ? 'not seen' : S.target.exit_status));
+		el(m, 'span', 'duration ' + ms(S.duration_ns));
+		el(m, 'span', 'allocator ' + (S.extra.allocator || '?'));
+		el(m, 'span', 'mode ' + S.extra.mode);
+	}
+
+	function warnings() {
+		var w = [];
+		if (S.lost_events)
+			w.push(S.lost_events.toLocaleString('en') + ' events were lost (the kernel could not queue ' +
+			       'them): every count below is a lower bound.');
+		if (S.extra.truncated)
+			w.push('The recording was cut short (it did not finish): this report covers its whole blocks only.');
+		if (S.extra.orphan_events)
+			w.push(S.extra.orphan_events + ' events were tagged with a call whose return was never seen.');
+		w.forEach(function (t) { el(app, 'div', t, 'warning'); });
+	}
+
+	/* ---- timeline ---------------------------------------------------------- */
+
+	/* The series: the analyses' timeline when the report has one, else the
+	 * one the page's writer took from the recording. */
+	function timelinePoints() {
+		var t = A && A.timeline && A.timeline.points && A.timeline.points.length ? A.timeline : null;
+		if (t)
+			return { source: 'analyses', points: t.points.map(function (p) {
+				return { t: p.t_ns, live: p.live, heap: p.heap, mmap: p.mmap, held: p.held, resident: p.resident };
+			}) };
+		var f = D.timeline.fields;
+		return { source: 'recording', points: D.timeline.points.map(function (r) {
+			var o = {};
+			f.forEach(function (k, i) { o[k === 't_ns' ? 't' : k] = r[i]; });
+			return o;
+		}) };
+	}
+
+	function markerRows() {
+		var f = D.markers.fields;
+		return D.markers.rows.map(function (r) {
+			var o = {};
+			f.forEach(function (k, i) { o[k] = r[i]; });
+			return o;
+		});
+	}
+
+	function markerText(m) {
+		var s = (m.call ? '#' + m.call_seq + ' ' + m.call : 'outside any allocator call') + ' \u2192 ' + m.what;
+		s += '\nsyscall #' + m.seq + ' at ' + ms(m.t_ns) + ', pid ' + m.pid;
+		if (m.size) s += ', ' + bytes(m.size);
+		if (m.first_touches)
+			s += '\nfirst touches that followed on its block: ' + m.first_touches;
+		return s;
+	}
+
+	function timeline() {
+		var sec = el(app, 'section'), tl = timelinePoints(), marks = markerRows();
+		var series = ['live', 'heap', 'mmap', 'held', 'resident'].filter(function (k) {
+			return tl.points.some(function (p) { return p[k] !== undefined && p[k] !== null; });
+		});
+		var names = { live: 'live bytes', heap: 'heap extent (brk)', mmap: 'allocator mappings',
+			      held: 'held but not live', resident: 'resident allocator bytes' };
+		var W = Math.max(600, Math.min(1168, (app.clientWidth || 1100))), H = 260, LANE = 14;
+		var m = { l: 70, r: 10, t: 8, b: 22 }, w = W - m.l - m.r;
+		var pids = d3.set(marks.map(function (d) { return d.pid; })).values();
+		var tmax = d3.max([d3.max(tl.points, function (p) { return p.t; }) || 0,
+				   d3.max(marks, function (d) { return d.t_ns; }) || 0, S.duration_ns, 1]);
+		var ymax = d3.max(tl.points, function (p) {
+			return d3.max(series, function (k) { return p[k] || 0; });
+		}) || 1;
+		var x = d3.scale.linear().domain([0, tmax]).range([0, w]);
+		var y = d3.scale.linear().domain([0, ymax * 1.05]).range([H, 0]);
+		var total = H + m.t + m.b + KINDS.length * LANE + 10;
+		var svg, g, lines, lanes, xAxis, zoom, controls, legend, sel;
+
+		el(sec, 'h2', 'Timeline');
+		el(sec, 'p', 'Memory over time (' + (tl.source === 'analyses' ? 'the heap analyses\' timeline' :
+			'taken from the recording: live bytes, heap extent, allocator mappings, held = heap + mappings - live') +
+			'), and every memory syscall as a marker in its lane. Drag to pan, wheel to zoom, hover a marker for its call.',
+			'note');
+		if (D.markers.every > 1)
+			el(sec, 'div', 'Showing ' + marks.length.toLocaleString('en') + ' of ' +
+			   D.markers.total.toLocaleString('en') + ' syscalls as markers (one in ' + D.markers.every + ').',
+			   'warning');
+		controls = el(sec, 'div', null, 'controls');
+		el(controls, 'button', 'reset zoom').id = 'timeline-reset';
+		if (pids.length > 1) {
+			el(controls, 'span', 'process: ');
+			sel = el(controls, 'select');
+			sel.id = 'timeline-pid';
+			el(sel, 'option', 'all').value = '';
+			pids.forEach(function (p) { el(sel, 'option', p).value = p; });
+		}
+		legend = el(sec, 'div', null, 'legend');
+		series.forEach(function (k) {
+			var s = el(legend, 'span');
+			el(s, 'i').style.background = COLORS[k];
+			s.appendChild(document.createTextNode(names[k]));
+		});
+
+		svg = d3.select(sec).append('svg').attr('id', 'timeline').attr('width', W).attr('height', total);
+		svg.append('defs').append('clipPath').attr('id', 'tl-clip').append('rect')
+			.attr('width', w).attr('height', total);
+		g = svg.append('g').attr('transform', 'translate(' + m.l + ',' + m.t + ')');
+		g.append('rect').attr('width', w).attr('height', total - m.t).style('fill', 'none')
+			.style('pointer-events', 'all');
+		xAxis = d3.svg.axis().scale(x).orient('bottom').ticks(8)
+			.tickFormat(function (v) { return (v / 1e6) + ' ms'; });
+		g.append('g').attr('class', 'axis y').call(d3.svg.axis().scale(y).orient('left').ticks(6)
+			.tickFormat(function (v) { return bytes(v); }));
+		g.append('g').attr('class', 'axis x').attr('transform', 'translate(0,' + H + ')').call(xAxis);
+		lines = g.append('g').attr('clip-path', 'url(#tl-clip)');
+		series.forEach(function (k) {
+			lines.append('path').datum(tl.points).attr('class', 'series s-' + k).attr('data-series', k);
+		});
+		lanes = g.append('g').attr('transform', 'translate(0,' + (H + m.b) + ')');
+		KINDS.forEach(function (k, i) {
+			lanes.append('text').attr('class', 'lane-label').attr('x', -6).attr('y', i * LANE + 10)
+				.attr('text-anchor', 'end').text(k);
+		});
+		var mg = lanes.append('g').attr('clip-path', 'url(#tl-clip)');
+		var dots = mg.selectAll('rect.marker').data(marks).enter().append('rect')
+			.attr('class', function (d) { return 'marker k-' + d.sys; })
+			.attr('y', function (d) { return KINDS.indexOf(d.sys) * LANE + 1; })
+			.attr('width', 4).attr('height', LANE - 3)
+			.on('mouseover', function (d) { showTip(d3.event, markerText(d)); })
+			.on('mousemove', function (d) { showTip(d3.event, markerText(d)); })
+			.on('mouseout', hideTip);
+		/* the sizes of the series under the pointer */
+		g.select('rect').on('mousemove', function () {
+			var t = x.invert(d3.mouse(this)[0]), i = d3.bisector(function (p) { return p.t; }).right(tl.points, t) - 1;
+			var p = tl.points[Math.max(0, i)];
+			if (!p || d3.mouse(this)[1] > H) return hideTip();
+			showTip(d3.event, ms(p.t) + '\n' + series.map(function (k) { return names[k] + ': ' + bytes(p[k] || 0); }).join('\n'));
+		}).on('mouseout', hideTip);
+
+		function draw() {
+			series.forEach(function (k) {
+				lines.select('.s-' + k).attr('d', d3.svg.line().interpolate('step-after')
+					.x(function (p) { return x(p.t); }).y(function (p) { return y(p[k] || 0); }));
+			});
+			dots.attr('x', function (d) { return x(d.t_ns) - 2; });
+			g.select('.axis.x').call(xAxis);
+		}
+		zoom = d3.behavior.zoom().x(x).scaleExtent([1, 1e7]).on('zoom', draw);
+		svg.call(zoom);
+		document.getElementById('timeline-reset').onclick = function () {
+			zoom.scale(1).translate([0, 0]);
+			draw();
+		};
+		if (sel)
+			sel.onchange = function () {
+				var v = sel.value;
+				dots.style('display', function (d) { return !v || String(d.pid) === v ? null : 'none'; });
+			};
+		draw();
+	}
+
+	/* ---- flame graph --------------------------------------------------------- */
+
+	function flameTree(rows) {
+		var root = { name: 'all', children: [], map: {} };
+		rows.forEach(function (r) {
+			var node = root;
+			r[0].split(';').forEach(function (f) {
+				var c = node.map[f];
+				if (!c) {
+					c = { name: unfold(f), children: [], map: {}, self: 0 };
+					node.map[f] = c;
+					node.children.push(c);
+				}
+				node = c;
+			});
+			node.self += r[1];
+		});
+		(function fix(n) {
+			/* a frame's own count is a child of its own, so partition's sums stay right */
+			n.children.forEach(fix);
+			if (n.self && n.children.length)
+				n.children.push({ name: '', own: true, value: n.self, children: [] });
+			else if (!n.children.length)
+				n.value = n.self;
+			delete n.map;
+		})(root);
+		return root;
+	}
+
+	function flame() {
+		var sec = el(app, 'section'), metric = 'syscalls', controls, search, found, holder;
+		var W = Math.max(600, Math.min(1168, (app.clientWidth || 1100))), ROW = 17;
+		var units = { syscalls: 'syscalls', faults: 'first touches', bytes: 'bytes' };
+
+		el(sec, 'h2', 'Flame graph (icicle) of the recorded stacks');
+		if (!D.flame) {
+			el(sec, 'p', 'No stacks in this recording: record it with --stacks (or --stacks=all for bytes of every call).', 'na');
+			return;
+		}
+		el(sec, 'p', 'Each box is a frame, callers above callees, as wide as its share of the metric. Click a box ' +
+		   'to zoom into it, click the top row to zoom out; search highlights frames whose name contains the text.',
+		   'note');
+		controls = el(sec, 'div', null, 'controls');
+		Object.keys(D.flame).forEach(function (k) {
+			var b = el(controls, 'button', k);
+			b.setAttribute('data-metric', k);
+			b.onclick = function () { metric = k; render(); };
+		});
+		search = el(controls, 'input');
+		search.id = 'flame-search';
+		search.placeholder = 'search function';
+		found = el(controls, 'span', '', 'note');
+		found.id = 'flame-found';
+		holder = el(sec, 'div');
+
+		function render() {
+			var data = D.flame[metric], tree = flameTree(data.rows), nodes, depth, svg, x, focus;
+			Array.prototype.forEach.call(controls.querySelectorAll('button'), function (b) {
+				b.className = b.getAttribute('data-metric') === metric ? 'on' : '';
+			});
+			holder.textContent = '';
+			if (data.left_out)
+				el(holder, 'div', 'The ' + data.stacks + ' stacks were cut to the ' + D.limits.stacks_per_metric +
+				   ' largest; ' + data.left_out + ' ' + units[metric] + ' are in the ones left out.', 'note');
+			if (!data.rows.length) {
+				el(holder, 'p', 'No stack has a count of ' + units[metric] + '.', 'na');
+				found.textContent = '';
+				return;
+			}
+			nodes = d3.layout.partition().sort(null).value(function (d) { return d.value; })
+				.children(function (d) { return d.children.length ? d.children : null; })
+				.size([1, 1]).nodes(tree);
+			depth = d3.max(nodes, function (d) { return d.depth; }) + 1;
+			x = d3.scale.linear().range([0, W]);
+			svg = d3.select(holder).append('svg').attr('class', 'flame').attr('id', 'flame')
+				.attr('data-metric', metric).attr('width', W).attr('height', depth * ROW);
+			focus = tree;
+
+			function draw() {
+				x.domain([focus.x, focus.x + focus.dx]);
+				var vis = nodes.filter(function (d) {
+					return !d.own && x(d.x + d.dx) > 0 && x(d.x) < W && (x(d.x + d.dx) - x(d.x)) >= 0.5;
+				});
+				var gs = svg.selectAll('g.frame').data(vis, function (d, i) { return d.depth + ':' + d.x + ':' + d.name; });
+				var ne = gs.enter().append('g').attr('class', 'frame');
+				ne.append('rect').attr('height', ROW - 1)
+					.style('fill', function (d) { return d3.hsl(20 + (hash(d.name) % 40), .75, .62 + (d.depth % 2) * .06); })
+					.on('click', function (d) { focus = d === focus ? (d.parent || tree) : d; draw(); })
+					.on('mousemove', function (d) {
+						showTip(d3.event, d.name + '\n' + d.value.toLocaleString('en') + ' ' + units[metric] +
+							' (' + (100 * d.value / tree.value).toFixed(1) + '%)');
+					})
+					.on('mouseout', hideTip);
+				ne.append('text').attr('y', ROW - 5);
+				gs.exit().remove();
+				gs.attr('transform', function (d) { return 'translate(' + Math.max(0, x(d.x)) + ',' + d.depth * ROW + ')'; });
+				gs.select('rect').attr('width', function (d) {
+					return Math.max(0.5, Math.min(W, x(d.x + d.dx)) - Math.max(0, x(d.x)));
+				});
+				gs.select('text').attr('x', 3).text(function (d) {
+					var px = Math.min(W, x(d.x + d.dx)) - Math.max(0, x(d.x)), n = Math.floor((px - 6) / 6.5);
+					return n < 3 ? '' : d.name.length <= n ? d.name : d.name.slice(0, n - 1) + '\u2026';
+				});
+				mark();
+			}
+
+			function mark() {
+				var q = search.value.toLowerCase(), hit = 0, frames = 0;
+				svg.selectAll('g.frame rect').classed('match', function (d) {
+					var m = q && d.name.toLowerCase().indexOf(q) >= 0;
+					return !!m;
+				});
+				if (!q) { found.textContent = ''; return; }
+				/* the share of the metric under a matching frame, not counted twice when nested */
+				(function walk(n, under) {
+					var m = n.name.toLowerCase().indexOf(q) >= 0 && !n.own;
+					if (m) frames++;
+					if (m && !under) hit += n.value;
+					(n.children || []).forEach(function (c) { walk(c, under || m); });
+				})(tree, false);
+				found.textContent = frames + ' frames match: ' + (100 * hit / tree.value).toFixed(1) + '% of ' + units[metric];
+			}
+			search.oninput = mark;
+			draw();
+		}
+		render();
+	}
+
+	function hash(s) {
+		var h = 0;
+		for (var i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) >>> 0;
+		return h;
+	}
+
+	/* ---- tables ------------------------------------------------------------- */
+
+	function sites(parent, list, what) {
+		if (!list || !list.length) {
+			el(parent, 'p', 'none', 'na');
+			return;
+		}
+		table(parent, [what, 'site'], list.map(function (s) { return [s.count, s.site]; }));
+	}
+
+	function tables() {
+		var sec = el(app, 'section'), row, b, callers, cs;
+		el(sec, 'h2', 'Summary');
+		row = el(sec, 'div', null, 'tables');
+
+		b = box(row, 'Calls by function');
+		table(b, ['function', 'calls'], nonZero(S.calls).map(function (k) { return [k, S.calls[k]]; }));
+		el(b, 'p', 'nested (inside another allocator call): ' + S.extra.nested_calls + '; free(NULL): ' +
+		   S.extra.frees_null + '; free of an unknown pointer: ' + S.extra.frees_unknown, 'note');
+
+		b = box(row, 'Syscalls by kind');
+		table(b, ['syscall', 'count'], KINDS.map(function (k) { return [k, S.syscalls[k] || 0]; })
+		      .concat([['total', sum(S.syscalls)]]));
+
+		b = box(row, 'Syscalls by caller');
+		callers = Object.keys(S.syscalls_by_caller).filter(function (k) { return sum(S.syscalls_by_caller[k]); });
+		table(b, ['caller'].concat(KINDS), callers.map(function (k) {
+			return [k === 'none' ? 'outside any call' : k].concat(KINDS.map(function (s) {
+				return S.syscalls_by_caller[k][s] || 0;
+			}));
+		}));
+
+		b = box(row, 'Page faults by owner and mode');
+		var ft = S.extra.first_touch_by_owner || {};
+		table(b, ['owner', 'faults', 'first touches'], ['allocation', 'allocator', 'other'].map(function (k) {
+			return [k, S.faults[k] || 0, ft[k] || 0];
+		}).concat([['total', S.faults.total, S.extra.first_touch_faults]]));
+		el(b, 'p', 'user mode ' + S.faults.user_mode + ', kernel mode ' + S.faults.kernel_mode +
+		   ' (a kernel-mode fault is the kernel touching the program\'s memory, e.g. read() into it)', 'note');
+
+		b = box(row, 'Memory');
+		table(b, ['', 'bytes'], [['requested', bytes(S.bytes.requested)], ['peak live', bytes(S.bytes.peak_live)],
+			['peak heap (brk)', bytes(S.bytes.peak_heap)], ['peak allocator mappings', bytes(S.bytes.peak_mmap)],
+			['most held but not live', bytes(S.extra.peak_unused)]]);
+
+		/* the heap analyses */
+		sec = el(app, 'section');
+		el(sec, 'h2', 'Heap analyses');
+		row = el(sec, 'div', null, 'tables');
+		b = box(row, 'Request sizes');
+		if (A && A.sizes) {
+			table(b, ['size class', 'calls', 'bytes', 'syscalls', 'first touches'], A.sizes.map(function (c) {
+				return [bytes(c.min) + ' - ' + bytes(c.max), c.calls, c.bytes, c.syscalls, c.first_touches];
+			}), function (r, i) {
+				var c = A.sizes[i];
+				return c.min <= 131072 && 131072 <= c.max ? 'threshold' : null;
+			});
+			el(b, 'p', 'highlighted: the class holding glibc\'s default mmap threshold (128 KiB); it moves up after a free of an mmapped block', 'note');
+		} else
+			notAvailable(b, 'Request sizes');
+
+		b = box(row, 'Leaks');
+		if (A && A.leaks) {
+			el(b, 'p', A.leaks.blocks + ' blocks, ' + bytes(A.leaks.bytes) + ' still live at the end' +
+			   (A.leaks.exact === false ? ' (estimates)' : ''));
+			table(b, ['bytes', 'blocks', 'touched pages', 'site'], (A.leaks.sites || []).map(function (s) {
+				return [s.bytes, s.blocks, s.touched_pages, s.site || (s.frames || []).join(' < ')];
+			}));
+		} else
+			notAvailable(b, 'Leaks');
+
+		b = box(row, 'Peak');
+		if (A && A.peak) {
+			el(b, 'p', bytes(A.peak.live_bytes) + ' live at ' + ms(A.peak.ts_ns - (S.extra.first_ts_ns || 0)) +
+			   ' (event #' + A.peak.seq + ')');
+			table(b, ['bytes', 'blocks', 'site'], (A.peak.sites || []).map(function (s) {
+				return [s.bytes, s.blocks, s.site || (s.frames || []).join(' < ')];
+			}));
+		} else
+			notAvailable(b, 'Peak contributors');
+
+		b = box(row, 'Temporary allocations');
+		if (A && A.temporary) {
+			el(b, 'p', A.temporary.calls + ' calls freed before their thread\'s next allocation');
+			table(b, ['calls', 'syscalls', 'first touches', 'site'], (A.temporary.sites || []).map(function (s) {
+				return [s.calls, s.syscalls, s.first_touches, s.site || (s.frames || []).join(' < ')];
+			}));
+		} else
+			notAvailable(b, 'Temporary allocations');
+
+		b = box(row, 'Resident memory');
+		if (A && A.resident)
+			table(b, ['', 'bytes'], [['model', bytes(A.resident.model_bytes)],
+				['kernel (smaps Rss)', A.resident.kernel_bytes === null ? 'not read' : bytes(A.resident.kernel_bytes)]]);
+		else
+			notAvailable(b, 'Resident memory');
+
+		sec = el(app, 'section');
+		el(sec, 'h2', 'Top call sites');
+		cs = S.extra.call_sites;
+		if (!cs) {
+			el(sec, 'p', 'No stacks in this recording: record it with --stacks.', 'na');
+			return;
+		}
+		row = el(sec, 'div', null, 'tables');
+		sites(box(row, 'by syscalls'), cs.syscalls, 'syscalls');
+		sites(box(row, 'by first-touch faults'), cs.faults, 'faults');
+		sites(box(row, 'by bytes'), cs.bytes, 'bytes');
+	}
+
+	tip.className = 'tip';
+	tip.id = 'tip';
+	app.textContent = '';
+	header();
+	warnings();
+	timeline();
+	flame();
+	tables();
+	document.body.appendChild(tip);
+	document.body.setAttribute('data-ready', '1');
+})();
