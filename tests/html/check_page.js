@@ -44,6 +44,8 @@ async function main() {
 				title: document.title,
 				imgs: document.querySelectorAll('img').length,
 				flame: !!document.getElementById('flame'),
+				warnings: Array.prototype.map.call(document.querySelectorAll('.warning'), (w) => w.textContent),
+				not_available: document.querySelectorAll('.na').length,
 			};
 		}));
 		// hover the marker of an mmap (else the first one) and read the tooltip
