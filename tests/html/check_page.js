@@ -19,7 +19,7 @@ async function main() {
 	try {
 		const ctx = await browser.newContext({ viewport: { width: 1240, height: 900 } });
 		const page = await ctx.newPage();
-		const url = 'file://' + path.resolve(page_path);
+		const url = require('url').pathToFileURL(path.resolve(page_path)).href;
 		page.on('request', (r) => { if (r.url() !== url) out.requests.push(r.url()); });
 		page.on('console', (m) => { if (m.type() === 'error') out.console_errors.push(m.text()); });
 		page.on('pageerror', (e) => out.page_errors.push(String(e)));

@@ -34,12 +34,18 @@ static void write_json_for_html(FILE *out, const char *s, size_t n)
 static void write_markers(FILE *out, const struct html_events *h, uint64_t t0)
 {
 	size_t n;
-	uint64_t total, every;
+	const uint64_t *total, *every;
 	const struct html_marker *m = html_events_markers(h, &n, &total, &every);
+	uint64_t all = 0;
 
-	fprintf(out, "{\"total\":%" PRIu64 ",\"every\":%" PRIu64 ",\"fields\":[\"t_ns\",\"sys\",\"seq\","
-		"\"call_seq\",\"pid\",\"size\",\"addr\",\"first_touches\",\"failed\",\"call\",\"what\"],\"rows\":[",
-		total, every);
+	for (int k = 0; k < FL_NSYS; k++)
+		all += total[k];
+	fprintf(out, "{\"total\":%" PRIu64 ",\"by_kind\":{", all);
+	for (int k = 0; k < FL_NSYS; k++)
+		fprintf(out, "%s\"%s\":{\"total\":%" PRIu64 ",\"every\":%" PRIu64 "}", k ? "," : "", fl_sys_names[k],
+			total[k], every[k]);
+	fprintf(out, "},\"fields\":[\"t_ns\",\"sys\",\"seq\",\"call_seq\",\"pid\",\"size\",\"addr\","
+		"\"first_touches\",\"failed\",\"call\",\"what\"],\"rows\":[");
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "%s[%" PRIu64 ",\"%s\",%" PRIu64 ",%" PRIu64 ",%u,%" PRIu64 ",\"0x%" PRIx64 "\",%u,%d,",
 			i ? "," : "", m[i].ts > t0 ? m[i].ts - t0 : 0, fl_sys_names[m[i].sys], m[i].seq,

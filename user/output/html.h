@@ -28,9 +28,9 @@ struct html_events *html_events_new(size_t max_markers, size_t max_points);
 /* Adds it as a sink of c (before the first record): 0, or -1. */
 int html_events_attach(struct html_events *h, struct correlator *c);
 void html_events_free(struct html_events *h);
-/* The markers kept (n), of total syscalls, one in `every`. */
-const struct html_marker *html_events_markers(const struct html_events *h, size_t *n, uint64_t *total,
-					      uint64_t *every);
+/* The markers kept (n), in order; of total[k] syscalls of kind k, one in every[k]. */
+const struct html_marker *html_events_markers(const struct html_events *h, size_t *n, const uint64_t **total,
+					      const uint64_t **every);
 const struct html_point *html_events_points(const struct html_events *h, size_t *n, uint64_t *interval);
 
 /* The page: the JSON summary (with its extra members and analyses, as

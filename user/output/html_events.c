@@ -2,9 +2,11 @@
  * marker per memory syscall (its time, kind, size, address, the call in
  * flight and the first touches that followed on that call's block) and a
  * timeline of live bytes, heap extent and allocator mappings. Both stay
- * bounded whatever the recording's length: past their cap, every other entry
- * is dropped and only one in twice as many is taken from then on (markers),
- * or neighbouring points are merged and the interval doubled (timeline). */
+ * bounded whatever the recording's length: past their cap, every other marker
+ * of the most marked kind is dropped and only one in twice as many of that
+ * kind is taken from then on (so a rare brk keeps its marker among a million
+ * mmaps), and neighbouring points are merged and the interval doubled
+ * (timeline). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,8 @@ struct html_events {
 	int mark_off;               /* per block (corr_block_data): 1 + its call's marker, 0: none */
 	struct html_marker *m;
 	size_t n, cap;
-	uint64_t total, every;      /* syscalls seen; one in `every` is kept */
+	uint64_t total[FL_NSYS], every[FL_NSYS]; /* syscalls seen by kind; one in `every` is kept */
+	size_t kept[FL_NSYS];       /* markers of each kind in m */
 	struct html_point *p;
 	size_t np, pcap;
 	uint64_t interval, p_start; /* the last point covers [p_start, p_start + interval) */
@@ -40,7 +43,8 @@ struct html_events *html_events_new(size_t max_markers, size_t max_points)
 		return NULL;
 	h->cap = max_markers < 2 ? 2 : max_markers;
 	h->pcap = max_points < 4 ? 4 : max_points;
-	h->every = 1;
+	for (int k = 0; k < FL_NSYS; k++)
+		h->every[k] = 1;
 	h->m = calloc(h->cap, sizeof(*h->m));
 	h->p = calloc(h->pcap, sizeof(*h->p));
 	if (!h->m || !h->p) {
@@ -59,8 +63,8 @@ void html_events_free(struct html_events *h)
 	free(h);
 }
 
-const struct html_marker *html_events_markers(const struct html_events *h, size_t *n, uint64_t *total,
-					      uint64_t *every)
+const struct html_marker *html_events_markers(const struct html_events *h, size_t *n, const uint64_t **total,
+					      const uint64_t **every)
 {
 	*n = h->n;
 	*total = h->total;
@@ -122,32 +126,42 @@ static void describe_call(const struct recent_call *call, const struct corr_item
 	fclose(f);
 }
 
-/* Keeps every other marker and takes one in twice as many from now on. */
+/* Drops every other marker of the most marked kind, and takes one in twice
+ * as many of that kind from now on. */
 static void thin_markers(struct html_events *h)
 {
-	size_t k = 0;
+	size_t k = 0, seen = 0;
+	int most = 0;
 
-	for (size_t i = 0; i < h->n; i += 2)
-		h->m[k++] = h->m[i];
+	for (int i = 1; i < FL_NSYS; i++)
+		if (h->kept[i] > h->kept[most])
+			most = i;
+	for (size_t i = 0; i < h->n; i++)
+		if (h->m[i].sys != most || seen++ % 2 == 0)
+			h->m[k++] = h->m[i];
 	h->n = k;
-	h->every *= 2;
+	h->kept[most] = (h->kept[most] + 1) / 2;
+	h->every[most] *= 2;
 }
 
 static void on_syscall(struct html_events *h, const struct corr_item *it)
 {
 	const struct fl_ev_syscall *e = (const void *)it->rec;
-	const struct recent_call *call = recent_call(h, it->call_seq);
-	uint64_t idx = h->total++;
+	const struct recent_call *call;
+	unsigned sys = e->sys < FL_NSYS ? e->sys : 0;
+	uint64_t idx = h->total[sys]++;
 	struct html_marker *m;
 	const char *d;
 
-	if (idx % h->every)
+	if (idx % h->every[sys])
 		return;
-	if (h->n == h->cap) {
+	while (h->n == h->cap) {
 		thin_markers(h);
-		if (idx % h->every)
+		if (idx % h->every[sys])
 			return;
 	}
+	call = recent_call(h, it->call_seq);
+	h->kept[sys]++;
 	if (call && call->block) /* resolved right after its call: the block is live */
 		*(uint32_t *)corr_block_data(call->block, h->mark_off) = (uint32_t)h->n + 1;
 	m = &h->m[h->n++];
@@ -155,7 +169,7 @@ static void on_syscall(struct html_events *h, const struct corr_item *it)
 	m->seq = it->seq;
 	m->call_seq = it->call_seq;
 	m->pid = e->h.tgid;
-	m->sys = (uint8_t)(e->sys < FL_NSYS ? e->sys : 0);
+	m->sys = (uint8_t)sys;
 	m->failed = fl_syscall_failed(e->ret);
 	m->touches = 0;
 	syscall_extent(it, &m->size, &m->addr);

@@ -180,10 +180,13 @@
 			'taken from the recording: live bytes, heap extent, allocator mappings, held = heap + mappings - live') +
 			'), and every memory syscall as a marker in its lane. Drag to pan, wheel to zoom, hover a marker for its call.',
 			'note');
-		if (D.markers.every > 1)
+		var thinned = KINDS.filter(function (k) { return D.markers.by_kind[k].every > 1; });
+		if (thinned.length)
 			el(sec, 'div', 'Showing ' + marks.length.toLocaleString('en') + ' of ' +
-			   D.markers.total.toLocaleString('en') + ' syscalls as markers (one in ' + D.markers.every + ').',
-			   'warning');
+			   D.markers.total.toLocaleString('en') + ' syscalls as markers (' + thinned.map(function (k) {
+				   var b = D.markers.by_kind[k];
+				   return k + ': one in ' + b.every + ' of ' + b.total.toLocaleString('en');
+			   }).join(', ') + '; the other kinds all).', 'warning');
 		controls = el(sec, 'div', null, 'controls');
 		el(controls, 'button', 'reset zoom').id = 'timeline-reset';
 		if (pids.length > 1) {
