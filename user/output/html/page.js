@@ -211,8 +211,7 @@
 			.style('pointer-events', 'all');
 		xAxis = d3.svg.axis().scale(x).orient('bottom').ticks(8)
 			.tickFormat(function (v) { return (v / 1e6) + ' ms'; });
-		g.append('g').attr('class', 'axis y').call(d3.svg.axis().scale(y).orient('left').ticks(6)
-			.tickFormat(function (v) { return bytes(v); }));
+		g.append('g').attr('class', 'axis y');
 		g.append('g').attr('class', 'axis x').attr('transform', 'translate(0,' + H + ')').call(xAxis);
 		lines = g.append('g').attr('clip-path', 'url(#tl-clip)');
 		series.forEach(function (k) {
@@ -239,7 +238,21 @@
 			showTip(d3.event, ms(p.t) + '\n' + series.map(function (k) { return names[k] + ': ' + bytes(p[k] || 0); }).join('\n'));
 		}).on('mouseout', hideTip);
 
+		var yAxis = d3.svg.axis().scale(y).orient('left').ticks(6).tickFormat(function (v) { return bytes(v); });
+
+		/* the y axis fits what is in view: zoomed into the start, the
+		 * 132 KiB heap steps are not flattened by a later 1 MiB mapping */
+		function fitY() {
+			var dom = x.domain(), bis = d3.bisector(function (p) { return p.t; });
+			var lo = Math.max(0, bis.right(tl.points, dom[0]) - 1), hi = bis.right(tl.points, dom[1]);
+			var vis = tl.points.slice(lo, Math.max(hi, lo + 1));
+			var top = d3.max(vis, function (p) { return d3.max(series, function (k) { return p[k] || 0; }); }) || 1;
+			y.domain([0, top * 1.05]);
+			g.select('.axis.y').call(yAxis);
+		}
+
 		function draw() {
+			fitY();
 			series.forEach(function (k) {
 				lines.select('.s-' + k).attr('d', d3.svg.line().interpolate('step-after')
 					.x(function (p) { return x(p.t); }).y(function (p) { return y(p[k] || 0); }));
@@ -513,6 +526,8 @@
 	timeline();
 	flame();
 	tables();
+	el(app, 'p', 'Made by faultline (report --format html). Drawn with d3 ' + d3.version +
+	   ' (Copyright (C) 2010-2016 Michael Bostock, BSD-3-Clause licence).', 'note');
 	document.body.appendChild(tip);
 	document.body.setAttribute('data-ready', '1');
 })();
