@@ -16,7 +16,7 @@ ROOT=$PWD
 [ -x "$EXAMPLES/seed_claims" ] || skip_all "no $EXAMPLES/seed_claims (make)"
 [ -x /usr/bin/chromium ] || skip_all "no /usr/bin/chromium (make deps)"
 [ -d tests/html/node_modules/playwright-core ] || skip_all "no tests/html/node_modules (make deps)"
-plan 28
+plan 33
 
 # field JSON KEY: one value of check_page.js's result, as Python prints it
 field() { "$PY3" -c 'import json,sys; v=json.loads(sys.argv[1]); exec("r="+sys.argv[2]); print(r)' "$1" "$2"; }
@@ -77,12 +77,13 @@ assert d.count(ph) >= 1
 open(sys.argv[1], 'wb').write(d.replace(ph, new))
 EOP
 HOSTILE='</script><img src=x onerror=alert(1)>'
-ARGV='<img src=x onerror=alert(2)>&amp;'
+ARGV="<img src=x onerror=alert(2)>&amp;$(printf '\342\200\250')"
 "$FAULTLINE" record -q --stacks -o "$T/evil.data" -- "$T/evil" "$ARGV" >/dev/null 2>&1
 is $? 0 "record --stacks of a program whose function is named $HOSTILE"
 "$FAULTLINE" report --format html -o "$T/evil.html" "$T/evil.data" 2>/dev/null
 is $? 0 "its page is written"
 is "$(grep -c '<img' "$T/evil.html")" 0 "the page's bytes have no '<img' (every '<' of the data is \\u003c)"
+grep -q "$(printf '\342\200\250')" "$T/evil.html"; isnt $? 0 "nor a raw U+2028 (written as \\u2028)"
 R=$(timeout 120 node tests/html/check_page.js "$T/evil.html" "" "$HOSTILE" "$HOSTILE")
 diag "$R"
 is "$(field "$R" 'v["dialogs"] + v["imgs"] + v["imgs_after"] + len(v["page_errors"]) + len(v["console_errors"])')" 0 \
@@ -91,6 +92,36 @@ cmp_ok "$(field "$R" 'v["search_matches"]')" -ge 1 "the flame graph search finds
 is "$(field "$R" 'v["hostile_shown"] and v["hostile_in_text"]')" True "the hostile function name is shown as text (tables, flame graph labels)"
 like "$(field "$R" 'v["command_text"]')" "$(printf '%s' "$ARGV" | sed 's/[][()\\.*^$|+?{}]/\\&/g')\$" \
 	"the hostile argv is shown as text"
+
+# ------------------------------------------------------------ the heap analyses' keys (issue 16's contract)
+# The page reads "analyses" from the summary when the report writes it: a
+# summary given the contract's keys by hand draws every section from them.
+"$PY3" - "$T/seed.html" "$T/analyses.html" <<'EOP'
+import json, re, sys
+page = open(sys.argv[1], encoding='utf-8').read()
+m = re.search(r'(<script type="application/json" id="faultline-data">)(.*?)(</script>)', page, re.S)
+d = json.loads(m.group(2))
+s = d['summary']
+t0 = d['timeline']['points']
+site = {"site": "main (seed_claims.c:80)", "frames": ["main"]}
+s['analyses'] = {
+  "leaks": {"blocks": 1, "bytes": 4096, "exact": True, "sites": [dict(site, blocks=1, bytes=4096, touched_pages=1)]},
+  "peak": {"ts_ns": 1000, "seq": 163, "live_bytes": 1052672, "sites": [dict(site, bytes=1048576, blocks=1)]},
+  "temporary": {"calls": 3, "sites": [dict(site, calls=3, syscalls=2, first_touches=50)]},
+  "sizes": [{"min": 1, "max": 1, "calls": 1, "bytes": 1, "syscalls": 2, "first_touches": 1},
+            {"min": 131072, "max": 262143, "calls": 3, "bytes": 598016, "syscalls": 3, "first_touches": 82}],
+  "timeline": {"interval_ns": 1000, "points": [{"t_ns": p[0], "live": p[1], "heap": p[2], "mmap": p[3], "held": p[4],
+               "resident": p[1] // 2, "syscalls": {"brk": 0}, "first_touches": p[6]} for p in t0]},
+  "resident": {"model_bytes": 4096, "kernel_bytes": None, "by_region": []}}
+js = json.dumps(d, ensure_ascii=False).replace('<', '\\u003c').replace('>', '\\u003e').replace('&', '\\u0026')
+open(sys.argv[2], 'w', encoding='utf-8').write(page[:m.start(2)] + js + page[m.end(2):])
+EOP
+R=$(timeout 120 node tests/html/check_page.js "$T/analyses.html" "")
+diag "$R"
+is "$(field "$R" 'len(v["console_errors"]) + len(v["page_errors"])')" 0 "with analyses: no console error, no page error"
+is "$(field "$R" 'v["not_available"]')" 0 "with analyses (and stacks): no section says not available"
+like "$(field "$R" '",".join(v["series"])')" 'resident' "the timeline is the analyses' one, resident bytes included"
+is "$(field "$R" 'v["threshold_rows"]')" 1 "the size class holding the 128 KiB mmap threshold is marked"
 
 # ------------------------------------------------------------ without stacks, and cut short
 "$FAULTLINE" record -q -o "$T/plain.data" -- "$EXAMPLES/fragmentation" >/dev/null 2>&1

@@ -46,6 +46,10 @@ async function main() {
 				flame: !!document.getElementById('flame'),
 				warnings: Array.prototype.map.call(document.querySelectorAll('.warning'), (w) => w.textContent),
 				not_available: document.querySelectorAll('.na').length,
+				legend: document.querySelector('.legend') ? document.querySelector('.legend').textContent : '',
+				series: Array.prototype.map.call(document.querySelectorAll('#timeline path.series'),
+					(p) => p.getAttribute('data-series')),
+				threshold_rows: document.querySelectorAll('tr.threshold').length,
 			};
 		}));
 		// hover the marker of an mmap (else the first one) and read the tooltip
