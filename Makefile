@@ -49,7 +49,7 @@ all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
 # (binutils), the reference tools the tests compare against.
 BUILD_PKGS := make gcc libc6-dev clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
               systemtap-sdt-dev pkg-config xxd libjs-d3
-TEST_PKGS  := chromium npm libcmocka-dev libclang-rt-14-dev strace linux-perf bpftrace heaptrack sqlite3 python3 perl procps gzip tar \
+TEST_PKGS  := chromium nodejs libcmocka-dev libclang-rt-14-dev strace linux-perf bpftrace heaptrack sqlite3 python3 perl procps gzip tar \
               coreutils util-linux bc time xz-utils binutils libc6-dbg git
 # install-missing STAMP PKG...: apt-get installs the packages dpkg does not
 # have; a bpftool that already runs (Ubuntu's comes with linux-tools) counts.
@@ -70,9 +70,13 @@ deps-build: $(DEPS_BUILD_STAMP)
 # The browser driver of the HTML page's test and bench (playwright-core, from
 # the npm registry at the version tests/html/package-lock.json pins; it drives
 # Debian's chromium, it downloads no browser).
+# npm: Debian's package, unless the installed nodejs brings its own (nodesource's does).
 $(DEPS_HTML_STAMP): tests/html/package.json tests/html/package-lock.json | $(DEPS_STAMP)
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory DEPS_NPM=1 $(BUILD)/.deps-npm-ok
 	cd tests/html && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
+$(BUILD)/.deps-npm-ok:
+	$(call install-missing,$@,npm)
 $(DEPS_BUILD_STAMP): Makefile
 	$(call install-missing,$@,$(BUILD_PKGS))
 $(DEPS_STAMP): $(DEPS_BUILD_STAMP) Makefile

@@ -2,8 +2,8 @@
  * JSON summary exactly as `--format json` writes it, the syscall markers and
  * timeline of html_events.c, the folded stacks of folded.c's table) goes into a
  * <script type="application/json"> element, with every '<', '>', '&' and
- * U+2028/U+2029 written as a \u escape, so no string from the target can end
- * that element or be read as markup; the page's own script (html/page.js)
+ * U+2028/U+2029 written as a \u escape (util/escape.c), so no string from the
+ * target can end that element or be read as markup; the page's own script (html/page.js)
  * builds the DOM from it with text nodes only. The scripts and the style are
  * inlined, and a Content-Security-Policy allows those two scripts (by hash)
  * and nothing from the network. */
@@ -14,22 +14,6 @@
 #include "output/html/assets.h"
 
 #define HTML_MAX_STACKS 2000 /* folded stacks per metric (the largest counts) */
-
-/* Copies JSON text so that it stays inert inside a <script> element. */
-static void write_json_for_html(FILE *out, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if (ch == '<' || ch == '>' || ch == '&')
-			fprintf(out, "\\u%04x", ch);
-		else if (ch == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
-			 ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9))
-			fprintf(out, "\\u%04x", 0x2000 + ((unsigned char)s[i + 2] - 0x80)), i += 2;
-		else
-			fputc(ch, out);
-	}
-}
 
 static void write_markers(FILE *out, const struct html_events *h, uint64_t t0)
 {
@@ -156,7 +140,7 @@ int html_write(FILE *out, const struct html_events *h, struct callsites *cs, con
 	fwrite(html_page_css, 1, html_page_css_len, out);
 	fputs("</style></head>\n<body>\n<div id=\"app\"><p id=\"loading\">faultline report: this page needs "
 	      "JavaScript.</p></div>\n<script type=\"application/json\" id=\"faultline-data\">", out);
-	write_json_for_html(out, data, len);
+	esc_json_for_html(out, data, len);
 	free(data);
 	fputs("</script>\n<script>", out);
 	fwrite(html_d3_js, 1, html_d3_js_len, out);
