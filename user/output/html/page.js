@@ -78,8 +78,8 @@
 	function showTip(ev, text) {
 		tip.textContent = text;
 		tip.style.display = 'block';
-		tip.style.left = Math.min(ev.clientX + 14, window.innerWidth - 420) + 'px';
-		tip.style.top = (ev.clientY + 14) + 'px';
+		tip.style.left = Math.max(0, Math.min(ev.clientX + 14, window.innerWidth - tip.offsetWidth - 8)) + 'px';
+		tip.style.top = Math.max(0, Math.min(ev.clientY + 14, window.innerHeight - tip.offsetHeight - 8)) + 'px';
 	}
 
 	function hideTip() { tip.style.display = 'none'; }
