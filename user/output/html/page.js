@@ -121,20 +121,29 @@
 
 	/* ---- timeline ---------------------------------------------------------- */
 
-	/* The series: the analyses' timeline when the report has one, else the
-	 * one the page's writer took from the recording. */
-	function timelinePoints() {
-		var t = A && A.timeline && A.timeline.points && A.timeline.points.length ? A.timeline : null;
-		if (t)
-			return { source: 'analyses', points: t.points.map(function (p) {
-				return { t: p.t_ns, live: p.live, heap: p.heap, mmap: p.mmap, held: p.held, resident: p.resident };
-			}) };
-		var f = D.timeline.fields;
-		return { source: 'recording', points: D.timeline.points.map(function (r) {
+	/* The series, each with its points ({t, v}): live, heap, mmap and held
+	 * from the heap analyses' timeline when the report has one at least as
+	 * fine as the one the page's writer took from the recording (else from
+	 * that one), and resident bytes from the analyses (the recording alone
+	 * has no resident model). */
+	function timelineSeries() {
+		var t = A && A.timeline && A.timeline.points && A.timeline.points.length ? A.timeline.points : [];
+		var f = D.timeline.fields, rec = D.timeline.points.map(function (r) {
 			var o = {};
 			f.forEach(function (k, i) { o[k === 't_ns' ? 't' : k] = r[i]; });
 			return o;
-		}) };
+		});
+		var ana = t.map(function (p) {
+			return { t: p.t_ns, live: p.live, heap: p.heap, mmap: p.mmap, held: p.held, resident: p.resident };
+		});
+		var base = ana.length && ana.length >= rec.length ? ana : rec, out = [];
+		['live', 'heap', 'mmap', 'held', 'resident'].forEach(function (k) {
+			var src = k === 'resident' ? ana : base;
+			if (src.some(function (p) { return p[k] !== undefined && p[k] !== null; }))
+				out.push({ key: k, source: src === ana ? 'analyses' : 'recording',
+					   pts: src.map(function (p) { return { t: p.t, v: p[k] || 0 }; }) });
+		});
+		return out;
 	}
 
 	function markerRows() {
@@ -156,28 +165,24 @@
 	}
 
 	function timeline() {
-		var sec = el(app, 'section'), tl = timelinePoints(), marks = markerRows();
-		var series = ['live', 'heap', 'mmap', 'held', 'resident'].filter(function (k) {
-			return tl.points.some(function (p) { return p[k] !== undefined && p[k] !== null; });
-		});
+		var sec = el(app, 'section'), sets = timelineSeries(), marks = markerRows();
+		var bis = d3.bisector(function (p) { return p.t; });
 		var names = { live: 'live bytes', heap: 'heap extent (brk)', mmap: 'allocator mappings',
 			      held: 'held but not live', resident: 'resident allocator bytes' };
 		var W = Math.max(600, Math.min(1168, (app.clientWidth || 1100))), H = 260, LANE = 14;
 		var m = { l: 70, r: 10, t: 8, b: 22 }, w = W - m.l - m.r;
 		var pids = d3.set(marks.map(function (d) { return d.pid; })).values();
-		var tmax = d3.max([d3.max(tl.points, function (p) { return p.t; }) || 0,
+		var tmax = d3.max([d3.max(sets, function (s) { return d3.max(s.pts, function (p) { return p.t; }); }) || 0,
 				   d3.max(marks, function (d) { return d.t_ns; }) || 0, S.duration_ns, 1]);
-		var ymax = d3.max(tl.points, function (p) {
-			return d3.max(series, function (k) { return p[k] || 0; });
-		}) || 1;
 		var x = d3.scale.linear().domain([0, tmax]).range([0, w]);
-		var y = d3.scale.linear().domain([0, ymax * 1.05]).range([H, 0]);
+		var y = d3.scale.linear().domain([0, 1]).range([H, 0]);
 		var total = H + m.t + m.b + KINDS.length * LANE + 10;
 		var svg, g, lines, lanes, xAxis, zoom, controls, legend, sel;
 
 		el(sec, 'h2', 'Timeline');
-		el(sec, 'p', 'Memory over time (' + (tl.source === 'analyses' ? 'the heap analyses\' timeline' :
-			'taken from the recording: live bytes, heap extent, allocator mappings, held = heap + mappings - live') +
+		el(sec, 'p', 'Memory over time (' + (sets.length && sets[0].source === 'analyses' ?
+			'from the heap analyses\' timeline' : 'taken from the recording: held = heap + mappings - live' +
+			(sets.some(function (s) { return s.source === 'analyses'; }) ? '; resident bytes from the heap analyses' : '')) +
 			'), and every memory syscall as a marker in its lane. Drag to pan, wheel to zoom, hover a marker for its call.',
 			'note');
 		var thinned = KINDS.filter(function (k) { return D.markers.by_kind[k].every > 1; });
@@ -197,10 +202,10 @@
 			pids.forEach(function (p) { el(sel, 'option', p).value = p; });
 		}
 		legend = el(sec, 'div', null, 'legend');
-		series.forEach(function (k) {
+		sets.forEach(function (set) {
 			var s = el(legend, 'span');
-			el(s, 'i').style.background = COLORS[k];
-			s.appendChild(document.createTextNode(names[k]));
+			el(s, 'i').style.background = COLORS[set.key];
+			s.appendChild(document.createTextNode(names[set.key]));
 		});
 
 		svg = d3.select(sec).append('svg').attr('id', 'timeline').attr('width', W).attr('height', total);
@@ -214,8 +219,8 @@
 		g.append('g').attr('class', 'axis y');
 		g.append('g').attr('class', 'axis x').attr('transform', 'translate(0,' + H + ')').call(xAxis);
 		lines = g.append('g').attr('clip-path', 'url(#tl-clip)');
-		series.forEach(function (k) {
-			lines.append('path').datum(tl.points).attr('class', 'series s-' + k).attr('data-series', k);
+		sets.forEach(function (set) {
+			lines.append('path').datum(set.pts).attr('class', 'series s-' + set.key).attr('data-series', set.key);
 		});
 		lanes = g.append('g').attr('transform', 'translate(0,' + (H + m.b) + ')');
 		KINDS.forEach(function (k, i) {
@@ -232,10 +237,12 @@
 			.on('mouseout', hideTip);
 		/* the sizes of the series under the pointer */
 		g.select('rect').on('mousemove', function () {
-			var t = x.invert(d3.mouse(this)[0]), i = d3.bisector(function (p) { return p.t; }).right(tl.points, t) - 1;
-			var p = tl.points[Math.max(0, i)];
-			if (!p || d3.mouse(this)[1] > H) return hideTip();
-			showTip(d3.event, ms(p.t) + '\n' + series.map(function (k) { return names[k] + ': ' + bytes(p[k] || 0); }).join('\n'));
+			var t = x.invert(d3.mouse(this)[0]);
+			if (!sets.length || d3.mouse(this)[1] > H || t < 0) return hideTip();
+			showTip(d3.event, ms(t) + '\n' + sets.map(function (set) {
+				var p = set.pts[Math.max(0, bis.right(set.pts, t) - 1)];
+				return names[set.key] + ': ' + bytes(p ? p.v : 0);
+			}).join('\n'));
 		}).on('mouseout', hideTip);
 
 		var yAxis = d3.svg.axis().scale(y).orient('left').ticks(6).tickFormat(function (v) { return bytes(v); });
@@ -243,19 +250,20 @@
 		/* the y axis fits what is in view: zoomed into the start, the
 		 * 132 KiB heap steps are not flattened by a later 1 MiB mapping */
 		function fitY() {
-			var dom = x.domain(), bis = d3.bisector(function (p) { return p.t; });
-			var lo = Math.max(0, bis.right(tl.points, dom[0]) - 1), hi = bis.right(tl.points, dom[1]);
-			var vis = tl.points.slice(lo, Math.max(hi, lo + 1));
-			var top = d3.max(vis, function (p) { return d3.max(series, function (k) { return p[k] || 0; }); }) || 1;
+			var dom = x.domain();
+			var top = d3.max(sets, function (set) {
+				var lo = Math.max(0, bis.right(set.pts, dom[0]) - 1), hi = bis.right(set.pts, dom[1]);
+				return d3.max(set.pts.slice(lo, Math.max(hi, lo + 1)), function (p) { return p.v; });
+			}) || 1;
 			y.domain([0, top * 1.05]);
 			g.select('.axis.y').call(yAxis);
 		}
 
 		function draw() {
 			fitY();
-			series.forEach(function (k) {
-				lines.select('.s-' + k).attr('d', d3.svg.line().interpolate('step-after')
-					.x(function (p) { return x(p.t); }).y(function (p) { return y(p[k] || 0); }));
+			sets.forEach(function (set) {
+				lines.select('.s-' + set.key).attr('d', d3.svg.line().interpolate('step-after')
+					.x(function (p) { return x(p.t); }).y(function (p) { return y(p.v); }));
 			});
 			dots.attr('x', function (d) { return x(d.t_ns) - 2; });
 			g.select('.axis.x').call(xAxis);
@@ -460,18 +468,25 @@
 		b = box(row, 'Request sizes');
 		if (A && A.sizes) {
 			table(b, ['size class', 'calls', 'bytes', 'syscalls', 'first touches'], A.sizes.map(function (c) {
-				return [bytes(c.min) + ' - ' + bytes(c.max), c.calls, c.bytes, c.syscalls, c.first_touches];
+				return [c.min === c.max ? bytes(c.min) : bytes(c.min) + ' to <' + bytes(c.max + 1), c.calls, c.bytes,
+					c.syscalls, c.first_touches];
 			}), function (r, i) {
 				var c = A.sizes[i];
 				return c.min <= 131072 && 131072 <= c.max ? 'threshold' : null;
 			});
 			el(b, 'p', 'highlighted: the class holding glibc\'s default mmap threshold (128 KiB); it moves up after a free of an mmapped block', 'note');
+			if (A.mmap_threshold && A.mmap_threshold.moves && A.mmap_threshold.moves.length)
+				el(b, 'p', 'the mmap threshold moved: ' + A.mmap_threshold.moves.map(function (mv) {
+					return 'to ' + bytes(mv.threshold) + ' at #' + mv.seq + ' (' + ms(mv.ts_ns) + ')';
+				}).join(', ') + '; the next request above 128 KiB but below it comes from the heap (brk)', 'note');
 		} else
 			notAvailable(b, 'Request sizes');
 
 		b = box(row, 'Leaks');
 		if (A && A.leaks) {
-			el(b, 'p', A.leaks.blocks + ' blocks, ' + bytes(A.leaks.bytes) + ' still live at the end' +
+			el(b, 'p', A.leaks.blocks + ' blocks, ' + bytes(A.leaks.bytes) + ' still live at ' +
+			   (A.leaks.at || 'the end') + (A.leaks.by ? ', by ' + A.leaks.by : '') +
+			   (A.leaks.touched_pages !== undefined ? '; ' + A.leaks.touched_pages + ' of their pages touched' : '') +
 			   (A.leaks.exact === false ? ' (estimates)' : ''));
 			table(b, ['bytes', 'blocks', 'touched pages', 'site'], (A.leaks.sites || []).map(function (s) {
 				return [s.bytes, s.blocks, s.touched_pages, s.site || (s.frames || []).join(' < ')];
@@ -491,7 +506,8 @@
 
 		b = box(row, 'Temporary allocations');
 		if (A && A.temporary) {
-			el(b, 'p', A.temporary.calls + ' calls freed before their thread\'s next allocation');
+			el(b, 'p', A.temporary.calls + (A.temporary.of_calls ? ' of ' + A.temporary.of_calls : '') +
+			   ' calls freed before their thread\'s next allocation');
 			table(b, ['calls', 'syscalls', 'first touches', 'site'], (A.temporary.sites || []).map(function (s) {
 				return [s.calls, s.syscalls, s.first_touches, s.site || (s.frames || []).join(' < ')];
 			}));
@@ -499,10 +515,20 @@
 			notAvailable(b, 'Temporary allocations');
 
 		b = box(row, 'Resident memory');
-		if (A && A.resident)
-			table(b, ['', 'bytes'], [['model', bytes(A.resident.model_bytes)],
-				['kernel (smaps Rss)', A.resident.kernel_bytes === null ? 'not read' : bytes(A.resident.kernel_bytes)]]);
-		else
+		if (A && A.resident) {
+			var rr = [['model', bytes(A.resident.model_bytes)],
+				  ['kernel (smaps Rss)', A.resident.kernel_bytes === null ? 'not read' : bytes(A.resident.kernel_bytes)]];
+			if (A.resident.allocator_bytes !== undefined)
+				rr.push(['allocator\'s, at the end', bytes(A.resident.allocator_bytes)]);
+			if (A.resident.peak_allocator_bytes !== undefined)
+				rr.push(['allocator\'s, at its peak', bytes(A.resident.peak_allocator_bytes) +
+					 (A.resident.peak_ts_ns !== undefined ? ' at ' + ms(A.resident.peak_ts_ns) : '')]);
+			table(b, ['', 'bytes'], rr);
+			if (A.resident.by_region && A.resident.by_region.length)
+				table(b, ['pid', 'mapping', 'model', 'kernel'], A.resident.by_region.slice(0, 20).map(function (g) {
+					return [g.pid, g.name || '', bytes(g.model_bytes || 0), bytes(g.kernel_bytes || 0)];
+				}));
+		} else
 			notAvailable(b, 'Resident memory');
 
 		sec = el(app, 'section');
