@@ -107,6 +107,8 @@ static void test_thinning_per_kind(void **state)
 	assert_int_equal(every[FL_SYS_BRK], 1);
 	assert_true(every[FL_SYS_MMAP] >= 128);
 	for (size_t i = 0; i < n; i++) {
+		if (m[i].sys == FL_SYS_BRK)
+			assert_int_equal(m[i].size, 0); /* brk(NULL): no change of the break */
 		brks += m[i].sys == FL_SYS_BRK;
 		assert_string_equal(m[i].call, "");
 		if (m[i].sys == FL_SYS_MMAP) /* the kept ones: every every-th, from the first */

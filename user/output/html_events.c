@@ -96,7 +96,10 @@ static void syscall_extent(const struct corr_item *it, uint64_t *size, uint64_t 
 	*addr = e->args[0];
 	switch (e->sys) {
 	case FL_SYS_BRK:
-		*size = it->heap_new > it->heap_old ? it->heap_new - it->heap_old : it->heap_old - it->heap_new;
+		if (!e->args[0] || !it->heap_old) /* brk(NULL), or the first break seen: no change */
+			*size = 0;
+		else
+			*size = it->heap_new > it->heap_old ? it->heap_new - it->heap_old : it->heap_old - it->heap_new;
 		*addr = it->heap_new;
 		break;
 	case FL_SYS_MMAP:

@@ -152,7 +152,7 @@
 			var o = {};
 			f.forEach(function (k, i) { o[k] = r[i]; });
 			return o;
-		});
+		}).sort(function (a, b) { return a.t_ns - b.t_ns; }); /* threads' clocks may interleave */
 	}
 
 	function markerText(m) {
@@ -237,13 +237,29 @@
 			.on('mouseout', hideTip);
 		/* the sizes of the series under the pointer */
 		g.select('rect').on('mousemove', function () {
-			var t = x.invert(d3.mouse(this)[0]);
+			var px = d3.mouse(this)[0], t = x.invert(px), near = nearestMarker(px), text;
 			if (!sets.length || d3.mouse(this)[1] > H || t < 0) return hideTip();
-			showTip(d3.event, ms(t) + '\n' + sets.map(function (set) {
+			text = ms(t) + '\n' + sets.map(function (set) {
 				var p = set.pts[Math.max(0, bis.right(set.pts, t) - 1)];
 				return names[set.key] + ': ' + bytes(p ? p.v : 0);
-			}).join('\n'));
+			}).join('\n');
+			/* the syscall drawn nearest the pointer (within 4 px): what moved the lines there */
+			if (near)
+				text += '\n\nnearest syscall:\n' + markerText(near);
+			showTip(d3.event, text);
 		}).on('mouseout', hideTip);
+
+		var mbis = d3.bisector(function (d) { return d.t_ns; });
+
+		/* markers are in time order: the one nearest pixel px, if within 4 px */
+		function nearestMarker(px) {
+			var t = x.invert(px), i = mbis.left(marks, t), best = null, bd = 5;
+			[i - 1, i].forEach(function (k) {
+				var d = marks[k], dist = d ? Math.abs(x(d.t_ns) - px) : 1e9;
+				if (d && dist < bd && (!sel || !sel.value || String(d.pid) === sel.value)) { best = d; bd = dist; }
+			});
+			return best;
+		}
 
 		var yAxis = d3.svg.axis().scale(y).orient('left').ticks(6).tickFormat(function (v) { return bytes(v); });
 
