@@ -18,7 +18,7 @@ ROOT=$PWD
 [ -x "$EXAMPLES/seed_claims" ] || skip_all "no $EXAMPLES/seed_claims (make)"
 [ -x /usr/bin/chromium ] || skip_all "no /usr/bin/chromium (make deps)"
 [ -d tests/html/node_modules/playwright-core ] || skip_all "no tests/html/node_modules (make deps)"
-plan 33
+plan 35
 
 # field JSON KEY: one value of check_page.js's result, as Python prints it
 field() { "$PY3" -c 'import json,sys; v=json.loads(sys.argv[1]); exec("r="+sys.argv[2]); print(r)' "$1" "$2"; }
@@ -129,6 +129,12 @@ is "$(field "$R" 'len(v["console_errors"]) + len(v["page_errors"])')" 0 "with an
 is "$(field "$R" 'v["not_available"]')" 0 "with analyses (and stacks): no section says not available"
 like "$(field "$R" '",".join(v["series"])')" 'resident' "the timeline is the analyses' one, resident bytes included"
 is "$(field "$R" 'v["threshold_rows"]')" 1 "the size class holding the 128 KiB mmap threshold is marked"
+
+# ------------------------------------------------------------ record --html PAGE
+"$FAULTLINE" record -q --html "$T/rec.html" -o "$T/rec.data" -- "$EXAMPLES/seed_claims" >/dev/null 2>&1
+is $? 0 "record --html PAGE: exit status of CMD (0)"
+"$FAULTLINE" report --format html "$T/rec.data" 2>/dev/null | sed 's/[0-9]//g' >"$T/rep.stripped"
+sed 's/[0-9]//g' "$T/rec.html" | cmp -s - "$T/rep.stripped"; ok $? "and the page is the one report --format html makes of FILE (digits aside)"
 
 # ------------------------------------------------------------ without stacks, and cut short
 "$FAULTLINE" record -q -o "$T/plain.data" -- "$EXAMPLES/fragmentation" >/dev/null 2>&1
