@@ -11,10 +11,14 @@
 #include "analyze/correlator.h"
 #include "store/meta.h"
 #include "output/output.h"
+#include "output/html.h"
 #include "store/tracefile.h"
 #include "util/safe_file.h"
 
-enum format { FMT_TEXT, FMT_JSON, FMT_JSONL, FMT_FOLDED };
+enum format { FMT_TEXT, FMT_JSON, FMT_JSONL, FMT_FOLDED, FMT_HTML };
+
+#define HTML_MARKERS 10000 /* syscall markers on the page's timeline, at most */
+#define HTML_POINTS 2000   /* timeline points taken from the recording, at most */
 
 struct report_opts {
 	const char *in, *out;
@@ -32,14 +36,16 @@ struct report_opts {
 enum { REPORT_CALLS = OPT_LONG_ONLY, REPORT_SITES, REPORT_DEBUG_DIR, REPORT_INTERVAL, REPORT_POINTS, REPORT_DIFF };
 
 static const struct opt report_options[] = {
-	{ 'F', "format", "FMT", OPT_CHOICE, 0, 0, "text|json|jsonl|folded",
+	{ 'F', "format", "FMT", OPT_CHOICE, 0, 0, "text|json|jsonl|folded|html",
 	  "text (default): summary, then each call that caused a syscall,\n"
 	  "  then (recorded with --stacks) the top call sites\n"
 	  "json: the summary object (schema " FL_SUMMARY_SCHEMA ";\n"
 	  "  with stacks, extra.call_sites)\n"
 	  "jsonl: one event per line, in order\n"
 	  "folded: the recorded stacks as \"root;...;leaf COUNT\" lines, for\n"
-	  "  flamegraph.pl and speedscope (needs record --stacks)" },
+	  "  flamegraph.pl and speedscope (needs record --stacks)\n"
+	  "html: one self-contained page (use -o PAGE.html): the timeline with\n"
+	  "  every syscall marked, flame graphs (with --stacks), the tables" },
 	{ 'm', "metric", "M", OPT_CHOICE, 0, 0, "syscalls|faults|bytes",
 	  "folded: what a stack counts: syscalls (default), faults\n"
 	  "  (first touches) or bytes (requested)" },
@@ -63,7 +69,7 @@ static const struct opt report_options[] = {
 
 static const struct cmd_spec report_spec = {
 	.name = "report",
-	.usage = "faultline report [FILE] [--format text|json|jsonl|folded] [-o OUT] [--calls N]\n"
+	.usage = "faultline report [FILE] [--format text|json|jsonl|folded|html] [-o OUT] [--calls N]\n"
 		 "                        [--metric syscalls|faults|bytes] [--sites N] [--debug-dir DIR]\n"
 		 "                        [--interval MS | --points N]\n"
 		 "       faultline report --diff OLD NEW [--format text|json] [-o OUT] [--calls N]",
@@ -169,9 +175,12 @@ int report_read_stack_maps(const char *path, struct callsites *cs)
 }
 
 static int write_report(FILE *out, const struct report_opts *o, struct correlator *c,
-			struct text_report *tr, struct callsites *cs, struct analyses *ha, const struct processes *ps,
-			bool truncated)
+			struct text_report *tr, struct html_events *he, struct callsites *cs, struct analyses *ha,
+			const struct processes *ps, bool truncated)
 {
+	if (o->fmt == FMT_HTML && html_write(out, he, cs, corr_summary(c), corr_run_info(c), truncated))
+		return fprintf(stderr, "faultline: writing %s: %s\n", o->out ? o->out : "stdout",
+			       errno ? strerror(errno) : "out of memory"), 1;
 	if (o->fmt == FMT_JSON)
 		summary_write_json(out, corr_summary(c), corr_run_info(c), truncated);
 	else if (o->fmt == FMT_TEXT)
@@ -216,6 +225,7 @@ static int open_call_sites(const struct report_opts *o, struct callsites **out)
 static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_t abi)
 {
 	struct text_report *tr = NULL;
+	struct html_events *he = NULL;
 	struct callsites *cs = NULL;
 	struct analyses *ha = NULL;
 	struct processes *ps = NULL;
@@ -242,14 +252,17 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 	if (o->fmt == FMT_TEXT)
 		tr = text_report_new(o->max_lines);
 	ps = processes_new();
-	if (!c || !ps || (o->fmt == FMT_TEXT && (!tr || text_report_attach(tr, c))) || (cs && callsites_attach(cs, c))) {
+	if (o->fmt == FMT_HTML)
+		he = html_events_new(HTML_MARKERS, HTML_POINTS);
+	if (!c || !ps || (o->fmt == FMT_TEXT && (!tr || text_report_attach(tr, c))) || (cs && callsites_attach(cs, c)) ||
+	    (o->fmt == FMT_HTML && (!he || html_events_attach(he, c)))) {
 		fprintf(stderr, "faultline: out of memory\n");
 		rc = 1;
 		goto out;
 	}
 	if (cs)
 		summary_json_add_extra("call_sites", sites_write_json, cs);
-	if ((o->fmt == FMT_TEXT || o->fmt == FMT_JSON) &&
+	if ((o->fmt == FMT_TEXT || o->fmt == FMT_JSON || o->fmt == FMT_HTML) &&
 	    (!(ha = analyses_new((uint64_t)(o->interval_ms * 1e6), o->points)) || analyses_attach(ha, c))) {
 		fprintf(stderr, "faultline: out of memory\n");
 		rc = 1;
@@ -271,7 +284,7 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 		fprintf(stderr, "faultline: %s\n", tf_reader_error(r));
 		rc = 2;
 	} else {
-		rc = write_report(out, o, c, tr, cs, ha, ps, st == TF_TRUNCATED);
+		rc = write_report(out, o, c, tr, he, cs, ha, ps, st == TF_TRUNCATED);
 		if (st == TF_TRUNCATED) {
 			fprintf(stderr, "faultline: %s was cut short (the recording did not finish): "
 				"the report covers its %llu whole blocks\n", o->in,
@@ -289,6 +302,7 @@ out:
 		rc = 1;
 	}
 	text_report_free(tr);
+	html_events_free(he);
 	callsites_free(cs);
 	analyses_free(ha);
 	processes_free(ps);
