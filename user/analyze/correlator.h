@@ -14,8 +14,8 @@
 #include "analyze/region_set.h"
 
 /* FL_OWNER_RUNTIME: an anonymous mapping made outside any allocator call
- * (pymalloc's arenas, V8's heap). 4 is FL_OWNER_TRACER (the allocators
- * helper's: faultline's own memory in the target). */
+ * (pymalloc's arenas, V8's heap). 4, "tracer": faultline's own pages in the
+ * target (the kernel's [uprobes] page). */
 enum fl_owner { FL_OWNER_ALLOCATION = 0, FL_OWNER_ALLOCATOR = 1, FL_OWNER_OTHER = 2, FL_OWNER_RUNTIME = 3,
 		FL_NOWNER = 5 };
 extern const char *const fl_owner_names[FL_NOWNER];
