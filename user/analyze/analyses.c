@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include "analyze/analyses.h"
 #include "analyze/calls.h"
+#include "analyze/callsites.h"
 #include "analyze/resident.h"
 #include "store/meta.h"
 #include "symbols/smaps.h"
@@ -43,6 +44,8 @@ struct analyses {
 	const struct summary *sum;
 	int off;
 	bool glibc;
+	struct callsites *cs; /* --stacks=all: sites by the call's stack */
+	bool by_stack;
 	uint64_t live;       /* bytes in blocks, all processes */
 	/* the outermost call being resolved: the syscalls that follow are its */
 	uint64_t cur_seq;
@@ -90,6 +93,7 @@ void analyses_free(struct analyses *a)
 	id_map_clear(&a->tids);
 	id_map_clear(&a->pids);
 	timeline_free(&a->tl);
+	hs_free(&a->sites);
 	free(a);
 }
 
@@ -184,7 +188,7 @@ static void on_release(struct analyses *a, const struct corr_item *it, const str
 	hs_live(&a->sites, key, b->size, -1);
 	a->live -= b->size;
 	if (b->tid == e->h.tid && t->last_alloc == b->seq) {
-		struct hs_site *s = &a->sites.s[key];
+		struct hs_site *s = hs_at(&a->sites, key);
 
 		a->r.temp_calls++;
 		s->temp_calls++;
@@ -201,8 +205,14 @@ static void on_allocate(struct analyses *a, const struct corr_item *it, const st
 	unsigned key = hs_key(fl_func_call(e->h.func), size), k = hs_size_class(size);
 
 	a->r.calls++;
-	a->sites.s[key].calls++;
-	a->sites.s[key].bytes += size;
+	if (a->by_stack && it->block) {
+		uint32_t row = callsites_block_row(a->cs, it->block);
+
+		if (row)
+			key = hs_row_key(&a->sites, row);
+	}
+	hs_at(&a->sites, key)->calls++;
+	hs_at(&a->sites, key)->bytes += size;
 	a->r.sizes[k].calls++;
 	a->r.sizes[k].bytes += size;
 	a->cur_class = k;
@@ -296,7 +306,7 @@ static void on_syscall(struct analyses *a, const struct corr_item *it)
 			}
 		}
 		if (a->cur_temp_key >= 0)
-			a->sites.s[a->cur_temp_key].temp_syscalls++;
+			hs_at(&a->sites, (unsigned)a->cur_temp_key)->temp_syscalls++;
 	}
 	hp = proc_of(a, e->h.tgid, it->proc);
 	before = hp->res.pages_allocator;
@@ -370,6 +380,19 @@ static void analyses_meta(void *ctx, const void *rec, size_t len)
 	}
 }
 
+void analyses_use_callsites(struct analyses *a, struct callsites *cs)
+{
+	struct cs_stats st;
+
+	callsites_stats(cs, &st);
+	if (st.mode != FL_STACKS_ALL)
+		return; /* a call's own stack is taken with --stacks=all only */
+	a->cs = cs;
+	a->by_stack = true;
+	a->r.cs = cs;
+	a->r.sample = st.sample ? st.sample : 1;
+}
+
 int analyses_attach(struct analyses *a, struct correlator *c)
 {
 	struct corr_sink s = { analyses_item, a };
@@ -396,7 +419,7 @@ static bool count_leak(struct alloc_block *b, void *arg)
 
 	if (!d->key1)
 		return true;
-	s = &a->sites.s[d->key1 - 1];
+	s = hs_at(&a->sites, d->key1 - 1);
 	s->leak_blocks++;
 	s->leak_bytes += b->size;
 	s->leak_pages += b->faults;

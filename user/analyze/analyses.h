@@ -19,8 +19,13 @@ struct analyses;
 /* interval_ns: the timeline's resolution, 0: adaptive, about points points. */
 struct analyses *analyses_new(uint64_t interval_ns, unsigned points);
 void analyses_free(struct analyses *a);
-/* Before the first record. 0, or -1. */
+/* Before the first record, after callsites_attach (its row of a block is
+ * set first). 0, or -1. */
 int analyses_attach(struct analyses *a, struct correlator *c);
+/* A recording with --stacks=all: sites are the calls' stacks where known
+ * (scaled by the sample rate: estimates past --sample 1). */
+struct callsites;
+void analyses_use_callsites(struct analyses *a, struct callsites *cs);
 /* After corr_finish: collects the leaks, closes the timeline, compares the
  * resident model with the kernel's smaps. */
 void analyses_finish(struct analyses *a);
@@ -43,6 +48,8 @@ struct ha_region {
 /* What the writers read (output/analyses.c). */
 struct ha_results {
 	const struct heap_sites *sites;
+	struct callsites *cs;         /* sites by stack: names their rows; NULL: by function and size */
+	unsigned sample;              /* --sample N: stack sites stand for N calls each */
 	bool attached;                /* -p: "leaks" are the blocks live when the recording ended */
 	uint64_t leak_blocks, leak_bytes, leak_pages;
 	uint64_t peak_ts, peak_seq, peak_live;   /* ts: from the first event */

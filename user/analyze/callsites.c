@@ -792,6 +792,21 @@ static void name_rows(struct callsites *cs)
 	cs->named = true;
 }
 
+uint32_t callsites_block_row(const struct callsites *cs, struct alloc_block *b)
+{
+	uint32_t row = *block_site(cs, b);
+
+	return row <= cs->nrows ? row : 0;
+}
+
+const char *callsites_row_site(struct callsites *cs, uint32_t row)
+{
+	if (!row || row > cs->nrows)
+		return "[no stack]";
+	name_rows(cs);
+	return cs->rows[row - 1].site;
+}
+
 /* ---- sites: rows merged by their call-site text ---------------------------- */
 
 uint64_t cs_counts_metric(const struct cs_counts *c, enum cs_metric m)
