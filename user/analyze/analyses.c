@@ -17,6 +17,9 @@
 
 #define GLIBC_THRESHOLD_START (128u << 10)  /* glibc's DEFAULT_MMAP_THRESHOLD */
 #define GLIBC_THRESHOLD_MAX (32u << 20)     /* DEFAULT_MMAP_THRESHOLD_MAX (64-bit) */
+/* pages the resident model keeps, all processes (64 GiB resident; 16 bytes
+ * each, twice over in the tables): a recording cannot make it hold more */
+#define HA_MAX_PAGES (16u << 20)
 
 struct blk {            /* in every live block (corr_block_data) */
 	uint32_t key1;      /* 1 + its heap site */
@@ -56,6 +59,7 @@ struct analyses {
 	struct ha_thread *threads;
 	size_t nthreads, cap_threads;
 	uint32_t last_tgid;  /* the process of the last call */
+	uint64_t pages;      /* resident pages kept, all processes */
 	uint32_t last_tid;   /* the thread looked up last, and its index */
 	size_t last_thread;
 	struct ha_proc **procs;
@@ -252,8 +256,12 @@ static void on_call(struct analyses *a, const struct corr_item *it)
 
 /* ---- syscalls and faults: the call's costs, the resident model ------------- */
 
-static void resident_changed(struct analyses *a, struct ha_proc *hp, uint64_t alloc_before, uint64_t ts)
+/* What a change of hp's model did to the totals (before: its counts then). */
+static void resident_changed(struct analyses *a, struct ha_proc *hp, const struct resident *before, uint64_t ts)
 {
+	uint64_t alloc_before = before->pages_allocator;
+
+	a->pages += hp->res.n - before->n;
 	a->r.resident_allocator += (hp->res.pages_allocator - alloc_before) * RES_PAGE;
 	if (a->r.resident_allocator > a->r.peak_resident) {
 		a->r.peak_resident = a->r.resident_allocator;
@@ -289,7 +297,7 @@ static void on_syscall(struct analyses *a, const struct corr_item *it)
 {
 	const struct fl_ev_syscall *e = (const struct fl_ev_syscall *)it->rec;
 	struct ha_proc *hp;
-	uint64_t before;
+	struct resident before;
 
 	if (e->sys >= FL_NSYS)
 		return;
@@ -309,16 +317,16 @@ static void on_syscall(struct analyses *a, const struct corr_item *it)
 			hs_at(&a->sites, (unsigned)a->cur_temp_key)->temp_syscalls++;
 	}
 	hp = proc_of(a, e->h.tgid, it->proc);
-	before = hp->res.pages_allocator;
+	before = hp->res;
 	model_syscall(&hp->res, e, it);
-	resident_changed(a, hp, before, e->h.ts);
+	resident_changed(a, hp, &before, e->h.ts);
 }
 
 static void on_fault(struct analyses *a, const struct corr_item *it)
 {
 	const struct fl_ev_fault *e = (const struct fl_ev_fault *)it->rec;
 	struct ha_proc *hp;
-	uint64_t before;
+	struct resident before;
 
 	if (!it->first_touch)
 		return;
@@ -326,11 +334,13 @@ static void on_fault(struct analyses *a, const struct corr_item *it)
 	if (it->block)
 		a->r.sizes[hs_size_class(it->block->size)].first_touches++;
 	hp = proc_of(a, e->h.tgid, it->proc);
-	before = hp->res.pages_allocator;
-	if (!resident_touch(&hp->res, e->addr, it->owner != FL_OWNER_OTHER ? RES_ALLOCATOR : 0, e->h.ts) &&
-	    hp->res.n * 2 > hp->res.cap)
+	before = hp->res;
+	if (a->pages >= HA_MAX_PAGES)
 		a->r.model_lost++;
-	resident_changed(a, hp, before, e->h.ts);
+	else if (!resident_touch(&hp->res, e->addr, it->owner != FL_OWNER_OTHER ? RES_ALLOCATOR : 0, e->h.ts) &&
+		 hp->res.n * 2 > hp->res.cap)
+		a->r.model_lost++; /* out of memory */
+	resident_changed(a, hp, &before, e->h.ts);
 }
 
 static void on_proc(struct analyses *a, const struct corr_item *it)
@@ -339,10 +349,10 @@ static void on_proc(struct analyses *a, const struct corr_item *it)
 	struct ha_proc *hp = proc_of(a, e->h.tgid, it->proc);
 
 	if (e->kind == FL_PROC_EXEC) { /* a new image: no page of the old one stays */
-		uint64_t before = hp->res.pages_allocator;
+		struct resident before = hp->res;
 
 		resident_clear(&hp->res);
-		resident_changed(a, hp, before, e->h.ts);
+		resident_changed(a, hp, &before, e->h.ts);
 	}
 }
 
@@ -437,10 +447,48 @@ static bool allocator_mapping(const struct corr_proc *p, uint64_t start, uint64_
 	return region_set_overlap(p->regions, start, end) > 0;
 }
 
+static int region_cmp(const void *x, const void *y)
+{
+	const struct ha_region *a = x, *b = y;
+
+	return a->start < b->start ? -1 : a->start > b->start;
+}
+
+struct region_pages {
+	struct ha_region *v; /* sorted by start, disjoint */
+	size_t n;
+};
+
+/* A resident page counts for the mapping holding it: O(log n) a page, so a
+ * file of many mappings costs no more than one of few. */
+static void page_to_region(void *arg, uint64_t addr, unsigned flags)
+{
+	struct region_pages *rp = arg;
+	size_t lo = 0, hi = rp->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (rp->v[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < rp->n && rp->v[lo].start <= addr) {
+		rp->v[lo].model += RES_PAGE;
+		if (flags & RES_ALLOCATOR)
+			rp->v[lo].model_allocator += RES_PAGE;
+	}
+}
+
+/* The kernel's Rss of each mapping that holds allocator memory against the
+ * model's pages there. Overlapping lines (not the kernel's: a made-up file)
+ * are left out. */
 static void compare_with_kernel(struct analyses *a, struct ha_proc *hp)
 {
-	size_t n;
+	size_t n, first = a->nregions;
 	struct smaps_entry *v = smaps_parse(hp->smaps, hp->smaps_len, &n);
+	struct region_pages rp;
 
 	for (size_t i = 0; v && i < n; i++) {
 		struct ha_region *r;
@@ -454,13 +502,22 @@ static void compare_with_kernel(struct analyses *a, struct ha_proc *hp)
 		r->start = v[i].start;
 		r->end = v[i].end;
 		r->kernel = v[i].rss;
-		r->model = resident_count(&hp->res, v[i].start, v[i].end, &r->model_allocator);
 		snprintf(r->name, sizeof(r->name), "%s", v[i].name);
-		a->r.kernel_rss += r->kernel;
-		a->r.model_rss += r->model;
-		a->r.have_kernel = true;
 	}
 	free(v);
+	qsort(a->regions + first, a->nregions - first, sizeof(*a->regions), region_cmp);
+	for (size_t i = first + 1; i < a->nregions; i++)
+		if (a->regions[i].start < a->regions[i - 1].end) {
+			a->nregions = first; /* not a kernel's smaps: no comparison */
+			return;
+		}
+	rp = (struct region_pages){ a->regions + first, a->nregions - first };
+	resident_for_each(&hp->res, page_to_region, &rp);
+	for (size_t i = first; i < a->nregions; i++) {
+		a->r.kernel_rss += a->regions[i].kernel;
+		a->r.model_rss += a->regions[i].model;
+		a->r.have_kernel = true;
+	}
 }
 
 void analyses_finish(struct analyses *a)

@@ -188,8 +188,9 @@ static void json_resident(FILE *out, const struct ha_results *r)
 	else
 		fprintf(out, "null");
 	fprintf(out, ",\"allocator_bytes\":%" PRIu64 ",\"peak_allocator_bytes\":%" PRIu64 ",\"peak_ts_ns\":%" PRIu64
-		",\"all_pages_bytes\":%" PRIu64 ",\"freeable_bytes\":%" PRIu64 ",\"by_region\":[",
-		r->resident_allocator, r->peak_resident, r->peak_resident_ts, r->resident, r->freeable);
+		",\"all_pages_bytes\":%" PRIu64 ",\"freeable_bytes\":%" PRIu64 ",\"touches_not_kept\":%" PRIu64
+		",\"by_region\":[", r->resident_allocator, r->peak_resident, r->peak_resident_ts, r->resident, r->freeable,
+		r->model_lost);
 	for (size_t i = 0; i < r->nregions; i++) {
 		const struct ha_region *g = &r->regions[i];
 
@@ -345,6 +346,9 @@ static void text_resident(FILE *out, const struct ha_results *r)
 		"MADV_DONTNEED/REMOVE): %s at the end, peak %s at %.3f ms; %s of it MADV_FREE'd (freeable)\n",
 		fmt_bytes(r->resident_allocator, a, sizeof(a)), fmt_bytes(r->peak_resident, b, sizeof(b)),
 		r->peak_resident_ts / 1e6, fmt_bytes(r->freeable, c, sizeof(c)));
+	if (r->model_lost)
+		fprintf(out, "  the model is short of %" PRIu64 " first touches it could not keep (its bound, or memory)\n",
+			r->model_lost);
 	if (!r->have_kernel) {
 		fprintf(out, "  kernel's count: none in this recording (record -- CMD stores /proc/PID/smaps at exit)\n");
 		return;
