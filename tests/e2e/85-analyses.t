@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
 need_root
 [ -x "$FAULTLINE" ] || skip_all "no $FAULTLINE (make build/faultline)"
-plan 20
+plan 23
 
 cc -O1 -g -Wall -Wextra -Werror -o "$T/analyses" tests/e2e/analyses.c || { echo "Bail out! cannot build analyses.c"; exit 1; }
 "$FAULTLINE" record -o "$T/an.data" -- "$T/analyses" >/dev/null 2>"$T/rec.err"
@@ -143,4 +143,21 @@ if command -v sqlite3 >/dev/null; then STDIN=$T/sql resident_check sqlite3 sqlit
 seq 1 200000 | sort -R >"$T/unsorted"
 resident_check sort sort "$T/unsorted"
 if [ -x "$EXAMPLES/threads" ]; then resident_check threads "$EXAMPLES/threads"; else ok 0 "# SKIP no threads example"; fi
+# held means held: the threaded example's arenas shrink with madvise(MADV_DONTNEED) inside free
+"$FAULTLINE" report "$T/threads.data" --calls 1000000 >"$T/threads.txt" 2>&1
+grep -qE '^  #[0-9]+ +tid [0-9]+ +free\(0x[0-9a-f]+\).* madvise [0-9.]+ [KM]i?B at 0x[0-9a-f]+ MADV_DONTNEED' "$T/threads.txt"
+ok $? "madvise advice printed by name in the call lines" "$(grep -m3 madvise "$T/threads.txt")"
+$PY3 - "$T/threads.json" >"$T/held.out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["analyses"]["timeline"]["points"][-1]
+footprint = p["heap"] + p["mmap"] - p["live"]
+print("at the end: heap + mmap - live %d, held %d" % (footprint, p["held"]))
+sys.exit(0 if p["held"] < footprint - (1 << 20) else 1)
+PY
+ok $? "held subtracts what madvise gave back (MiBs, on the threaded example)" "$(cat "$T/held.out")"
+diag "$(cat "$T/held.out")"
+timeout 60 "$FAULTLINE" trace -- "$EXAMPLES/threads" >"$T/trace.out" 2>/dev/null
+grep -qE '^ +tid [0-9]+ +outside any call: +madvise .* MADV_DONTNEED' "$T/trace.out"
+ok $? "trace's live lines show memory syscalls made outside any call" "$(grep -m3 'outside any call' "$T/trace.out")"
 exit $((TAP_FAILED > 0))

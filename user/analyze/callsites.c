@@ -573,7 +573,7 @@ static void on_call(struct callsites *cs, const struct corr_item *it)
 	uint64_t bytes = returned_block ? it->block->size : 0;
 	struct cs_row *r;
 
-	if (h->flags & FL_F_NESTED)
+	if (it->call_seq) /* nested, as the correlator resolved it */
 		return;
 	*lc = (struct last_call){ .tid = h->tid, .seq = it->seq, .bytes = bytes,
 				  .block = returned_block ? it->block : NULL };
