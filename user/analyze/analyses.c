@@ -200,7 +200,8 @@ static void on_release(struct analyses *a, const struct corr_item *it, const str
 		s->temp_touches += b->faults;
 		a->cur_temp_key = (int)key;
 	}
-	threshold_after_free(a, b, it->seq, e->h.ts);
+	if (d->mmapped) /* only an mmapped block's free moves glibc's threshold */
+		threshold_after_free(a, b, it->seq, e->h.ts);
 }
 
 static void on_allocate(struct analyses *a, const struct corr_item *it, const struct fl_ev_call *e)
@@ -361,12 +362,14 @@ static void analyses_item(void *ctx, const struct corr_item *it)
 	struct analyses *a = ctx;
 
 	timeline_advance(&a->tl, it->rec->ts);
-	switch (it->rec->type) {
-	case FL_EV_CALL: on_call(a, it); break;
-	case FL_EV_SYSCALL: on_syscall(a, it); break;
-	case FL_EV_FAULT: on_fault(a, it); break;
-	case FL_EV_PROC: on_proc(a, it); break;
-	}
+	if (__builtin_expect(it->rec->type == FL_EV_CALL, 1))
+		on_call(a, it);
+	else if (it->rec->type == FL_EV_SYSCALL)
+		on_syscall(a, it);
+	else if (it->rec->type == FL_EV_FAULT)
+		on_fault(a, it);
+	else if (it->rec->type == FL_EV_PROC)
+		on_proc(a, it);
 }
 
 static void analyses_meta(void *ctx, const void *rec, size_t len)
