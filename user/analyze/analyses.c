@@ -11,6 +11,7 @@
 #include "analyze/calls.h"
 #include "analyze/callsites.h"
 #include "analyze/resident.h"
+#include "analyze/resident_check.h"
 #include "store/meta.h"
 #include "symbols/smaps.h"
 #include "util/id_map.h"
@@ -21,11 +22,7 @@
  * each, twice over in the tables): a recording cannot make it hold more */
 #define HA_MAX_PAGES (16u << 20)
 
-struct blk {            /* in every live block (corr_block_data) */
-	uint32_t key1;      /* 1 + its heap site */
-	uint16_t syscalls;  /* made by the call that returned it (saturating) */
-	uint8_t mmapped;    /* that call mapped memory */
-};
+#define blk ha_blk
 
 struct ha_thread {
 	uint64_t last_alloc; /* seq of the block it allocated last, 0: none */
@@ -422,106 +419,7 @@ int analyses_attach(struct analyses *a, struct correlator *c)
 	return 0;
 }
 
-/* ---- the end: leaks, the kernel's count ------------------------------------ */
-
-static bool count_leak(struct alloc_block *b, void *arg)
-{
-	struct analyses *a = arg;
-	struct blk *d = blk_of(a, b);
-	struct hs_site *s;
-
-	if (!d->key1)
-		return true;
-	s = hs_at(&a->sites, d->key1 - 1);
-	s->leak_blocks++;
-	s->leak_bytes += b->size;
-	s->leak_pages += b->faults;
-	a->r.leak_blocks++;
-	a->r.leak_bytes += b->size;
-	a->r.leak_pages += b->faults;
-	return true;
-}
-
-/* Does the mapping hold allocator memory (the heap, one of its mappings)? */
-static bool allocator_mapping(const struct corr_proc *p, uint64_t start, uint64_t end)
-{
-	if (p->heap_start && start < p->brk && end > p->heap_start)
-		return true;
-	return region_set_overlap(p->regions, start, end) > 0;
-}
-
-static int region_cmp(const void *x, const void *y)
-{
-	const struct ha_region *a = x, *b = y;
-
-	return a->start < b->start ? -1 : a->start > b->start;
-}
-
-struct region_pages {
-	struct ha_region *v; /* sorted by start, disjoint */
-	size_t n;
-};
-
-/* A resident page counts for the mapping holding it: O(log n) a page, so a
- * file of many mappings costs no more than one of few. */
-static void page_to_region(void *arg, uint64_t addr, unsigned flags)
-{
-	struct region_pages *rp = arg;
-	size_t lo = 0, hi = rp->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (rp->v[mid].end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < rp->n && rp->v[lo].start <= addr) {
-		rp->v[lo].model += RES_PAGE;
-		if (flags & RES_ALLOCATOR)
-			rp->v[lo].model_allocator += RES_PAGE;
-	}
-}
-
-/* The kernel's Rss of each mapping that holds allocator memory against the
- * model's pages there. Overlapping lines (not the kernel's: a made-up file)
- * are left out. */
-static void compare_with_kernel(struct analyses *a, struct ha_proc *hp)
-{
-	size_t n, first = a->nregions;
-	struct smaps_entry *v = smaps_parse(hp->smaps, hp->smaps_len, &n);
-	struct region_pages rp;
-
-	for (size_t i = 0; v && i < n; i++) {
-		struct ha_region *r;
-
-		if (!allocator_mapping(hp->p, v[i].start, v[i].end))
-			continue;
-		a->regions = grow(a->regions, a->nregions, &a->cap_regions, sizeof(*r));
-		r = &a->regions[a->nregions++];
-		memset(r, 0, sizeof(*r));
-		r->tgid = hp->tgid;
-		r->start = v[i].start;
-		r->end = v[i].end;
-		r->kernel = v[i].rss;
-		snprintf(r->name, sizeof(r->name), "%s", v[i].name);
-	}
-	free(v);
-	qsort(a->regions + first, a->nregions - first, sizeof(*a->regions), region_cmp);
-	for (size_t i = first + 1; i < a->nregions; i++)
-		if (a->regions[i].start < a->regions[i - 1].end) {
-			a->nregions = first; /* not a kernel's smaps: no comparison */
-			return;
-		}
-	rp = (struct region_pages){ a->regions + first, a->nregions - first };
-	resident_for_each(&hp->res, page_to_region, &rp);
-	for (size_t i = first; i < a->nregions; i++) {
-		a->r.kernel_rss += a->regions[i].kernel;
-		a->r.model_rss += a->regions[i].model;
-		a->r.have_kernel = true;
-	}
-}
+/* ---- the end: leaks (leaks.c), the kernel's count (resident_check.c) ------- */
 
 void analyses_finish(struct analyses *a)
 {
@@ -530,11 +428,12 @@ void analyses_finish(struct analyses *a)
 		struct ha_proc *hp = a->procs[i];
 
 		if (hp->p)
-			alloc_index_foreach(hp->p->index, count_leak, a);
+			leaks_collect(hp->p->index, a->off, &a->sites, &a->r);
 		a->r.resident += hp->res.n * RES_PAGE;
 		a->r.freeable += hp->res.pages_freeable * RES_PAGE;
 		if (hp->p && hp->smaps)
-			compare_with_kernel(a, hp);
+			resident_check(hp->p, &hp->res, hp->smaps, hp->smaps_len, &a->r, &a->regions, &a->nregions,
+				       &a->cap_regions);
 	}
 	a->r.regions = a->regions;
 	a->r.nregions = a->nregions;

@@ -16,6 +16,13 @@
 
 struct analyses;
 
+/* What the analyses keep in every live block (corr_block_data). */
+struct ha_blk {
+	uint32_t key1;      /* 1 + its heap site */
+	uint16_t syscalls;  /* made by the call that returned it (saturating) */
+	uint8_t mmapped;    /* that call mapped memory */
+};
+
 /* interval_ns: the timeline's resolution, 0: adaptive, about points points. */
 struct analyses *analyses_new(uint64_t interval_ns, unsigned points);
 void analyses_free(struct analyses *a);
@@ -68,5 +75,9 @@ struct ha_results {
 	uint64_t model_lost;             /* pages the model could not keep (out of memory) */
 };
 const struct ha_results *analyses_results(const struct analyses *a);
+
+/* leaks.c: the blocks of ix still live, added to their sites and to r's
+ * totals (off: the analyses' offset in each block, corr_block_data). */
+void leaks_collect(struct alloc_index *ix, int off, struct heap_sites *hs, struct ha_results *r);
 
 #endif

@@ -182,7 +182,9 @@ static void json_timeline(FILE *out, const struct timeline *tl)
 
 static void json_resident(FILE *out, const struct ha_results *r)
 {
-	fprintf(out, "\"resident\":{\"model_bytes\":%" PRIu64 ",\"kernel_bytes\":", r->model_rss);
+	/* with the kernel's count: the model over the same mappings; else the allocator's pages */
+	fprintf(out, "\"resident\":{\"model_bytes\":%" PRIu64 ",\"kernel_bytes\":",
+		r->have_kernel ? r->model_rss : r->resident_allocator);
 	if (r->have_kernel)
 		fprintf(out, "%" PRIu64, r->kernel_rss);
 	else
