@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
 need_root
 [ -x "$FAULTLINE" ] || skip_all "no $FAULTLINE (make build/faultline)"
-plan 18
+plan 23
 
 cc -O1 -g -Wall -Wextra -Werror -o "$T/analyses" tests/e2e/analyses.c || { echo "Bail out! cannot build analyses.c"; exit 1; }
 "$FAULTLINE" record -o "$T/an.data" -- "$T/analyses" >/dev/null 2>"$T/rec.err"
@@ -56,6 +56,28 @@ check "sizes: 5 calls of 1 MiB, the first mmapped; the threshold moved past 1 Mi
    any(m["threshold"] > 1048576 for m in a["mmap_threshold"]["moves"])'
 check "sizes: the 10 blocks of 200000 each got an mmap and a munmap" \
   '[(c["calls"], c["mmapped"], c["syscalls"]) for c in a["sizes"] if c["min"] == 131072] == [(10, 10, 20)]'
+
+# --stacks=all: the sites are the calls' stacks
+"$FAULTLINE" record --stacks=all -o "$T/ans.data" -- "$T/analyses" >/dev/null 2>&1
+"$FAULTLINE" report "$T/ans.data" -F json >"$T/ans.json" 2>/dev/null
+$PY3 - "$T/ans.json" >"$T/ans.out" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["analyses"]
+by = {s["frames"][0].split(" ")[0]: (s["blocks"], s["bytes"]) for s in a["leaks"]["sites"]}
+print(a["leaks"]["by"], a["leaks"]["exact"], by)
+sys.exit(0 if a["leaks"]["by"] == "stack" and a["leaks"]["exact"] and by.get("leak_small") == (5, 5000)
+         and by.get("leak_large") == (3, 120000) and len(by) == 2 else 1)
+PY
+ok $? "--stacks=all: leaks by call site: leak_small 5 blocks 5000 B, leak_large 3 blocks 120000 B" "$(cat "$T/ans.out")"
+$PY3 - "$T/ans.json" >"$T/ans2.out" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["analyses"]
+t = a["temporary"]["sites"][0]
+p = a["peak"]["sites"][0]
+print(t["frames"][:2], t["calls"], p["frames"][:2], p["blocks"])
+sys.exit(0 if t["calls"] == 1000 and t["frames"][0].startswith("main (analyses.c:") and p["blocks"] == 10 else 1)
+PY
+ok $? "--stacks=all: the temporaries' site and the peak's by stack" "$(cat "$T/ans2.out")"
 
 # the text report has the sections
 "$FAULTLINE" report "$T/an.data" --calls 0 >"$T/an.txt" 2>&1
@@ -121,4 +143,21 @@ if command -v sqlite3 >/dev/null; then STDIN=$T/sql resident_check sqlite3 sqlit
 seq 1 200000 | sort -R >"$T/unsorted"
 resident_check sort sort "$T/unsorted"
 if [ -x "$EXAMPLES/threads" ]; then resident_check threads "$EXAMPLES/threads"; else ok 0 "# SKIP no threads example"; fi
+# held means held: the threaded example's arenas shrink with madvise(MADV_DONTNEED) inside free
+"$FAULTLINE" report "$T/threads.data" --calls 1000000 >"$T/threads.txt" 2>&1
+grep -qE '^  #[0-9]+ +tid [0-9]+ +free\(0x[0-9a-f]+\).* madvise [0-9.]+ [KM]i?B at 0x[0-9a-f]+ MADV_DONTNEED' "$T/threads.txt"
+ok $? "madvise advice printed by name in the call lines" "$(grep -m3 madvise "$T/threads.txt")"
+$PY3 - "$T/threads.json" >"$T/held.out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["analyses"]["timeline"]["points"][-1]
+footprint = p["heap"] + p["mmap"] - p["live"]
+print("at the end: heap + mmap - live %d, held %d" % (footprint, p["held"]))
+sys.exit(0 if p["held"] < footprint - (1 << 20) else 1)
+PY
+ok $? "held subtracts what madvise gave back (MiBs, on the threaded example)" "$(cat "$T/held.out")"
+diag "$(cat "$T/held.out")"
+timeout 60 "$FAULTLINE" trace -- "$EXAMPLES/threads" >"$T/trace.out" 2>/dev/null
+grep -qE '^ +tid [0-9]+ +outside any call: +madvise .* MADV_DONTNEED' "$T/trace.out"
+ok $? "trace's live lines show memory syscalls made outside any call" "$(grep -m3 'outside any call' "$T/trace.out")"
 exit $((TAP_FAILED > 0))

@@ -1,6 +1,6 @@
 /* fuzz_replay.h - the replay the trace-file harnesses share: what `report`
- * does with a file (reader, call-site table, correlator, every writer), its
- * output thrown away. */
+ * does with a file (reader, call-site table, correlator, the heap analyses,
+ * every writer), its output thrown away. */
 #ifndef FL_FUZZ_REPLAY_H
 #define FL_FUZZ_REPLAY_H
 
@@ -22,14 +22,15 @@ static inline void fuzz_replay(const char *path, bool read_ahead)
 	struct correlator *c = corr_new(16);
 	struct text_report *tr = text_report_new(50);
 	struct corr_sink js = jsonl_sink(fuzz_sink());
+	struct analyses *ha = analyses_new(0, 100);
 	enum tf_status st = TF_END;
 	const void *rec;
 	uint32_t len;
 
 	/* no separate debug files: reading libc's from /usr/lib/debug for every
 	 * input would make each run take a third of a second */
-	if (!cs || !c || !tr || callsites_set_debug_dir(cs, "/nonexistent-fuzz-debug-dir") ||
-	    callsites_attach(cs, c) || text_report_attach(tr, c))
+	if (!cs || !c || !tr || !ha || callsites_set_debug_dir(cs, "/nonexistent-fuzz-debug-dir") ||
+	    callsites_attach(cs, c) || text_report_attach(tr, c) || analyses_attach(ha, c))
 		abort();
 	corr_add_sink(c, &js);
 	if (r) {
@@ -44,13 +45,18 @@ static inline void fuzz_replay(const char *path, bool read_ahead)
 		tf_reader_close(r);
 	}
 	corr_finish(c);
+	analyses_finish(ha);
+	summary_json_add_top("analyses", analyses_write_json, ha);
 	summary_write_json(fuzz_sink(), corr_summary(c), corr_run_info(c), st == TF_TRUNCATED);
+	summary_json_add_top(NULL, NULL, NULL);
+	analyses_write_text(ha, fuzz_sink());
 	text_report_write(tr, fuzz_sink(), corr_summary(c), corr_run_info(c), st == TF_TRUNCATED);
 	sites_write_text(cs, fuzz_sink());
 	sites_write_json(cs, fuzz_sink());
 	folded_write(cs, CS_SYSCALLS, fuzz_sink());
 	text_report_free(tr);
 	callsites_free(cs);
+	analyses_free(ha);
 	corr_free(c);
 }
 

@@ -9,19 +9,20 @@
 #include <sys/mman.h>
 #include "analyze/analyses.h"
 #include "analyze/calls.h"
+#include "analyze/callsites.h"
 #include "analyze/resident.h"
+#include "analyze/resident_check.h"
 #include "store/meta.h"
 #include "symbols/smaps.h"
 #include "util/id_map.h"
 
 #define GLIBC_THRESHOLD_START (128u << 10)  /* glibc's DEFAULT_MMAP_THRESHOLD */
 #define GLIBC_THRESHOLD_MAX (32u << 20)     /* DEFAULT_MMAP_THRESHOLD_MAX (64-bit) */
+/* pages the resident model keeps, all processes (64 GiB resident; 16 bytes
+ * each, twice over in the tables): a recording cannot make it hold more */
+#define HA_MAX_PAGES (16u << 20)
 
-struct blk {            /* in every live block (corr_block_data) */
-	uint32_t key1;      /* 1 + its heap site */
-	uint16_t syscalls;  /* made by the call that returned it (saturating) */
-	uint8_t mmapped;    /* that call mapped memory */
-};
+#define blk ha_blk
 
 struct ha_thread {
 	uint64_t last_alloc; /* seq of the block it allocated last, 0: none */
@@ -43,6 +44,8 @@ struct analyses {
 	const struct summary *sum;
 	int off;
 	bool glibc;
+	struct callsites *cs; /* --stacks=all: sites by the call's stack */
+	bool by_stack;
 	uint64_t live;       /* bytes in blocks, all processes */
 	/* the outermost call being resolved: the syscalls that follow are its */
 	uint64_t cur_seq;
@@ -53,6 +56,7 @@ struct analyses {
 	struct ha_thread *threads;
 	size_t nthreads, cap_threads;
 	uint32_t last_tgid;  /* the process of the last call */
+	uint64_t pages;      /* resident pages kept, all processes */
 	uint32_t last_tid;   /* the thread looked up last, and its index */
 	size_t last_thread;
 	struct ha_proc **procs;
@@ -90,6 +94,7 @@ void analyses_free(struct analyses *a)
 	id_map_clear(&a->tids);
 	id_map_clear(&a->pids);
 	timeline_free(&a->tl);
+	hs_free(&a->sites);
 	free(a);
 }
 
@@ -184,7 +189,7 @@ static void on_release(struct analyses *a, const struct corr_item *it, const str
 	hs_live(&a->sites, key, b->size, -1);
 	a->live -= b->size;
 	if (b->tid == e->h.tid && t->last_alloc == b->seq) {
-		struct hs_site *s = &a->sites.s[key];
+		struct hs_site *s = hs_at(&a->sites, key);
 
 		a->r.temp_calls++;
 		s->temp_calls++;
@@ -192,7 +197,8 @@ static void on_release(struct analyses *a, const struct corr_item *it, const str
 		s->temp_touches += b->faults;
 		a->cur_temp_key = (int)key;
 	}
-	threshold_after_free(a, b, it->seq, e->h.ts);
+	if (d->mmapped) /* only an mmapped block's free moves glibc's threshold */
+		threshold_after_free(a, b, it->seq, e->h.ts);
 }
 
 static void on_allocate(struct analyses *a, const struct corr_item *it, const struct fl_ev_call *e)
@@ -201,8 +207,14 @@ static void on_allocate(struct analyses *a, const struct corr_item *it, const st
 	unsigned key = hs_key(fl_func_call(e->h.func), size), k = hs_size_class(size);
 
 	a->r.calls++;
-	a->sites.s[key].calls++;
-	a->sites.s[key].bytes += size;
+	if (a->by_stack && it->block) {
+		uint32_t row = callsites_block_row(a->cs, it->block);
+
+		if (row)
+			key = hs_row_key(&a->sites, row);
+	}
+	hs_at(&a->sites, key)->calls++;
+	hs_at(&a->sites, key)->bytes += size;
 	a->r.sizes[k].calls++;
 	a->r.sizes[k].bytes += size;
 	a->cur_class = k;
@@ -242,8 +254,12 @@ static void on_call(struct analyses *a, const struct corr_item *it)
 
 /* ---- syscalls and faults: the call's costs, the resident model ------------- */
 
-static void resident_changed(struct analyses *a, struct ha_proc *hp, uint64_t alloc_before, uint64_t ts)
+/* What a change of hp's model did to the totals (before: its counts then). */
+static void resident_changed(struct analyses *a, struct ha_proc *hp, const struct resident *before, uint64_t ts)
 {
+	uint64_t alloc_before = before->pages_allocator;
+
+	a->pages += hp->res.n - before->n;
 	a->r.resident_allocator += (hp->res.pages_allocator - alloc_before) * RES_PAGE;
 	if (a->r.resident_allocator > a->r.peak_resident) {
 		a->r.peak_resident = a->r.resident_allocator;
@@ -279,7 +295,7 @@ static void on_syscall(struct analyses *a, const struct corr_item *it)
 {
 	const struct fl_ev_syscall *e = (const struct fl_ev_syscall *)it->rec;
 	struct ha_proc *hp;
-	uint64_t before;
+	struct resident before;
 
 	if (e->sys >= FL_NSYS)
 		return;
@@ -296,19 +312,19 @@ static void on_syscall(struct analyses *a, const struct corr_item *it)
 			}
 		}
 		if (a->cur_temp_key >= 0)
-			a->sites.s[a->cur_temp_key].temp_syscalls++;
+			hs_at(&a->sites, (unsigned)a->cur_temp_key)->temp_syscalls++;
 	}
 	hp = proc_of(a, e->h.tgid, it->proc);
-	before = hp->res.pages_allocator;
+	before = hp->res;
 	model_syscall(&hp->res, e, it);
-	resident_changed(a, hp, before, e->h.ts);
+	resident_changed(a, hp, &before, e->h.ts);
 }
 
 static void on_fault(struct analyses *a, const struct corr_item *it)
 {
 	const struct fl_ev_fault *e = (const struct fl_ev_fault *)it->rec;
 	struct ha_proc *hp;
-	uint64_t before;
+	struct resident before;
 
 	if (!it->first_touch)
 		return;
@@ -316,11 +332,13 @@ static void on_fault(struct analyses *a, const struct corr_item *it)
 	if (it->block)
 		a->r.sizes[hs_size_class(it->block->size)].first_touches++;
 	hp = proc_of(a, e->h.tgid, it->proc);
-	before = hp->res.pages_allocator;
-	if (!resident_touch(&hp->res, e->addr, it->owner != FL_OWNER_OTHER ? RES_ALLOCATOR : 0, e->h.ts) &&
-	    hp->res.n * 2 > hp->res.cap)
+	before = hp->res;
+	if (a->pages >= HA_MAX_PAGES)
 		a->r.model_lost++;
-	resident_changed(a, hp, before, e->h.ts);
+	else if (!resident_touch(&hp->res, e->addr, it->owner != FL_OWNER_OTHER ? RES_ALLOCATOR : 0, e->h.ts) &&
+		 hp->res.n * 2 > hp->res.cap)
+		a->r.model_lost++; /* out of memory */
+	resident_changed(a, hp, &before, e->h.ts);
 }
 
 static void on_proc(struct analyses *a, const struct corr_item *it)
@@ -329,10 +347,10 @@ static void on_proc(struct analyses *a, const struct corr_item *it)
 	struct ha_proc *hp = proc_of(a, e->h.tgid, it->proc);
 
 	if (e->kind == FL_PROC_EXEC) { /* a new image: no page of the old one stays */
-		uint64_t before = hp->res.pages_allocator;
+		struct resident before = hp->res;
 
 		resident_clear(&hp->res);
-		resident_changed(a, hp, before, e->h.ts);
+		resident_changed(a, hp, &before, e->h.ts);
 	}
 }
 
@@ -341,12 +359,14 @@ static void analyses_item(void *ctx, const struct corr_item *it)
 	struct analyses *a = ctx;
 
 	timeline_advance(&a->tl, it->rec->ts);
-	switch (it->rec->type) {
-	case FL_EV_CALL: on_call(a, it); break;
-	case FL_EV_SYSCALL: on_syscall(a, it); break;
-	case FL_EV_FAULT: on_fault(a, it); break;
-	case FL_EV_PROC: on_proc(a, it); break;
-	}
+	if (__builtin_expect(it->rec->type == FL_EV_CALL, 1))
+		on_call(a, it);
+	else if (it->rec->type == FL_EV_SYSCALL)
+		on_syscall(a, it);
+	else if (it->rec->type == FL_EV_FAULT)
+		on_fault(a, it);
+	else if (it->rec->type == FL_EV_PROC)
+		on_proc(a, it);
 }
 
 static void analyses_meta(void *ctx, const void *rec, size_t len)
@@ -370,6 +390,19 @@ static void analyses_meta(void *ctx, const void *rec, size_t len)
 	}
 }
 
+void analyses_use_callsites(struct analyses *a, struct callsites *cs)
+{
+	struct cs_stats st;
+
+	callsites_stats(cs, &st);
+	if (st.mode != FL_STACKS_ALL)
+		return; /* a call's own stack is taken with --stacks=all only */
+	a->cs = cs;
+	a->by_stack = true;
+	a->r.cs = cs;
+	a->r.sample = st.sample ? st.sample : 1;
+}
+
 int analyses_attach(struct analyses *a, struct correlator *c)
 {
 	struct corr_sink s = { analyses_item, a };
@@ -386,59 +419,7 @@ int analyses_attach(struct analyses *a, struct correlator *c)
 	return 0;
 }
 
-/* ---- the end: leaks, the kernel's count ------------------------------------ */
-
-static bool count_leak(struct alloc_block *b, void *arg)
-{
-	struct analyses *a = arg;
-	struct blk *d = blk_of(a, b);
-	struct hs_site *s;
-
-	if (!d->key1)
-		return true;
-	s = &a->sites.s[d->key1 - 1];
-	s->leak_blocks++;
-	s->leak_bytes += b->size;
-	s->leak_pages += b->faults;
-	a->r.leak_blocks++;
-	a->r.leak_bytes += b->size;
-	a->r.leak_pages += b->faults;
-	return true;
-}
-
-/* Does the mapping hold allocator memory (the heap, one of its mappings)? */
-static bool allocator_mapping(const struct corr_proc *p, uint64_t start, uint64_t end)
-{
-	if (p->heap_start && start < p->brk && end > p->heap_start)
-		return true;
-	return region_set_overlap(p->regions, start, end) > 0;
-}
-
-static void compare_with_kernel(struct analyses *a, struct ha_proc *hp)
-{
-	size_t n;
-	struct smaps_entry *v = smaps_parse(hp->smaps, hp->smaps_len, &n);
-
-	for (size_t i = 0; v && i < n; i++) {
-		struct ha_region *r;
-
-		if (!allocator_mapping(hp->p, v[i].start, v[i].end))
-			continue;
-		a->regions = grow(a->regions, a->nregions, &a->cap_regions, sizeof(*r));
-		r = &a->regions[a->nregions++];
-		memset(r, 0, sizeof(*r));
-		r->tgid = hp->tgid;
-		r->start = v[i].start;
-		r->end = v[i].end;
-		r->kernel = v[i].rss;
-		r->model = resident_count(&hp->res, v[i].start, v[i].end, &r->model_allocator);
-		snprintf(r->name, sizeof(r->name), "%s", v[i].name);
-		a->r.kernel_rss += r->kernel;
-		a->r.model_rss += r->model;
-		a->r.have_kernel = true;
-	}
-	free(v);
-}
+/* ---- the end: leaks (leaks.c), the kernel's count (resident_check.c) ------- */
 
 void analyses_finish(struct analyses *a)
 {
@@ -447,11 +428,12 @@ void analyses_finish(struct analyses *a)
 		struct ha_proc *hp = a->procs[i];
 
 		if (hp->p)
-			alloc_index_foreach(hp->p->index, count_leak, a);
+			leaks_collect(hp->p->index, a->off, &a->sites, &a->r);
 		a->r.resident += hp->res.n * RES_PAGE;
 		a->r.freeable += hp->res.pages_freeable * RES_PAGE;
 		if (hp->p && hp->smaps)
-			compare_with_kernel(a, hp);
+			resident_check(hp->p, &hp->res, hp->smaps, hp->smaps_len, &a->r, &a->regions, &a->nregions,
+				       &a->cap_regions);
 	}
 	a->r.regions = a->regions;
 	a->r.nregions = a->nregions;

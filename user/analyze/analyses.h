@@ -16,11 +16,23 @@
 
 struct analyses;
 
+/* What the analyses keep in every live block (corr_block_data). */
+struct ha_blk {
+	uint32_t key1;      /* 1 + its heap site */
+	uint16_t syscalls;  /* made by the call that returned it (saturating) */
+	uint8_t mmapped;    /* that call mapped memory */
+};
+
 /* interval_ns: the timeline's resolution, 0: adaptive, about points points. */
 struct analyses *analyses_new(uint64_t interval_ns, unsigned points);
 void analyses_free(struct analyses *a);
-/* Before the first record. 0, or -1. */
+/* Before the first record, after callsites_attach (its row of a block is
+ * set first). 0, or -1. */
 int analyses_attach(struct analyses *a, struct correlator *c);
+/* A recording with --stacks=all: sites are the calls' stacks where known
+ * (scaled by the sample rate: estimates past --sample 1). */
+struct callsites;
+void analyses_use_callsites(struct analyses *a, struct callsites *cs);
 /* After corr_finish: collects the leaks, closes the timeline, compares the
  * resident model with the kernel's smaps. */
 void analyses_finish(struct analyses *a);
@@ -43,6 +55,8 @@ struct ha_region {
 /* What the writers read (output/analyses.c). */
 struct ha_results {
 	const struct heap_sites *sites;
+	struct callsites *cs;         /* sites by stack: names their rows; NULL: by function and size */
+	unsigned sample;              /* --sample N: stack sites stand for N calls each */
 	bool attached;                /* -p: "leaks" are the blocks live when the recording ended */
 	uint64_t leak_blocks, leak_bytes, leak_pages;
 	uint64_t peak_ts, peak_seq, peak_live;   /* ts: from the first event */
@@ -61,5 +75,9 @@ struct ha_results {
 	uint64_t model_lost;             /* pages the model could not keep (out of memory) */
 };
 const struct ha_results *analyses_results(const struct analyses *a);
+
+/* leaks.c: the blocks of ix still live, added to their sites and to r's
+ * totals (off: the analyses' offset in each block, corr_block_data). */
+void leaks_collect(struct alloc_index *ix, int off, struct heap_sites *hs, struct ha_results *r);
 
 #endif

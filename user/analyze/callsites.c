@@ -573,7 +573,7 @@ static void on_call(struct callsites *cs, const struct corr_item *it)
 	uint64_t bytes = returned_block ? it->block->size : 0;
 	struct cs_row *r;
 
-	if (h->flags & FL_F_NESTED)
+	if (it->call_seq) /* nested, as the correlator resolved it */
 		return;
 	*lc = (struct last_call){ .tid = h->tid, .seq = it->seq, .bytes = bytes,
 				  .block = returned_block ? it->block : NULL };
@@ -790,6 +790,21 @@ static void name_rows(struct callsites *cs)
 		if (!cs->rows[i].site)
 			name_row(cs, &cs->rows[i]);
 	cs->named = true;
+}
+
+uint32_t callsites_block_row(const struct callsites *cs, struct alloc_block *b)
+{
+	uint32_t row = *block_site(cs, b);
+
+	return row <= cs->nrows ? row : 0;
+}
+
+const char *callsites_row_site(struct callsites *cs, uint32_t row)
+{
+	if (!row || row > cs->nrows)
+		return "[no stack]";
+	name_rows(cs);
+	return cs->rows[row - 1].site;
 }
 
 /* ---- sites: rows merged by their call-site text ---------------------------- */

@@ -1,6 +1,8 @@
 /* heap_sites.c - the sites of the heap analyses (heap_sites.h). */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "analyze/heap_sites.h"
 
 const char *hs_func(unsigned key)
@@ -34,9 +36,36 @@ void hs_name(unsigned key, char *buf, size_t len)
 
 void hs_at_peak(const struct heap_sites *hs, unsigned key, uint64_t *bytes, uint64_t *blocks)
 {
-	const struct hs_site *s = &hs->s[key % HS_NSITES];
+	const struct hs_site *s = hs_at_c(hs, key);
 	bool saved = s->at_peak_gen == hs->gen;
 
 	*bytes = saved ? s->at_peak_bytes : s->live_bytes;
 	*blocks = saved ? s->at_peak_blocks : s->live_blocks;
+}
+
+unsigned hs_row_key(struct heap_sites *hs, uint32_t row)
+{
+	if (row > hs->nrows) {
+		size_t n = hs->nrows ? hs->nrows : 64;
+		struct hs_site *r;
+
+		while (n < row)
+			n *= 2;
+		if (!(r = realloc(hs->rows, n * sizeof(*r))))
+			abort(); /* the analyses cannot go on without their sites */
+		memset(r + hs->nrows, 0, (n - hs->nrows) * sizeof(*r));
+		/* a new site had nothing live at the last peak: its generation is current */
+		for (size_t i = hs->nrows; i < n; i++)
+			r[i].at_peak_gen = hs->gen;
+		hs->rows = r;
+		hs->nrows = n;
+	}
+	return HS_NSITES + row - 1;
+}
+
+void hs_free(struct heap_sites *hs)
+{
+	free(hs->rows);
+	hs->rows = NULL;
+	hs->nrows = 0;
 }

@@ -1,7 +1,9 @@
 /* heap_sites.h - the call sites the heap analyses (leaks, peak, temporary
  * allocations) group blocks by: the reported function (malloc, calloc, new,
- * ...) and the power-of-two size class of the request. A fixed table indexed
- * by (function, class): O(1) per call, no allocation. */
+ * ...) and the power-of-two size class of the request, a fixed table indexed
+ * by (function, class): O(1) per call, no allocation; and with --stacks=all
+ * the call's stack (a row of the call-site table), keys from HS_NSITES on,
+ * in a table grown once per new row. */
 #ifndef FL_HEAP_SITES_H
 #define FL_HEAP_SITES_H
 
@@ -30,8 +32,24 @@ struct hs_site {
 
 struct heap_sites {
 	struct hs_site s[HS_NSITES];
+	struct hs_site *rows; /* by call-site row: key HS_NSITES + row - 1 */
+	size_t nrows;
 	uint64_t gen; /* peaks seen: the generation of the newest */
 };
+
+static inline struct hs_site *hs_at(struct heap_sites *hs, unsigned key)
+{
+	return key < HS_NSITES ? &hs->s[key] : &hs->rows[key - HS_NSITES];
+}
+static inline const struct hs_site *hs_at_c(const struct heap_sites *hs, unsigned key)
+{
+	return key < HS_NSITES ? &hs->s[key] : &hs->rows[key - HS_NSITES];
+}
+/* The key of call-site row `row` (1 + index), making room for it. */
+unsigned hs_row_key(struct heap_sites *hs, uint32_t row);
+static inline bool hs_is_row(unsigned key) { return key >= HS_NSITES; }
+static inline uint32_t hs_row_of(unsigned key) { return key - HS_NSITES + 1; }
+void hs_free(struct heap_sites *hs);
 
 /* The site of a call reported as fl_call call with size bytes. */
 static inline unsigned hs_key(unsigned call, uint64_t size)
@@ -47,7 +65,7 @@ const char *hs_func(unsigned key);
  * O(1): hs_mark_peak only starts a generation). */
 static inline void hs_live(struct heap_sites *hs, unsigned key, uint64_t bytes, int sign)
 {
-	struct hs_site *s = &hs->s[key % HS_NSITES];
+	struct hs_site *s = hs_at(hs, key);
 
 	if (s->at_peak_gen != hs->gen) {
 		s->at_peak_bytes = s->live_bytes;

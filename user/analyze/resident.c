@@ -238,6 +238,13 @@ uint64_t resident_count(const struct resident *r, uint64_t start, uint64_t end, 
 	return t.all * RES_PAGE;
 }
 
+void resident_for_each(const struct resident *r, void (*fn)(void *arg, uint64_t addr, unsigned flags), void *arg)
+{
+	for (size_t i = 0; i < r->cap; i++)
+		if (r->slots[i])
+			fn(arg, ((r->slots[i] & PAGE_MASK) - 1) * RES_PAGE, (unsigned)(r->slots[i] >> FLAG_SHIFT));
+}
+
 void resident_clear(struct resident *r)
 {
 	free(r->slots);

@@ -42,6 +42,8 @@ void resident_mark_freeable(struct resident *r, uint64_t start, uint64_t end, ui
 void resident_move(struct resident *r, uint64_t old, uint64_t old_len, uint64_t new, uint64_t new_len, uint64_t ts);
 /* Pages resident in [start, end), and of them, allocator pages. */
 uint64_t resident_count(const struct resident *r, uint64_t start, uint64_t end, uint64_t *allocator);
+/* Calls fn with every resident page's address and flags. */
+void resident_for_each(const struct resident *r, void (*fn)(void *arg, uint64_t addr, unsigned flags), void *arg);
 void resident_clear(struct resident *r);
 
 #endif

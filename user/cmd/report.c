@@ -268,6 +268,8 @@ static int report_file(const struct report_opts *o, struct tf_reader *r, uint32_
 		rc = 1;
 		goto out;
 	}
+	if (ha && cs)
+		analyses_use_callsites(ha, cs);
 	if (ha)
 		summary_json_add_top("analyses", analyses_write_json, ha);
 	processes_attach(ps, c);

@@ -12,9 +12,13 @@
 
 enum order { BY_LEAK, BY_PEAK, BY_TEMP };
 
+/* A site as listed: its counts (rows of one call-site text merged). */
 struct row {
 	unsigned key;
-	uint64_t v, blocks;
+	const char *name;   /* stack sites: the call-site text */
+	struct hs_site c;
+	uint64_t peak_bytes, peak_blocks;
+	uint64_t v;         /* the value of the order */
 };
 
 static int row_cmp(const void *x, const void *y)
@@ -26,42 +30,113 @@ static int row_cmp(const void *x, const void *y)
 	return a->key < b->key ? -1 : a->key > b->key;
 }
 
+static int row_name_cmp(const void *x, const void *y)
+{
+	const struct row *a = x, *b = y;
+
+	return strcmp(a->name ? a->name : "", b->name ? b->name : "");
+}
+
+static void row_add(struct row *into, const struct row *r)
+{
+	const uint64_t *from = (const uint64_t *)&r->c;
+	uint64_t *to = (uint64_t *)&into->c;
+
+	for (size_t i = 0; i < sizeof(r->c) / sizeof(uint64_t); i++)
+		to[i] += from[i];
+	into->peak_bytes += r->peak_bytes;
+	into->peak_blocks += r->peak_blocks;
+}
+
+/* Stack sites stand for `sample` calls each. */
+static void row_scale(struct row *r, unsigned sample)
+{
+	uint64_t *v = (uint64_t *)&r->c;
+
+	for (size_t i = 0; i < sizeof(r->c) / sizeof(uint64_t); i++)
+		v[i] *= sample;
+	r->peak_bytes *= sample;
+	r->peak_blocks *= sample;
+}
+
+static uint64_t row_value(const struct row *r, enum order o)
+{
+	return o == BY_LEAK ? (r->c.leak_bytes ? r->c.leak_bytes : r->c.leak_blocks)
+	       : o == BY_PEAK ? r->peak_bytes : r->c.temp_calls;
+}
+
 /* The sites with a non-zero value of o, most first; the caller frees. */
 static struct row *rows_of(const struct ha_results *r, enum order o, size_t *n)
 {
-	struct row *v = malloc(HS_NSITES * sizeof(*v));
+	size_t total = HS_NSITES + r->sites->nrows, k = 0, m = 0, first_stack;
+	struct row *v = calloc(total ? total : 1, sizeof(*v));
 
 	*n = 0;
 	if (!v)
 		return NULL;
-	for (unsigned k = 0; k < HS_NSITES; k++) {
-		const struct hs_site *s = &r->sites->s[k];
-		struct row w = { k, 0, 0 };
+	for (unsigned key = 0; key < total; key++) {
+		struct row w = { .key = key, .c = *hs_at_c(r->sites, key) };
 
-		if (o == BY_LEAK)
-			w.v = s->leak_bytes, w.blocks = s->leak_blocks;
-		else if (o == BY_PEAK)
-			hs_at_peak(r->sites, k, &w.v, &w.blocks);
-		else
-			w.v = s->temp_calls;
-		if (w.v || (o == BY_LEAK && w.blocks))
-			v[(*n)++] = w;
+		hs_at_peak(r->sites, key, &w.peak_bytes, &w.peak_blocks);
+		if (!row_value(&w, o))
+			continue;
+		if (hs_is_row(key))
+			w.name = callsites_row_site(r->cs, hs_row_of(key));
+		v[k++] = w;
 	}
-	qsort(v, *n, sizeof(*v), row_cmp);
+	/* stack sites: rows of one call-site text are one site */
+	for (first_stack = 0; first_stack < k && !hs_is_row(v[first_stack].key); first_stack++)
+		;
+	qsort(v + first_stack, k - first_stack, sizeof(*v), row_name_cmp);
+	m = first_stack;
+	for (size_t i = first_stack; i < k; i++) {
+		if (m > first_stack && !strcmp(v[m - 1].name, v[i].name))
+			row_add(&v[m - 1], &v[i]);
+		else
+			v[m++] = v[i];
+	}
+	for (size_t i = 0; i < m; i++) {
+		if (hs_is_row(v[i].key) && r->sample > 1)
+			row_scale(&v[i], r->sample);
+		v[i].v = row_value(&v[i], o);
+	}
+	qsort(v, m, sizeof(*v), row_cmp);
+	*n = m;
 	return v;
 }
 
-static void json_site(FILE *out, unsigned key)
+static void site_name(const struct row *w, char *buf, size_t len)
 {
-	char name[96];
+	if (w->name)
+		snprintf(buf, len, "%s", w->name);
+	else
+		hs_name(w->key, buf, len);
+}
 
-	hs_name(key, name, sizeof(name));
+static void json_site(FILE *out, const struct row *w)
+{
+	char name[1024];
+
+	site_name(w, name, sizeof(name));
 	fprintf(out, "\"site\":");
 	json_string(out, name);
 	fprintf(out, ",\"frames\":[");
-	json_string(out, hs_func(key));
-	fprintf(out, "],\"size_min\":%" PRIu64 ",\"size_max\":%" PRIu64, hs_class_min(key % HS_NCLASS),
-		hs_class_max(key % HS_NCLASS));
+	if (w->name) { /* "f (a.c:1) < g (a.c:9)": one frame each (C++ names may hold '<' alone) */
+		for (const char *f = name, *end; *f; f = end ? end + 3 : f + strlen(f)) {
+			char one[1024];
+
+			end = strstr(f, " < ");
+			snprintf(one, sizeof(one), "%.*s", (int)(end ? (size_t)(end - f) : strlen(f)), f);
+			if (f != name)
+				fputc(',', out);
+			json_string(out, one);
+		}
+		fprintf(out, "]");
+		return;
+	}
+	json_string(out, hs_func(w->key));
+	fprintf(out, "],\"size_min\":%" PRIu64 ",\"size_max\":%" PRIu64, hs_class_min(w->key % HS_NCLASS),
+		hs_class_max(w->key % HS_NCLASS));
 }
 
 static void json_sites(FILE *out, const struct ha_results *r, enum order o)
@@ -71,15 +146,15 @@ static void json_sites(FILE *out, const struct ha_results *r, enum order o)
 
 	fprintf(out, "\"sites\":[");
 	for (size_t i = 0; i < n; i++) {
-		const struct hs_site *s = &r->sites->s[v[i].key];
+		const struct hs_site *s = &v[i].c;
 
 		fprintf(out, "%s{", i ? "," : "");
-		json_site(out, v[i].key);
+		json_site(out, &v[i]);
 		if (o == BY_LEAK)
 			fprintf(out, ",\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"touched_pages\":%" PRIu64,
 				s->leak_blocks, s->leak_bytes, s->leak_pages);
 		else if (o == BY_PEAK)
-			fprintf(out, ",\"bytes\":%" PRIu64 ",\"blocks\":%" PRIu64, v[i].v, v[i].blocks);
+			fprintf(out, ",\"bytes\":%" PRIu64 ",\"blocks\":%" PRIu64, v[i].peak_bytes, v[i].peak_blocks);
 		else
 			fprintf(out, ",\"calls\":%" PRIu64 ",\"of_calls\":%" PRIu64 ",\"syscalls\":%" PRIu64
 				",\"first_touches\":%" PRIu64, s->temp_calls, s->calls, s->temp_syscalls, s->temp_touches);
@@ -107,14 +182,17 @@ static void json_timeline(FILE *out, const struct timeline *tl)
 
 static void json_resident(FILE *out, const struct ha_results *r)
 {
-	fprintf(out, "\"resident\":{\"model_bytes\":%" PRIu64 ",\"kernel_bytes\":", r->model_rss);
+	/* with the kernel's count: the model over the same mappings; else the allocator's pages */
+	fprintf(out, "\"resident\":{\"model_bytes\":%" PRIu64 ",\"kernel_bytes\":",
+		r->have_kernel ? r->model_rss : r->resident_allocator);
 	if (r->have_kernel)
 		fprintf(out, "%" PRIu64, r->kernel_rss);
 	else
 		fprintf(out, "null");
 	fprintf(out, ",\"allocator_bytes\":%" PRIu64 ",\"peak_allocator_bytes\":%" PRIu64 ",\"peak_ts_ns\":%" PRIu64
-		",\"all_pages_bytes\":%" PRIu64 ",\"freeable_bytes\":%" PRIu64 ",\"by_region\":[",
-		r->resident_allocator, r->peak_resident, r->peak_resident_ts, r->resident, r->freeable);
+		",\"all_pages_bytes\":%" PRIu64 ",\"freeable_bytes\":%" PRIu64 ",\"touches_not_kept\":%" PRIu64
+		",\"by_region\":[", r->resident_allocator, r->peak_resident, r->peak_resident_ts, r->resident, r->freeable,
+		r->model_lost);
 	for (size_t i = 0; i < r->nregions; i++) {
 		const struct ha_region *g = &r->regions[i];
 
@@ -132,7 +210,8 @@ void analyses_write_json(void *ctx, FILE *out)
 	const struct ha_results *r = analyses_results(ctx);
 
 	fprintf(out, "{\"leaks\":{\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"touched_pages\":%" PRIu64
-		",\"exact\":true,\"at\":\"%s\",", r->leak_blocks, r->leak_bytes, r->leak_pages,
+		",\"exact\":%s,\"by\":\"%s\",\"at\":\"%s\",", r->leak_blocks, r->leak_bytes,
+		r->leak_pages, r->cs && r->sample > 1 ? "false" : "true", r->cs ? "stack" : "function and size class",
 		r->attached ? "end of recording" : "exit");
 	json_sites(out, r, BY_LEAK);
 	fprintf(out, "},\"peak\":{\"ts_ns\":%" PRIu64 ",\"seq\":%" PRIu64 ",\"live_bytes\":%" PRIu64 ",",
@@ -169,24 +248,29 @@ static void text_site_list(FILE *out, const struct ha_results *r, enum order o)
 {
 	size_t n;
 	struct row *v = rows_of(r, o, &n);
-	char name[96], b[32];
+	char name[1024], b[32];
 
 	for (size_t i = 0; i < n && i < TOP; i++) {
-		const struct hs_site *s = &r->sites->s[v[i].key];
+		const struct hs_site *s = &v[i].c;
 
-		hs_name(v[i].key, name, sizeof(name));
+		site_name(&v[i], name, sizeof(name));
 		if (o == BY_LEAK)
-			fprintf(out, "  %10s in %6" PRIu64 " blocks, %6" PRIu64 " pages touched  %s\n",
-				fmt_bytes(s->leak_bytes, b, sizeof(b)), s->leak_blocks, s->leak_pages, name);
+			fprintf(out, "  %10s in %6" PRIu64 " blocks, %6" PRIu64 " pages touched  ",
+				fmt_bytes(s->leak_bytes, b, sizeof(b)), s->leak_blocks, s->leak_pages);
 		else if (o == BY_PEAK)
-			fprintf(out, "  %10s in %6" PRIu64 " blocks  %s\n", fmt_bytes(v[i].v, b, sizeof(b)), v[i].blocks, name);
+			fprintf(out, "  %10s in %6" PRIu64 " blocks  ", fmt_bytes(v[i].peak_bytes, b, sizeof(b)),
+				v[i].peak_blocks);
 		else
 			fprintf(out, "  %8" PRIu64 " of %8" PRIu64 " calls (%3.0f%%), %6" PRIu64 " syscalls, %6" PRIu64
-				" first touches  %s\n", s->temp_calls, s->calls, 100.0 * s->temp_calls / (s->calls ? s->calls : 1),
-				s->temp_syscalls, s->temp_touches, name);
+				" first touches  ", s->temp_calls, s->calls, 100.0 * s->temp_calls / (s->calls ? s->calls : 1),
+				s->temp_syscalls, s->temp_touches);
+		esc_puts(out, name, ESC_TEXT); /* stack sites: names from the target's files */
+		fputc('\n', out);
 	}
 	if (n > TOP)
 		fprintf(out, "  ... %zu more (report --format json has them all)\n", n - TOP);
+	if (r->cs && r->sample > 1)
+		fprintf(out, "  (sites by stack are estimates: each sampled call stands for %u)\n", r->sample);
 	free(v);
 }
 
@@ -264,6 +348,9 @@ static void text_resident(FILE *out, const struct ha_results *r)
 		"MADV_DONTNEED/REMOVE): %s at the end, peak %s at %.3f ms; %s of it MADV_FREE'd (freeable)\n",
 		fmt_bytes(r->resident_allocator, a, sizeof(a)), fmt_bytes(r->peak_resident, b, sizeof(b)),
 		r->peak_resident_ts / 1e6, fmt_bytes(r->freeable, c, sizeof(c)));
+	if (r->model_lost)
+		fprintf(out, "  the model is short of %" PRIu64 " first touches it could not keep (its bound, or memory)\n",
+			r->model_lost);
 	if (!r->have_kernel) {
 		fprintf(out, "  kernel's count: none in this recording (record -- CMD stores /proc/PID/smaps at exit)\n");
 		return;

@@ -92,7 +92,7 @@ static void live_item(void *ctx, const struct corr_item *it)
 
 	switch (it->rec->type) {
 	case FL_EV_CALL:
-		if (!(it->rec->flags & FL_F_NESTED))
+		if (!it->call_seq) /* outermost as resolved (a free in a loop is, though flagged nested) */
 			begin_call(lp, it);
 		break;
 	case FL_EV_SYSCALL:

@@ -153,7 +153,7 @@ static void on_call(struct text_report *tr, const struct corr_item *it)
 	const struct fl_ev_call *e = (const void *)it->rec;
 	bool freed_large = it->block && fl_is_free(e->h.func) && it->block->size >= LARGE_REQUEST;
 
-	if (e->h.flags & FL_F_NESTED)
+	if (it->call_seq) /* nested, as the correlator resolved it */
 		return;
 	tr->last = UINT32_MAX;
 	tr->last_seq = it->seq;
