@@ -35,6 +35,9 @@ struct pending {
 	uint32_t open_tgid, open_syscalls;
 	uint8_t open_func;
 	uint64_t open_seq, open_released;
+	/* frees of unknown pointers since its last other call: at a thread's
+	 * exit, its cache given back (glibc's tcache_thread_shutdown) */
+	uint64_t trailing_unknown;
 };
 
 struct correlator {
@@ -56,6 +59,9 @@ struct correlator {
 	struct id_map proc_ids, thread_ids; /* tgid, tid -> index in procs, threads */
 	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
 	unsigned fam_mask[FL_NFUNC];   /* families_of each entry point, from the FL_META_PROBES seen */
+	struct alloc_block *resized;   /* a block resized in place, as it was (corr_item.released) */
+	void (*meta_sink)(void *ctx, const void *rec, size_t len);
+	void *meta_ctx;
 };
 
 static unsigned families_of(const struct correlator *c, unsigned func);
@@ -79,6 +85,7 @@ static void proc_release(struct corr_proc *p)
 {
 	alloc_index_free(p->index);
 	region_set_free(p->regions);
+	region_set_free(p->given_back);
 	region_set_free(p->runtime);
 }
 
@@ -120,6 +127,7 @@ void corr_free(struct correlator *c)
 	free(c->info.argv);
 	free(c->procs);
 	free(c->threads);
+	free(c->resized);
 	id_map_clear(&c->proc_ids);
 	id_map_clear(&c->thread_ids);
 	free(c);
@@ -129,6 +137,12 @@ void corr_add_sink(struct correlator *c, const struct corr_sink *s)
 {
 	if (c->nsinks < MAX_SINKS)
 		c->sinks[c->nsinks++] = *s;
+}
+
+void corr_add_meta_sink(struct correlator *c, void (*fn)(void *ctx, const void *rec, size_t len), void *ctx)
+{
+	c->meta_sink = fn;
+	c->meta_ctx = ctx;
 }
 
 int corr_reserve_block_data(struct correlator *c, size_t bytes)
@@ -179,8 +193,9 @@ static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 	p->tgid = tgid;
 	p->index = alloc_index_new(c->header_bytes, c->block_extra);
 	p->regions = region_set_new();
+	p->given_back = region_set_new();
 	p->runtime = region_set_new();
-	if (!p->index || !p->regions || !p->runtime)
+	if (!p->index || !p->regions || !p->given_back || !p->runtime)
 		return -1;
 	p->live = alloc_index_totals(p->index);
 	return 0;
@@ -209,12 +224,12 @@ static inline struct corr_proc *proc_get(struct correlator *c, uint32_t tgid)
 
 /* What one process holds: live block bytes, brk heap, allocator mappings. */
 struct footprint {
-	uint64_t live, heap, mmap;
+	uint64_t live, heap, mmap, given_back;
 };
 
 static struct footprint footprint_of(const struct corr_proc *p)
 {
-	struct footprint f = { p->live->live_bytes, 0, region_set_bytes(p->regions) };
+	struct footprint f = { p->live->live_bytes, 0, region_set_bytes(p->regions), region_set_bytes(p->given_back) };
 
 	if (p->heap_start && p->brk > p->heap_start)
 		f.heap = p->brk - p->heap_start;
@@ -240,7 +255,8 @@ static void raise_live_peaks(struct summary *s, struct corr_proc *p)
 
 static void raise_peaks(struct summary *s, struct corr_proc *p, struct footprint now)
 {
-	p->held = now.heap + now.mmap;
+	/* held: what madvise gave back is not held */
+	p->held = now.heap + now.mmap > now.given_back ? now.heap + now.mmap - now.given_back : 0;
 	if (now.heap > p->peak_heap) {
 		p->peak_heap = now.heap;
 		if (now.heap > s->peak_heap)
@@ -264,6 +280,7 @@ static void account(struct correlator *c, struct corr_proc *p, struct footprint 
 	s->cur_live += now.live - before.live;
 	s->cur_heap += now.heap - before.heap;
 	s->cur_mmap += now.mmap - before.mmap;
+	s->cur_given_back += now.given_back - before.given_back;
 	raise_peaks(s, p, now);
 }
 
@@ -455,6 +472,42 @@ static void apply_map_change(struct corr_proc *p, const struct fl_ev_syscall *e,
 	}
 }
 
+/* madvise advice that gives pages back (their contents go, or may go) */
+static bool advice_gives_back(uint64_t advice)
+{
+	return advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE;
+}
+
+/* What a syscall does to the allocator memory given back with madvise: a
+ * range advised away inside the heap or the allocator's mappings joins it;
+ * a range unmapped, mapped afresh or cut off the heap leaves it. */
+static void track_given_back(struct corr_proc *p, const struct fl_ev_syscall *e, uint64_t old_brk)
+{
+	uint64_t ret = (uint64_t)e->ret, start = e->args[0], end = start + fl_page_up(e->args[1]);
+
+	if (e->sys == FL_SYS_BRK) {
+		if (p->brk < old_brk)
+			region_set_remove(p->given_back, p->brk, old_brk);
+		return;
+	}
+	if (fl_syscall_failed(e->ret))
+		return;
+	switch (e->sys) {
+	case FL_SYS_MADVISE:
+		if (!advice_gives_back(e->args[2]))
+			break;
+		if (p->heap_start && start < p->brk && end > p->heap_start)
+			region_set_add(p->given_back, start > p->heap_start ? start : p->heap_start,
+				       end < p->brk ? end : p->brk, 0);
+		else if (region_set_overlap(p->regions, start, end) == end - start)
+			region_set_add(p->given_back, start, end, 0);
+		break;
+	case FL_SYS_MMAP: region_set_remove(p->given_back, ret, ret + fl_page_up(e->args[1])); break;
+	case FL_SYS_MUNMAP: region_set_remove(p->given_back, start, end); break;
+	case FL_SYS_MREMAP: region_set_remove(p->given_back, start, end); break;
+	}
+}
+
 static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e, uint64_t call_seq,
 			    const struct fl_ev_stack *stack)
 {
@@ -463,6 +516,9 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 	bool in_call = e->h.flags & FL_F_IN_CALL;
 	uint32_t caller = in_call && e->h.func < FL_NFUNC ? fl_func_call(e->h.func) : FL_CALLER_NONE;
 	struct footprint before;
+
+	if (!in_call && (e->h.flags & FL_F_ALLOC_THREAD))
+		caller = FL_CALLER_BACKGROUND;
 
 	if (e->sys >= FL_NSYS) {
 		c->bad_records++;
@@ -475,6 +531,7 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 		apply_brk(p, e, &it);
 	else if (!fl_syscall_failed(e->ret))
 		apply_map_change(p, e, in_call, call_seq);
+	track_given_back(p, e, it.heap_old);
 	account(c, p, before);
 	emit(c, &it);
 }
@@ -515,6 +572,13 @@ static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uin
 	s->faults_owner[it.owner]++;
 	if (b && (e->h.flags & FL_F_IN_CALL))
 		s->alloc_faults_in_call++;
+	if (it.first_touch && region_set_count(p->given_back) && region_set_find(p->given_back, e->addr)) {
+		struct footprint before = footprint_of(p); /* touched again: resident, not given back */
+		uint64_t page = e->addr & ~(FL_PAGE_SIZE - 1);
+
+		region_set_remove(p->given_back, page, page + FL_PAGE_SIZE);
+		account(c, p, before);
+	}
 	if (it.first_touch) {
 		s->first_touch++;
 		s->first_touch_owner[it.owner]++;
@@ -557,6 +621,26 @@ static void check_family(struct correlator *c, const struct alloc_block *b, cons
 	it->mismatched = true;
 }
 
+/* Keeps the thread's count of frees of unknown pointers since its last other call. */
+static void count_trailing_unknown(struct correlator *c, const struct fl_ev_call *e, bool unknown)
+{
+	struct pending *t = thread_get(c, e->h.tid);
+
+	t->trailing_unknown = unknown ? t->trailing_unknown + 1 : 0;
+}
+
+/* A copy of a block about to be replaced by its resized self (with its
+ * sink data), or NULL for none. */
+static const struct alloc_block *keep_resized(struct correlator *c, const struct alloc_block *b)
+{
+	if (!b)
+		return NULL;
+	if (!c->resized && !(c->resized = malloc(sizeof(*b) + c->block_extra)))
+		abort();
+	memcpy(c->resized, b, sizeof(*b) + c->block_extra);
+	return c->resized;
+}
+
 /* rel: call_released_ptr(e). */
 static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p, const struct fl_ev_call *e,
 				      uint64_t rel, uint64_t seq, struct corr_item *it)
@@ -567,11 +651,13 @@ static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
 	if (rel) {
 		b = alloc_index_get(p->index, rel);
 		it->unknown_free = !b;
+		it->released = b;
 		if (!b)
 			c->sum.frees_unknown++;
 		else
 			check_family(c, b, e, it);
 	}
+	count_trailing_unknown(c, e, rel && !b);
 	if (fl_is_free(e->h.func)) {
 		if (!e->a2)
 			c->sum.frees_null++;
@@ -580,6 +666,8 @@ static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
 	size = call_requested_bytes(e);
 	c->sum.bytes_requested += size;
 	if (fl_kind_returns_block(fl_func_kind(e->h.func)) && e->ret) {
+		if (!rel && e->a2 == e->ret && fl_kind_resizes(fl_func_kind(e->h.func)))
+			it->released = keep_resized(c, alloc_index_get(p->index, e->ret));
 		b = alloc_index_insert(p->index, e->ret, size);
 		if (!b)
 			abort();
@@ -834,6 +922,13 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 
 		close_open_call(c, t);
 		flush_orphans(c, t);
+		/* a thread (not the process) ending with frees of unknown pointers:
+		 * its allocator's cache given back, not the program's frees */
+		if (e->h.tid != e->h.tgid && t->trailing_unknown <= c->sum.frees_unknown) {
+			c->sum.frees_unknown -= t->trailing_unknown;
+			c->sum.frees_thread_cache += t->trailing_unknown;
+		}
+		t->trailing_unknown = 0;
 		/* its waiting stacks go with it (a tid reused later starts afresh) */
 		stack_free(c, t->event_stack);
 		stack_free(c, t->call_stack);
@@ -959,6 +1054,19 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 	}
 }
 
+/* A free-like call the kernel saw "inside" the open free that is its
+ * sibling: free(p[i]) in a loop enters at the same stack pointer with the
+ * same return address, which is what a free still in flight looks like. A
+ * call nested for real in a free (delete tail-calling free) releases the
+ * same pointer; a sibling, another one. */
+static bool free_sibling(const struct pending *t, const struct fl_hdr *h)
+{
+	const struct fl_ev_call *e = (const struct fl_ev_call *)h;
+
+	return (h->flags & FL_F_AT_ENTRY) && h->func < FL_NFUNC && fl_is_free(h->func) && e->a2 &&
+	       t->open_released && e->a2 != t->open_released;
+}
+
 /* Where an event goes: an outer call resolves with the events that waited
  * for it; an event tagged with the thread's open entry-only call resolves at
  * once; other tagged events and nested calls wait for their call's record;
@@ -966,6 +1074,7 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 static void dispatch_event(struct correlator *c, struct pending *t, const struct fl_hdr *h, size_t len)
 {
 	bool is_call = h->type == FL_EV_CALL, nested = h->flags & FL_F_NESTED;
+	bool sibling = t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0 && free_sibling(t, h);
 	struct fl_ev_stack *stack = take_stack(t, h);
 
 	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == t->open_func && t->n == 0) {
@@ -974,12 +1083,14 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 		stack_free(c, stack);
 		return;
 	}
-	if (t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0) {
+	if (t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0 && !sibling) {
 		resolve_nested_call(c, (const struct fl_ev_call *)h, t->open_seq); /* inside the open call */
-		free(stack);
+		stack_free(c, stack);
 		return;
 	}
 	close_open_call(c, t);
+	if (sibling)
+		nested = false; /* free(p[i]) in a loop: a call of its own */
 	if (is_call ? nested : (h->flags & FL_F_IN_CALL)) {
 		pending_push(t, h, len, stack); /* the stack is the list's now */
 		return;
@@ -1001,6 +1112,8 @@ int corr_feed(struct correlator *c, const void *rec, size_t len)
 
 	if (len >= sizeof(struct fl_meta) && ((const uint8_t *)rec)[0] == FL_REC_META) {
 		on_meta(c, rec, len);
+		if (c->meta_sink)
+			c->meta_sink(c->meta_ctx, rec, len);
 		return 0;
 	}
 	if (len >= sizeof(struct fl_ev_stack) && h->type == FL_EV_STACK) {

@@ -32,6 +32,7 @@
 #include "capture/session.h"
 #include "symbols/elf.h"
 #include "symbols/maps.h"
+#include "symbols/smaps.h"
 #include "capture/tracer.h"
 #include "util/safe_file.h"
 
@@ -50,7 +51,7 @@ struct session {
 	struct id_map stale;         /* that forks 200k children costs O(1) per event) */
 	bool any_mapped;             /* --stacks: stale: tgids whose stored maps miss new code */
 	uint32_t last_mapped;        /* the tgid whose maps were stored last */
-	bool ptraced;                /* --stacks: the command stops at its exit for its last maps */
+	bool ptraced;                /* the command stops at its exit: its last maps, smaps */
 	char **objects;              /* --stacks: "tgid path" of the objects whose build-id is stored */
 	size_t nobjects;
 	bool cache_warned;
@@ -395,7 +396,19 @@ static bool duration_over(const struct session *s, uint64_t start)
 	return s->o->duration_s > 0 && now_ns() - start >= (uint64_t)(s->o->duration_s * 1e9);
 }
 
-/* --stacks: the command is ptraced for one reason, to stop at its exit
+/* The kernel's resident bytes per mapping, as the command exits: what the
+ * report checks its resident-memory model against. */
+static void store_smaps(struct session *s, pid_t p)
+{
+	size_t len;
+	char *text = smaps_read_compact(p, &len);
+
+	if (text && len && len <= FL_META_MAX_SMAPS_BYTES)
+		emit_meta(s, FL_META_SMAPS, (uint32_t)p, 0, text, len);
+	free(text);
+}
+
+/* The command is ptraced for one reason, to stop at its exit
  * while its memory maps can still be read (libraries it loaded late). Its
  * signals are passed on untouched; a group stop stays a stop. */
 static void ptrace_stop(struct session *s, pid_t p, int status)
@@ -404,7 +417,9 @@ static void ptrace_stop(struct session *s, pid_t p, int status)
 
 	if (event == PTRACE_EVENT_EXIT) {
 		tracer_drain_until(s->tracer, now_ns() + 1000000000ull, false);
-		store_maps(s, p, true);
+		if (s->o->stack_mode)
+			store_maps(s, p, true);
+		store_smaps(s, p);
 		ptrace(PTRACE_CONT, p, 0, 0);
 	} else if (event == PTRACE_EVENT_STOP) {
 		ptrace(PTRACE_LISTEN, p, 0, 0);
@@ -632,8 +647,7 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	if (child_spawn_held(s->path, o->argv, &s->creds, o->on_error != FL_ON_ERROR_DETACH, c))
 		return fprintf(stderr, "faultline: cannot fork: %s\n", strerror(errno)), FL_EXIT_FAILED;
 	s->pid = c->pid;
-	if (o->stack_mode)
-		s->ptraced = !ptrace(PTRACE_SEIZE, c->pid, 0, PTRACE_O_TRACEEXIT);
+	s->ptraced = !ptrace(PTRACE_SEIZE, c->pid, 0, PTRACE_O_TRACEEXIT); /* last maps, smaps */
 	if (tracer_add_target(s->tracer, c->pid, true, err, sizeof(err)) ||
 	    (!o->count_only && attach_allocators(s, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
 		fprintf(stderr, "faultline: %s\n", err);
@@ -914,7 +928,7 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	}
 	tracer_set_stop_flag(s.tracer, &stop_signal);
 	boost_on_signal = o->attach_pid != 0;
-	install_signals(o->stack_mode && !o->attach_pid);
+	install_signals(!o->attach_pid);
 	rc = o->attach_pid ? start_attach(&s, &pidfd, &res->attach_ms) : start_command(&s, &c, &res->attach_ms);
 	res->pid = s.pid;
 	if (rc == 0) {

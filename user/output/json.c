@@ -36,8 +36,9 @@ static void write_target(FILE *out, const struct run_info *ri)
 static void write_by_caller(FILE *out, const struct summary *s)
 {
 	fprintf(out, "\"syscalls_by_caller\":{");
-	for (int f = 0; f <= FL_NCALLS; f++) {
-		fprintf(out, "%s\"%s\":", f ? "," : "", f < FL_NCALLS ? fl_call_names[f] : "none");
+	for (int f = 0; f < FL_NCALLERS; f++) {
+		fprintf(out, "%s\"%s\":", f ? "," : "",
+			f < FL_NCALLS ? fl_call_names[f] : f == FL_CALLER_NONE ? "none" : "allocator_background");
 		json_counts(out, s->by_caller[f], fl_sys_names, FL_NSYS);
 	}
 	fputc('}', out);
@@ -84,6 +85,17 @@ void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), v
 	extras[i].ctx = ctx;
 }
 
+static void (*top_writer)(void *ctx, FILE *out);
+static const char *top_key;
+static void *top_ctx;
+
+void summary_json_add_top(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx)
+{
+	top_key = key;
+	top_writer = fn;
+	top_ctx = ctx;
+}
+
 void summary_write_json_runs(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated,
 			     unsigned runs, const struct summary *stddev)
 {
@@ -95,8 +107,8 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 	fprintf(out, ",\"extra\":{\"first_touch_faults\":%" PRIu64 ",\"first_touch_by_owner\":", s->first_touch);
 	json_counts(out, s->first_touch_owner, fl_owner_names, FL_NOWNER);
 	fprintf(out, ",\"nested_calls\":%" PRIu64 ",\"frees_unknown\":%" PRIu64 ",\"frees_null\":%" PRIu64
-		",\"orphan_events\":%" PRIu64 ",\"allocator\":", s->calls_nested, s->frees_unknown,
-		s->frees_null, s->orphan_events);
+		",\"frees_thread_cache\":%" PRIu64 ",\"orphan_events\":%" PRIu64 ",\"allocator\":", s->calls_nested,
+		s->frees_unknown, s->frees_null, s->frees_thread_cache, s->orphan_events);
 	json_string(out, ri->allocator);
 	fprintf(out, ",\"allocators\":[");
 	json_string(out, ri->allocator);
@@ -131,7 +143,12 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 		write_count_sections(out, stddev);
 		fputc('}', out);
 	}
-	fprintf(out, "}}\n");
+	fputc('}', out);
+	if (top_writer) {
+		fprintf(out, ",\"%s\":", top_key);
+		top_writer(top_ctx, out);
+	}
+	fprintf(out, "}\n");
 }
 
 void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)

@@ -43,7 +43,7 @@ static void write_call(FILE *out, const struct corr_item *it)
 	if (e->h.func < FL_NFUNC && fl_entries[e->h.func].variant[0])
 		fprintf(out, ",\"variant\":\"%s\"", fl_entries[e->h.func].variant);
 	write_call_args(out, e);
-	if (e->h.flags & FL_F_NESTED) {
+	if (it->call_seq) { /* nested as the correlator resolved it (a free in a loop is not) */
 		fprintf(out, ",\"nested\":true");
 		opt_seq(out, "call", it->call_seq);
 	}

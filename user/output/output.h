@@ -4,6 +4,7 @@
 #define FL_REPORT_H
 
 #include <stdio.h>
+#include "analyze/analyses.h"
 #include "analyze/callsites.h"
 #include "analyze/correlator.h"
 #include "analyze/diff.h"
@@ -40,6 +41,9 @@ void text_call_signature(FILE *out, const struct fl_ev_call *e);
 /* Appends "  brk +132 KiB heap ..." for a syscall item to buf. */
 void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it);
 
+/* "MADV_DONTNEED" for 4, ...; NULL for an advice without a name here. */
+const char *madvise_advice_name(uint64_t advice);
+
 /* Appends the allocator's reason (refalloc), e.g. "  free list had no block of 48 B;". */
 void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r);
 
@@ -58,6 +62,14 @@ void sites_write_text(struct callsites *cs, FILE *out);
 void sites_write_json(void *ctx, FILE *out);
 /* Folded stacks of a metric (folded.c); -1 on a write error. */
 int folded_write(struct callsites *cs, enum cs_metric m, FILE *out);
+
+/* The heap analyses: the JSON object "analyses" (ctx: the struct
+ * analyses, the signature of summary_json_add_top's writer) and the text
+ * sections (output/analyses.c). */
+void analyses_write_json(void *ctx, FILE *out);
+void analyses_write_text(const struct analyses *a, FILE *out);
+/* One more top-level member of the summary, written by fn ("analyses"). */
+void summary_json_add_top(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx);
 
 /* report --diff (diff.c): the two sides, their files, the text's row limit (0: all). */
 struct diff_input {

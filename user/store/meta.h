@@ -30,6 +30,8 @@ enum fl_meta_kind {
 				  the allocator object named by the FL_META_ALLOCATOR just before:
 				  probe is the entry whose probe it shares (its calls are counted
 				  as that one's), itself when it has its own */
+	FL_META_SMAPS = 13,    /* tgid; data: the kernel's resident bytes per mapping at the
+				  command's exit, "start end rss name" lines (symbols/smaps.h) */
 	FL_META_PROC = 16,     /* tgid: a process at its exec (or the attach); value: its parent's
 				  pid; data: the executable's real path NUL, then its argv,
 				  NUL-separated, without trailing empty strings */
@@ -41,6 +43,7 @@ enum fl_meta_kind {
  * a few times its limit. The recorder keeps its own records within them. */
 #define FL_META_MAX_COMMAND_BYTES (2u << 20)  /* FL_META_COMMAND data (Linux's usual ARG_MAX) */
 #define FL_META_MAX_COMMAND_ARGS  65536u      /* NUL-separated arguments in it */
+#define FL_META_MAX_SMAPS_BYTES   (32u << 20) /* FL_META_SMAPS text */
 #define FL_META_MAX_MAPS_BYTES    (32u << 20) /* FL_META_MAPS text */
 #define FL_META_MAX_MAPS_LINES    262144u     /* lines in it (vm.max_map_count is 65530 by default) */
 #define FL_META_MAX_PATH_BYTES    4096u       /* FL_META_ALLOCATOR, FL_META_BUILD_ID data */
