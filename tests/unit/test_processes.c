@@ -194,7 +194,7 @@ static void note_owner(void *ctx, const struct corr_item *it)
 static void test_runtime_owner(void **state)
 {
 	struct correlator *c = corr_new(16);
-	struct last_owner lo = { 0xff };
+	struct last_owner lo = { .owner = 0xff };
 	struct corr_sink s = { note_owner, &lo };
 	const uint64_t anon = MAP_PRIVATE | MAP_ANONYMOUS;
 
