@@ -11,6 +11,7 @@
 #     event in jsonl;
 #   - 64 anonymous pages mapped and touched outside any allocator call: 64
 #     more first touches of owner "runtime" than the same program without;
+#     with --stacks, the 64 count for the mmap's call site ("allocated here");
 #   - python3 (pymalloc's arenas): most first touches are "runtime";
 #   - make -j2 over two compilations: the peaks are one process's;
 #   - -p: the heap at the attach is the [heap] of /proc/PID/maps, and the
@@ -21,7 +22,7 @@ need_root
 need_bin gcc jq make "$PY3"
 [ -x "$FAULTLINE" ] || skip_all "no $FAULTLINE (make build/faultline)"
 SRC=$PWD/tests/e2e/proc_tree.c
-plan 22
+plan 24
 cd "$T" || exit 1
 gcc -O2 -g -o proc_tree "$SRC" || { echo "Bail out! cannot build proc_tree.c"; exit 1; }
 REAL=$(readlink -f proc_tree)
@@ -59,6 +60,13 @@ r0=$("$FAULTLINE" report --format json none.data | jq '.extra.first_touch_by_own
 r1=$("$FAULTLINE" report --format json mmap.data | jq '.extra.first_touch_by_owner.runtime')
 is "$((r1 - r0))" 64 "64 pages of its own anonymous mapping: 64 more runtime first touches ($r0 -> $r1)"
 like "$("$FAULTLINE" report mmap.data)" '  runtime +[0-9]+  first touch +[0-9]+  anonymous mappings made outside' "text: the runtime owner row"
+L_MMAP=$(grep -n 'L_MMAP' "$SRC" | cut -d: -f1)
+FAULTLINE_BUILDID_DIR=$T/cache "$FAULTLINE" record -q --stacks -o mmaps.data -- ./proc_tree mmap >/dev/null
+"$FAULTLINE" report --format json mmaps.data -o mmaps.json
+is "$(jq '.extra.call_sites.faults[0].allocated_here' mmaps.json)" 64 \
+	"--stacks: the mapping's call site has its 64 first touches as allocated here"
+like "$(jq -r '.extra.call_sites.faults[0].site' mmaps.json)" "^(own_mapping|main) \\(proc_tree\\.c:$L_MMAP\\)" \
+	"--stacks: that site is the mmap's line (proc_tree.c:$L_MMAP)"
 
 "$FAULTLINE" record -q -o py.data -- "$PY3" -c 'x = [str(i) for i in range(200000)]' >/dev/null
 "$FAULTLINE" report --format json py.data -o py.json

@@ -41,7 +41,7 @@ static pid_t child(size_t bytes)
 
 static int own_mapping(void)
 {
-	volatile char *p = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	volatile char *p = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0); /* L_MMAP */
 
 	if (p == MAP_FAILED)
 		return 1;

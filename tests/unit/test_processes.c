@@ -172,12 +172,20 @@ static void test_proc_info(void **state)
 
 struct last_owner {
 	uint8_t owner;
+	uint64_t tag;   /* the fault's map_tag_value */
+	int tags_given; /* mmaps that offered a map_tag (each gets 7 + their count) */
 };
 
 static void note_owner(void *ctx, const struct corr_item *it)
 {
-	if (it->rec->type == FL_EV_FAULT)
-		((struct last_owner *)ctx)->owner = it->owner;
+	struct last_owner *lo = ctx;
+
+	if (it->rec->type == FL_EV_FAULT) {
+		lo->owner = it->owner;
+		lo->tag = it->map_tag_value;
+	}
+	if (it->map_tag)
+		*it->map_tag = 7 + lo->tags_given++;
 }
 
 /* Anonymous mappings made outside any allocator call are the runtime's;
@@ -186,7 +194,7 @@ static void note_owner(void *ctx, const struct corr_item *it)
 static void test_runtime_owner(void **state)
 {
 	struct correlator *c = corr_new(16);
-	struct last_owner lo = { 0xff };
+	struct last_owner lo = { .owner = 0xff };
 	struct corr_sink s = { note_owner, &lo };
 	const uint64_t anon = MAP_PRIVATE | MAP_ANONYMOUS;
 
@@ -195,6 +203,8 @@ static void test_runtime_owner(void **state)
 	feed_sys(c, P1, FL_SYS_MMAP, false, 0, 1 << 20, PROT_READ | PROT_WRITE, anon, (int64_t)MAP);
 	feed_fault(c, P1, MAP + 4096);
 	assert_int_equal(lo.owner, FL_OWNER_RUNTIME);
+	assert_int_equal(lo.tag, 7); /* what the sink kept with the mapping */
+	assert_int_equal(lo.tags_given, 1);
 	feed_sys(c, P1, FL_SYS_MMAP, false, 0, 1 << 20, PROT_READ | PROT_WRITE, anon | MAP_STACK,
 		 (int64_t)(MAP + (4 << 20)));
 	feed_fault(c, P1, MAP + (4 << 20));
@@ -210,6 +220,7 @@ static void test_runtime_owner(void **state)
 	feed_fault(c, P1, MAP + 8192);
 	assert_int_equal(lo.owner, FL_OWNER_OTHER);
 	assert_int_equal(corr_summary(c)->first_touch_owner[FL_OWNER_RUNTIME], 1);
+	assert_int_equal(lo.tags_given, 1); /* the stack, the .bss and the file offered none */
 	assert_string_equal(fl_owner_names[FL_OWNER_RUNTIME], "runtime");
 	corr_free(c);
 }

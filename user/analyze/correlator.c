@@ -413,10 +413,12 @@ static void apply_brk(struct corr_proc *p, const struct fl_ev_syscall *e, struct
 	it->heap_new = ret;
 }
 
-/* Anonymous mappings made outside any allocator call belong to the runtime
- * (pymalloc's arenas, V8's heap), but for thread stacks (MAP_STACK) and fixed
- * mappings over nothing of the runtime's (ld.so's .bss). */
-static void runtime_map_change(struct corr_proc *p, const struct fl_ev_syscall *e, bool in_call)
+/* Anonymous mappings made outside any allocator call (and not by an
+ * allocator's own thread) belong to the runtime (pymalloc's arenas, V8's
+ * heap), but for thread stacks (MAP_STACK) and fixed mappings over nothing
+ * of the runtime's (ld.so's .bss). A mapping made returns its tag's place:
+ * what a sink keeps with it (the call-site table: the row of its mmap). */
+static uint64_t *runtime_map_change(struct corr_proc *p, const struct fl_ev_syscall *e, bool allocators)
 {
 	uint64_t ret = (uint64_t)e->ret, len = fl_page_up(e->args[1]);
 	uint64_t flags = e->args[3];
@@ -426,24 +428,28 @@ static void runtime_map_change(struct corr_proc *p, const struct fl_ev_syscall *
 	case FL_SYS_MMAP:
 		was = region_set_overlap(p->runtime, ret, ret + len) > 0;
 		region_set_remove(p->runtime, ret, ret + len);
-		if (!in_call && (flags & MAP_ANONYMOUS) && !(flags & MAP_STACK) && (!(flags & MAP_FIXED) || was))
-			region_set_add(p->runtime, ret, ret + len, 0);
+		if (!allocators && (flags & MAP_ANONYMOUS) && !(flags & MAP_STACK) && (!(flags & MAP_FIXED) || was) &&
+		    !region_set_add(p->runtime, ret, ret + len, 0)) {
+			const struct region *r = region_set_find(p->runtime, ret);
+
+			return r ? (uint64_t *)&r->tag : NULL; /* the set's own node: the correlator's to change */
+		}
 		break;
 	case FL_SYS_MUNMAP:
 		region_set_remove(p->runtime, e->args[0], e->args[0] + len);
 		break;
 	case FL_SYS_MREMAP:
-		if (region_set_remove(p->runtime, e->args[0], e->args[0] + len) && !in_call)
+		if (region_set_remove(p->runtime, e->args[0], e->args[0] + len) && !allocators)
 			region_set_add(p->runtime, ret, ret + fl_page_up(e->args[2]), 0);
 		break;
 	}
+	return NULL;
 }
 
 static void apply_map_change(struct corr_proc *p, const struct fl_ev_syscall *e, bool in_call, uint64_t call_seq)
 {
 	uint64_t ret = (uint64_t)e->ret;
 
-	runtime_map_change(p, e, in_call);
 	switch (e->sys) {
 	case FL_SYS_MMAP:
 		region_set_remove(p->regions, ret, ret + fl_page_up(e->args[1]));
@@ -529,8 +535,10 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 	before = footprint_of(p);
 	if (e->sys == FL_SYS_BRK)
 		apply_brk(p, e, &it);
-	else if (!fl_syscall_failed(e->ret))
+	else if (!fl_syscall_failed(e->ret)) {
+		it.map_tag = runtime_map_change(p, e, in_call || (e->h.flags & FL_F_ALLOC_THREAD));
 		apply_map_change(p, e, in_call, call_seq);
+	}
 	track_given_back(p, e, it.heap_old);
 	account(c, p, before);
 	emit(c, &it);
@@ -547,9 +555,18 @@ static uint8_t fault_owner(struct corr_proc *p, uint64_t addr, struct alloc_bloc
 		return FL_OWNER_ALLOCATOR;
 	if (region_set_find(p->regions, addr))
 		return FL_OWNER_ALLOCATOR;
-	if (region_set_find(p->runtime, addr))
-		return FL_OWNER_RUNTIME;
 	return FL_OWNER_OTHER;
+}
+
+/* A fault fault_owner gave to `other`: the runtime's when one of its mappings holds it. */
+static void runtime_owner(struct corr_proc *p, uint64_t addr, struct corr_item *it)
+{
+	const struct region *r = region_set_find(p->runtime, addr);
+
+	if (r) {
+		it->owner = FL_OWNER_RUNTIME;
+		it->map_tag_value = r->tag;
+	}
 }
 
 static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uint64_t call_seq,
@@ -561,6 +578,8 @@ static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uin
 	struct alloc_block *b;
 
 	it.owner = fault_owner(p, e->addr, &b);
+	if (it.owner == FL_OWNER_OTHER)
+		runtime_owner(p, e->addr, &it);
 	it.first_touch = !(e->h.flags & FL_F_FAULT_PRESENT);
 	it.alloc_seq = b ? b->seq : 0;
 	it.block = b;

@@ -110,10 +110,13 @@ struct corr_item {
 	uint32_t syscalls_caused; /* outermost call: memory syscalls made inside it */
 	/* FL_EV_SYSCALL */
 	uint64_t heap_old, heap_new; /* brk: the break before and after */
+	uint64_t *map_tag;   /* an mmap that made a runtime mapping: one value a sink may keep with
+				it (0 until set; the call-site table keeps its row there), or NULL */
 	/* FL_EV_FAULT */
 	uint8_t owner;
 	bool first_touch;
 	uint64_t alloc_seq;  /* owning block's call, 0: none */
+	uint64_t map_tag_value; /* owner runtime: the value kept with its mapping's map_tag */
 	/* --stacks: the user stack the kernel captured for this record, or NULL */
 	const struct fl_ev_stack *stack;
 };

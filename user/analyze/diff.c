@@ -392,8 +392,10 @@ struct diff_row *diff_compare(const struct diff_side *old, const struct diff_sid
 	*n = 0;
 	if (make_key_rows(o) || make_key_rows(w))
 		return NULL;
-	qsort(o->rows, o->nrows, sizeof(*o->rows), by_name);
-	qsort(w->rows, w->nrows, sizeof(*w->rows), by_name);
+	if (o->nrows > 1)
+		qsort(o->rows, o->nrows, sizeof(*o->rows), by_name);
+	if (w->nrows > 1)
+		qsort(w->rows, w->nrows, sizeof(*w->rows), by_name);
 	rows = calloc(o->nrows + w->nrows + 1, sizeof(*rows));
 	if (!rows)
 		return NULL;
@@ -411,7 +413,8 @@ struct diff_row *diff_compare(const struct diff_side *old, const struct diff_sid
 		}
 		score(r, cmp <= 0, cmp >= 0);
 	}
-	qsort(rows, k, sizeof(*rows), by_change);
+	if (k > 1)
+		qsort(rows, k, sizeof(*rows), by_change);
 	*n = k;
 	return rows;
 }
