@@ -89,10 +89,11 @@ static void test_thinning_per_kind(void **state)
 	struct correlator *c = corr_new(16);
 	struct html_events *h = html_events_new(8, 16);
 	const struct html_marker *m;
+	const struct html_series *sr;
 	const struct html_point *p;
 	const uint64_t *total, *every;
-	uint64_t interval, syscalls = 0;
-	size_t n, np, brks = 0;
+	uint64_t syscalls = 0;
+	size_t n, np, ns, brks = 0;
 
 	(void)state;
 	assert_int_equal(html_events_attach(h, c), 0);
@@ -118,9 +119,14 @@ static void test_thinning_per_kind(void **state)
 	}
 	assert_int_equal(brks, 1);
 	/* the timeline: at most 16 points, in order, every syscall counted once */
-	p = html_events_points(h, &np, &interval);
+	sr = html_events_series(h, &ns);
+	assert_int_equal(ns, 2); /* all, and the one process */
+	assert_int_equal(sr[1].pid, TGID);
+	p = sr[0].p;
+	np = sr[0].n;
 	assert_true(np >= 4 && np <= 16);
-	assert_true(interval > 0);
+	assert_true(sr[0].interval > 0);
+	assert_int_equal(sr[1].n, np); /* one process: the same points */
 	for (size_t i = 0; i < np; i++) {
 		syscalls += p[i].syscalls;
 		if (i)
