@@ -45,8 +45,9 @@ void html_events_free(struct html_events *h);
 /* The markers kept (n), in order; of total[k] syscalls of kind k, one in every[k]. */
 const struct html_marker *html_events_markers(const struct html_events *h, size_t *n, const uint64_t **total,
 					      const uint64_t **every);
-/* The series: [0] all processes, then one per process (the first
- * HTML_MAX_PROCS seen) in the order they appeared; n of them. */
+/* The series: [0] all processes, then, once a second process appeared, one
+ * per process (the first HTML_MAX_PROCS seen) in the order they appeared;
+ * n of them. */
 const struct html_series *html_events_series(const struct html_events *h, size_t *n);
 
 /* The page: the JSON summary (with its extra members and analyses, as

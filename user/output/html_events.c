@@ -31,6 +31,7 @@ struct html_events {
 	struct html_series series[1 + HTML_MAX_PROCS]; /* all, then per process */
 	size_t nseries, pcap;
 	unsigned last_series;       /* of the previous event's process */
+	uint32_t first_pid;         /* while it is the only process, series[0] is its series too */
 	struct recent_call recent[RECENT_CALLS];
 	unsigned next_recent;
 };
@@ -209,6 +210,18 @@ static struct html_series *proc_series(struct html_events *h, uint32_t pid)
 	return &h->series[h->nseries++];
 }
 
+/* A second process appeared: the first one's series is the totals' so far. */
+static int first_series(struct html_events *h)
+{
+	struct html_series *ps = proc_series(h, h->first_pid);
+
+	if (!ps)
+		return -1;
+	for (size_t i = 0; i < h->series[0].n; i++)
+		html_series_add(ps, h->series[0].p[i].ts, &h->series[0].p[i]);
+	return 0;
+}
+
 static void sample(struct html_events *h, const struct corr_item *it)
 {
 	const struct summary *s = corr_summary(h->c);
@@ -220,8 +233,17 @@ static void sample(struct html_events *h, const struct corr_item *it)
 	};
 	struct html_series *ps;
 
+	if (pr && h->nseries == 1 && h->first_pid && h->first_pid != pr->tgid)
+		first_series(h); /* before this event changes the totals */
 	html_series_add(&h->series[0], it->rec->ts, &now);
-	if (!pr || !(ps = proc_series(h, pr->tgid)))
+	if (!pr)
+		return;
+	if (h->nseries == 1) {
+		if (!h->first_pid)
+			h->first_pid = pr->tgid; /* one process so far: the totals are its own */
+		return;
+	}
+	if (!(ps = proc_series(h, pr->tgid)))
 		return;
 	now.live = pr->live->live_bytes;
 	now.heap = pr->heap_start && pr->brk > pr->heap_start ? pr->brk - pr->heap_start : 0;
