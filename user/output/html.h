@@ -31,8 +31,25 @@ struct html_series {
 	uint64_t interval, start; /* the last point covers [start, start + interval) */
 };
 int html_series_init(struct html_series *s, uint32_t pid, size_t cap);
-/* The levels in now at ts, and its counts added to the interval's. */
-void html_series_add(struct html_series *s, uint64_t ts, const struct html_point *now);
+/* Starts the point of the interval holding ts (thinning a full series). */
+struct html_point *html_series_next(struct html_series *s, uint64_t ts);
+/* The levels in now at ts, and its counts added to the interval's: inline,
+ * as it runs for every event. */
+static inline void html_series_add(struct html_series *s, uint64_t ts, const struct html_point *now)
+{
+	struct html_point *p;
+
+	if (s->n && ts < s->start + s->interval + (s->interval == 0))
+		p = &s->p[s->n - 1];
+	else
+		p = html_series_next(s, ts);
+	p->ts = ts;
+	p->live = now->live;
+	p->heap = now->heap;
+	p->mmap = now->mmap;
+	p->syscalls += now->syscalls;
+	p->first_touches += now->first_touches;
+}
 void html_series_free(struct html_series *s);
 
 #define HTML_MAX_PROCS 16 /* processes with a series of their own (-f), of a quarter the points */

@@ -45,22 +45,14 @@ static void thin(struct html_series *s)
 	s->interval *= 2;
 }
 
-void html_series_add(struct html_series *s, uint64_t ts, const struct html_point *now)
+struct html_point *html_series_next(struct html_series *s, uint64_t ts)
 {
 	struct html_point *p;
 
-	if (!s->n || ts >= s->start + s->interval + (s->interval == 0)) {
-		if (s->n == s->cap)
-			thin(s);
-		p = &s->p[s->n++];
-		memset(p, 0, sizeof(*p));
-		s->start = s->interval ? ts - ts % s->interval : ts;
-	}
-	p = &s->p[s->n - 1];
-	p->ts = ts;
-	p->live = now->live;
-	p->heap = now->heap;
-	p->mmap = now->mmap;
-	p->syscalls += now->syscalls;
-	p->first_touches += now->first_touches;
+	if (s->n == s->cap)
+		thin(s);
+	p = &s->p[s->n++];
+	memset(p, 0, sizeof(*p));
+	s->start = s->interval ? ts - ts % s->interval : ts;
+	return p;
 }
