@@ -18,7 +18,7 @@ ROOT=$PWD
 [ -x "$EXAMPLES/seed_claims" ] || skip_all "no $EXAMPLES/seed_claims (make)"
 [ -x /usr/bin/chromium ] || skip_all "no /usr/bin/chromium (make deps)"
 [ -d tests/html/node_modules/playwright-core ] || skip_all "no tests/html/node_modules (make deps)"
-plan 35
+plan 38
 
 # field JSON KEY: one value of check_page.js's result, as Python prints it
 field() { "$PY3" -c 'import json,sys; v=json.loads(sys.argv[1]); exec("r="+sys.argv[2]); print(r)' "$1" "$2"; }
@@ -135,6 +135,17 @@ is "$(field "$R" 'v["threshold_rows"]')" 1 "the size class holding the 128 KiB m
 is $? 0 "record --html PAGE: exit status of CMD (0)"
 "$FAULTLINE" report --format html "$T/rec.data" 2>/dev/null | sed 's/[0-9]//g' >"$T/rep.stripped"
 sed 's/[0-9]//g' "$T/rec.html" | cmp -s - "$T/rep.stripped"; ok $? "and the page is the one report --format html makes of FILE (digits aside)"
+
+# ------------------------------------------------------------ -f: per process
+"$FAULTLINE" record -q -f -o "$T/f.data" -- sh -c "$EXAMPLES/seed_claims; $EXAMPLES/fragmentation" >/dev/null 2>&1
+"$FAULTLINE" report --format html -o "$T/f.html" "$T/f.data" 2>/dev/null
+R=$(timeout 120 node tests/html/check_page.js "$T/f.html" "")
+diag "$(field "$R" '{k: v[k] for k in ("pids", "pid_markers_shown", "pid_markers_in_data", "pid_series", "page_errors")}')"
+cmp_ok "$(field "$R" 'len(v["pids"])')" -ge 3 "-f: the page offers each process (sh and its two children)"
+is "$(field "$R" 'v["pid_markers_shown"] if v["pid_markers_in_data"] > 0 else -1')" "$(field "$R" 'v["pid_markers_in_data"]')" \
+	"one process chosen: its markers alone are shown"
+is "$(field "$R" 'v["pid_series"] >= 4 and not v["page_errors"] and not v["console_errors"]')" True \
+	"and its own levels are drawn, without error"
 
 # ------------------------------------------------------------ without stacks, and cut short
 "$FAULTLINE" record -q -o "$T/plain.data" -- "$EXAMPLES/fragmentation" >/dev/null 2>&1

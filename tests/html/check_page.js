@@ -75,6 +75,18 @@ async function main() {
 				await page.fill('#flame-search', search);
 			}
 		}
+		// -f: one process's markers and levels
+		out.pids = await page.$$eval('#timeline-pid option', (o) => o.map((x) => x.value).filter((v) => v));
+		if (out.pids.length) {
+			const pid = out.pids[out.pids.length - 1];
+			await page.selectOption('#timeline-pid', pid);
+			out.pid_markers_shown = await page.$$eval('#timeline rect.marker', (r) => r.filter((e) => e.style.display !== 'none').length);
+			out.pid_markers_in_data = await page.evaluate((p) => {
+				const d = JSON.parse(document.getElementById('faultline-data').textContent);
+				return d.markers.rows.filter((r) => String(r[d.markers.fields.indexOf('pid')]) === p).length;
+			}, pid);
+			out.pid_series = await page.$$eval('#timeline path.series', (p) => p.filter((e) => (e.getAttribute('d') || '').length > 0).length);
+		}
 		if (hostile)
 			out.hostile_shown = await page.evaluate((h) => document.body.textContent.indexOf(h) >= 0, hostile);
 		out.imgs_after = await page.$$eval('img', (i) => i.length);

@@ -89,10 +89,11 @@ static void test_thinning_per_kind(void **state)
 	struct correlator *c = corr_new(16);
 	struct html_events *h = html_events_new(8, 16);
 	const struct html_marker *m;
+	const struct html_series *sr;
 	const struct html_point *p;
 	const uint64_t *total, *every;
-	uint64_t interval, syscalls = 0;
-	size_t n, np, brks = 0;
+	uint64_t syscalls = 0;
+	size_t n, np, ns, brks = 0;
 
 	(void)state;
 	assert_int_equal(html_events_attach(h, c), 0);
@@ -118,9 +119,12 @@ static void test_thinning_per_kind(void **state)
 	}
 	assert_int_equal(brks, 1);
 	/* the timeline: at most 16 points, in order, every syscall counted once */
-	p = html_events_points(h, &np, &interval);
+	sr = html_events_series(h, &ns);
+	assert_int_equal(ns, 1); /* one process: the totals are its series */
+	p = sr[0].p;
+	np = sr[0].n;
 	assert_true(np >= 4 && np <= 16);
-	assert_true(interval > 0);
+	assert_true(sr[0].interval > 0);
 	for (size_t i = 0; i < np; i++) {
 		syscalls += p[i].syscalls;
 		if (i)
@@ -131,11 +135,45 @@ static void test_thinning_per_kind(void **state)
 	corr_free(c);
 }
 
+/* A second process: the first gets the totals' past as its series, then
+ * each its own levels; the totals are their sum. */
+static void test_per_process(void **state)
+{
+	struct correlator *c = corr_new(16);
+	struct html_events *h = html_events_new(100, 64);
+	const struct html_series *sr;
+	struct fl_ev_syscall e = { .sys = FL_SYS_MMAP, .args = { 0, 8192, PROT_READ | PROT_WRITE,
+								   MAP_PRIVATE | MAP_ANONYMOUS, 0 } };
+	size_t ns;
+
+	(void)state;
+	assert_int_equal(html_events_attach(h, c), 0);
+	for (int i = 0; i < 10; i++)
+		feed_sys(c, FL_SYS_MMAP, -1, 0, 4096, (int64_t)(MAP + i * 4096ull));
+	e.h = hdr(FL_EV_SYSCALL, FL_FUNC_NONE, 0);
+	e.h.tgid = e.h.tid = 200;
+	e.ret = (int64_t)(MAP + 0x100000);
+	assert_int_equal(corr_feed(c, &e, sizeof(e)), 0);
+	corr_finish(c);
+	sr = html_events_series(h, &ns);
+	assert_int_equal(ns, 3);
+	assert_int_equal(sr[1].pid, TGID);
+	assert_int_equal(sr[2].pid, 200);
+	assert_int_equal(sr[1].n, 10); /* its past, from the totals */
+	assert_int_equal(sr[2].n, 1);
+	assert_int_equal(sr[0].n, 11);
+	assert_int_equal(sr[0].p[10].syscalls, 1);
+	assert_int_equal(sr[0].p[10].mmap, sr[1].p[9].mmap + sr[2].p[0].mmap); /* totals = the sum */
+	html_events_free(h);
+	corr_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_marker_of_a_call),
 		cmocka_unit_test(test_thinning_per_kind),
+		cmocka_unit_test(test_per_process),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,22 +42,35 @@ static void write_markers(FILE *out, const struct html_events *h, uint64_t t0)
 	fprintf(out, "]}");
 }
 
+static void write_points(FILE *out, const struct html_series *sr, uint64_t t0)
+{
+	fprintf(out, "\"pid\":%u,\"interval_ns\":%" PRIu64 ",\"points\":[", sr->pid, sr->interval);
+	for (size_t i = 0; i < sr->n; i++) {
+		const struct html_point *p = &sr->p[i];
+		uint64_t held = p->heap + p->mmap > p->live ? p->heap + p->mmap - p->live : 0;
+
+		fprintf(out, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u,%u]", i ? "," : "",
+			p->ts > t0 ? p->ts - t0 : 0, p->live, p->heap, p->mmap, held, p->syscalls, p->first_touches);
+	}
+	fputc(']', out);
+}
+
+/* All processes' series, then (with more than one process) each one's. */
 static void write_timeline(FILE *out, const struct html_events *h, uint64_t t0)
 {
 	size_t n;
-	uint64_t interval;
-	const struct html_point *p = html_events_points(h, &n, &interval);
+	const struct html_series *sr = html_events_series(h, &n);
 
-	fprintf(out, "{\"source\":\"recording\",\"interval_ns\":%" PRIu64 ",\"fields\":[\"t_ns\",\"live\",\"heap\","
-		"\"mmap\",\"held\",\"syscalls\",\"first_touches\"],\"points\":[", interval);
-	for (size_t i = 0; i < n; i++) {
-		uint64_t held = p[i].heap + p[i].mmap > p[i].live ? p[i].heap + p[i].mmap - p[i].live : 0;
-
-		fprintf(out, "%s[%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%u,%u]", i ? "," : "",
-			p[i].ts > t0 ? p[i].ts - t0 : 0, p[i].live, p[i].heap, p[i].mmap, held, p[i].syscalls,
-			p[i].first_touches);
+	fprintf(out, "{\"source\":\"recording\",\"fields\":[\"t_ns\",\"live\",\"heap\",\"mmap\",\"held\","
+		"\"syscalls\",\"first_touches\"],");
+	write_points(out, &sr[0], t0);
+	fputs(",\"processes\":[", out);
+	for (size_t i = 1; n > 2 && i < n; i++) {
+		fputs(i > 1 ? ",{" : "{", out);
+		write_points(out, &sr[i], t0);
+		fputc('}', out);
 	}
-	fprintf(out, "]}");
+	fputs("]}", out);
 }
 
 static int by_count_desc(const void *a, const void *b)

@@ -23,6 +23,37 @@ struct html_point {
 	uint32_t syscalls, first_touches;
 };
 
+/* A bounded series of points (html_timeline.c); pid 0: all processes. */
+struct html_series {
+	uint32_t pid;
+	struct html_point *p;
+	size_t n, cap;
+	uint64_t interval, start; /* the last point covers [start, start + interval) */
+};
+int html_series_init(struct html_series *s, uint32_t pid, size_t cap);
+/* Starts the point of the interval holding ts (thinning a full series). */
+struct html_point *html_series_next(struct html_series *s, uint64_t ts);
+/* The levels in now at ts, and its counts added to the interval's: inline,
+ * as it runs for every event. */
+static inline void html_series_add(struct html_series *s, uint64_t ts, const struct html_point *now)
+{
+	struct html_point *p;
+
+	if (s->n && ts < s->start + s->interval + (s->interval == 0))
+		p = &s->p[s->n - 1];
+	else
+		p = html_series_next(s, ts);
+	p->ts = ts;
+	p->live = now->live;
+	p->heap = now->heap;
+	p->mmap = now->mmap;
+	p->syscalls += now->syscalls;
+	p->first_touches += now->first_touches;
+}
+void html_series_free(struct html_series *s);
+
+#define HTML_MAX_PROCS 16 /* processes with a series of their own (-f), of a quarter the points */
+
 struct html_events;
 struct html_events *html_events_new(size_t max_markers, size_t max_points);
 /* Adds it as a sink of c (before the first record): 0, or -1. */
@@ -31,7 +62,10 @@ void html_events_free(struct html_events *h);
 /* The markers kept (n), in order; of total[k] syscalls of kind k, one in every[k]. */
 const struct html_marker *html_events_markers(const struct html_events *h, size_t *n, const uint64_t **total,
 					      const uint64_t **every);
-const struct html_point *html_events_points(const struct html_events *h, size_t *n, uint64_t *interval);
+/* The series: [0] all processes, then, once a second process appeared, one
+ * per process (the first HTML_MAX_PROCS seen) in the order they appeared;
+ * n of them. */
+const struct html_series *html_events_series(const struct html_events *h, size_t *n);
 
 /* The page: the JSON summary (with its extra members and analyses, as
  * `report --format json` writes it), the markers, the timeline and, with a

@@ -28,9 +28,10 @@ struct html_events {
 	size_t n, cap;
 	uint64_t total[FL_NSYS], every[FL_NSYS]; /* syscalls seen by kind; one in `every` is kept */
 	size_t kept[FL_NSYS];       /* markers of each kind in m */
-	struct html_point *p;
-	size_t np, pcap;
-	uint64_t interval, p_start; /* the last point covers [p_start, p_start + interval) */
+	struct html_series series[1 + HTML_MAX_PROCS]; /* all, then per process */
+	size_t nseries, pcap;
+	unsigned last_series;       /* of the previous event's process */
+	uint32_t first_pid;         /* while it is the only process, series[0] is its series too */
 	struct recent_call recent[RECENT_CALLS];
 	unsigned next_recent;
 };
@@ -46,8 +47,8 @@ struct html_events *html_events_new(size_t max_markers, size_t max_points)
 	for (int k = 0; k < FL_NSYS; k++)
 		h->every[k] = 1;
 	h->m = calloc(h->cap, sizeof(*h->m));
-	h->p = calloc(h->pcap, sizeof(*h->p));
-	if (!h->m || !h->p) {
+	h->nseries = 1;
+	if (!h->m || html_series_init(&h->series[0], 0, h->pcap)) {
 		html_events_free(h);
 		return NULL;
 	}
@@ -59,7 +60,8 @@ void html_events_free(struct html_events *h)
 	if (!h)
 		return;
 	free(h->m);
-	free(h->p);
+	for (size_t i = 0; i < h->nseries; i++)
+		html_series_free(&h->series[i]);
 	free(h);
 }
 
@@ -72,11 +74,10 @@ const struct html_marker *html_events_markers(const struct html_events *h, size_
 	return h->m;
 }
 
-const struct html_point *html_events_points(const struct html_events *h, size_t *n, uint64_t *interval)
+const struct html_series *html_events_series(const struct html_events *h, size_t *n)
 {
-	*n = h->np;
-	*interval = h->interval;
-	return h->p;
+	*n = h->nseries;
+	return h->series;
 }
 
 static const struct recent_call *recent_call(const struct html_events *h, uint64_t seq)
@@ -195,49 +196,59 @@ static void on_first_touch(struct html_events *h, const struct corr_item *it)
 		h->m[mark - 1].touches++;
 }
 
-/* Merges neighbouring points (the later one's end values, both counts) and
- * doubles the interval. */
-static void thin_points(struct html_events *h)
+/* The series of a process: found, made (while there is room), or NULL. */
+static struct html_series *proc_series(struct html_events *h, uint32_t pid)
 {
-	size_t k = 0;
+	if (h->last_series && h->series[h->last_series].pid == pid)
+		return &h->series[h->last_series];
+	for (unsigned i = 1; i < h->nseries; i++)
+		if (h->series[i].pid == pid)
+			return &h->series[h->last_series = i];
+	if (h->nseries == 1 + HTML_MAX_PROCS || html_series_init(&h->series[h->nseries], pid, h->pcap / 4))
+		return NULL;
+	h->last_series = (unsigned)h->nseries;
+	return &h->series[h->nseries++];
+}
 
-	for (size_t i = 0; i + 1 < h->np; i += 2) {
-		struct html_point a = h->p[i], b = h->p[i + 1];
+/* A second process appeared: the first one's series is the totals' so far. */
+static int first_series(struct html_events *h)
+{
+	struct html_series *ps = proc_series(h, h->first_pid);
 
-		b.syscalls += a.syscalls;
-		b.first_touches += a.first_touches;
-		h->p[k++] = b;
-	}
-	if (h->np % 2)
-		h->p[k++] = h->p[h->np - 1];
-	h->np = k;
-	if (!h->interval && h->np > 1)
-		h->interval = (h->p[h->np - 1].ts - h->p[0].ts) / h->np + 1;
-	h->interval *= 2;
+	if (!ps)
+		return -1;
+	for (size_t i = 0; i < h->series[0].n; i++)
+		html_series_add(ps, h->series[0].p[i].ts, &h->series[0].p[i]);
+	return 0;
 }
 
 static void sample(struct html_events *h, const struct corr_item *it)
 {
 	const struct summary *s = corr_summary(h->c);
-	uint64_t ts = it->rec->ts;
-	struct html_point *p;
+	const struct corr_proc *pr = it->proc;
+	struct html_point now = {
+		.live = s->cur_live, .heap = s->cur_heap, .mmap = s->cur_mmap,
+		.syscalls = it->rec->type == FL_EV_SYSCALL,
+		.first_touches = it->rec->type == FL_EV_FAULT && it->first_touch,
+	};
+	struct html_series *ps;
 
-	if (!h->np || ts >= h->p_start + h->interval + (h->interval == 0)) {
-		if (h->np == h->pcap)
-			thin_points(h);
-		p = &h->p[h->np++];
-		memset(p, 0, sizeof(*p));
-		h->p_start = h->interval ? ts - ts % h->interval : ts;
+	if (pr && h->nseries == 1 && h->first_pid && h->first_pid != pr->tgid)
+		first_series(h); /* before this event changes the totals */
+	html_series_add(&h->series[0], it->rec->ts, &now);
+	if (!pr)
+		return;
+	if (h->nseries == 1) {
+		if (!h->first_pid)
+			h->first_pid = pr->tgid; /* one process so far: the totals are its own */
+		return;
 	}
-	p = &h->p[h->np - 1];
-	p->ts = ts;
-	p->live = s->cur_live;
-	p->heap = s->cur_heap;
-	p->mmap = s->cur_mmap;
-	if (it->rec->type == FL_EV_SYSCALL)
-		p->syscalls++;
-	else if (it->rec->type == FL_EV_FAULT && it->first_touch)
-		p->first_touches++;
+	if (!(ps = proc_series(h, pr->tgid)))
+		return;
+	now.live = pr->live->live_bytes;
+	now.heap = pr->heap_start && pr->brk > pr->heap_start ? pr->brk - pr->heap_start : 0;
+	now.mmap = region_set_bytes(pr->regions);
+	html_series_add(ps, it->rec->ts, &now);
 }
 
 static void html_item(void *ctx, const struct corr_item *it)

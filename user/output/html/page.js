@@ -126,9 +126,10 @@
 	 * fine as the one the page's writer took from the recording (else from
 	 * that one), and resident bytes from the analyses (the recording alone
 	 * has no resident model). */
-	function timelineSeries() {
-		var t = A && A.timeline && A.timeline.points && A.timeline.points.length ? A.timeline.points : [];
-		var f = D.timeline.fields, rec = D.timeline.points.map(function (r) {
+	function timelineSeries(pid) {
+		var t = !pid && A && A.timeline && A.timeline.points && A.timeline.points.length ? A.timeline.points : [];
+		var one = pid && (D.timeline.processes || []).filter(function (p) { return String(p.pid) === pid; })[0];
+		var f = D.timeline.fields, rec = (one || D.timeline).points.map(function (r) {
 			var o = {};
 			f.forEach(function (k, i) { o[k === 't_ns' ? 't' : k] = r[i]; });
 			return o;
@@ -171,7 +172,8 @@
 			      held: 'held but not live', resident: 'resident allocator bytes' };
 		var W = Math.max(600, Math.min(1168, (app.clientWidth || 1100))), H = 260, LANE = 14;
 		var m = { l: 70, r: 10, t: 8, b: 22 }, w = W - m.l - m.r;
-		var pids = d3.set(marks.map(function (d) { return d.pid; })).values();
+		var pids = d3.set(marks.map(function (d) { return d.pid; }).concat((D.timeline.processes || [])
+			.map(function (p) { return p.pid; }))).values();
 		var tmax = d3.max([d3.max(sets, function (s) { return d3.max(s.pts, function (p) { return p.t; }); }) || 0,
 				   d3.max(marks, function (d) { return d.t_ns; }) || 0, S.duration_ns, 1]);
 		var x = d3.scale.linear().domain([0, tmax]).range([0, w]);
@@ -219,9 +221,13 @@
 		g.append('g').attr('class', 'axis y');
 		g.append('g').attr('class', 'axis x').attr('transform', 'translate(0,' + H + ')').call(xAxis);
 		lines = g.append('g').attr('clip-path', 'url(#tl-clip)');
-		sets.forEach(function (set) {
-			lines.append('path').datum(set.pts).attr('class', 'series s-' + set.key).attr('data-series', set.key);
-		});
+		function makeLines() {
+			lines.selectAll('path').remove();
+			sets.forEach(function (set) {
+				lines.append('path').datum(set.pts).attr('class', 'series s-' + set.key).attr('data-series', set.key);
+			});
+		}
+		makeLines();
 		lanes = g.append('g').attr('transform', 'translate(0,' + (H + m.b) + ')');
 		KINDS.forEach(function (k, i) {
 			lanes.append('text').attr('class', 'lane-label').attr('x', -6).attr('y', i * LANE + 10)
@@ -294,6 +300,10 @@
 			sel.onchange = function () {
 				var v = sel.value;
 				dots.style('display', function (d) { return !v || String(d.pid) === v ? null : 'none'; });
+				/* that process's own levels when the recording has them (else all processes') */
+				sets = timelineSeries(v);
+				makeLines();
+				draw();
 			};
 		draw();
 	}
