@@ -216,8 +216,9 @@
 		g = svg.append('g').attr('transform', 'translate(' + m.l + ',' + m.t + ')');
 		g.append('rect').attr('width', w).attr('height', total - m.t).style('fill', 'none')
 			.style('pointer-events', 'all');
-		xAxis = d3.svg.axis().scale(x).orient('bottom').ticks(8)
-			.tickFormat(function (v) { return (v / 1e6) + ' ms'; });
+		xAxis = d3.svg.axis().scale(x).orient('bottom').ticks(8).tickFormat(function (v) {
+			return tmax >= 1e10 ? +(v / 1e9).toPrecision(6) + ' s' : +(v / 1e6).toPrecision(6) + ' ms';
+		});
 		g.append('g').attr('class', 'axis y');
 		g.append('g').attr('class', 'axis x').attr('transform', 'translate(0,' + H + ')').call(xAxis);
 		lines = g.append('g').attr('clip-path', 'url(#tl-clip)');
