@@ -282,8 +282,36 @@
 			g.select('.axis.y').call(yAxis);
 		}
 
+		/* the largest syscalls an allocator call made, named on the chart, so
+		 * the heap's steps and the big blocks' own mappings read at a glance */
+		var notes = marks.filter(function (d) { return d.call && d.size >= 65536; })
+			.sort(function (a, b) { return b.size - a.size; }).slice(0, 12)
+			.sort(function (a, b) { return a.t_ns - b.t_ns; });
+		var ann = lines.selectAll('g.note-mark').data(notes).enter().append('g').attr('class', 'note-mark');
+		ann.append('line').attr('y2', H);
+		ann.append('text').text(function (d) {
+				return d.what.replace(/^(brk [+-]|mmap |munmap |mremap |madvise |mprotect )(\S+ \S+).*$/, '$1$2') +
+					' \u2190 ' + d.call.replace(/ = 0x[0-9a-f]+$/, '');
+			});
+
+		/* each name in the first row where it does not overlap the one before */
+		function placeNotes() {
+			var ends = [];
+			ann.each(function (d) {
+				var px = x(d.t_ns), len = this.lastChild.textContent.length * 5.6 + 6;
+				var left = px > w - len ? px - len : px, r = 0;
+				while (r < ends.length && ends[r] > left) r++;
+				ends[r] = left + len;
+				d3.select(this).attr('transform', 'translate(' + px + ',0)');
+				d3.select(this.firstChild).attr('y1', 12 + r * 13);
+				d3.select(this.lastChild).attr('y', 10 + r * 13).attr('text-anchor', left < px ? 'end' : 'start')
+					.attr('x', left < px ? -3 : 3);
+			});
+		}
+
 		function draw() {
 			fitY();
+			placeNotes();
 			sets.forEach(function (set) {
 				lines.select('.s-' + set.key).attr('d', d3.svg.line().interpolate('step-after')
 					.x(function (p) { return x(p.t); }).y(function (p) { return y(p.v); }));
