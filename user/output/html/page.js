@@ -141,7 +141,11 @@
 		['live', 'heap', 'mmap', 'held', 'resident'].forEach(function (k) {
 			var src = k === 'resident' ? ana : base;
 			if (src.some(function (p) { return p[k] !== undefined && p[k] !== null; }))
+				/* a point of the analyses holds its interval's end values (the
+				 * interval before t): drawn step-before; the recording's points
+				 * are the levels from t on: step-after */
 				out.push({ key: k, source: src === ana ? 'analyses' : 'recording',
+					   interp: src === ana ? 'step-before' : 'step-after',
 					   pts: src.map(function (p) { return { t: p.t, v: p[k] || 0 }; }) });
 		});
 		return out;
@@ -247,7 +251,8 @@
 			var px = d3.mouse(this)[0], t = x.invert(px), near = nearestMarker(px), text;
 			if (!sets.length || d3.mouse(this)[1] > H || t < 0) return hideTip();
 			text = ms(t) + '\n' + sets.map(function (set) {
-				var p = set.pts[Math.max(0, bis.right(set.pts, t) - 1)];
+				var p = set.interp === 'step-before' ? set.pts[Math.min(set.pts.length - 1, bis.left(set.pts, t))]
+					: set.pts[Math.max(0, bis.right(set.pts, t) - 1)];
 				return names[set.key] + ': ' + bytes(p ? p.v : 0);
 			}).join('\n');
 			/* the syscall drawn nearest the pointer (within 4 px): what moved the lines there */
@@ -313,7 +318,7 @@
 			fitY();
 			placeNotes();
 			sets.forEach(function (set) {
-				lines.select('.s-' + set.key).attr('d', d3.svg.line().interpolate('step-after')
+				lines.select('.s-' + set.key).attr('d', d3.svg.line().interpolate(set.interp)
 					.x(function (p) { return x(p.t); }).y(function (p) { return y(p.v); }));
 			});
 			dots.attr('x', function (d) { return x(d.t_ns) - 2; });
