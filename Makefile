@@ -72,7 +72,7 @@ deps-build: $(DEPS_BUILD_STAMP)
 # Debian's chromium, it downloads no browser).
 # npm: Debian's package, unless the installed nodejs brings its own (nodesource's does).
 $(DEPS_HTML_STAMP): tests/html/package.json tests/html/package-lock.json | $(DEPS_STAMP)
-	@command -v npm >/dev/null || $(MAKE) --no-print-directory DEPS_NPM=1 $(BUILD)/.deps-npm-ok
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory $(BUILD)/.deps-npm-ok
 	cd tests/html && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 $(BUILD)/.deps-npm-ok:

@@ -18,7 +18,7 @@ ROOT=$PWD
 [ -x "$EXAMPLES/seed_claims" ] || skip_all "no $EXAMPLES/seed_claims (make)"
 [ -x /usr/bin/chromium ] || skip_all "no /usr/bin/chromium (make deps)"
 [ -d tests/html/node_modules/playwright-core ] || skip_all "no tests/html/node_modules (make deps)"
-plan 38
+plan 41
 
 # field JSON KEY: one value of check_page.js's result, as Python prints it
 field() { "$PY3" -c 'import json,sys; v=json.loads(sys.argv[1]); exec("r="+sys.argv[2]); print(r)' "$1" "$2"; }
@@ -51,6 +51,13 @@ like "$(field "$R" '"|".join(h or "" for h in v["hover"])')" '#[0-9]+ malloc\(13
 	"hovering the 128 KiB block's mmap marker shows its call (#N malloc(131072) → mmap 132 KiB)"
 like "$(field "$R" '"|".join(h or "" for h in v["hover"])')" 'first touches that followed on its block: 3[0-9]' \
 	"and the first touches that followed on its block"
+# the seed's claims on the chart itself: the largest syscalls of allocator calls are named there
+NOTES=$(field "$R" '"|".join(v["notes"])')
+like "$NOTES" 'brk \+132 KiB ← malloc\(1\)' "the chart names the 132 KiB heap step of malloc(1)"
+like "$NOTES" 'mmap 132 KiB ← malloc\(131072\)\|munmap 132 KiB ← free\(0x[0-9a-f]+\)' \
+	"the 128 KiB block's own mmap, then its munmap by free"
+like "$NOTES" 'munmap 132 KiB ← free\(0x[0-9a-f]+\)\|brk \+132 KiB ← malloc\(131072\)' \
+	"then the moved threshold's brk for the next malloc(131072)"
 cmp_ok "$(field "$R" 'v["search_matches"]')" -ge 1 "the flame graph search for main highlights frames"
 like "$(field "$R" 'v["search_found"]')" '^[0-9]+ frames match: [0-9.]+% of syscalls' "and says how much of the metric they cover"
 is "$(field "$R" 'len(v["warnings"])')" 0 "no warning on a whole recording"

@@ -50,6 +50,7 @@ async function main() {
 				series: Array.prototype.map.call(document.querySelectorAll('#timeline path.series'),
 					(p) => p.getAttribute('data-series')),
 				threshold_rows: document.querySelectorAll('tr.threshold').length,
+				notes: Array.prototype.map.call(document.querySelectorAll('#timeline g.note-mark text'), (t) => t.textContent),
 			};
 		}));
 		// hover the marker of an mmap (else the first one) and read the tooltip

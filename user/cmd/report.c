@@ -1,5 +1,6 @@
 /* report.c - `faultline report`: replays a trace file through the
- * correlator and writes the text report, the JSON summary or JSONL events. */
+ * correlator and writes the text report, the JSON summary, JSONL events,
+ * folded stacks or the HTML page. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -141,7 +141,11 @@
 		['live', 'heap', 'mmap', 'held', 'resident'].forEach(function (k) {
 			var src = k === 'resident' ? ana : base;
 			if (src.some(function (p) { return p[k] !== undefined && p[k] !== null; }))
+				/* a point of the analyses holds its interval's end values (the
+				 * interval before t): drawn step-before; the recording's points
+				 * are the levels from t on: step-after */
 				out.push({ key: k, source: src === ana ? 'analyses' : 'recording',
+					   interp: src === ana ? 'step-before' : 'step-after',
 					   pts: src.map(function (p) { return { t: p.t, v: p[k] || 0 }; }) });
 		});
 		return out;
@@ -216,8 +220,9 @@
 		g = svg.append('g').attr('transform', 'translate(' + m.l + ',' + m.t + ')');
 		g.append('rect').attr('width', w).attr('height', total - m.t).style('fill', 'none')
 			.style('pointer-events', 'all');
-		xAxis = d3.svg.axis().scale(x).orient('bottom').ticks(8)
-			.tickFormat(function (v) { return (v / 1e6) + ' ms'; });
+		xAxis = d3.svg.axis().scale(x).orient('bottom').ticks(8).tickFormat(function (v) {
+			return tmax >= 1e10 ? +(v / 1e9).toPrecision(6) + ' s' : +(v / 1e6).toPrecision(6) + ' ms';
+		});
 		g.append('g').attr('class', 'axis y');
 		g.append('g').attr('class', 'axis x').attr('transform', 'translate(0,' + H + ')').call(xAxis);
 		lines = g.append('g').attr('clip-path', 'url(#tl-clip)');
@@ -246,7 +251,8 @@
 			var px = d3.mouse(this)[0], t = x.invert(px), near = nearestMarker(px), text;
 			if (!sets.length || d3.mouse(this)[1] > H || t < 0) return hideTip();
 			text = ms(t) + '\n' + sets.map(function (set) {
-				var p = set.pts[Math.max(0, bis.right(set.pts, t) - 1)];
+				var p = set.interp === 'step-before' ? set.pts[Math.min(set.pts.length - 1, bis.left(set.pts, t))]
+					: set.pts[Math.max(0, bis.right(set.pts, t) - 1)];
 				return names[set.key] + ': ' + bytes(p ? p.v : 0);
 			}).join('\n');
 			/* the syscall drawn nearest the pointer (within 4 px): what moved the lines there */
@@ -281,10 +287,38 @@
 			g.select('.axis.y').call(yAxis);
 		}
 
+		/* the largest syscalls an allocator call made, named on the chart, so
+		 * the heap's steps and the big blocks' own mappings read at a glance */
+		var notes = marks.filter(function (d) { return d.call && d.size >= 65536; })
+			.sort(function (a, b) { return b.size - a.size; }).slice(0, 12)
+			.sort(function (a, b) { return a.t_ns - b.t_ns; });
+		var ann = lines.selectAll('g.note-mark').data(notes).enter().append('g').attr('class', 'note-mark');
+		ann.append('line').attr('y2', H);
+		ann.append('text').text(function (d) {
+				return d.what.replace(/^(brk [+-]|mmap |munmap |mremap |madvise |mprotect )(\S+ \S+).*$/, '$1$2') +
+					' \u2190 ' + d.call.replace(/ = 0x[0-9a-f]+$/, '');
+			});
+
+		/* each name in the first row where it does not overlap the one before */
+		function placeNotes() {
+			var ends = [];
+			ann.each(function (d) {
+				var px = x(d.t_ns), len = this.lastChild.textContent.length * 5.6 + 6;
+				var left = px > w - len ? px - len : px, r = 0;
+				while (r < ends.length && ends[r] > left) r++;
+				ends[r] = left + len;
+				d3.select(this).attr('transform', 'translate(' + px + ',0)');
+				d3.select(this.firstChild).attr('y1', 12 + r * 13);
+				d3.select(this.lastChild).attr('y', 10 + r * 13).attr('text-anchor', left < px ? 'end' : 'start')
+					.attr('x', left < px ? -3 : 3);
+			});
+		}
+
 		function draw() {
 			fitY();
+			placeNotes();
 			sets.forEach(function (set) {
-				lines.select('.s-' + set.key).attr('d', d3.svg.line().interpolate('step-after')
+				lines.select('.s-' + set.key).attr('d', d3.svg.line().interpolate(set.interp)
 					.x(function (p) { return x(p.t); }).y(function (p) { return y(p.v); }));
 			});
 			dots.attr('x', function (d) { return x(d.t_ns) - 2; });
