@@ -18,7 +18,7 @@ ALLOCS="glibc:
 jemalloc:$LIBDIR/libjemalloc.so.2
 tcmalloc:$LIBDIR/libtcmalloc_minimal.so.4
 mimalloc:$LIBDIR/libmimalloc.so.2"
-plan $((4 * 3 + 8))
+plan $((4 * 3 + 9))
 
 CHURN=$PWD/build/examples/churn
 PAIRS=20000
@@ -148,4 +148,13 @@ is "$unk" 0 "4 threads exiting: no free of an unknown pointer"
 is "$tc" 32 "their 4 x (7 cached blocks + the cache) frees at exit counted as frees_thread_cache"
 "$FAULTLINE" stat -- "$T/thr" 2>&1 >/dev/null | grep -q "at thread exit gave back the allocator's per-thread cache"
 ok $? "the text report says so"
+
+# the kernel's [uprobes] page (single-step slots, return trampoline) is the tracer's, not the program's
+"$FAULTLINE" stat -q -j "$T/tr.json" -- "$CHURN" 1000 2>/dev/null
+read -r tr sum total <<<"$($PY3 -c '
+import json, sys
+f = json.load(open(sys.argv[1]))["faults"]
+print(f["tracer"], f["allocation"] + f["allocator"] + f["other"] + f["tracer"], f["total"])' "$T/tr.json" 2>/dev/null)"
+bash -c "[ '${tr:-0}' -ge 1 ] && [ '$sum' = '$total' ]"
+ok $? "faults on the [uprobes] page owned by tracer ($tr), the owners summing to the total ($sum = $total)"
 done_testing

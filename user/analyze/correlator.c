@@ -18,7 +18,7 @@
 #include "symbols/maps.h"
 #include "util/id_map.h"
 
-const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other" };
+const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other", "runtime", "tracer" };
 
 #define MAX_SINKS 4
 
@@ -432,8 +432,13 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 
 /* ---- faults -------------------------------------------------------------- */
 
-static uint8_t fault_owner(struct corr_proc *p, uint64_t addr, struct alloc_block **block)
+static uint8_t fault_owner(struct corr_proc *p, const struct fl_ev_fault *e, struct alloc_block **block)
 {
+	uint64_t addr = e->addr;
+
+	*block = NULL;
+	if (e->h.flags & FL_F_FAULT_TRACER)
+		return FL_OWNER_TRACER;
 	*block = alloc_index_find(p->index, addr);
 	if (*block)
 		return FL_OWNER_ALLOCATION;
@@ -452,7 +457,7 @@ static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uin
 	struct summary *s = &c->sum;
 	struct alloc_block *b;
 
-	it.owner = fault_owner(p, e->addr, &b);
+	it.owner = fault_owner(p, e, &b);
 	it.first_touch = !(e->h.flags & FL_F_FAULT_PRESENT);
 	it.alloc_seq = b ? b->seq : 0;
 	it.block = b;

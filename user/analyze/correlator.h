@@ -13,7 +13,14 @@
 #include "analyze/alloc_index.h"
 #include "analyze/region_set.h"
 
-enum fl_owner { FL_OWNER_ALLOCATION = 0, FL_OWNER_ALLOCATOR = 1, FL_OWNER_OTHER = 2, FL_NOWNER };
+enum fl_owner {
+	FL_OWNER_ALLOCATION = 0,
+	FL_OWNER_ALLOCATOR = 1,
+	FL_OWNER_OTHER = 2,
+	/* 3: FL_OWNER_RUNTIME, the processes helper's "runtime" owner (slot kept for it) */
+	FL_OWNER_TRACER = 4, /* the kernel's [uprobes] page: faultline's own probes' */
+	FL_NOWNER = 5,
+};
 extern const char *const fl_owner_names[FL_NOWNER];
 
 #define FL_CALLER_NONE FL_NCALLS /* syscalls_by_caller row for "outside any call" */

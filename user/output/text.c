@@ -464,12 +464,14 @@ static void write_faults(FILE *out, const struct summary *s)
 {
 	static const char *const what[FL_NOWNER] = {
 		"a live block (header included)", "allocator memory: metadata, free space, top chunk",
-		"stack, data, file mappings, other" };
+		"stack, data, file mappings, other", NULL,
+		"the kernel's [uprobes] page: faultline's own probes (not the program's)" };
 
 	fprintf(out, "\nPage faults: %" PRIu64 " (%" PRIu64 " user mode, %" PRIu64 " kernel mode), "
 		"%" PRIu64 " first touch\n", s->faults_total, s->faults_user, s->faults_kernel, s->first_touch);
 	for (int o = 0; o < FL_NOWNER; o++)
-		fprintf(out, "  %-11s %9" PRIu64 "  first touch %9" PRIu64 "  %s\n", fl_owner_names[o],
+		if (what[o] && (o <= FL_OWNER_OTHER || s->faults_owner[o]))
+			fprintf(out, "  %-11s %9" PRIu64 "  first touch %9" PRIu64 "  %s\n", fl_owner_names[o],
 			s->faults_owner[o], s->first_touch_owner[o], what[o]);
 	if (s->faults_owner[FL_OWNER_ALLOCATION])
 		fprintf(out, "  on live blocks: %" PRIu64 " inside an allocator call, %" PRIu64 " by the program\n",
