@@ -18,7 +18,7 @@ ALLOCS="glibc:
 jemalloc:$LIBDIR/libjemalloc.so.2
 tcmalloc:$LIBDIR/libtcmalloc_minimal.so.4
 mimalloc:$LIBDIR/libmimalloc.so.2"
-plan $((4 * 3 + 9 + 4))
+plan $((4 * 3 + 9 + 4 + 2))
 
 CHURN=$PWD/build/examples/churn
 PAIRS=20000
@@ -167,6 +167,22 @@ print(sum(c.values()), c["new"] + c["new[]"])' "$T/$prog.json" 2>/dev/null)"
 	bash -c "[ '$fnew' = '$new' ] && [ '$new' -ge 1000 ]"
 	ok $? "$prog: new + new[] ($fnew) = bpftrace's count of the operator new family ($new)"
 done
+
+# a je_-prefixed jemalloc (je_malloc beside libc's malloc): its entry points probed, counted under
+# the same names, the libc calls they make nested
+gcc -O1 -shared -fPIC -DLIB -o "$T/libjep.so" tests/e2e/je_prefix.c &&
+	gcc -O1 -o "$T/jep" tests/e2e/je_prefix.c "$T/libjep.so" -Wl,-rpath,"$T"
+n=$(entry_bt "" "$T/jep" "$T/jep.bt")
+bpftrace -q "$T/jep.bt" -c "$T/jep" >"$T/jep.bpf" 2>"$T/jep.bpf.err"
+all=$(bpftrace_map "$T/jep.bpf" all)
+"$FAULTLINE" stat -q -j "$T/jep.json" -- "$T/jep" 2>"$T/jep.err"
+read -r sum nested <<<"$($PY3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(sum(d["calls"].values()), d["extra"]["nested_calls"])' "$T/jep.json" 2>/dev/null)"
+bash -c "[ '$sum' = '$all' ] && [ '$all' = 1000 ]"
+ok $? "je_ prefix: sum of calls ($sum) = bpftrace's count over $n addresses ($all)" "$(head -3 "$T/jep.err" "$T/jep.bpf.err")"
+is "$nested" 500 "je_ prefix: libc's malloc, calloc, realloc, free inside je_malloc ... are nested (500)"
 
 # the kernel's [uprobes] page (single-step slots, return trampoline) is the tracer's, not the program's
 "$FAULTLINE" stat -q -j "$T/tr.json" -- "$CHURN" 1000 2>/dev/null
