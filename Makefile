@@ -51,6 +51,8 @@ BUILD_PKGS := make gcc libc6-dev clang llvm libbpf-dev bpftool libelf-dev libdw-
               systemtap-sdt-dev pkg-config xxd libjs-d3
 TEST_PKGS  := chromium nodejs libcmocka-dev libclang-rt-14-dev strace linux-perf bpftrace heaptrack sqlite3 python3 perl procps gzip tar \
               coreutils util-linux bc time xz-utils binutils libc6-dbg git
+# BENCH_PKGS: what `make bench` runs besides (bench/redis.sh: Debian's redis-server links jemalloc)
+BENCH_PKGS := redis-server redis-tools
 # install-missing STAMP PKG...: apt-get installs the packages dpkg does not
 # have; a bpftool that already runs (Ubuntu's comes with linux-tools) counts.
 define install-missing
@@ -81,6 +83,8 @@ $(DEPS_BUILD_STAMP): Makefile
 	$(call install-missing,$@,$(BUILD_PKGS))
 $(DEPS_STAMP): $(DEPS_BUILD_STAMP) Makefile
 	$(call install-missing,$@,$(TEST_PKGS))
+$(BUILD)/.deps-bench-ok: $(DEPS_STAMP) Makefile
+	$(call install-missing,$@,$(BENCH_PKGS))
 
 $(BUILD)/vmlinux.h: | $(DEPS_BUILD_STAMP)
 	@mkdir -p $(BUILD)
@@ -215,11 +219,12 @@ demo: all
 	./$(BUILD)/faultline record -o $(BUILD)/demo.data -- ./$(BUILD)/examples/seed_claims
 	./$(BUILD)/faultline report $(BUILD)/demo.data
 
-bench: all | $(DEPS_STAMP) $(DEPS_HTML_STAMP)
+bench: all | $(DEPS_STAMP) $(DEPS_HTML_STAMP) $(BUILD)/.deps-bench-ok
 	bash bench/run.sh
 	bash bench/html.sh | tee $(BUILD)/html-bench.txt
 	bash bench/other_pid.sh 3 20000000 | tee $(BUILD)/other_pid.txt
-	bash bench/allocators.sh | tee $(BUILD)/allocators.txt
+	BENCH_CLOCK=cpu bash bench/allocators.sh | tee $(BUILD)/allocators.txt
+	bash bench/redis.sh | tee $(BUILD)/redis.txt
 
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzz $(BUILD)/tests $(BUILD)/examples $(BUILD)/*.o $(BUILD)/*.a $(BUILD)/*.skel.h $(BUILD)/faultline*

@@ -852,6 +852,20 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 /* ---- page faults -------------------------------------------------------- */
 
+/* Is addr on the process's [uprobes] page (the kernel's single-step slots
+ * and return trampoline for our probes: mm->uprobes_state.xol_area)? */
+static __always_inline bool on_tracer_page(__u64 addr)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct xol_area *x = BPF_CORE_READ(task, mm, uprobes_state.xol_area);
+	__u64 vaddr;
+
+	if (!x)
+		return false;
+	vaddr = BPF_CORE_READ(x, vaddr);
+	return vaddr && (addr & ~4095ULL) == vaddr;
+}
+
 static __always_inline int fault(__u64 addr, struct pt_regs *regs, __u64 error_code, __u16 mode)
 {
 	struct thread_state *ts;
@@ -878,6 +892,8 @@ static __always_inline int fault(__u64 addr, struct pt_regs *regs, __u64 error_c
 	ts = thread_state(stack_mode != 0); /* --stacks keeps per-thread stack facts */
 	tag_of(ts, mode ? NULL : regs, &func, &flags);
 	flags |= mode;
+	if (on_tracer_page(addr))
+		flags |= FL_F_FAULT_TRACER;
 	if (error_code & 2)
 		flags |= FL_F_FAULT_WRITE;
 	if (error_code & 1)

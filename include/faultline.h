@@ -76,6 +76,9 @@ enum fl_ev_type {
 #define FL_ARGMAP_MASK 0x1fu
 #define FL_ARGMAP_SLOT(slot, reg) ((unsigned)((reg) + 1) << ((slot) * FL_ARGMAP_BITS))
 
+#define FL_F_FAULT_TRACER 0x80 /* FL_EV_FAULT: on the kernel's [uprobes] page of the process (the
+				 tracer's: its single-step slots and return trampoline); the bit
+				 is FL_F_ALLOC_THREAD's, which only syscall records carry */
 #define FL_F_ALLOC_THREAD 0x80 /* FL_EV_SYSCALL outside any call: made by a thread the allocator owns
 				 (named as its background threads are: FL_ALLOC_THREAD_NAME) */
 #define FL_F_THREAD_CACHE 0x200 /* reserved (FL_EV_CALL, free): glibc's freeing of its per-thread cache

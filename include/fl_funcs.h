@@ -26,6 +26,8 @@
  *           count for the _N kinds), a1 the alignment (the element size for
  *           the _N kinds), a2 the pointer passed in (freed, resized, or
  *           posix_memalign's memptr).
+ * jemalloc built with --with-jemalloc-prefix=je_ exports je_malloc ... beside
+ * libc's malloc: its lines (variant "je_") are counted under the same names.
  * Entry points of one object at one address are one probe, counted under the
  * first of them in table order (tcmalloc's and mimalloc's operator delete is
  * their free: counted as free).
@@ -121,7 +123,18 @@
 	X(MI_REALLOC_AL,   MI_REALLOC_ALIGNED, "",            "mi_realloc_aligned",                  REALLOC,   2, 0, 1) \
 	X(MI_FREE_SIZE,    MI_FREE_SIZE,   "",                "mi_free_size",                        FREE,      2, 0, 1) \
 	X(MI_FREE_AL,      MI_FREE_ALIGNED, "",               "mi_free_aligned",                     FREE,      0, 2, 1) \
-	X(MI_FREE_SZ_AL,   MI_FREE_SIZE_ALIGNED, "",          "mi_free_size_aligned",                FREE,      2, 3, 1)
+	X(MI_FREE_SZ_AL,   MI_FREE_SIZE_ALIGNED, "",          "mi_free_size_aligned",                FREE,      2, 3, 1) \
+	X(JE_MALLOC,       MALLOC,         "je_",             "je_malloc",                           ALLOC,     1, 0, 0) \
+	X(JE_CALLOC,       CALLOC,         "je_",             "je_calloc",                           ALLOC_N,   1, 2, 0) \
+	X(JE_REALLOC,      REALLOC,        "je_",             "je_realloc",                          REALLOC,   2, 0, 1) \
+	X(JE_FREE,         FREE,           "je_",             "je_free",                             FREE,      0, 0, 1) \
+	X(JE_POSIX_MEMALIGN, POSIX_MEMALIGN, "je_",           "je_posix_memalign",                   MEMPTR,    3, 2, 1) \
+	X(JE_ALIGNED_ALLOC, ALIGNED_ALLOC, "je_",             "je_aligned_alloc",                    ALIGNED,   2, 1, 0) \
+	X(JE_MALLOCX,      MALLOCX,        "je_",             "je_mallocx",                          ALLOC,     1, 0, 0) \
+	X(JE_RALLOCX,      RALLOCX,        "je_",             "je_rallocx",                          REALLOC,   2, 0, 1) \
+	X(JE_XALLOCX,      XALLOCX,        "je_",             "je_xallocx",                          INPLACE,   2, 0, 1) \
+	X(JE_DALLOCX,      DALLOCX,        "je_",             "je_dallocx",                          FREE,      0, 0, 1) \
+	X(JE_SDALLOCX,     SDALLOCX,       "je_",             "je_sdallocx",                         FREE,      2, 0, 1)
 
 /* The names calls are reported under, in table order. */
 enum fl_call {

@@ -18,7 +18,7 @@ ALLOCS="glibc:
 jemalloc:$LIBDIR/libjemalloc.so.2
 tcmalloc:$LIBDIR/libtcmalloc_minimal.so.4
 mimalloc:$LIBDIR/libmimalloc.so.2"
-plan $((4 * 3 + 8))
+plan $((4 * 3 + 9 + 4 + 2))
 
 CHURN=$PWD/build/examples/churn
 PAIRS=20000
@@ -148,4 +148,48 @@ is "$unk" 0 "4 threads exiting: no free of an unknown pointer"
 is "$tc" 32 "their 4 x (7 cached blocks + the cache) frees at exit counted as frees_thread_cache"
 "$FAULTLINE" stat -- "$T/thr" 2>&1 >/dev/null | grep -q "at thread exit gave back the allocator's per-thread cache"
 ok $? "the text report says so"
+
+# static and custom builds, found the same way: a statically linked C++
+# program (its own symbol table), an executable with its own operator new
+g++ -O1 -static -o "$T/cxx_static" tests/e2e/cxx_alloc.cc 2>/dev/null
+g++ -O1 -o "$T/own_new" tests/e2e/own_new.cc
+for prog in cxx_static own_new; do
+	n=$(entry_bt "" "$T/$prog" "$T/$prog.bt")
+	bpftrace -q "$T/$prog.bt" -c "$T/$prog" >"$T/$prog.bpf" 2>"$T/$prog.bpf.err"
+	all=$(bpftrace_map "$T/$prog.bpf" all); new=$(bpftrace_map "$T/$prog.bpf" new)
+	"$FAULTLINE" stat -q -j "$T/$prog.json" -- "$T/$prog" >/dev/null 2>"$T/$prog.err"
+	read -r sum fnew <<<"$($PY3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))["calls"]
+print(sum(c.values()), c["new"] + c["new[]"])' "$T/$prog.json" 2>/dev/null)"
+	bash -c "[ '$sum' = '$all' ] && [ '$all' -gt 0 ]"
+	ok $? "$prog: sum of calls ($sum) = bpftrace's count over its $n entry addresses ($all)" "$(head -3 "$T/$prog.err" "$T/$prog.bpf.err")"
+	bash -c "[ '$fnew' = '$new' ] && [ '$new' -ge 1000 ]"
+	ok $? "$prog: new + new[] ($fnew) = bpftrace's count of the operator new family ($new)"
+done
+
+# a je_-prefixed jemalloc (je_malloc beside libc's malloc): its entry points probed, counted under
+# the same names, the libc calls they make nested
+gcc -O1 -shared -fPIC -DLIB -o "$T/libjep.so" tests/e2e/je_prefix.c &&
+	gcc -O1 -o "$T/jep" tests/e2e/je_prefix.c "$T/libjep.so" -Wl,-rpath,"$T"
+n=$(entry_bt "" "$T/jep" "$T/jep.bt")
+bpftrace -q "$T/jep.bt" -c "$T/jep" >"$T/jep.bpf" 2>"$T/jep.bpf.err"
+all=$(bpftrace_map "$T/jep.bpf" all)
+"$FAULTLINE" stat -q -j "$T/jep.json" -- "$T/jep" 2>"$T/jep.err"
+read -r sum nested <<<"$($PY3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(sum(d["calls"].values()), d["extra"]["nested_calls"])' "$T/jep.json" 2>/dev/null)"
+bash -c "[ '$sum' = '$all' ] && [ '$all' = 1000 ]"
+ok $? "je_ prefix: sum of calls ($sum) = bpftrace's count over $n addresses ($all)" "$(head -3 "$T/jep.err" "$T/jep.bpf.err")"
+is "$nested" 500 "je_ prefix: libc's malloc, calloc, realloc, free inside je_malloc ... are nested (500)"
+
+# the kernel's [uprobes] page (single-step slots, return trampoline) is the tracer's, not the program's
+"$FAULTLINE" stat -q -j "$T/tr.json" -- "$CHURN" 1000 2>/dev/null
+read -r tr sum total <<<"$($PY3 -c '
+import json, sys
+f = json.load(open(sys.argv[1]))["faults"]
+print(f["tracer"], f["allocation"] + f["allocator"] + f["other"] + f["tracer"], f["total"])' "$T/tr.json" 2>/dev/null)"
+bash -c "[ '${tr:-0}' -ge 1 ] && [ '$sum' = '$total' ]"
+ok $? "faults on the [uprobes] page owned by tracer ($tr), the owners summing to the total ($sum = $total)"
 done_testing

@@ -128,10 +128,10 @@ perf_faults() {
 }
 
 # entry_bt PRELOAD PROG OUT.bt : a bpftrace script counting, in @all, every
-# allocator entry point of include/fl_funcs.h in the objects ldd lists for
-# PROG (PRELOAD first), each bound to its first definer, one probe per
+# allocator entry point of include/fl_funcs.h in PROG and the objects ldd
+# lists for it (PRELOAD first), each bound to its first definer, one probe per
 # distinct address; @new counts the probes of the operator new family.
-# Prints the probe count.
+# A static PROG: its own symbols. Prints the probe count.
 entry_bt() {
 	local syms
 	syms=$(sed -n 's/^	X([A-Z_]*, *\([A-Z_]*\), *"[^"]*", *"\([^"]*\)".*/\2 \1/p' include/fl_funcs.h)
@@ -143,13 +143,15 @@ for line in sys.stdin:
     m = re.search(r"(/\S+) \(0x", line)
     if m and "ld-linux" not in m.group(1) and m.group(1) not in objs:
         objs.append(m.group(1))
+static = not objs  # a static executable: its own symbol table
+objs = [sys.argv[3]] + objs  # the executable first in lookup order (its own operator new)
 defs = {}
 for o in objs:
-    out = subprocess.run(["nm", "-D", "--defined-only", o], capture_output=True, text=True).stdout
+    out = subprocess.run(["nm"] + ([] if static else ["-D"]) + ["--defined-only", o], capture_output=True, text=True).stdout
     defs[o] = {}
     for l in out.splitlines():
         f = l.split()
-        if len(f) == 3 and f[1] in "TtWi":
+        if len(f) == 3 and f[1] in ("TWi" if static else "TtWi"):
             defs[o].setdefault(f[2].split("@")[0], int(f[0], 16))
 probes = {}
 for sym, call in syms:
@@ -164,7 +166,7 @@ with open(sys.argv[2], "w") as bt:
     for (o, addr), (sym, new) in probes.items():
         bt.write("uprobe:\"%s\":%s /pid == cpid/ { @all = count(); %s}\n" % (o, sym, "@new = count(); " if new else ""))
 print(len(probes))
-' "$syms" "$3"
+' "$syms" "$3" "$2"
 }
 
 # bpftrace_map FILE NAME : value of @NAME (count map) printed at exit, 0 if absent

@@ -97,20 +97,36 @@ static void test_arguments_moved(void **state)
 	assert_int_equal(regs[0], 7);
 }
 
-/* A branch landing between an entry and its probe, or on the probe, is
- * found; one landing on the entry or past the probe is not. */
+/* A branch landing on an instruction between an entry and its probe, or on
+ * the probe, is found; one landing elsewhere is not. The instructions
+ * after the entry: mimalloc's malloc's, up to its probe at 21. */
 static void test_jumped_into(void **state)
 {
 	/* at 0x1000: jne 0x1010 (rel8 +14); at 0x1002: jmp 0x1008 (rel32) */
 	static const uint8_t code[] = { 0x75, 0x0e, 0xe9, 0x01, 0x00, 0x00, 0x00 };
-	uint64_t lo[3] = { 0x1007, 0x1008, 0x1010 }, hi[3] = { 0x1008, 0x100f, 0x1020 };
+	uint64_t targets[4] = { 0x1008, 0x1009, 0x100f, 0x1011 };
+	int owner[4] = { 0, 1, 1, 2 };
 	bool hit[3] = { false, false, false };
 
 	(void)state;
-	placement_jumped_into(code, sizeof(code), 0x1000, lo, hi, hit, 3);
+	placement_jumped_into(code, sizeof(code), 0x1000, targets, owner, 4, hit);
 	assert_true(hit[0]);
 	assert_false(hit[1]);
 	assert_false(hit[2]);
+}
+
+static void test_insn_starts(void **state)
+{
+	static const uint8_t mi_malloc[] = { 0x48, 0x8b, 0x05, 0x49, 0xb4, 0x00, 0x00, 0x48, 0x89, 0xfe, 0x64, 0x48,
+					     0x8b, 0x38, 0x48, 0x81, 0xfe, 0x00, 0x04, 0x00, 0x00, 0x77, 0x29 };
+	uint64_t offs[8];
+
+	(void)state;
+	assert_int_equal(placement_insn_starts(mi_malloc, sizeof(mi_malloc), 21, offs, 8), 4);
+	assert_int_equal(offs[0], 7);
+	assert_int_equal(offs[1], 10);
+	assert_int_equal(offs[2], 14);
+	assert_int_equal(offs[3], 21);
 }
 
 int main(void)
@@ -122,6 +138,7 @@ int main(void)
 		cmocka_unit_test(test_arguments_read),
 		cmocka_unit_test(test_arguments_moved),
 		cmocka_unit_test(test_jumped_into),
+		cmocka_unit_test(test_insn_starts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -546,8 +546,13 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 
 /* ---- faults -------------------------------------------------------------- */
 
-static uint8_t fault_owner(struct corr_proc *p, uint64_t addr, struct alloc_block **block)
+static uint8_t fault_owner(struct corr_proc *p, const struct fl_ev_fault *e, struct alloc_block **block)
 {
+	uint64_t addr = e->addr;
+
+	*block = NULL;
+	if (e->h.flags & FL_F_FAULT_TRACER)
+		return FL_OWNER_TRACER;
 	*block = alloc_index_find(p->index, addr);
 	if (*block)
 		return FL_OWNER_ALLOCATION;
@@ -577,7 +582,7 @@ static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uin
 	struct summary *s = &c->sum;
 	struct alloc_block *b;
 
-	it.owner = fault_owner(p, e->addr, &b);
+	it.owner = fault_owner(p, e, &b);
 	if (it.owner == FL_OWNER_OTHER)
 		runtime_owner(p, e->addr, &it);
 	it.first_touch = !(e->h.flags & FL_F_FAULT_PRESENT);

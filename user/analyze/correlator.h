@@ -13,11 +13,14 @@
 #include "analyze/alloc_index.h"
 #include "analyze/region_set.h"
 
-/* FL_OWNER_RUNTIME: an anonymous mapping made outside any allocator call
- * (pymalloc's arenas, V8's heap). 4, "tracer": faultline's own pages in the
- * target (the kernel's [uprobes] page). */
-enum fl_owner { FL_OWNER_ALLOCATION = 0, FL_OWNER_ALLOCATOR = 1, FL_OWNER_OTHER = 2, FL_OWNER_RUNTIME = 3,
-		FL_NOWNER = 5 };
+enum fl_owner {
+	FL_OWNER_ALLOCATION = 0,
+	FL_OWNER_ALLOCATOR = 1,
+	FL_OWNER_OTHER = 2,
+	FL_OWNER_RUNTIME = 3, /* anonymous mappings made outside any allocator call (pymalloc's arenas, V8's heap) */
+	FL_OWNER_TRACER = 4,  /* the kernel's [uprobes] page: faultline's own probes' */
+	FL_NOWNER = 5,
+};
 extern const char *const fl_owner_names[FL_NOWNER];
 
 #define FL_CALLER_NONE FL_NCALLS /* syscalls_by_caller row for "outside any call" */

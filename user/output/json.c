@@ -54,9 +54,11 @@ static void write_count_sections(FILE *out, const struct summary *s)
 	fputc(',', out);
 	write_by_caller(out, s);
 	fprintf(out, ",\"faults\":{\"total\":%" PRIu64 ",\"user_mode\":%" PRIu64 ",\"kernel_mode\":%" PRIu64
-		",\"allocation\":%" PRIu64 ",\"allocator\":%" PRIu64 ",\"other\":%" PRIu64 ",\"runtime\":%" PRIu64 "}",
+		",\"allocation\":%" PRIu64 ",\"allocator\":%" PRIu64 ",\"other\":%" PRIu64 ",\"runtime\":%" PRIu64
+		",\"tracer\":%" PRIu64 "}",
 		s->faults_total, s->faults_user, s->faults_kernel, s->faults_owner[FL_OWNER_ALLOCATION],
-		s->faults_owner[FL_OWNER_ALLOCATOR], s->faults_owner[FL_OWNER_OTHER], s->faults_owner[FL_OWNER_RUNTIME]);
+		s->faults_owner[FL_OWNER_ALLOCATOR], s->faults_owner[FL_OWNER_OTHER], s->faults_owner[FL_OWNER_RUNTIME],
+		s->faults_owner[FL_OWNER_TRACER]);
 	fprintf(out, ",\"bytes\":{\"requested\":%" PRIu64 ",\"peak_live\":%" PRIu64 ",\"peak_heap\":%" PRIu64
 		",\"peak_mmap\":%" PRIu64 "}", s->bytes_requested, s->peak_live, s->peak_heap, s->peak_mmap);
 }

@@ -497,7 +497,7 @@ static void write_faults(FILE *out, const struct summary *s)
 		"a live block (header included)", "allocator memory: metadata, free space, top chunk",
 		"stack, data, file mappings, other",
 		"anonymous mappings made outside allocator calls (an interpreter's or VM's heap)",
-		"faultline's own memory in the target" };
+		"the kernel's [uprobes] page: faultline's own probes (not the program's)" };
 
 	fprintf(out, "\nPage faults: %" PRIu64 " (%" PRIu64 " user mode, %" PRIu64 " kernel mode), "
 		"%" PRIu64 " first touch\n", s->faults_total, s->faults_user, s->faults_kernel, s->first_touch);

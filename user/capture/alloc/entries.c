@@ -127,17 +127,30 @@ static void note_exec_section(struct exec_sections *x, const GElf_Shdr *sh)
  * not at all): each entry point is then still counted once a call. */
 static void refuse_jumped_into(int fd, struct allocator *a, const struct exec_sections *x)
 {
-	uint64_t lo[FL_NFUNC + 1], hi[FL_NFUNC + 1];
-	bool hit[FL_NFUNC + 1];
-	int fn[FL_NFUNC + 1], n = 0;
+	enum { PER_FUNC = 16 };
+	uint64_t targets[FL_NFUNC * PER_FUNC];
+	int owner[FL_NFUNC * PER_FUNC], fn[FL_NFUNC], nt = 0, n = 0;
+	bool hit[FL_NFUNC];
 
 	for (int f = 0; f < FL_NFUNC; f++) {
-		uint64_t skip = f == FL_FREE && a->free_skip ? a->free_skip : a->skip[f];
+		uint64_t skip = f == FL_FREE && a->free_skip ? a->free_skip : a->skip[f], offs[PER_FUNC];
+		uint8_t code[64];
+		ssize_t got;
+		int k;
 
 		if (!a->offset[f] || !skip)
 			continue;
-		lo[n] = a->vaddr[f];
-		hi[n] = a->vaddr[f] + skip;
+		got = pread(fd, code, sizeof(code), (off_t)a->offset[f]);
+		k = got > 0 ? placement_insn_starts(code, (size_t)got, skip, offs, PER_FUNC) : 0;
+		if (k == 0 || offs[k - 1] != skip) { /* not decoded up to the probe: every byte a start */
+			k = 0;
+			for (uint64_t o = 1; o <= skip && k < PER_FUNC; o++)
+				offs[k++] = o;
+		}
+		for (int j = 0; j < k; j++) {
+			targets[nt] = a->vaddr[f] + offs[j];
+			owner[nt++] = n;
+		}
 		hit[n] = false;
 		fn[n++] = f;
 	}
@@ -145,7 +158,7 @@ static void refuse_jumped_into(int fd, struct allocator *a, const struct exec_se
 		uint8_t *buf = x->size[i] <= SF_MAX_OBJECT_BYTES ? malloc(x->size[i]) : NULL;
 
 		if (buf && pread(fd, buf, x->size[i], (off_t)x->off[i]) == (ssize_t)x->size[i])
-			placement_jumped_into(buf, x->size[i], x->addr[i], lo, hi, hit, n);
+			placement_jumped_into(buf, x->size[i], x->addr[i], targets, owner, nt, hit);
 		free(buf);
 	}
 	for (int k = 0; k < n; k++) {

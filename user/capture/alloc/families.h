@@ -21,12 +21,15 @@ void glibc_place_free_probe(int fd, struct allocator *a);
  * register (x86 number: 0 rax .. 7 rdi, 8 r8 .. 15 r15) holds argument n at
  * the probe. */
 uint64_t placement_skip(const uint8_t *code, size_t len, unsigned args, int regs[4]);
-/* Marks hit[k] for each window (lo[k], hi[k]] (vaddrs: an entry and its
- * probe) that some rel8/rel32 branch or call among code's len bytes (at
- * vaddr) lands in. Every byte is tried as an instruction start: a window
- * is refused too often rather than too rarely. */
-void placement_jumped_into(const uint8_t *code, size_t len, uint64_t vaddr, const uint64_t *lo,
-			   const uint64_t *hi, bool *hit, int n);
+/* The offsets of the instructions after the entry up to the probe at skip
+ * (the last is skip): where a branch must not land. Returns their number. */
+int placement_insn_starts(const uint8_t *code, size_t len, uint64_t skip, uint64_t *offs, int max);
+/* Marks hit[owner[k]] for each vaddr targets[k] that some rel8/rel32 branch
+ * or call among code's len bytes (at vaddr) lands on. Every byte is tried as
+ * an instruction start: a probe is moved back too often rather than too
+ * rarely. */
+void placement_jumped_into(const uint8_t *code, size_t len, uint64_t vaddr, const uint64_t *targets,
+			   const int *owner, int n, bool *hit);
 /* Is the instruction at code one the kernel emulates at a uprobe hit? */
 bool placement_emulated(const uint8_t *code, size_t len);
 

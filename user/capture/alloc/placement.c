@@ -214,8 +214,24 @@ static bool branch_target(const uint8_t *p, size_t left, uint64_t at, uint64_t *
 	return false;
 }
 
-void placement_jumped_into(const uint8_t *code, size_t len, uint64_t vaddr, const uint64_t *lo,
-			   const uint64_t *hi, bool *hit, int n)
+int placement_insn_starts(const uint8_t *code, size_t len, uint64_t skip, uint64_t *offs, int max)
+{
+	uint64_t off = 0;
+	int n = 0;
+
+	while (off < skip && off < len && n < max) {
+		int l, w, c;
+
+		if (decode(code + off, len - off, &l, &w, &c) != INSN_STRAIGHT)
+			break;
+		off += (uint64_t)l;
+		offs[n++] = off; /* the next one's start: the last is the probe's */
+	}
+	return n;
+}
+
+void placement_jumped_into(const uint8_t *code, size_t len, uint64_t vaddr, const uint64_t *targets,
+			   const int *owner, int n, bool *hit)
 {
 	for (size_t i = 0; i < len; i++) {
 		uint64_t t;
@@ -223,7 +239,7 @@ void placement_jumped_into(const uint8_t *code, size_t len, uint64_t vaddr, cons
 		if (!branch_target(code + i, len - i, vaddr + i, &t))
 			continue;
 		for (int k = 0; k < n; k++)
-			if (t > lo[k] && t <= hi[k])
-				hit[k] = true;
+			if (t == targets[k])
+				hit[owner[k]] = true;
 	}
 }
