@@ -164,9 +164,10 @@ static void json_sites(FILE *out, const struct ha_results *r, enum order o)
 	free(v);
 }
 
-static void json_timeline(FILE *out, const struct timeline *tl)
+static void json_timeline(FILE *out, const struct timeline *tl, uint64_t start_ns)
 {
-	fprintf(out, "\"timeline\":{\"interval_ns\":%" PRIu64 ",\"points\":[", tl->interval_ns);
+	fprintf(out, "\"timeline\":{\"interval_ns\":%" PRIu64 ",\"start_ns\":%" PRIu64 ",\"points\":[",
+		tl->interval_ns, start_ns);
 	for (size_t i = 0; i < tl->n; i++) {
 		const struct tl_point *p = &tl->pts[i];
 
@@ -205,11 +206,10 @@ static void json_resident(FILE *out, const struct ha_results *r)
 	fprintf(out, "]}");
 }
 
-void analyses_write_json(void *ctx, FILE *out)
+/* One process's keys (the contract's), without the braces. */
+static void json_proc(FILE *out, const struct ha_results *r)
 {
-	const struct ha_results *r = analyses_results(ctx);
-
-	fprintf(out, "{\"leaks\":{\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"touched_pages\":%" PRIu64
+	fprintf(out, "\"leaks\":{\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"touched_pages\":%" PRIu64
 		",\"exact\":%s,\"by\":\"%s\",\"at\":\"%s\",", r->leak_blocks, r->leak_bytes,
 		r->leak_pages, r->cs && r->sample > 1 ? "false" : "true", r->cs ? "stack" : "function and size class",
 		r->attached ? "end of recording" : "exit");
@@ -236,10 +236,28 @@ void analyses_write_json(void *ctx, FILE *out)
 		fprintf(out, "%s{\"seq\":%" PRIu64 ",\"ts_ns\":%" PRIu64 ",\"threshold\":%" PRIu64 "}", i ? "," : "",
 			r->moves[i].seq, r->moves[i].ts, r->moves[i].threshold);
 	fprintf(out, "]},");
-	json_timeline(out, r->timeline);
+	json_timeline(out, r->timeline, r->start_ns);
 	fputc(',', out);
 	json_resident(out, r);
-	fputc('}', out);
+}
+
+/* The command's process's keys, and "processes": every process's (the
+ * command's first), each with its pid and parent. */
+void analyses_write_json(void *ctx, FILE *out)
+{
+	const struct analyses *a = ctx;
+
+	fputc('{', out);
+	json_proc(out, analyses_results(a));
+	fprintf(out, ",\"processes\":[");
+	for (size_t i = 0; i < analyses_nprocs(a); i++) {
+		const struct ha_results *r = analyses_proc(a, i);
+
+		fprintf(out, "%s{\"pid\":%u,\"ppid\":%u,", i ? "," : "", r->pid, r->ppid);
+		json_proc(out, r);
+		fputc('}', out);
+	}
+	fprintf(out, "]}");
 }
 
 /* ---- text ------------------------------------------------------------------ */
@@ -370,9 +388,8 @@ static void text_resident(FILE *out, const struct ha_results *r)
 		fprintf(out, "    ... %zu more mappings\n", r->nregions - TOP);
 }
 
-void analyses_write_text(const struct analyses *a, FILE *out)
+static void text_proc(FILE *out, const struct ha_results *r)
 {
-	const struct ha_results *r = analyses_results(a);
 	char b[32], c[32];
 
 	fprintf(out, "\nLeaks: %" PRIu64 " blocks, %s still live at %s; %" PRIu64 " of their pages were touched "
@@ -389,4 +406,26 @@ void analyses_write_text(const struct analyses *a, FILE *out)
 	text_sizes(out, r);
 	text_timeline(out, r->timeline);
 	text_resident(out, r);
+}
+
+#define TEXT_PROCS 16 /* processes with sections of their own in the text report */
+
+/* The command's process's sections; with -f, each other process's after a
+ * heading of its own (the first TEXT_PROCS; the JSON has them all). */
+void analyses_write_text(const struct analyses *a, FILE *out)
+{
+	size_t n = analyses_nprocs(a);
+
+	if (n > 1)
+		fprintf(out, "\nHeap analyses of process %u (the command; each process below has its own):\n",
+			analyses_results(a)->pid);
+	text_proc(out, analyses_results(a));
+	for (size_t i = 1; i < n && i < TEXT_PROCS; i++) {
+		const struct ha_results *r = analyses_proc(a, i);
+
+		fprintf(out, "\n== Heap analyses of process %u (parent %u) ==\n", r->pid, r->ppid);
+		text_proc(out, r);
+	}
+	if (n > TEXT_PROCS)
+		fprintf(out, "\n... %zu more processes (report --format json: analyses.processes)\n", n - TEXT_PROCS);
 }
