@@ -164,19 +164,57 @@ static void json_sites(FILE *out, const struct ha_results *r, enum order o)
 	free(v);
 }
 
+/* v in decimal at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+/* The points are most of the object: written without printf (a line is
+ * built in a buffer, then one fwrite). */
 static void json_timeline(FILE *out, const struct timeline *tl, uint64_t start_ns)
 {
+	static const char *const keys[] = { "{\"t_ns\":", ",\"live\":", ",\"heap\":", ",\"mmap\":", ",\"held\":",
+					    ",\"resident\":" };
+	char line[512 + FL_NSYS * 48];
+
 	fprintf(out, "\"timeline\":{\"interval_ns\":%" PRIu64 ",\"start_ns\":%" PRIu64 ",\"points\":[",
 		tl->interval_ns, start_ns);
 	for (size_t i = 0; i < tl->n; i++) {
-		const struct tl_point *p = &tl->pts[i];
+		const struct tl_point *pt = &tl->pts[i];
+		const uint64_t v[] = { pt->t_ns, pt->v.live, pt->v.heap, pt->v.mmap, pt->v.held, pt->v.resident };
+		char *p = line;
 
-		fprintf(out, "%s{\"t_ns\":%" PRIu64 ",\"live\":%" PRIu64 ",\"heap\":%" PRIu64 ",\"mmap\":%" PRIu64
-			",\"held\":%" PRIu64 ",\"resident\":%" PRIu64 ",\"syscalls\":{", i ? "," : "", p->t_ns, p->v.live,
-			p->v.heap, p->v.mmap, p->v.held, p->v.resident);
-		for (int s = 0; s < FL_NSYS; s++)
-			fprintf(out, "%s\"%s\":%" PRIu64, s ? "," : "", fl_sys_names[s], p->syscalls[s]);
-		fprintf(out, "},\"first_touches\":%" PRIu64 "}", p->first_touches);
+		if (i)
+			*p++ = ',';
+		for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+			p = put_u64(put_str(p, keys[k]), v[k]);
+		p = put_str(p, ",\"syscalls\":{");
+		for (int sc = 0; sc < FL_NSYS; sc++) {
+			*p++ = sc ? ',' : '"';
+			if (sc)
+				*p++ = '"';
+			p = put_str(p, fl_sys_names[sc]);
+			p = put_u64(put_str(p, "\":"), pt->syscalls[sc]);
+		}
+		p = put_u64(put_str(p, "},\"first_touches\":"), pt->first_touches);
+		*p++ = '}';
+		fwrite(line, 1, (size_t)(p - line), out);
 	}
 	fprintf(out, "]}");
 }
@@ -247,17 +285,36 @@ void analyses_write_json(void *ctx, FILE *out)
 {
 	const struct analyses *a = ctx;
 
+	char *root = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&root, &len);
+
+	/* the command's keys are written twice (top level, processes[0]): made once */
+	if (m) {
+		json_proc(m, analyses_results(a));
+		if (fclose(m)) {
+			free(root);
+			root = NULL;
+		}
+	}
 	fputc('{', out);
-	json_proc(out, analyses_results(a));
+	if (root)
+		fwrite(root, 1, len, out);
+	else
+		json_proc(out, analyses_results(a));
 	fprintf(out, ",\"processes\":[");
 	for (size_t i = 0; i < analyses_nprocs(a); i++) {
 		const struct ha_results *r = analyses_proc(a, i);
 
 		fprintf(out, "%s{\"pid\":%u,\"ppid\":%u,", i ? "," : "", r->pid, r->ppid);
-		json_proc(out, r);
+		if (i == 0 && root)
+			fwrite(root, 1, len, out);
+		else
+			json_proc(out, r);
 		fputc('}', out);
 	}
 	fprintf(out, "]}");
+	free(root);
 }
 
 /* ---- text ------------------------------------------------------------------ */
