@@ -215,8 +215,8 @@ static inline struct ha_proc *proc_of(struct analyses *a, uint32_t tgid, struct 
 {
 	struct ha_proc *hp = a->last_proc && a->last_proc->tgid == tgid ? a->last_proc : proc_find(a, tgid);
 
-	if (p)
-		hp->p = p;
+	if (__builtin_expect(hp->p != p, 0) && p)
+		hp->p = p; /* a process's corr_proc stays where it is (an exec renews it in place) */
 	return hp;
 }
 
@@ -268,8 +268,8 @@ static void on_release(struct analyses *a, struct ha_proc *hp, const struct corr
 
 static void on_allocate(struct analyses *a, struct ha_proc *hp, const struct corr_item *it, const struct fl_ev_call *e)
 {
-	uint64_t size = call_requested_bytes(e);
-	unsigned key = hs_key(fl_func_call(e->h.func), size), k = hs_size_class(size);
+	uint64_t size = it->requested;
+	unsigned k = hs_size_class(size), key = hs_key_class(fl_func_call(e->h.func), k);
 	struct hs_site *s;
 
 	hp->r.calls++;
@@ -413,6 +413,17 @@ static void on_proc(struct analyses *a, struct ha_proc *hp, const struct corr_it
 	}
 }
 
+/* Every item but a call's: out of the calls' path, which stays short. */
+static __attribute__((noinline)) void on_other(struct analyses *a, struct ha_proc *hp, const struct corr_item *it)
+{
+	if (it->rec->type == FL_EV_SYSCALL)
+		on_syscall(a, hp, it);
+	else if (it->rec->type == FL_EV_FAULT)
+		on_fault(a, hp, it);
+	else if (it->rec->type == FL_EV_PROC)
+		on_proc(a, hp, it);
+}
+
 static void analyses_item(void *ctx, const struct corr_item *it)
 {
 	struct analyses *a = ctx;
@@ -421,12 +432,8 @@ static void analyses_item(void *ctx, const struct corr_item *it)
 	timeline_advance(&hp->tl, it->rec->ts);
 	if (__builtin_expect(it->rec->type == FL_EV_CALL, 1))
 		on_call(a, hp, it);
-	else if (it->rec->type == FL_EV_SYSCALL)
-		on_syscall(a, hp, it);
-	else if (it->rec->type == FL_EV_FAULT)
-		on_fault(a, hp, it);
-	else if (it->rec->type == FL_EV_PROC)
-		on_proc(a, hp, it);
+	else
+		on_other(a, hp, it);
 }
 
 static void analyses_meta(void *ctx, const void *rec, size_t len)

@@ -56,6 +56,11 @@ static inline unsigned hs_key(unsigned call, uint64_t size)
 {
 	return (call < FL_NCALLS ? call : 0) * HS_NCLASS + hs_size_class(size);
 }
+/* The same with the size class k of the request known. */
+static inline unsigned hs_key_class(unsigned call, unsigned k)
+{
+	return (call < FL_NCALLS ? call : 0) * HS_NCLASS + k;
+}
 /* "malloc 64-127 B" */
 void hs_name(unsigned key, char *buf, size_t len);
 /* The function alone ("malloc"). */

@@ -72,7 +72,7 @@ void processes_item(void *ctx, const struct corr_item *it)
 
 		r->n.calls++;
 		if (!(e->h.flags & FL_F_NESTED))
-			r->n.bytes_requested += call_requested_bytes(e);
+			r->n.bytes_requested += it->requested;
 		break;
 	}
 	case FL_EV_SYSCALL: {
