@@ -57,7 +57,7 @@ struct analyses {
 	/* the outermost call being resolved: the syscalls that follow are its */
 	uint64_t cur_seq;
 	struct alloc_block *cur_block;
-	unsigned cur_class;
+	uint64_t cur_size;   /* its request's bytes (a free: the block's): its size class */
 	int cur_temp_key;    /* its released block was a temporary of this site, -1: not */
 	struct ha_proc *cur_proc; /* its process */
 	struct id_map tids, pids;
@@ -245,17 +245,17 @@ static void on_release(struct analyses *a, struct ha_proc *hp, const struct corr
 {
 	const struct alloc_block *b = it->released;
 	struct blk *d = blk_of(a, b);
+	struct hs_site *s;
 	unsigned key;
 
-	a->cur_class = hs_size_class(b->size);
+	a->cur_size = b->size;
 	if (!d->key1)
 		return;
 	key = d->key1 - 1;
-	hs_live(&hp->sites, key, b->size, -1);
+	s = hs_at(&hp->sites, key);
+	hs_live_site(&hp->sites, s, b->size, -1);
 	hp->live -= b->size;
 	if (b->tid == e->h.tid && thread_of(a, e->h.tid)->last_alloc == b->seq) {
-		struct hs_site *s = hs_at(&hp->sites, key);
-
 		hp->r.temp_calls++;
 		s->temp_calls++;
 		s->temp_syscalls += d->syscalls;
@@ -284,11 +284,11 @@ static void on_allocate(struct analyses *a, struct ha_proc *hp, const struct cor
 	s->bytes += size;
 	hp->r.sizes[k].calls++;
 	hp->r.sizes[k].bytes += size;
-	a->cur_class = k;
+	a->cur_size = size;
 	if (!it->block)
 		return;
 	blk_of(a, it->block)->key1 = key + 1;
-	hs_live(&hp->sites, key, size, 1);
+	hs_live_site(&hp->sites, s, size, 1);
 	hp->live += size;
 	thread_of(a, e->h.tid)->last_alloc = it->block->seq;
 	a->cur_block = it->block;
@@ -364,14 +364,16 @@ static void on_syscall(struct analyses *a, struct ha_proc *hp, const struct corr
 		return;
 	hp->tl.cur.syscalls[e->sys]++;
 	if (it->call_seq && it->call_seq == a->cur_seq && a->cur_proc == hp) {
-		hp->r.sizes[a->cur_class].syscalls++;
+		unsigned k = hs_size_class(a->cur_size);
+
+		hp->r.sizes[k].syscalls++;
 		if (a->cur_block) {
 			struct blk *d = blk_of(a, a->cur_block);
 
 			d->syscalls += d->syscalls < UINT16_MAX;
 			if (e->sys == FL_SYS_MMAP && !d->mmapped) {
 				d->mmapped = 1;
-				hp->r.sizes[a->cur_class].mmapped++;
+				hp->r.sizes[k].mmapped++;
 			}
 		}
 		if (a->cur_temp_key >= 0)
