@@ -96,7 +96,7 @@ void analyses_free(struct analyses *a)
 		free(hp->regions);
 		timeline_free(&hp->tl);
 		hs_free(&hp->sites);
-		free(hp);
+		munmap(hp, sizeof(*hp));
 	}
 	free(a->procs);
 	free(a->threads);
@@ -183,12 +183,15 @@ static void proc_levels(void *ctx, struct tl_levels *v, uint64_t *given_back)
 	*given_back = p ? region_set_bytes(p->given_back) : 0;
 }
 
+/* A process's state is mostly its site table (function x size class), of
+ * which a process uses a few rows: mapped, so that the pages it never
+ * touches cost nothing (calloc could take it from the heap and clear it all). */
 static struct ha_proc *proc_new(struct analyses *a, uint32_t tgid)
 {
-	struct ha_proc *hp = calloc(1, sizeof(*hp));
+	struct ha_proc *hp = mmap(NULL, sizeof(*hp), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	a->procs = grow(a->procs, a->nprocs, &a->cap_procs, sizeof(*a->procs));
-	if (!hp || id_map_put(&a->pids, tgid, a->nprocs))
+	if (hp == MAP_FAILED || id_map_put(&a->pids, tgid, a->nprocs))
 		abort();
 	hp->tgid = tgid;
 	hp->r.pid = tgid;
