@@ -66,7 +66,8 @@ struct analyses {
 	uint64_t pages;      /* resident pages kept, all processes */
 	uint32_t last_tid;   /* the thread looked up last, and its index */
 	size_t last_thread;
-	struct ha_proc *last_proc; /* the process looked up last */
+	struct ha_proc *last_proc; /* the process looked up last, and its corr_proc */
+	const struct corr_proc *last_cp;
 	struct ha_proc **procs;
 	size_t nprocs, cap_procs;
 	size_t root;         /* the traced command's process */
@@ -220,6 +221,7 @@ static inline struct ha_proc *proc_of(struct analyses *a, uint32_t tgid, struct 
 
 	if (__builtin_expect(hp->p != p, 0) && p)
 		hp->p = p; /* a process's corr_proc stays where it is (an exec renews it in place) */
+	a->last_cp = hp->p;
 	return hp;
 }
 
@@ -432,7 +434,8 @@ static __attribute__((noinline)) void on_other(struct analyses *a, struct ha_pro
 static void analyses_item(void *ctx, const struct corr_item *it)
 {
 	struct analyses *a = ctx;
-	struct ha_proc *hp = proc_of(a, it->rec->tgid, it->proc);
+	/* most items are the previous one's process: known by its corr_proc */
+	struct ha_proc *hp = it->proc && it->proc == a->last_cp ? a->last_proc : proc_of(a, it->rec->tgid, it->proc);
 
 	timeline_advance(&hp->tl, it->rec->ts);
 	if (__builtin_expect(it->rec->type == FL_EV_CALL, 1))
