@@ -52,8 +52,10 @@ struct ha_region {
 	char name[256];
 };
 
-/* What the writers read (output/analyses.c). */
+/* What the writers read (output/analyses.c): one process's analyses. */
 struct ha_results {
+	uint32_t pid, ppid;           /* ppid 0: unknown */
+	uint64_t start_ns;            /* its first event, from the recording's first */
 	const struct heap_sites *sites;
 	struct callsites *cs;         /* sites by stack: names their rows; NULL: by function and size */
 	unsigned sample;              /* --sample N: stack sites stand for N calls each */
@@ -74,7 +76,12 @@ struct ha_results {
 	size_t nregions;
 	uint64_t model_lost;             /* pages the model could not keep (out of memory) */
 };
+/* The traced command's own process (the first process; with -f the
+ * others are analysed apart: analyses_proc). */
 const struct ha_results *analyses_results(const struct analyses *a);
+/* Every process, the command's first (i < analyses_nprocs). */
+size_t analyses_nprocs(const struct analyses *a);
+const struct ha_results *analyses_proc(const struct analyses *a, size_t i);
 
 /* leaks.c: the blocks of ix still live, added to their sites and to r's
  * totals (off: the analyses' offset in each block, corr_block_data). */

@@ -688,6 +688,7 @@ static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
 		return b;
 	}
 	size = call_requested_bytes(e);
+	it->requested = size;
 	c->sum.bytes_requested += size;
 	if (fl_kind_returns_block(fl_func_kind(e->h.func)) && e->ret) {
 		if (!rel && e->a2 == e->ret && fl_kind_resizes(fl_func_kind(e->h.func)))

@@ -111,6 +111,7 @@ struct corr_item {
 	bool unknown_free;   /* free/realloc of a pointer no known block has */
 	bool mismatched;     /* it freed a block of another family (a new'd block with free, ...) */
 	uint32_t syscalls_caused; /* outermost call: memory syscalls made inside it */
+	uint64_t requested;  /* the bytes it asked for (call_requested_bytes), 0 for a free */
 	/* FL_EV_SYSCALL */
 	uint64_t heap_old, heap_new; /* brk: the break before and after */
 	uint64_t *map_tag;   /* an mmap that made a runtime mapping: one value a sink may keep with

@@ -56,6 +56,11 @@ static inline unsigned hs_key(unsigned call, uint64_t size)
 {
 	return (call < FL_NCALLS ? call : 0) * HS_NCLASS + hs_size_class(size);
 }
+/* The same with the size class k of the request known. */
+static inline unsigned hs_key_class(unsigned call, unsigned k)
+{
+	return (call < FL_NCALLS ? call : 0) * HS_NCLASS + k;
+}
 /* "malloc 64-127 B" */
 void hs_name(unsigned key, char *buf, size_t len);
 /* The function alone ("malloc"). */
@@ -63,10 +68,8 @@ const char *hs_func(unsigned key);
 /* A block of the site became live (sign 1) or was released (-1). Before the
  * change, the site's value at the last peak is saved once (so that a peak is
  * O(1): hs_mark_peak only starts a generation). */
-static inline void hs_live(struct heap_sites *hs, unsigned key, uint64_t bytes, int sign)
+static inline void hs_live_site(struct heap_sites *hs, struct hs_site *s, uint64_t bytes, int sign)
 {
-	struct hs_site *s = hs_at(hs, key);
-
 	if (s->at_peak_gen != hs->gen) {
 		s->at_peak_bytes = s->live_bytes;
 		s->at_peak_blocks = s->live_blocks;
@@ -74,6 +77,11 @@ static inline void hs_live(struct heap_sites *hs, unsigned key, uint64_t bytes, 
 	}
 	s->live_bytes += sign > 0 ? bytes : -bytes;
 	s->live_blocks += sign > 0 ? 1 : (uint64_t)-1;
+}
+/* The same by the site's key. */
+static inline void hs_live(struct heap_sites *hs, unsigned key, uint64_t bytes, int sign)
+{
+	hs_live_site(hs, hs_at(hs, key), bytes, sign);
 }
 /* Live bytes reached a new peak now. */
 static inline void hs_mark_peak(struct heap_sites *hs) { hs->gen++; }

@@ -33,13 +33,13 @@ void processes_attach(struct processes *ps, struct correlator *c)
 	corr_add_sink(c, &s);
 }
 
-static struct proc_row *row_of(struct processes *ps, const struct corr_item *it)
+/* The row of pid when it is not the previous item's (out of the items'
+ * path, which stays short). */
+static __attribute__((noinline)) struct proc_row *row_find(struct processes *ps, const struct corr_item *it,
+							   uint32_t pid)
 {
-	uint32_t pid = it->proc ? it->proc->tgid : it->rec->tgid;
 	size_t i;
 
-	if (ps->n && ps->rows[ps->last].pid == pid)
-		return &ps->rows[ps->last];
 	if (id_map_get(&ps->ids, pid, &i))
 		return &ps->rows[ps->last = i];
 	if (ps->n == ps->cap) {
@@ -57,6 +57,15 @@ static struct proc_row *row_of(struct processes *ps, const struct corr_item *it)
 	return &ps->rows[ps->last = ps->n++];
 }
 
+static inline struct proc_row *row_of(struct processes *ps, const struct corr_item *it)
+{
+	uint32_t pid = it->proc ? it->proc->tgid : it->rec->tgid;
+
+	if (ps->n && ps->rows[ps->last].pid == pid)
+		return &ps->rows[ps->last];
+	return row_find(ps, it, pid);
+}
+
 void processes_item(void *ctx, const struct corr_item *it)
 {
 	struct processes *ps = ctx;
@@ -64,7 +73,7 @@ void processes_item(void *ctx, const struct corr_item *it)
 
 	if (!r)
 		return; /* out of memory: this process goes uncounted */
-	if (it->proc)
+	if (__builtin_expect(r->proc != it->proc, 0) && it->proc)
 		r->proc = it->proc;
 	switch (it->rec->type) {
 	case FL_EV_CALL: {
@@ -72,7 +81,7 @@ void processes_item(void *ctx, const struct corr_item *it)
 
 		r->n.calls++;
 		if (!(e->h.flags & FL_F_NESTED))
-			r->n.bytes_requested += call_requested_bytes(e);
+			r->n.bytes_requested += it->requested;
 		break;
 	}
 	case FL_EV_SYSCALL: {

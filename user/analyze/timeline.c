@@ -14,28 +14,21 @@ void timeline_init(struct timeline *tl, uint64_t interval_ns, unsigned points)
 	tl->next_end = 0; /* the first event starts it */
 }
 
-void timeline_levels(struct timeline *tl, const uint64_t *live, const uint64_t *heap, const uint64_t *mmap,
-		     const uint64_t *given_back, const uint64_t *resident)
+void timeline_levels(struct timeline *tl, void (*read)(void *ctx, struct tl_levels *v, uint64_t *given_back),
+		     void *ctx)
 {
-	tl->live = live;
-	tl->heap = heap;
-	tl->mmap = mmap;
-	tl->given_back = given_back;
-	tl->resident = resident;
+	tl->read = read;
+	tl->ctx = ctx;
 }
 
 static void read_levels(struct timeline *tl)
 {
 	struct tl_levels *v = &tl->cur.v;
-	uint64_t gb;
+	uint64_t gb = 0;
 
-	if (!tl->live)
+	if (!tl->read)
 		return;
-	v->live = *tl->live;
-	v->heap = *tl->heap;
-	v->mmap = *tl->mmap;
-	v->resident = *tl->resident;
-	gb = *tl->given_back;
+	tl->read(tl->ctx, v, &gb);
 	v->held = v->heap + v->mmap > v->live + gb ? v->heap + v->mmap - v->live - gb : 0;
 }
 

@@ -31,8 +31,10 @@ struct timeline {
 	size_t n, cap;
 	struct tl_point cur; /* the open interval: counts so far */
 	uint64_t next_end;   /* when the open interval ends (absolute), UINT64_MAX before the start */
-	/* where the levels are read when an interval closes */
-	const uint64_t *live, *heap, *mmap, *given_back, *resident;
+	/* reads the levels when an interval closes (held: heap + mmap - live -
+	 * given back, computed here), or NULL */
+	void (*read)(void *ctx, struct tl_levels *v, uint64_t *given_back);
+	void *ctx;
 };
 
 /* interval_ns 0: adaptive, about `points` points. */
@@ -40,8 +42,8 @@ void timeline_init(struct timeline *tl, uint64_t interval_ns, unsigned points);
 /* The levels the points take, read when each interval closes (the values
  * then: the event that closes it is not yet applied to those the caller
  * keeps itself). */
-void timeline_levels(struct timeline *tl, const uint64_t *live, const uint64_t *heap, const uint64_t *mmap,
-		     const uint64_t *given_back, const uint64_t *resident);
+void timeline_levels(struct timeline *tl, void (*read)(void *ctx, struct tl_levels *v, uint64_t *given_back),
+		     void *ctx);
 void timeline_advance_slow(struct timeline *tl, uint64_t ts);
 /* The clock is at ts: closes the intervals that ended before it. */
 static inline void timeline_advance(struct timeline *tl, uint64_t ts)

@@ -164,18 +164,57 @@ static void json_sites(FILE *out, const struct ha_results *r, enum order o)
 	free(v);
 }
 
-static void json_timeline(FILE *out, const struct timeline *tl)
+/* v in decimal at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
 {
-	fprintf(out, "\"timeline\":{\"interval_ns\":%" PRIu64 ",\"points\":[", tl->interval_ns);
-	for (size_t i = 0; i < tl->n; i++) {
-		const struct tl_point *p = &tl->pts[i];
+	char tmp[20];
+	int n = 0;
 
-		fprintf(out, "%s{\"t_ns\":%" PRIu64 ",\"live\":%" PRIu64 ",\"heap\":%" PRIu64 ",\"mmap\":%" PRIu64
-			",\"held\":%" PRIu64 ",\"resident\":%" PRIu64 ",\"syscalls\":{", i ? "," : "", p->t_ns, p->v.live,
-			p->v.heap, p->v.mmap, p->v.held, p->v.resident);
-		for (int s = 0; s < FL_NSYS; s++)
-			fprintf(out, "%s\"%s\":%" PRIu64, s ? "," : "", fl_sys_names[s], p->syscalls[s]);
-		fprintf(out, "},\"first_touches\":%" PRIu64 "}", p->first_touches);
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+	while (*s)
+		*p++ = *s++;
+	return p;
+}
+
+/* The points are most of the object: written without printf (a line is
+ * built in a buffer, then one fwrite). */
+static void json_timeline(FILE *out, const struct timeline *tl, uint64_t start_ns)
+{
+	static const char *const keys[] = { "{\"t_ns\":", ",\"live\":", ",\"heap\":", ",\"mmap\":", ",\"held\":",
+					    ",\"resident\":" };
+	char line[512 + FL_NSYS * 48];
+
+	fprintf(out, "\"timeline\":{\"interval_ns\":%" PRIu64 ",\"start_ns\":%" PRIu64 ",\"points\":[",
+		tl->interval_ns, start_ns);
+	for (size_t i = 0; i < tl->n; i++) {
+		const struct tl_point *pt = &tl->pts[i];
+		const uint64_t v[] = { pt->t_ns, pt->v.live, pt->v.heap, pt->v.mmap, pt->v.held, pt->v.resident };
+		char *p = line;
+
+		if (i)
+			*p++ = ',';
+		for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
+			p = put_u64(put_str(p, keys[k]), v[k]);
+		p = put_str(p, ",\"syscalls\":{");
+		for (int sc = 0; sc < FL_NSYS; sc++) {
+			*p++ = sc ? ',' : '"';
+			if (sc)
+				*p++ = '"';
+			p = put_str(p, fl_sys_names[sc]);
+			p = put_u64(put_str(p, "\":"), pt->syscalls[sc]);
+		}
+		p = put_u64(put_str(p, "},\"first_touches\":"), pt->first_touches);
+		*p++ = '}';
+		fwrite(line, 1, (size_t)(p - line), out);
 	}
 	fprintf(out, "]}");
 }
@@ -205,11 +244,10 @@ static void json_resident(FILE *out, const struct ha_results *r)
 	fprintf(out, "]}");
 }
 
-void analyses_write_json(void *ctx, FILE *out)
+/* One process's keys (the contract's), without the braces. */
+static void json_proc(FILE *out, const struct ha_results *r)
 {
-	const struct ha_results *r = analyses_results(ctx);
-
-	fprintf(out, "{\"leaks\":{\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"touched_pages\":%" PRIu64
+	fprintf(out, "\"leaks\":{\"blocks\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"touched_pages\":%" PRIu64
 		",\"exact\":%s,\"by\":\"%s\",\"at\":\"%s\",", r->leak_blocks, r->leak_bytes,
 		r->leak_pages, r->cs && r->sample > 1 ? "false" : "true", r->cs ? "stack" : "function and size class",
 		r->attached ? "end of recording" : "exit");
@@ -236,10 +274,47 @@ void analyses_write_json(void *ctx, FILE *out)
 		fprintf(out, "%s{\"seq\":%" PRIu64 ",\"ts_ns\":%" PRIu64 ",\"threshold\":%" PRIu64 "}", i ? "," : "",
 			r->moves[i].seq, r->moves[i].ts, r->moves[i].threshold);
 	fprintf(out, "]},");
-	json_timeline(out, r->timeline);
+	json_timeline(out, r->timeline, r->start_ns);
 	fputc(',', out);
 	json_resident(out, r);
-	fputc('}', out);
+}
+
+/* The command's process's keys, and "processes": every process's (the
+ * command's first), each with its pid and parent. */
+void analyses_write_json(void *ctx, FILE *out)
+{
+	const struct analyses *a = ctx;
+
+	char *root = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&root, &len);
+
+	/* the command's keys are written twice (top level, processes[0]): made once */
+	if (m) {
+		json_proc(m, analyses_results(a));
+		if (fclose(m)) {
+			free(root);
+			root = NULL;
+		}
+	}
+	fputc('{', out);
+	if (root)
+		fwrite(root, 1, len, out);
+	else
+		json_proc(out, analyses_results(a));
+	fprintf(out, ",\"processes\":[");
+	for (size_t i = 0; i < analyses_nprocs(a); i++) {
+		const struct ha_results *r = analyses_proc(a, i);
+
+		fprintf(out, "%s{\"pid\":%u,\"ppid\":%u,", i ? "," : "", r->pid, r->ppid);
+		if (i == 0 && root)
+			fwrite(root, 1, len, out);
+		else
+			json_proc(out, r);
+		fputc('}', out);
+	}
+	fprintf(out, "]}");
+	free(root);
 }
 
 /* ---- text ------------------------------------------------------------------ */
@@ -370,9 +445,8 @@ static void text_resident(FILE *out, const struct ha_results *r)
 		fprintf(out, "    ... %zu more mappings\n", r->nregions - TOP);
 }
 
-void analyses_write_text(const struct analyses *a, FILE *out)
+static void text_proc(FILE *out, const struct ha_results *r)
 {
-	const struct ha_results *r = analyses_results(a);
 	char b[32], c[32];
 
 	fprintf(out, "\nLeaks: %" PRIu64 " blocks, %s still live at %s; %" PRIu64 " of their pages were touched "
@@ -389,4 +463,26 @@ void analyses_write_text(const struct analyses *a, FILE *out)
 	text_sizes(out, r);
 	text_timeline(out, r->timeline);
 	text_resident(out, r);
+}
+
+#define TEXT_PROCS 16 /* processes with sections of their own in the text report */
+
+/* The command's process's sections; with -f, each other process's after a
+ * heading of its own (the first TEXT_PROCS; the JSON has them all). */
+void analyses_write_text(const struct analyses *a, FILE *out)
+{
+	size_t n = analyses_nprocs(a);
+
+	if (n > 1)
+		fprintf(out, "\nHeap analyses of process %u (the command; each process below has its own):\n",
+			analyses_results(a)->pid);
+	text_proc(out, analyses_results(a));
+	for (size_t i = 1; i < n && i < TEXT_PROCS; i++) {
+		const struct ha_results *r = analyses_proc(a, i);
+
+		fprintf(out, "\n== Heap analyses of process %u (parent %u) ==\n", r->pid, r->ppid);
+		text_proc(out, r);
+	}
+	if (n > TEXT_PROCS)
+		fprintf(out, "\n... %zu more processes (report --format json: analyses.processes)\n", n - TEXT_PROCS);
 }
