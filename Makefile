@@ -37,7 +37,16 @@ include tools/refalloc/refalloc.mk
 
 .PHONY: all deps deps-build deps-vm fresh-check vm-test test unit e2e demo bench clean clang-check fuzz fuzz-build fuzz-replay
 .SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRC))
-all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
+all: $(BUILD)/faultline $(BUILD)/libfaultline-preload.so $(EXAMPLES) $(REFALLOC_LIB)
+
+# The in-process fast path (preload/): interposes the allocator's entry
+# points in the traced command (--probes preload). No sanitizers: it runs
+# inside the target, inside malloc.
+PRELOAD_SRC := $(wildcard preload/*.c)
+$(BUILD)/libfaultline-preload.so: $(PRELOAD_SRC) $(wildcard preload/*.h) include/fl_preload.h include/fl_funcs.h include/faultline.h | $(DEPS_BUILD_STAMP)
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -g $(WARN) -std=gnu11 -Iinclude -D_GNU_SOURCE -fPIC -shared -fasynchronous-unwind-tables -fvisibility=hidden \
+	  -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc -o $@ $(PRELOAD_SRC)
 
 # Debian packages, checked (and installed when missing) by the two stamps
 # below; quiet when all are present. BUILD_PKGS: what `make all` calls and

@@ -210,6 +210,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 	t->skel->rodata->follow_forks = o->follow_forks;
 	t->skel->rodata->uprobes_per_pid = !o->follow_forks;
 	t->skel->rodata->count_only = o->count_only;
+	t->skel->rodata->preload = o->preload;
 	t->skel->rodata->stack_mode = o->stack_mode;
 	t->skel->rodata->stack_sample = o->stack_sample ? o->stack_sample : 1;
 	if (o->stack_bytes)

@@ -22,6 +22,7 @@ struct tracer_opts {
 	int stack_mode;       /* enum fl_stack_mode */
 	unsigned stack_sample;/* --stacks=all: one outermost call in this many per thread */
 	unsigned stack_bytes; /* user stack bytes copied per record */
+	bool preload;         /* --probes preload: calls come from the library, records carry its slot */
 };
 
 /* Called for every record, in ring-buffer order. A non-zero return stops

@@ -1,0 +1,453 @@
+/* preload.c - the collector of the in-process fast path (preload.h): maps
+ * the memfd the command inherits, reads each thread's ring, and merges the
+ * call records with the kernel's records of the same thread by the count
+ * the kernel read from the library's slot: a syscall or fault that the
+ * kernel saw after the thread's Nth call goes right after that call's
+ * record, exactly where the uprobe path would have put it. Across threads
+ * the records go in the order of their timestamps. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include "faultline.h"
+#include "fl_preload.h"
+#include "capture/preload.h"
+#include "util/id_map.h"
+
+struct range {
+	uint64_t lo, hi; /* the library's shared mapping in a process */
+};
+
+struct preload {
+	struct fl_preload_shm *shm;
+	int fd;
+	preload_emit_fn emit;
+	void *ctx;
+	int rc;                     /* the consumer's first non-zero return */
+	struct id_map targets;      /* tgids whose calls are kept */
+	struct id_map by_tid;       /* tid -> 1 + ring index, of the rings known */
+	struct id_map ranges_of;    /* tgid -> index in ranges */
+	struct range *ranges;
+	size_t nranges, cap_ranges;
+	int active[FL_PRELOAD_NBUF]; /* rings owned and known, in no order */
+	int nactive;
+	uint64_t snap[FL_PRELOAD_NBUF]; /* head of each ring at the last snapshot */
+	bool seen;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct preload *preload_open(preload_emit_fn emit, void *ctx, char *err, size_t errlen)
+{
+	struct preload *p = calloc(1, sizeof(*p));
+	size_t size = sizeof(struct fl_preload_shm);
+
+	if (!p)
+		return snprintf(err, errlen, "out of memory"), NULL;
+	p->emit = emit;
+	p->ctx = ctx;
+	p->fd = memfd_create("faultline-preload", 0); /* inherited by the command: no close-on-exec */
+	if (p->fd < 0 || ftruncate(p->fd, (off_t)size)) {
+		snprintf(err, errlen, "the preload path's shared memory: %s", strerror(errno));
+		goto fail;
+	}
+	p->shm = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	if (p->shm == MAP_FAILED) {
+		p->shm = NULL;
+		snprintf(err, errlen, "mapping the preload path's shared memory: %s", strerror(errno));
+		goto fail;
+	}
+	p->shm->version = FL_PRELOAD_VERSION;
+	p->shm->nbuf = FL_PRELOAD_NBUF;
+	p->shm->recs = FL_PRELOAD_RECS;
+	p->shm->size_rec = sizeof(struct fl_preload_rec);
+	p->shm->size = size;
+	p->shm->collector_pid = (uint32_t)getpid();
+	p->shm->heartbeat = now_ns();
+	__atomic_store_n(&p->shm->magic, FL_PRELOAD_MAGIC, __ATOMIC_RELEASE);
+	return p;
+fail:
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p);
+	return NULL;
+}
+
+void preload_close(struct preload *p)
+{
+	if (!p)
+		return;
+	if (p->shm) {
+		__atomic_store_n(&p->shm->stopped, 1, __ATOMIC_RELAXED);
+		munmap(p->shm, sizeof(*p->shm));
+	}
+	close(p->fd);
+	id_map_clear(&p->targets);
+	id_map_clear(&p->by_tid);
+	id_map_clear(&p->ranges_of);
+	free(p->ranges);
+	free(p);
+}
+
+int preload_fd(const struct preload *p)
+{
+	return p->fd;
+}
+
+int preload_library_path(char *out, size_t len, char *err, size_t errlen)
+{
+	const char *env = getenv("FAULTLINE_PRELOAD_LIB");
+	char exe[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (env && *env) {
+		if (snprintf(out, len, "%s", env) >= (int)len)
+			return snprintf(err, errlen, "FAULTLINE_PRELOAD_LIB is too long"), -1;
+	} else {
+		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n <= 0)
+			return snprintf(err, errlen, "cannot find faultline's own file: %s", strerror(errno)), -1;
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		if (snprintf(out, len, "%s/libfaultline-preload.so", exe) >= (int)len)
+			return snprintf(err, errlen, "the preload library's path is too long"), -1;
+	}
+	if (strchr(out, ':') || strchr(out, ' '))
+		return snprintf(err, errlen, "%s: the preload library's path cannot be in LD_PRELOAD (a ':' or ' ')",
+				out), -1;
+	if (access(out, R_OK))
+		return snprintf(err, errlen, "%s: %s (make builds it; --probes uprobes does without)", out,
+				strerror(errno)), -1;
+	return 0;
+}
+
+void preload_add_target(struct preload *p, pid_t tgid)
+{
+	if (id_map_put(&p->targets, (uint32_t)tgid, 0))
+		p->rc = p->rc ? p->rc : -1;
+}
+
+static int out(struct preload *p, const void *rec, size_t len)
+{
+	int rc = p->emit(p->ctx, rec, len);
+
+	if (rc && !p->rc)
+		p->rc = rc;
+	return rc;
+}
+
+/* ---- the rings ---- */
+
+static struct fl_preload_buf *ring(struct preload *p, int i)
+{
+	return &p->shm->buf[i];
+}
+
+/* Rings claimed since the last look, added to the active set. */
+static void find_rings(struct preload *p)
+{
+	for (int i = 0; i < FL_PRELOAD_NBUF; i++) {
+		struct fl_preload_buf *b = ring(p, i);
+		uint32_t tid;
+		size_t v;
+
+		if (__atomic_load_n(&b->state, __ATOMIC_ACQUIRE) != FL_PRELOAD_OWNED)
+			continue;
+		tid = __atomic_load_n(&b->tid, __ATOMIC_ACQUIRE);
+		if (!tid || (id_map_get(&p->by_tid, tid, &v) && v == (size_t)i + 1))
+			continue;
+		if (id_map_put(&p->by_tid, tid, (size_t)i + 1))
+			continue;
+		for (int k = 0; k < p->nactive; k++)
+			if (p->active[k] == i)
+				goto known;
+		p->active[p->nactive++] = i;
+		p->snap[i] = b->tail;
+	known:;
+	}
+}
+
+static int ring_of(struct preload *p, uint32_t tid)
+{
+	size_t v;
+
+	if (id_map_get(&p->by_tid, tid, &v))
+		return (int)v - 1;
+	find_rings(p);
+	return id_map_get(&p->by_tid, tid, &v) ? (int)v - 1 : -1;
+}
+
+static uint64_t head_of(struct fl_preload_buf *b)
+{
+	return __atomic_load_n(&b->head, __ATOMIC_ACQUIRE);
+}
+
+/* The next record of ring i as the uprobe path's FL_EV_CALL, and the ring
+ * advanced. */
+static void emit_next(struct preload *p, int i)
+{
+	struct fl_preload_buf *b = ring(p, i);
+	uint64_t t = b->tail;
+	const struct fl_preload_rec *r = &b->rec[t & (FL_PRELOAD_RECS - 1)];
+	struct fl_ev_call e;
+	size_t v;
+
+	memset(&e, 0, sizeof(e));
+	e.h.type = FL_EV_CALL;
+	e.h.func = r->func;
+	e.h.flags = r->flags;
+	e.h.tid = b->tid;
+	e.h.tgid = b->tgid;
+	e.h.ts = r->ts;
+	e.a0 = r->a0;
+	e.a1 = r->a1;
+	e.a2 = r->a2;
+	e.ret = r->ret;
+	e.ts_ret = r->ts_ret;
+	__atomic_store_n(&b->tail, t + 1, __ATOMIC_RELEASE);
+	if (id_map_get(&p->targets, e.h.tgid, &v))
+		out(p, &e, sizeof(e));
+}
+
+/* The active ring whose next record (below its limit) is the oldest, -1 if none. */
+static int oldest(struct preload *p, bool to_snapshot)
+{
+	uint64_t best_ts = UINT64_MAX;
+	int best = -1;
+
+	for (int k = 0; k < p->nactive; k++) {
+		int i = p->active[k];
+		struct fl_preload_buf *b = ring(p, i);
+		uint64_t lim = to_snapshot ? p->snap[i] : head_of(b);
+
+		if (b->tail >= lim)
+			continue;
+		if (b->rec[b->tail & (FL_PRELOAD_RECS - 1)].ts_ret < best_ts) {
+			best_ts = b->rec[b->tail & (FL_PRELOAD_RECS - 1)].ts_ret;
+			best = i;
+		}
+	}
+	return best;
+}
+
+/* Emits ring i's records until its tail is at want (at most its head), the
+ * other threads' older records first. */
+static void emit_ring_to(struct preload *p, int i, uint64_t want)
+{
+	struct fl_preload_buf *b = ring(p, i);
+	uint64_t h = head_of(b);
+
+	if (want > h)
+		want = h;
+	while (b->tail < want) {
+		int o = oldest(p, false);
+
+		emit_next(p, o >= 0 ? o : i);
+	}
+}
+
+/* Emits ring i's records written before ts (CLOCK_MONOTONIC ns, the clock
+ * of the kernel's records), the other threads' older records first: the
+ * place of a record the kernel could not tag (a fork, an exit, an exec). */
+static void emit_ring_before(struct preload *p, int i, uint64_t ts)
+{
+	struct fl_preload_buf *b = ring(p, i);
+
+	while (b->tail < head_of(b) && b->rec[b->tail & (FL_PRELOAD_RECS - 1)].ts_ret < ts) {
+		int o = oldest(p, false);
+
+		emit_next(p, o >= 0 ? o : i);
+	}
+}
+
+static void release_ring(struct preload *p, int i)
+{
+	struct fl_preload_buf *b = ring(p, i);
+
+	for (int k = 0; k < p->nactive; k++)
+		if (p->active[k] == i) {
+			p->active[k] = p->active[--p->nactive];
+			break;
+		}
+	id_map_del(&p->by_tid, b->tid);
+	b->head = b->tail = 0;
+	b->tid = b->tgid = 0;
+	__atomic_store_n(&b->state, FL_PRELOAD_FREE, __ATOMIC_RELEASE);
+}
+
+/* ---- the library's own mapping ---- */
+
+static struct range *range_of(struct preload *p, uint32_t tgid)
+{
+	size_t v;
+
+	return id_map_get(&p->ranges_of, tgid, &v) ? &p->ranges[v] : NULL;
+}
+
+static void set_range(struct preload *p, uint32_t tgid, uint64_t lo, uint64_t hi)
+{
+	struct range *r = range_of(p, tgid);
+
+	if (!r) {
+		if (p->nranges == p->cap_ranges) {
+			size_t cap = p->cap_ranges ? 2 * p->cap_ranges : 16;
+			struct range *n = realloc(p->ranges, cap * sizeof(*n));
+
+			if (!n)
+				return;
+			p->ranges = n;
+			p->cap_ranges = cap;
+		}
+		if (id_map_put(&p->ranges_of, tgid, p->nranges))
+			return;
+		r = &p->ranges[p->nranges++];
+	}
+	r->lo = lo;
+	r->hi = hi;
+}
+
+/* Is rec the library's mapping of the shared memory, or a fault on it? */
+static bool own_record(struct preload *p, const struct fl_hdr *h, const void *rec)
+{
+	if (h->type == FL_EV_SYSCALL) {
+		const struct fl_ev_syscall *s = rec;
+
+		if (s->sys == FL_SYS_MMAP && (int)s->args[4] == p->fd && (s->args[3] & MAP_SHARED) &&
+		    s->args[1] == sizeof(struct fl_preload_shm) && !fl_syscall_failed(s->ret)) {
+			set_range(p, h->tgid, (uint64_t)s->ret, (uint64_t)s->ret + s->args[1]);
+			p->seen = true;
+			return true;
+		}
+	} else if (h->type == FL_EV_FAULT) {
+		const struct fl_ev_fault *f = rec;
+		struct range *r = range_of(p, h->tgid);
+
+		return r && f->addr >= r->lo && f->addr < r->hi;
+	}
+	return false;
+}
+
+/* ---- the merge ---- */
+
+static void on_proc(struct preload *p, const struct fl_ev_proc *e)
+{
+	const struct fl_hdr *h = &e->h;
+	int i;
+
+	if (e->kind == FL_PROC_FORK) {
+		struct range *r = range_of(p, h->tgid);
+
+		i = ring_of(p, h->tid);
+		if (i >= 0)
+			emit_ring_before(p, i, h->ts);
+		preload_add_target(p, (pid_t)e->child);
+		if (r)
+			set_range(p, e->child, r->lo, r->hi);
+		return;
+	}
+	find_rings(p);
+	for (int k = p->nactive - 1; k >= 0; k--) {
+		struct fl_preload_buf *b;
+
+		if (k >= p->nactive)
+			continue;
+		i = p->active[k];
+		b = ring(p, i);
+		if (b->claim_ts > h->ts)
+			continue; /* a thread of the new image, or a new thread of the same number */
+		if ((e->kind == FL_PROC_EXIT && b->tid == h->tid) || (e->kind == FL_PROC_EXEC && b->tgid == h->tgid)) {
+			emit_ring_before(p, i, h->ts);
+			release_ring(p, i);
+		}
+	}
+}
+
+int preload_kernel_record(struct preload *p, const void *rec, size_t len)
+{
+	const struct fl_hdr *h = rec;
+	int i;
+
+	if (own_record(p, h, rec))
+		return p->rc;
+	i = ring_of(p, h->tid);
+	if (h->type == FL_EV_PROC) {
+		on_proc(p, rec);
+	} else if (i >= 0 && (h->flags & FL_F_PRELOAD)) {
+		struct fl_preload_buf *b = ring(p, i);
+		uint32_t ahead = h->cpu - (uint32_t)b->tail; /* calls before the record not yet emitted */
+
+		if (ahead < 0x80000000u) /* else already emitted: the record comes late */
+			emit_ring_to(p, i, b->tail + ahead);
+	} else if (i >= 0) {
+		emit_ring_before(p, i, h->ts);
+	}
+	if ((h->flags & FL_F_PRELOAD) && len <= FL_EV_MAX_SIZE) {
+		unsigned char copy[FL_EV_MAX_SIZE];
+		struct fl_hdr *c = (struct fl_hdr *)copy;
+
+		memcpy(copy, rec, len);
+		c->flags &= (uint16_t)~FL_F_PRELOAD;
+		c->cpu = 0;
+		out(p, copy, len);
+	} else {
+		out(p, rec, len);
+	}
+	return p->rc;
+}
+
+void preload_snapshot(struct preload *p)
+{
+	__atomic_store_n(&p->shm->heartbeat, now_ns(), __ATOMIC_RELAXED);
+	find_rings(p);
+	for (int k = 0; k < p->nactive; k++)
+		p->snap[p->active[k]] = head_of(ring(p, p->active[k]));
+}
+
+int preload_flush(struct preload *p)
+{
+	int i;
+
+	while ((i = oldest(p, true)) >= 0)
+		emit_next(p, i);
+	return p->rc;
+}
+
+int preload_flush_all(struct preload *p)
+{
+	int i;
+
+	find_rings(p);
+	while ((i = oldest(p, false)) >= 0)
+		emit_next(p, i);
+	return p->rc;
+}
+
+uint64_t preload_waits(const struct preload *p, uint64_t *wait_ns)
+{
+	if (wait_ns)
+		*wait_ns = p->shm->wait_ns;
+	return p->shm->waits;
+}
+
+uint64_t preload_unrecorded(const struct preload *p)
+{
+	return p->shm->unrecorded;
+}
+
+bool preload_seen(const struct preload *p)
+{
+	return p->seen;
+}
