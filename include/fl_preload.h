@@ -50,7 +50,7 @@ typedef uint32_t flp_u32;
 #define FL_F_PRELOAD 0x100
 
 #define FL_PRELOAD_NBUF 256        /* threads recording at once */
-#define FL_PRELOAD_RECS 4096       /* records per ring (a power of two) */
+#define FL_PRELOAD_RECS 32768      /* records per ring (a power of two) */
 
 /* One allocator call, as the uprobe path's struct fl_ev_call holds it. */
 struct fl_preload_rec {
@@ -84,6 +84,9 @@ struct fl_preload_shm {
 	flp_u64 wait_ns;       /* how long, in all */
 	flp_u64 unrecorded;    /* calls not recorded (no free ring, reentered from a signal handler) */
 	flp_u64 size;          /* bytes of the whole mapping */
+	flp_u32 wake_fd;       /* an eventfd (inherited, as the memfd): a ring half full or full wakes
+				  the collector by writing it */
+	flp_u32 pad;
 	struct fl_preload_buf buf[FL_PRELOAD_NBUF] __attribute__((aligned(4096)));
 };
 

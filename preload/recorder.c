@@ -124,10 +124,19 @@ static struct fl_preload_buf *claim(struct flp_thread *t)
 }
 
 /* Waits for the collector to make room in b (head h). 0 if it is gone. */
+static void wake_collector(void)
+{
+	uint64_t one = 1;
+
+	if (write((int)shm->wake_fd, &one, sizeof(one)) < 0)
+		return; /* the collector polls anyway */
+}
+
 static int wait_room(struct fl_preload_buf *b, uint64_t h)
 {
 	uint64_t t0 = flp_now(), now = t0;
 
+	wake_collector();
 	__atomic_fetch_add(&shm->waits, 1, __ATOMIC_RELAXED);
 	while (h - __atomic_load_n(&b->tail, __ATOMIC_ACQUIRE) >= FL_PRELOAD_RECS) {
 		struct timespec d = { 0, 20000 };
@@ -150,15 +159,18 @@ static int wait_room(struct fl_preload_buf *b, uint64_t h)
 static int put(struct flp_thread *t, const struct fl_preload_rec *r)
 {
 	struct fl_preload_buf *b = t->buf;
-	uint64_t h;
+	uint64_t h, used;
 
 	if (!b && (t->no_buf || !(b = claim(t)))) {
 		__atomic_fetch_add(&shm->unrecorded, 1, __ATOMIC_RELAXED);
 		return 0;
 	}
 	h = b->head;
-	if (h - __atomic_load_n(&b->tail, __ATOMIC_ACQUIRE) >= FL_PRELOAD_RECS && !wait_room(b, h))
+	used = h - __atomic_load_n(&b->tail, __ATOMIC_ACQUIRE);
+	if (used >= FL_PRELOAD_RECS && !wait_room(b, h))
 		return 0;
+	if (used == FL_PRELOAD_RECS / 2)
+		wake_collector();
 	b->rec[h & (FL_PRELOAD_RECS - 1)] = *r;
 	__atomic_store_n(&b->head, h + 1, __ATOMIC_RELEASE);
 	return 1;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@ struct range {
 
 struct preload {
 	struct fl_preload_shm *shm;
-	int fd;
+	int fd, wake_fd;
 	preload_emit_fn emit;
 	void *ctx;
 	int rc;                     /* the consumer's first non-zero return */
@@ -57,7 +58,8 @@ struct preload *preload_open(preload_emit_fn emit, void *ctx, char *err, size_t 
 	p->emit = emit;
 	p->ctx = ctx;
 	p->fd = memfd_create("faultline-preload", 0); /* inherited by the command: no close-on-exec */
-	if (p->fd < 0 || ftruncate(p->fd, (off_t)size)) {
+	p->wake_fd = eventfd(0, EFD_NONBLOCK);
+	if (p->fd < 0 || p->wake_fd < 0 || ftruncate(p->fd, (off_t)size)) {
 		snprintf(err, errlen, "the preload path's shared memory: %s", strerror(errno));
 		goto fail;
 	}
@@ -73,12 +75,15 @@ struct preload *preload_open(preload_emit_fn emit, void *ctx, char *err, size_t 
 	p->shm->size_rec = sizeof(struct fl_preload_rec);
 	p->shm->size = size;
 	p->shm->collector_pid = (uint32_t)getpid();
+	p->shm->wake_fd = (uint32_t)p->wake_fd;
 	p->shm->heartbeat = now_ns();
 	__atomic_store_n(&p->shm->magic, FL_PRELOAD_MAGIC, __ATOMIC_RELEASE);
 	return p;
 fail:
 	if (p->fd >= 0)
 		close(p->fd);
+	if (p->wake_fd >= 0)
+		close(p->wake_fd);
 	free(p);
 	return NULL;
 }
@@ -92,6 +97,7 @@ void preload_close(struct preload *p)
 		munmap(p->shm, sizeof(*p->shm));
 	}
 	close(p->fd);
+	close(p->wake_fd);
 	id_map_clear(&p->targets);
 	id_map_clear(&p->by_tid);
 	id_map_clear(&p->ranges_of);
@@ -102,6 +108,11 @@ void preload_close(struct preload *p)
 int preload_fd(const struct preload *p)
 {
 	return p->fd;
+}
+
+int preload_wake_fd(const struct preload *p)
+{
+	return p->wake_fd;
 }
 
 int preload_library_path(char *out, size_t len, char *err, size_t errlen)
@@ -410,6 +421,10 @@ int preload_kernel_record(struct preload *p, const void *rec, size_t len)
 
 void preload_snapshot(struct preload *p)
 {
+	uint64_t n;
+
+	if (read(p->wake_fd, &n, sizeof(n)) < 0)
+		n = 0; /* nothing written since: EAGAIN */
 	__atomic_store_n(&p->shm->heartbeat, now_ns(), __ATOMIC_RELAXED);
 	find_rings(p);
 	for (int k = 0; k < p->nactive; k++)

@@ -21,6 +21,8 @@ struct preload *preload_open(preload_emit_fn emit, void *ctx, char *err, size_t 
 void preload_close(struct preload *p);
 /* The memfd's number (what FAULTLINE_PRELOAD_FD says). */
 int preload_fd(const struct preload *p);
+/* Readable when a thread's ring is half full (for the run loop's wait). */
+int preload_wake_fd(const struct preload *p);
 /* Where the library is: next to the faultline executable (or
  * $FAULTLINE_PRELOAD_LIB). 0, or -1 with a message. */
 int preload_library_path(char *out, size_t len, char *err, size_t errlen);

@@ -949,6 +949,8 @@ int session_run(const struct session_opts *o, struct session_result *res)
 		goto out;
 	}
 	tracer_set_stop_flag(s.tracer, &stop_signal);
+	if (s.preload)
+		tracer_wake_on(s.tracer, preload_wake_fd(s.preload));
 	boost_on_signal = o->attach_pid != 0;
 	install_signals(o->stack_mode && !o->attach_pid);
 	rc = o->attach_pid ? start_attach(&s, &pidfd, &res->attach_ms) : start_command(&s, &c, &res->attach_ms);

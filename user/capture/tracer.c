@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -407,6 +408,14 @@ void tracer_arm(struct tracer *t)
 int tracer_poll(struct tracer *t, int timeout_ms)
 {
 	return ring_buffer__poll(t->rb, timeout_ms);
+}
+
+int tracer_wake_on(struct tracer *t, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	ev.data.u32 = 0; /* seen as ring 0 by a ring_buffer__poll: a harmless extra consume */
+	return epoll_ctl(ring_buffer__epoll_fd(t->rb), EPOLL_CTL_ADD, fd, &ev);
 }
 
 void tracer_wait(struct tracer *t, int timeout_ms)

@@ -66,6 +66,8 @@ void tracer_quiesce(struct tracer *t);
 /* After tracer_quiesce: the records still in the ring, consumed without
  * being handed on (until deadline_ns), to be counted as lost. */
 uint64_t tracer_count_unread(struct tracer *t, uint64_t deadline_ns);
+/* tracer_wait also returns when fd is readable (the preload path's wakeup). */
+int tracer_wake_on(struct tracer *t, int fd);
 /* Waits up to timeout_ms for the kernel to signal records (consumes none). */
 void tracer_wait(struct tracer *t, int timeout_ms);
 uint64_t tracer_lost(struct tracer *t);
