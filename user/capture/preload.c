@@ -5,7 +5,9 @@
  * kernel saw after the thread's Nth call goes right after that call's
  * record, exactly where the uprobe path would have put it. Across threads
  * the records go in the order of their timestamps. */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,8 @@
 #include "util/id_map.h"
 
 struct range {
-	uint64_t lo, hi; /* the library's shared mapping in a process */
+	uint64_t lo, hi;         /* the library's shared mapping in a process */
+	uint64_t lib_lo, lib_hi; /* where the loader put the library itself (0, 0: not yet) */
 };
 
 struct preload {
@@ -38,6 +41,8 @@ struct preload {
 	int nactive;
 	uint64_t snap[FL_PRELOAD_NBUF]; /* head of each ring at the last snapshot */
 	bool seen;
+	uint64_t lib_extent;        /* bytes the loader reserves for the library (its PT_LOAD extent) */
+	unsigned char alias[FL_NFUNC]; /* entry point -> the one it is counted under (one address) */
 };
 
 static uint64_t now_ns(void)
@@ -57,6 +62,8 @@ struct preload *preload_open(preload_emit_fn emit, void *ctx, char *err, size_t 
 		return snprintf(err, errlen, "out of memory"), NULL;
 	p->emit = emit;
 	p->ctx = ctx;
+	for (int f = 0; f < FL_NFUNC; f++)
+		p->alias[f] = (unsigned char)f;
 	p->fd = memfd_create("faultline-preload", 0); /* inherited by the command: no close-on-exec */
 	p->wake_fd = eventfd(0, EFD_NONBLOCK);
 	if (p->fd < 0 || p->wake_fd < 0 || ftruncate(p->fd, (off_t)size)) {
@@ -145,6 +152,45 @@ int preload_library_path(char *out, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
+/* The extent of the loadable segments (from the first page) of the ELF file at path, 0 if unknown. */
+static uint64_t load_extent(const char *path)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf64_Ehdr eh;
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &eh, sizeof(eh), 0) == (ssize_t)sizeof(eh) && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	    eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 64)
+		for (int i = 0; i < eh.e_phnum; i++) {
+			Elf64_Phdr ph;
+
+			if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * sizeof(ph))) !=
+			    (ssize_t)sizeof(ph))
+				break;
+			if (ph.p_type != PT_LOAD)
+				continue;
+			if ((ph.p_vaddr & ~4095ull) < lo)
+				lo = ph.p_vaddr & ~4095ull;
+			if (ph.p_vaddr + ph.p_memsz > hi)
+				hi = ph.p_vaddr + ph.p_memsz; /* the loader's first mapping is this long, unrounded */
+		}
+	close(fd);
+	return hi > lo ? hi - lo : 0;
+}
+
+void preload_set_library(struct preload *p, const char *path)
+{
+	p->lib_extent = load_extent(path);
+}
+
+void preload_set_alias(struct preload *p, unsigned func, unsigned counted_as)
+{
+	if (func < FL_NFUNC && counted_as < FL_NFUNC)
+		p->alias[func] = (unsigned char)counted_as;
+}
+
 void preload_add_target(struct preload *p, pid_t tgid)
 {
 	if (id_map_put(&p->targets, (uint32_t)tgid, 0))
@@ -218,7 +264,7 @@ static void emit_next(struct preload *p, int i)
 
 	memset(&e, 0, sizeof(e));
 	e.h.type = FL_EV_CALL;
-	e.h.func = r->func;
+	e.h.func = r->func < FL_NFUNC ? p->alias[r->func] : r->func;
 	e.h.flags = r->flags;
 	e.h.tid = b->tid;
 	e.h.tgid = b->tgid;
@@ -308,7 +354,7 @@ static struct range *range_of(struct preload *p, uint32_t tgid)
 	return id_map_get(&p->ranges_of, tgid, &v) ? &p->ranges[v] : NULL;
 }
 
-static void set_range(struct preload *p, uint32_t tgid, uint64_t lo, uint64_t hi)
+static struct range *new_range(struct preload *p, uint32_t tgid)
 {
 	struct range *r = range_of(p, tgid);
 
@@ -318,35 +364,56 @@ static void set_range(struct preload *p, uint32_t tgid, uint64_t lo, uint64_t hi
 			struct range *n = realloc(p->ranges, cap * sizeof(*n));
 
 			if (!n)
-				return;
+				return NULL;
 			p->ranges = n;
 			p->cap_ranges = cap;
 		}
 		if (id_map_put(&p->ranges_of, tgid, p->nranges))
-			return;
+			return NULL;
 		r = &p->ranges[p->nranges++];
+		memset(r, 0, sizeof(*r));
 	}
-	r->lo = lo;
-	r->hi = hi;
+	return r;
 }
 
-/* Is rec the library's mapping of the shared memory, or a fault on it? */
+static bool in(uint64_t a, uint64_t lo, uint64_t hi)
+{
+	return a >= lo && a < hi;
+}
+
+/* Is rec the library's own: the loader mapping it (its first mapping has
+ * the library's extent; the rest lie inside it), its mapping of the shared
+ * memory, a fault on either? Those the uprobe path does not have. */
 static bool own_record(struct preload *p, const struct fl_hdr *h, const void *rec)
 {
+	struct range *r = range_of(p, h->tgid);
+
 	if (h->type == FL_EV_SYSCALL) {
 		const struct fl_ev_syscall *s = rec;
 
+		if (fl_syscall_failed(s->ret) || s->sys > FL_SYS_MPROTECT || s->sys == FL_SYS_BRK)
+			return false;
 		if (s->sys == FL_SYS_MMAP && (int)s->args[4] == p->fd && (s->args[3] & MAP_SHARED) &&
-		    s->args[1] == sizeof(struct fl_preload_shm) && !fl_syscall_failed(s->ret)) {
-			set_range(p, h->tgid, (uint64_t)s->ret, (uint64_t)s->ret + s->args[1]);
+		    s->args[1] == sizeof(struct fl_preload_shm)) {
+			r = new_range(p, h->tgid);
+			if (r) {
+				r->lo = (uint64_t)s->ret;
+				r->hi = r->lo + s->args[1];
+			}
 			p->seen = true;
 			return true;
 		}
+		if (s->sys == FL_SYS_MMAP && (!r || !r->lib_hi) && p->lib_extent && s->args[1] == p->lib_extent &&
+		    (int)s->args[4] >= 0 && !(s->args[3] & (MAP_FIXED | MAP_ANONYMOUS)) && (r = new_range(p, h->tgid))) {
+			r->lib_lo = (uint64_t)s->ret;
+			r->lib_hi = r->lib_lo + p->lib_extent;
+			return true;
+		}
+		return r && r->lib_hi && in(s->args[0], r->lib_lo, r->lib_hi);
 	} else if (h->type == FL_EV_FAULT) {
 		const struct fl_ev_fault *f = rec;
-		struct range *r = range_of(p, h->tgid);
 
-		return r && f->addr >= r->lo && f->addr < r->hi;
+		return r && (in(f->addr, r->lo, r->hi) || in(f->addr, r->lib_lo, r->lib_hi));
 	}
 	return false;
 }
@@ -365,9 +432,19 @@ static void on_proc(struct preload *p, const struct fl_ev_proc *e)
 		if (i >= 0)
 			emit_ring_before(p, i, h->ts);
 		preload_add_target(p, (pid_t)e->child);
-		if (r)
-			set_range(p, e->child, r->lo, r->hi);
+		if (r) {
+			struct range copy = *r, *c = new_range(p, e->child);
+
+			if (c)
+				*c = copy;
+		}
 		return;
+	}
+	if (e->kind == FL_PROC_EXEC) {
+		struct range *r = range_of(p, h->tgid);
+
+		if (r)
+			memset(r, 0, sizeof(*r)); /* a new image maps the library again */
 	}
 	find_rings(p);
 	for (int k = p->nactive - 1; k >= 0; k--) {

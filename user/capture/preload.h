@@ -26,6 +26,11 @@ int preload_wake_fd(const struct preload *p);
 /* Where the library is: next to the faultline executable (or
  * $FAULTLINE_PRELOAD_LIB). 0, or -1 with a message. */
 int preload_library_path(char *out, size_t len, char *err, size_t errlen);
+/* The library the command loads (its loader mappings are taken out). */
+void preload_set_library(struct preload *p, const char *path);
+/* Entry point func shares its address with counted_as in the allocator:
+ * counted as that one, as the uprobe path does (one probe). */
+void preload_set_alias(struct preload *p, unsigned func, unsigned counted_as);
 /* A process whose calls are kept (the command; forked children follow). */
 void preload_add_target(struct preload *p, pid_t tgid);
 /* A kernel record on its way to the consumer: the thread's calls that come

@@ -637,6 +637,7 @@ static int spawn_held(struct session *s, struct child *c)
 		errno = ENOENT;
 		return -1;
 	}
+	preload_set_library(s->preload, lib);
 	snprintf(val, sizeof(val), "%s%s%s", lib, saved && *saved ? ":" : "", saved ? saved : "");
 	snprintf(fd, sizeof(fd), "%d", preload_fd(s->preload));
 	setenv("LD_PRELOAD", val, 1);
@@ -884,6 +885,10 @@ static int choose_probe_path(struct session *s, struct tracer_opts *t)
 	s->preload = preload_open(deliver, s, err, sizeof(err));
 	if (!s->preload)
 		return fprintf(stderr, "faultline: %s\n", err), -1;
+	for (int i = s->allocs.n - 1; i >= 0; i--) /* the first definer's aliases win */
+		for (int f = 0; f < FL_NFUNC; f++)
+			if (s->allocs.obj[i].offset[f] && s->allocs.obj[i].alias_of[f] >= 0)
+				preload_set_alias(s->preload, (unsigned)f, (unsigned)s->allocs.obj[i].alias_of[f]);
 	t->preload = true;
 	t->uprobes = false;
 	return 0;
