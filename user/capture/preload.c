@@ -43,6 +43,7 @@ struct preload {
 	bool seen;
 	uint64_t lib_extent;        /* bytes the loader reserves for the library (its PT_LOAD extent) */
 	unsigned char alias[FL_NFUNC]; /* entry point -> the one it is counted under (one address) */
+	_Alignas(8) unsigned char copy[sizeof(struct fl_ev_stack) + FL_STACK_MAX]; /* a record, its tag cleared */
 };
 
 static uint64_t now_ns(void)
@@ -482,14 +483,13 @@ int preload_kernel_record(struct preload *p, const void *rec, size_t len)
 	} else if (i >= 0) {
 		emit_ring_before(p, i, h->ts);
 	}
-	if ((h->flags & FL_F_PRELOAD) && len <= FL_EV_MAX_SIZE) {
-		unsigned char copy[FL_EV_MAX_SIZE];
-		struct fl_hdr *c = (struct fl_hdr *)copy;
+	if ((h->flags & FL_F_PRELOAD) && len <= sizeof(p->copy)) {
+		struct fl_hdr *c = (struct fl_hdr *)p->copy;
 
-		memcpy(copy, rec, len);
+		memcpy(p->copy, rec, len);
 		c->flags &= (uint16_t)~FL_F_PRELOAD;
 		c->cpu = 0;
-		out(p, copy, len);
+		out(p, p->copy, len);
 	} else {
 		out(p, rec, len);
 	}
