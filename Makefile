@@ -198,6 +198,7 @@ demo: all
 
 bench: all | $(DEPS_STAMP)
 	bash bench/run.sh
+	bash bench/preload.sh | tee $(BUILD)/preload.txt
 	bash bench/other_pid.sh 3 20000000 | tee $(BUILD)/other_pid.txt
 	bash bench/allocators.sh | tee $(BUILD)/allocators.txt
 
