@@ -539,6 +539,18 @@ uint64_t preload_unrecorded(const struct preload *p)
 	return p->shm->unrecorded;
 }
 
+bool preload_busy(struct preload *p)
+{
+	find_rings(p);
+	for (int k = 0; k < p->nactive; k++) {
+		struct fl_preload_buf *b = ring(p, p->active[k]);
+
+		if (head_of(b) - b->tail >= FL_PRELOAD_RECS / 8)
+			return true;
+	}
+	return false;
+}
+
 bool preload_seen(const struct preload *p)
 {
 	return p->seen;

@@ -49,4 +49,6 @@ int preload_flush_all(struct preload *p);
 uint64_t preload_waits(const struct preload *p, uint64_t *wait_ns);
 uint64_t preload_unrecorded(const struct preload *p);
 bool preload_seen(const struct preload *p);
+/* Has some ring an eighth full or more (the run loop then does not sleep)? */
+bool preload_busy(struct preload *p);
 #endif

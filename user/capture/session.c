@@ -430,7 +430,7 @@ static void run_loop(struct session *s, int pidfd)
 		uint64_t t0, until;
 		bool done;
 
-		tracer_wait(s->tracer, 100);
+		tracer_wait(s->tracer, s->preload && preload_busy(s->preload) ? 0 : 100);
 		t0 = now_ns();
 		until = t0 + DRAIN_SLICE_MS * 1000000ull;
 		if (s->o->attach_pid && end && end < until)
