@@ -49,11 +49,13 @@ static int has_interp(int fd)
 }
 
 /* Why the preload path cannot record this command, or NULL. */
-static const char *cannot_preload(const char *exe, const struct alloc_set *a)
+static const char *cannot_preload(const char *exe, const struct alloc_set *a, int stack_mode)
 {
 	struct stat st;
 	int fd = open(exe, O_RDONLY | O_CLOEXEC), dyn;
 
+	if (stack_mode == FL_STACKS_ALL)
+		return "--stacks=all takes the calls' stacks at the uprobes";
 	if (fd < 0)
 		return "its file cannot be read";
 	dyn = has_interp(fd) && !fstat(fd, &st);
@@ -71,14 +73,15 @@ static const char *cannot_preload(const char *exe, const struct alloc_set *a)
 	return NULL;
 }
 
-int probe_path_choose(int asked, const char *exe, const struct alloc_set *a, char *why, size_t whylen)
+int probe_path_choose(int asked, const char *exe, const struct alloc_set *a, int stack_mode, char *why,
+		      size_t whylen)
 {
 	const char *no;
 
 	why[0] = '\0';
 	if (asked == FL_PROBES_UPROBES)
 		return FL_PROBES_UPROBES;
-	no = cannot_preload(exe, a);
+	no = cannot_preload(exe, a, stack_mode);
 	if (!no)
 		return FL_PROBES_PRELOAD;
 	snprintf(why, whylen, "%s: %s", exe, no);

@@ -11,8 +11,9 @@ enum fl_probes { FL_PROBES_AUTO = 0, FL_PROBES_PRELOAD = 1, FL_PROBES_UPROBES = 
 /* "auto", "preload", "uprobes": the value, -1 for another word. */
 int probe_path_parse(const char *word);
 const char *probe_path_name(int path);
-/* The path for the command at exe with allocator set a (FL_PROBES_PRELOAD or
+/* The path for the command at exe with allocator set a and --stacks mode (FL_PROBES_PRELOAD or
  * FL_PROBES_UPROBES); why: the reason when auto chose uprobes, or when
  * preload was asked for and cannot work (then -1). */
-int probe_path_choose(int asked, const char *exe, const struct alloc_set *a, char *why, size_t whylen);
+int probe_path_choose(int asked, const char *exe, const struct alloc_set *a, int stack_mode, char *why,
+		      size_t whylen);
 #endif

@@ -571,6 +571,7 @@ static int find_command(struct session *s)
 }
 
 static int spawn_held(struct session *s, struct child *c);
+static void emit_preload_library(struct session *s, pid_t pid);
 
 static int start_command(struct session *s, struct child *c, double *attach_ms)
 {
@@ -608,6 +609,8 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	emit_command(s, o->argv);
 	emit_meta(s, FL_META_TARGET, c->pid, 0, NULL, 0);
 	emit_allocators(s, c->pid);
+	if (s->preload)
+		emit_preload_library(s, c->pid);
 	emit_stack_mode(s);
 	if (!o->count_only)
 		emit_meta(s, FL_META_PROBE_PATH, c->pid, (uint64_t)s->res->probe_path, NULL, 0);
@@ -617,6 +620,16 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 		return FL_EXIT_CANNOT_EXEC;
 	}
 	return 0;
+}
+
+/* The library as one more allocator object: its frames are the allocator's
+ * in call sites (the entry points a program calls are its own). */
+static void emit_preload_library(struct session *s, pid_t pid)
+{
+	char lib[4096], err[256];
+
+	if (preload_library_path(lib, sizeof(lib), err, sizeof(err)) == 0)
+		emit_meta(s, FL_META_ALLOCATOR, pid, 0, lib, strlen(lib));
 }
 
 /* The command held, with the preload library in its LD_PRELOAD (first,
@@ -875,7 +888,7 @@ static int choose_probe_path(struct session *s, struct tracer_opts *t)
 	s->res->probe_path = FL_PROBES_UPROBES;
 	if (s->o->attach_pid || s->o->count_only)
 		return 0;
-	s->res->probe_path = probe_path_choose(s->o->probes, s->path, &s->allocs, why, sizeof(why));
+	s->res->probe_path = probe_path_choose(s->o->probes, s->path, &s->allocs, s->o->stack_mode, why, sizeof(why));
 	if (s->res->probe_path < 0)
 		return fprintf(stderr, "faultline: --probes preload: %s\n", why), -1;
 	if (why[0] && s->o->verbose)
