@@ -26,6 +26,10 @@ gcc -O1 -Wall -o "$T/forkexec" tests/e2e/preload_forkexec.c || { echo "Bail out!
 gcc -O1 -Wall -pthread -o "$T/exiting" tests/e2e/preload_exit.c || { echo "Bail out! cannot build exiting"; exit 1; }
 
 ACCURACY=("seed_claims" "fragmentation" "mmap_threshold" "faulty" "read_into_fresh" "churn 20000" "churn 20000 hold")
+# and the C++ workload of 75-cxx.t: containers, new[]/delete[], aligned and nothrow new, shared_ptr
+if command -v g++ >/dev/null && g++ -O1 -o "$T/cxx" tests/e2e/cxx_alloc.cc 2>/dev/null; then
+	ACCURACY+=("$T/cxx")
+fi
 OUTPUTS=(python sort gzip sqlite3 threads forkexec)
 plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#OUTPUTS[@]} + 2 + 3 + 5 ))
 
@@ -52,10 +56,11 @@ ROOT=$PWD
 cd "$T" || exit 1
 for p in "${ACCURACY[@]}"; do
 	read -r -a cmd <<<"$p"
-	cmd[0]=$EXAMPLES/${cmd[0]}
+	case ${cmd[0]} in /*) ;; *) cmd[0]=$EXAMPLES/${cmd[0]} ;; esac
 	"$FAULTLINE" stat -q --probes uprobes --json u.json -- "${cmd[@]}" >/dev/null 2>u.err
 	"$FAULTLINE" stat -q --probes preload --json p.json -- "${cmd[@]}" >/dev/null 2>p.err
 	why=$(same_summary u.json p.json 2>&1)
+	p=${p##*/}
 	is "$why" "" "$p: calls, syscalls by kind and caller, faults of blocks and allocator equal on both paths"
 	read -r fu fp pp < <($PY3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); print(a["faults"]["total"], b["faults"]["total"], b.get("probe_path"))' u.json p.json)
 	within "$fp" "$fu" $(( fu / 100 > 8 ? fu / 100 : 8 )) "$p: faults in all within 1% (at least 8: the library's own loading)"

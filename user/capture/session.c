@@ -920,7 +920,7 @@ static void note_preload(struct session *s)
 		fprintf(stderr, "faultline: preload path: %llu waits for the collector (%.1f ms), %llu calls "
 			"not recorded\n", (unsigned long long)waits, wait_ns / 1e6,
 			(unsigned long long)preload_unrecorded(s->preload));
-	if (!preload_seen(s->preload))
+	if (!preload_seen(s->preload) && s->o->verbose)
 		fprintf(stderr, "faultline: the command never loaded libfaultline-preload.so (it cleared "
 			"LD_PRELOAD, or made no allocator call): its calls are not recorded; --probes uprobes "
 			"records them\n");
