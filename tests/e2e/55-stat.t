@@ -36,13 +36,13 @@ check "perf-event uprobes: same calls and callers as the default run" \
 # kernel's teardown of the first, as it does behind perf-event uprobes (0.1 s
 # each, one at a time: 1.7 s here).
 b2b_ms() {   # back-to-back stat of true; prints the second one's ms
-	"$FAULTLINE" stat -q -- true
+	"$FAULTLINE" stat -q --probes uprobes -- true
 	local t0=$(date +%s%N)
-	"$FAULTLINE" stat -q -- true
+	"$FAULTLINE" stat -q --probes uprobes -- true
 	echo $(( ($(date +%s%N) - t0) / 1000000 ))
 }
 if uname -r | awk -F. '{ exit !($1 > 6 || ($1 == 6 && $2 >= 10)) }'; then
-	"$FAULTLINE" stat -v -- true 2>"$T/multi.err" >/dev/null
+	"$FAULTLINE" stat -v --probes uprobes -- true 2>"$T/multi.err" >/dev/null
 	check "by default (kernel $(uname -r)): uprobe-multi links" grep -q "uprobes (uprobe-multi links)" "$T/multi.err"
 	perf_ms=$(FAULTLINE_NO_UPROBE_MULTI=1 b2b_ms)
 	multi_ms=$(b2b_ms)
