@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -40,6 +41,7 @@ struct preload {
 	int active[FL_PRELOAD_NBUF]; /* rings owned and known, in no order */
 	int nactive;
 	uint64_t snap[FL_PRELOAD_NBUF]; /* head of each ring at the last snapshot */
+	bool gone[FL_PRELOAD_NBUF];     /* an untraced process's ring, its process gone at the snapshot */
 	bool seen;
 	uint64_t lib_extent;        /* bytes the loader reserves for the library (its PT_LOAD extent) */
 	unsigned char alias[FL_NFUNC]; /* entry point -> the one it is counted under (one address) */
@@ -496,6 +498,37 @@ int preload_kernel_record(struct preload *p, const void *rec, size_t len)
 	return p->rc;
 }
 
+/* Rings of processes that are not traced (children without -f) are freed
+ * once their process is gone, so they do not take the rings traced threads
+ * need: a process found gone before a drain (marked here) whose fork the
+ * drain did not make a target (reap_untraced, after it). */
+static void mark_untraced_gone(struct preload *p)
+{
+	for (int k = 0; k < p->nactive; k++) {
+		int i = p->active[k];
+		struct fl_preload_buf *b = ring(p, i);
+		size_t v;
+
+		p->gone[i] = !id_map_get(&p->targets, b->tgid, &v) && kill((pid_t)b->tgid, 0) && errno == ESRCH;
+	}
+}
+
+static void reap_untraced(struct preload *p)
+{
+	for (int k = p->nactive - 1; k >= 0; k--) {
+		int i = p->active[k];
+		struct fl_preload_buf *b = ring(p, i);
+		size_t v;
+
+		if (!p->gone[i] || id_map_get(&p->targets, b->tgid, &v))
+			continue;
+		p->gone[i] = false;
+		while (b->tail < head_of(b))
+			emit_next(p, i); /* dropped: not a target */
+		release_ring(p, i);
+	}
+}
+
 void preload_snapshot(struct preload *p)
 {
 	uint64_t n;
@@ -504,6 +537,7 @@ void preload_snapshot(struct preload *p)
 		n = 0; /* nothing written since: EAGAIN */
 	__atomic_store_n(&p->shm->heartbeat, now_ns(), __ATOMIC_RELAXED);
 	find_rings(p);
+	mark_untraced_gone(p);
 	for (int k = 0; k < p->nactive; k++)
 		p->snap[p->active[k]] = head_of(ring(p, p->active[k]));
 }
@@ -512,6 +546,7 @@ int preload_flush(struct preload *p)
 {
 	int i;
 
+	reap_untraced(p);
 	while ((i = oldest(p, true)) >= 0)
 		emit_next(p, i);
 	return p->rc;
