@@ -128,7 +128,7 @@ static inline struct flp_thread *recorder(void)
 		void *p;                                                            \
 		if (!t)                                                             \
 			return call;                                                \
-		ts = flp_now();                                                     \
+		ts = flp_stamp();                                                   \
 		flp_enter(t, func);                                                 \
 		p = call;                                                           \
 		flp_leave(t, func, ts, (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2), (uint64_t)p); \
@@ -212,7 +212,7 @@ EXPORT int posix_memalign(void **memptr, size_t align, size_t n)
 	t = recorder();
 	if (!t)
 		return real.posix_memalign(memptr, align, n);
-	ts = flp_now();
+	ts = flp_stamp();
 	flp_enter(t, FL_POSIX_MEMALIGN);
 	rc = real.posix_memalign(memptr, align, n);
 	flp_leave(t, FL_POSIX_MEMALIGN, ts, n, align, (uint64_t)memptr, rc == 0 ? (uint64_t)*memptr : 0);

@@ -21,6 +21,11 @@ static struct fl_preload_shm *shm;
 static int initializing;
 extern char **environ;
 
+uint64_t flp_stamp(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+
 uint64_t flp_now(void)
 {
 	struct timespec ts;
@@ -219,7 +224,7 @@ void flp_leave(struct flp_thread *t, unsigned func, uint64_t ts, uint64_t a0, ui
 {
 	unsigned flags = t->depth > 1 ? FL_F_NESTED : 0;
 
-	write_rec(t, func, flags, ts, flp_now(), a0, a1, a2, ret);
+	write_rec(t, func, flags, ts, flp_stamp(), a0, a1, a2, ret);
 	if (t->depth)
 		t->depth--;
 	set_slot(t);
@@ -228,7 +233,7 @@ void flp_leave(struct flp_thread *t, unsigned func, uint64_t ts, uint64_t a0, ui
 int flp_free_enter(struct flp_thread *t, unsigned func, uint64_t a0, uint64_t a1, uint64_t ptr)
 {
 	int nested = t->depth > 0, in_free = !nested && t->in_free, outer = !nested && !in_free;
-	uint64_t now = flp_now();
+	uint64_t now = flp_stamp();
 
 	if (outer) {
 		t->in_free = 1;
@@ -248,7 +253,7 @@ void flp_free_done(struct flp_thread *t)
 
 void flp_free_null(struct flp_thread *t)
 {
-	uint64_t now = flp_now();
+	uint64_t now = flp_stamp();
 
 	write_rec(t, FL_FREE, t->depth > 0 ? FL_F_NESTED : 0, now, now, 0, 0, 0, 0);
 	set_slot(t);

@@ -37,7 +37,8 @@ static inline int flp_recording(void)
 	return flp_state == 1;
 }
 
-uint64_t flp_now(void);
+uint64_t flp_now(void);   /* CLOCK_MONOTONIC ns */
+uint64_t flp_stamp(void); /* the time stamp counter: a record's times */
 
 /* A returning call enters (func) / returns: its record. */
 void flp_enter(struct flp_thread *t, unsigned func);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <cmocka.h>
 #include "faultline.h"
 #include "fl_preload.h"
@@ -20,6 +21,16 @@
 #include "capture/probe_path.h"
 
 #define MAXOUT 64
+
+static uint64_t tsc_base;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
 
 struct sink {
 	int n;
@@ -56,6 +67,7 @@ static int setup(void **state)
 	char err[256];
 
 	assert_non_null(f);
+	tsc_base = __builtin_ia32_rdtsc();
 	f->p = preload_open(collect, &f->out, err, sizeof(err));
 	assert_non_null(f->p);
 	f->shm = mmap(NULL, sizeof(*f->shm), PROT_READ | PROT_WRITE, MAP_SHARED, preload_fd(f->p), 0);
@@ -95,8 +107,8 @@ static void lib_call(struct fixture *f, int i, unsigned func, unsigned flags, ui
 	memset(r, 0, sizeof(*r));
 	r->func = (unsigned char)func;
 	r->flags = (unsigned short)flags;
-	r->ts = ts;
-	r->ts_ret = ts + 1;
+	r->ts = tsc_base + ts * 1000; /* the library's stamps are the time stamp counter's */
+	r->ts_ret = r->ts + 1;
 	r->a0 = a0;
 	__atomic_store_n(&b->head, b->head + 1, __ATOMIC_RELEASE);
 }
@@ -157,12 +169,12 @@ static void test_exit_places_by_time_and_frees(void **state)
 
 	lib_claim(f, 3, 102);
 	lib_call(f, 3, FL_MALLOC, 0, 10, 7);
-	lib_call(f, 3, FL_MALLOC, 0, 50, 8); /* written after the exit's time: not before it */
+	lib_call(f, 3, FL_MALLOC, 0, 1000000000, 8); /* written after the exit's time: not before it */
 	memset(&e, 0, sizeof(e));
 	e.h.type = FL_EV_PROC;
 	e.h.tid = 102;
 	e.h.tgid = 100;
-	e.h.ts = 40;
+	e.h.ts = mono_ns() + 100000000; /* 0.1 s from now: after the first record, before the second */
 	e.kind = FL_PROC_EXIT;
 	preload_kernel_record(f->p, &e, sizeof(e));
 	assert_int_equal(f->out.n, 2);

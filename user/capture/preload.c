@@ -43,6 +43,10 @@ struct preload {
 	uint64_t snap[FL_PRELOAD_NBUF]; /* head of each ring at the last snapshot */
 	bool gone[FL_PRELOAD_NBUF];     /* an untraced process's ring, its process gone at the snapshot */
 	bool seen;
+	/* the time stamp counter -> CLOCK_MONOTONIC: ns = mono0 + (tsc - tsc0) * ns_per_tick, the
+	 * slope taken over the whole run so far (renewed at every snapshot) */
+	uint64_t tsc0, mono0;
+	double ns_per_tick;
 	uint64_t lib_extent;        /* bytes the loader reserves for the library (its PT_LOAD extent) */
 	unsigned char alias[FL_NFUNC]; /* entry point -> the one it is counted under (one address) */
 	_Alignas(8) unsigned char copy[sizeof(struct fl_ev_stack) + FL_STACK_MAX]; /* a record, its tag cleared */
@@ -54,6 +58,39 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A (counter, CLOCK_MONOTONIC) pair read as close together as can be: the
+ * tightest of a few tries. */
+static void clock_pair(uint64_t *tsc, uint64_t *mono)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < 5; i++) {
+		uint64_t a = __builtin_ia32_rdtsc(), m = now_ns(), b = __builtin_ia32_rdtsc();
+
+		if (b - a < best) {
+			best = b - a;
+			*tsc = a + (b - a) / 2;
+			*mono = m;
+		}
+	}
+}
+
+static void calibrate(struct preload *p)
+{
+	uint64_t tsc, mono;
+
+	clock_pair(&tsc, &mono);
+	if (tsc > p->tsc0 && mono > p->mono0 + 1000000)
+		p->ns_per_tick = (double)(mono - p->mono0) / (double)(tsc - p->tsc0);
+}
+
+static uint64_t tsc_ns(const struct preload *p, uint64_t tsc)
+{
+	double d = ((double)tsc - (double)p->tsc0) * p->ns_per_tick;
+
+	return (uint64_t)((double)p->mono0 + d);
 }
 
 struct preload *preload_open(preload_emit_fn emit, void *ctx, char *err, size_t errlen)
@@ -87,6 +124,14 @@ struct preload *preload_open(preload_emit_fn emit, void *ctx, char *err, size_t 
 	p->shm->collector_pid = (uint32_t)getpid();
 	p->shm->wake_fd = (uint32_t)p->wake_fd;
 	p->shm->heartbeat = now_ns();
+	{
+		struct timespec d = { 0, 5000000 };
+
+		clock_pair(&p->tsc0, &p->mono0);
+		p->ns_per_tick = 1.0;
+		nanosleep(&d, NULL);
+		calibrate(p);
+	}
 	__atomic_store_n(&p->shm->magic, FL_PRELOAD_MAGIC, __ATOMIC_RELEASE);
 	return p;
 fail:
@@ -271,12 +316,12 @@ static void emit_next(struct preload *p, int i)
 	e.h.flags = r->flags;
 	e.h.tid = b->tid;
 	e.h.tgid = b->tgid;
-	e.h.ts = r->ts;
+	e.h.ts = tsc_ns(p, r->ts);
 	e.a0 = r->a0;
 	e.a1 = r->a1;
 	e.a2 = r->a2;
 	e.ret = r->ret;
-	e.ts_ret = r->ts_ret;
+	e.ts_ret = tsc_ns(p, r->ts_ret);
 	__atomic_store_n(&b->tail, t + 1, __ATOMIC_RELEASE);
 	if (id_map_get(&p->targets, e.h.tgid, &v))
 		out(p, &e, sizeof(e));
@@ -326,7 +371,7 @@ static void emit_ring_before(struct preload *p, int i, uint64_t ts)
 {
 	struct fl_preload_buf *b = ring(p, i);
 
-	while (b->tail < head_of(b) && b->rec[b->tail & (FL_PRELOAD_RECS - 1)].ts_ret < ts) {
+	while (b->tail < head_of(b) && tsc_ns(p, b->rec[b->tail & (FL_PRELOAD_RECS - 1)].ts_ret) < ts) {
 		int o = oldest(p, false);
 
 		emit_next(p, o >= 0 ? o : i);
@@ -536,6 +581,7 @@ void preload_snapshot(struct preload *p)
 	if (read(p->wake_fd, &n, sizeof(n)) < 0)
 		n = 0; /* nothing written since: EAGAIN */
 	__atomic_store_n(&p->shm->heartbeat, now_ns(), __ATOMIC_RELAXED);
+	calibrate(p);
 	find_rings(p);
 	mark_untraced_gone(p);
 	for (int k = 0; k < p->nactive; k++)
