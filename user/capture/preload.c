@@ -333,6 +333,11 @@ static int oldest(struct preload *p, bool to_snapshot)
 	uint64_t best_ts = UINT64_MAX;
 	int best = -1;
 
+	if (p->nactive == 1) { /* one thread: no order to find */
+		struct fl_preload_buf *b = ring(p, p->active[0]);
+
+		return b->tail < (to_snapshot ? p->snap[p->active[0]] : head_of(b)) ? p->active[0] : -1;
+	}
 	for (int k = 0; k < p->nactive; k++) {
 		int i = p->active[k];
 		struct fl_preload_buf *b = ring(p, i);
