@@ -129,6 +129,7 @@ e2e: $(DEPS_STAMP) $(BUILD)/faultline $(BUILD)/faultline-asan $(EXAMPLES)
 # layers' dependency rule (docs/DESIGN.md; tests/layers.sh).
 clang-check: $(SKELS) | $(DEPS_BUILD_STAMP)
 	@for f in $(USER_SRC) $(UNIT_SRC); do clang -fsyntax-only $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -Iuser $$f || exit 1; done
+	@for f in $(PRELOAD_SRC); do clang -fsyntax-only $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude $$f || exit 1; done
 	@bash tests/layers.sh && bash tests/layers.sh --self-test
 
 # The one test command (README, .ci/run): unit tests, then end-to-end tests.
