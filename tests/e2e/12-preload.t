@@ -31,7 +31,7 @@ if command -v g++ >/dev/null && g++ -O1 -o "$T/cxx" tests/e2e/cxx_alloc.cc 2>/de
 	ACCURACY+=("$T/cxx")
 fi
 OUTPUTS=(python sort gzip sqlite3 threads forkexec)
-plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#OUTPUTS[@]} + 2 + 3 + 5 ))
+plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#OUTPUTS[@]} + 1 + 2 + 3 + 5 ))
 
 # same_summary A.json B.json: the fields both paths must agree on, or why not
 same_summary() {
@@ -45,6 +45,8 @@ for k in ("calls", "syscalls", "syscalls_by_caller"):
 for k in ("allocation", "allocator"):
     if a["faults"][k] != b["faults"][k]:
         bad.append("faults.%s: uprobes %s preload %s" % (k, a["faults"][k], b["faults"][k]))
+if b["extra"]["orphan_events"]:
+    bad.append("preload: %d events tagged with a call that never came" % b["extra"]["orphan_events"])
 for k in ("lost_events",):
     if a[k] or b[k]:
         bad.append("lost events: %s %s" % (a[k], b[k]))
@@ -93,6 +95,11 @@ for o in "${OUTPUTS[@]}"; do
 	if cmp -s plain.out pre.out && [ -s plain.out ]; then ok 0 "$o: output identical under the preload path"
 	else ok 1 "$o: output identical under the preload path" "$(head -3 pre.err)"; fi
 done
+
+# ---- fork and exec under -f: every event finds its call (the exec'd image's ring is its own)
+"$FAULTLINE" stat -q -f --probes preload --json fe.json -- ./forkexec >/dev/null 2>fe.err
+read -r orph lost < <($PY3 -c 'import json; d=json.load(open("fe.json")); print(d["extra"]["orphan_events"], d["lost_events"])')
+ok $([ "$orph" = 0 ] && [ "$lost" = 0 ]; echo $?) "fork+exec under -f: no orphan event, none lost ($orph, $lost)"
 
 # ---- SIGKILL of faultline: the program runs on to its end
 rm -f killed.done

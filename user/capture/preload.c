@@ -274,7 +274,10 @@ static void find_rings(struct preload *p)
 		tid = __atomic_load_n(&b->tid, __ATOMIC_ACQUIRE);
 		if (!tid || (id_map_get(&p->by_tid, tid, &v) && v == (size_t)i + 1))
 			continue;
-		if (id_map_put(&p->by_tid, tid, (size_t)i + 1))
+		/* two rings of one tid: a thread's before its exec (or exit) and after; the
+		 * newer is the thread's now, the older is found by its exec or exit */
+		if (!(id_map_get(&p->by_tid, tid, &v) && ring(p, (int)v - 1)->claim_ts > b->claim_ts) &&
+		    id_map_put(&p->by_tid, tid, (size_t)i + 1))
 			continue;
 		for (int k = 0; k < p->nactive; k++)
 			if (p->active[k] == i)
@@ -293,6 +296,20 @@ static int ring_of(struct preload *p, uint32_t tid)
 		return (int)v - 1;
 	find_rings(p);
 	return id_map_get(&p->by_tid, tid, &v) ? (int)v - 1 : -1;
+}
+
+/* The newest ring of tid claimed before ts, -1 if none. */
+static int ring_before(struct preload *p, uint32_t tid, uint64_t ts)
+{
+	int best = -1;
+
+	for (int k = 0; k < p->nactive; k++) {
+		struct fl_preload_buf *b = ring(p, p->active[k]);
+
+		if (b->tid == tid && b->claim_ts <= ts && (best < 0 || b->claim_ts > ring(p, best)->claim_ts))
+			best = p->active[k];
+	}
+	return best;
 }
 
 static uint64_t head_of(struct fl_preload_buf *b)
@@ -325,6 +342,7 @@ static void emit_next(struct preload *p, int i)
 	__atomic_store_n(&b->tail, t + 1, __ATOMIC_RELEASE);
 	if (id_map_get(&p->targets, e.h.tgid, &v))
 		out(p, &e, sizeof(e));
+
 }
 
 /* The active ring whose next record (below its limit) is the oldest, -1 if none. */
@@ -386,13 +404,15 @@ static void emit_ring_before(struct preload *p, int i, uint64_t ts)
 static void release_ring(struct preload *p, int i)
 {
 	struct fl_preload_buf *b = ring(p, i);
+	size_t v;
 
 	for (int k = 0; k < p->nactive; k++)
 		if (p->active[k] == i) {
 			p->active[k] = p->active[--p->nactive];
 			break;
 		}
-	id_map_del(&p->by_tid, b->tid);
+	if (id_map_get(&p->by_tid, b->tid, &v) && v == (size_t)i + 1)
+		id_map_del(&p->by_tid, b->tid);
 	b->head = b->tail = 0;
 	b->tid = b->tgid = 0;
 	__atomic_store_n(&b->state, FL_PRELOAD_FREE, __ATOMIC_RELEASE);
@@ -510,7 +530,8 @@ static void on_proc(struct preload *p, const struct fl_ev_proc *e)
 		if (b->claim_ts > h->ts)
 			continue; /* a thread of the new image, or a new thread of the same number */
 		if ((e->kind == FL_PROC_EXIT && b->tid == h->tid) || (e->kind == FL_PROC_EXEC && b->tgid == h->tgid)) {
-			emit_ring_before(p, i, h->ts);
+			/* its thread wrote all of it before exiting (or exec'ing) */
+			emit_ring_to(p, i, UINT64_MAX);
 			release_ring(p, i);
 		}
 	}
@@ -524,6 +545,8 @@ int preload_kernel_record(struct preload *p, const void *rec, size_t len)
 	if (own_record(p, h, rec))
 		return p->rc;
 	i = ring_of(p, h->tid);
+	if (i >= 0 && ring(p, i)->claim_ts > h->ts)
+		i = ring_before(p, h->tid, h->ts); /* the thread's ring of its image before an exec */
 	if (h->type == FL_EV_PROC) {
 		on_proc(p, rec);
 	} else if (i >= 0 && (h->flags & FL_F_PRELOAD)) {
