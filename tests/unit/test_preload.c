@@ -2,10 +2,11 @@
  * hand: a thread's ring written as the library writes it (in the collector's
  * own memfd, mapped a second time), kernel records tagged as the BPF side
  * tags them. Checked: each kernel record lands right after the call count it
- * carries (before the record of the call in flight), its tag cleared; an
- * exit places the records by time and frees the ring; the library's own
- * mapping and faults on it are dropped; aliased entry points are counted as
- * the first; threads' records are merged by time; and --probes' words. */
+ * carries (before the record of the call in flight), its tag cleared; a
+ * fork places the records by time, an exit emits them all and frees the
+ * ring; the library's own mapping and faults on it are dropped; aliased
+ * entry points are counted as the first; threads' records are merged by
+ * time; and --probes' words. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -162,24 +163,37 @@ static void test_kernel_record_after_its_count(void **state)
 	assert_int_equal(f->shm->buf[0].tail, 3); /* read, and said so to the library */
 }
 
-static void test_exit_places_by_time_and_frees(void **state)
+static void proc_event(struct fixture *f, uint32_t tid, unsigned kind, uint32_t child, uint64_t ts)
+{
+	struct fl_ev_proc e;
+
+	memset(&e, 0, sizeof(e));
+	e.h.type = FL_EV_PROC;
+	e.h.tid = tid;
+	e.h.tgid = 100;
+	e.h.ts = ts;
+	e.kind = kind;
+	e.child = child;
+	preload_kernel_record(f->p, &e, sizeof(e));
+}
+
+/* A fork (untagged) places the parent's records by time; an exit emits
+ * all of its thread's records first and frees the ring. */
+static void test_fork_by_time_exit_all(void **state)
 {
 	struct fixture *f = *state;
-	struct fl_ev_proc e;
 
 	lib_claim(f, 3, 102);
 	lib_call(f, 3, FL_MALLOC, 0, 10, 7);
-	lib_call(f, 3, FL_MALLOC, 0, 1000000000, 8); /* written after the exit's time: not before it */
-	memset(&e, 0, sizeof(e));
-	e.h.type = FL_EV_PROC;
-	e.h.tid = 102;
-	e.h.tgid = 100;
-	e.h.ts = mono_ns() + 100000000; /* 0.1 s from now: after the first record, before the second */
-	e.kind = FL_PROC_EXIT;
-	preload_kernel_record(f->p, &e, sizeof(e));
+	lib_call(f, 3, FL_MALLOC, 0, 1000000000, 8); /* stamped after the fork's time */
+	proc_event(f, 102, FL_PROC_FORK, 300, mono_ns() + 100000000); /* 0.1 s from now */
 	assert_int_equal(f->out.n, 2);
 	assert_int_equal(f->out.e[0].a0, 7);
 	assert_int_equal(f->out.e[1].type, FL_EV_PROC);
+	proc_event(f, 102, FL_PROC_EXIT, 0, mono_ns() + 200000000);
+	assert_int_equal(f->out.n, 4);
+	assert_int_equal(f->out.e[2].a0, 8);
+	assert_int_equal(f->out.e[3].type, FL_EV_PROC);
 	assert_int_equal(f->shm->buf[3].state, FL_PRELOAD_FREE);
 	assert_int_equal(f->shm->buf[3].head, 0);
 }
@@ -247,7 +261,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_kernel_record_after_its_count, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_exit_places_by_time_and_frees, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_by_time_exit_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_mapping_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alias_and_threads_by_time, setup, teardown),
 		cmocka_unit_test(test_probe_words),
