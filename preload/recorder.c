@@ -68,6 +68,7 @@ static void at_fork_child(void)
 	t->buf = NULL;
 	t->no_buf = 0;
 	t->done = 0;
+	t->tail_seen = 0;
 	__atomic_store_n(&t->slot, FL_PRELOAD_SLOT(0, t->outer_func, t->depth || t->in_free), __ATOMIC_RELAXED);
 	register_slot();
 }
@@ -122,6 +123,7 @@ static struct fl_preload_buf *claim(struct flp_thread *t)
 		b->claim_ts = flp_now();
 		__atomic_store_n(&b->tid, (uint32_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
 		t->buf = b;
+		t->tail_seen = 0;
 		return b;
 	}
 	t->no_buf = 1;
@@ -157,6 +159,7 @@ static int wait_room(struct fl_preload_buf *b, uint64_t h)
 		now = flp_now();
 	}
 	__atomic_fetch_add(&shm->wait_ns, flp_now() - t0, __ATOMIC_RELAXED);
+	flp_self.tail_seen = __atomic_load_n(&b->tail, __ATOMIC_ACQUIRE);
 	return 1;
 }
 
@@ -171,11 +174,17 @@ static int put(struct flp_thread *t, const struct fl_preload_rec *r)
 		return 0;
 	}
 	h = b->head;
-	used = h - __atomic_load_n(&b->tail, __ATOMIC_ACQUIRE);
-	if (used >= FL_PRELOAD_RECS && !wait_room(b, h))
-		return 0;
-	if (used == FL_PRELOAD_RECS / 2)
+	used = h - t->tail_seen;
+	if (used >= FL_PRELOAD_RECS) {
+		t->tail_seen = __atomic_load_n(&b->tail, __ATOMIC_ACQUIRE);
+		used = h - t->tail_seen;
+		if (used >= FL_PRELOAD_RECS / 2)
+			wake_collector();
+		if (used >= FL_PRELOAD_RECS && !wait_room(b, h))
+			return 0;
+	} else if (used == FL_PRELOAD_RECS / 2) {
 		wake_collector();
+	}
 	b->rec[h & (FL_PRELOAD_RECS - 1)] = *r;
 	__atomic_store_n(&b->head, h + 1, __ATOMIC_RELEASE);
 	return 1;

@@ -17,6 +17,8 @@ struct flp_thread {
 	uint8_t no_buf;               /* no ring could be claimed: this thread records nothing */
 	struct fl_preload_buf *buf;
 	uintptr_t outer_sp;           /* the frame of the outermost returning call in flight */
+	uint64_t tail_seen;           /* the ring's tail as last read: read again only when the ring looks
+				         full (the collector's cache line is not pulled at every record) */
 };
 
 extern __thread struct flp_thread flp_self __attribute__((tls_model("initial-exec")));

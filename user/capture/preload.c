@@ -41,7 +41,8 @@ struct preload {
 	int active[FL_PRELOAD_NBUF]; /* rings owned and known, in no order */
 	int nactive;
 	uint64_t snap[FL_PRELOAD_NBUF]; /* head of each ring at the last snapshot */
-	bool gone[FL_PRELOAD_NBUF];     /* an untraced process's ring, its process gone at the snapshot */
+	bool gone[FL_PRELOAD_NBUF];
+	uint64_t head_seen[FL_PRELOAD_NBUF]; /* each ring's head as last read (read again when reached) */     /* an untraced process's ring, its process gone at the snapshot */
 	bool seen;
 	/* the time stamp counter -> CLOCK_MONOTONIC: ns = mono0 + (tsc - tsc0) * ns_per_tick, the
 	 * slope taken over the whole run so far (renewed at every snapshot) */
@@ -317,6 +318,17 @@ static uint64_t head_of(struct fl_preload_buf *b)
 	return __atomic_load_n(&b->head, __ATOMIC_ACQUIRE);
 }
 
+/* Ring i's head, read from the ring only once the records seen are taken
+ * (the producer's cache line is not pulled at every record). */
+static uint64_t head_known(struct preload *p, int i)
+{
+	struct fl_preload_buf *b = &p->shm->buf[i];
+
+	if (b->tail >= p->head_seen[i] || b->tail + FL_PRELOAD_RECS < p->head_seen[i])
+		p->head_seen[i] = head_of(b);
+	return p->head_seen[i];
+}
+
 /* The next record of ring i as the uprobe path's FL_EV_CALL, and the ring
  * advanced. */
 static void emit_next(struct preload *p, int i)
@@ -354,12 +366,12 @@ static int oldest(struct preload *p, bool to_snapshot)
 	if (p->nactive == 1) { /* one thread: no order to find */
 		struct fl_preload_buf *b = ring(p, p->active[0]);
 
-		return b->tail < (to_snapshot ? p->snap[p->active[0]] : head_of(b)) ? p->active[0] : -1;
+		return b->tail < (to_snapshot ? p->snap[p->active[0]] : head_known(p, p->active[0])) ? p->active[0] : -1;
 	}
 	for (int k = 0; k < p->nactive; k++) {
 		int i = p->active[k];
 		struct fl_preload_buf *b = ring(p, i);
-		uint64_t lim = to_snapshot ? p->snap[i] : head_of(b);
+		uint64_t lim = to_snapshot ? p->snap[i] : head_of(b); /* fresh: another thread may have just written what this one frees */
 
 		if (b->tail >= lim)
 			continue;
@@ -378,6 +390,7 @@ static void emit_ring_to(struct preload *p, int i, uint64_t want)
 	struct fl_preload_buf *b = ring(p, i);
 	uint64_t h = head_of(b);
 
+	p->head_seen[i] = h;
 	if (want > h)
 		want = h;
 	while (b->tail < want) {
@@ -414,6 +427,7 @@ static void release_ring(struct preload *p, int i)
 	if (id_map_get(&p->by_tid, b->tid, &v) && v == (size_t)i + 1)
 		id_map_del(&p->by_tid, b->tid);
 	b->head = b->tail = 0;
+	p->head_seen[i] = 0;
 	b->tid = b->tgid = 0;
 	__atomic_store_n(&b->state, FL_PRELOAD_FREE, __ATOMIC_RELEASE);
 }
