@@ -56,6 +56,7 @@ struct frame {
 	__u64 sp;     /* user stack pointer at entry */
 	__u64 ra;     /* the return address at sp, before the return probe replaces it */
 	__u8 func;
+	__u8 in_free; /* frames[0] only: entered inside the free-like call in flight (free_sp) */
 };
 
 struct thread_state {
@@ -457,7 +458,8 @@ static __always_inline void tag_of(struct thread_state *ts, struct pt_regs *ureg
 	*func = FL_FUNC_NONE;
 	*flags = 0;
 	if (ts && ts->depth > 0) {
-		*func = ts->frames[0].func;
+		/* a call made inside a free-like one: the free is the outermost */
+		*func = ts->frames[0].in_free ? ts->free_func : ts->frames[0].func;
 		*flags = FL_F_IN_CALL;
 	} else if (ts && ts->free_open &&
 		   free_in_flight(ts, uregs ? BPF_CORE_READ(uregs, sp) : user_sp())) {
@@ -490,6 +492,7 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 {
 	struct thread_state *ts;
 	__u64 sp = PT_REGS_SP(ctx);
+	bool in_free;
 	__u32 d;
 
 	if (!uprobe_target())
@@ -497,8 +500,13 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 	ts = thread_state(true);
 	if (!ts)
 		return 0;
-	ts->free_open = 0; /* a new call: any free before it has returned */
 	d = drop_returned_calls(ts, sp);
+	/* a call made inside a free-like call still running (mimalloc's or
+	 * jemalloc's free calling a probed function) is nested in it; any other
+	 * new call means the free before it has returned */
+	in_free = d == 0 && ts->free_open && free_in_flight(ts, sp);
+	if (d == 0 && !in_free)
+		ts->free_open = 0;
 	asm volatile("" : "+r"(d)); /* keep the mask below for the verifier */
 	if (d < MAX_DEPTH) {
 		struct frame *f = &ts->frames[d & (MAX_DEPTH - 1)];
@@ -506,6 +514,7 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 		f->ts = bpf_ktime_get_ns();
 		f->sp = sp;
 		f->func = func;
+		f->in_free = in_free;
 		f->a0 = a0;
 		f->a1 = a1;
 		f->a2 = a2;
@@ -516,7 +525,7 @@ static __always_inline int call_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 		count(FL_CNT_DEPTH_OVF);
 	}
 	ts->depth = d + 1;
-	if (d == 0 && call_sampled(ts))
+	if (d == 0 && !in_free && call_sampled(ts))
 		emit_stack(ts, FL_STACK_FOR_CALL, func, 0, PT_REGS_IP(ctx), sp, PT_REGS_FP(ctx));
 	return 0;
 }
@@ -554,7 +563,8 @@ static __always_inline int call_exit(__u64 ret, bool memptr_read)
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	fill_hdr_at(&e->h, FL_EV_CALL, f->func, d > 0 ? FL_F_NESTED : 0, f->ts);
+	fill_hdr_at(&e->h, FL_EV_CALL, f->func,
+		    d > 0 ? FL_F_NESTED : f->in_free ? FL_F_NESTED | FL_F_IN_FREE : 0, f->ts);
 	e->a0 = f->a0;
 	e->a1 = f->a1;
 	e->a2 = f->a2;
@@ -595,8 +605,12 @@ static __always_inline int free_enter(struct pt_regs *ctx, __u8 func, __u64 a0, 
 	if (!ts)
 		return 0;
 	nested = ts->depth > 0;
-	/* operator delete calling (or jumping to) free: inside the outer one */
-	in_free = !nested && ts->free_open && free_in_flight(ts, sp);
+	/* operator delete calling (or jumping to) free: inside the outer one. The
+	 * same entry point again at the same stack pointer is the next call of a
+	 * loop (free(p[i])), the last one having returned: a free-like call does
+	 * not jump to itself. */
+	in_free = !nested && ts->free_open && !(sp == ts->free_sp && func == ts->free_func) &&
+		  free_in_flight(ts, sp);
 	if (!nested && !in_free) {
 		ts->free_open = 1;
 		ts->free_func = func;
@@ -627,22 +641,46 @@ int BPF_KPROBE(free_null)
 {
 	struct thread_state *ts;
 	struct fl_ev_call *e;
+	__u16 flags = 0;
 
 	if (!uprobe_target())
 		return 0;
 	ts = thread_state(false);
+	/* inside a call, or inside a free-like call that jumped here (delete(NULL)) */
+	if (ts && ts->depth > 0)
+		flags = FL_F_NESTED;
+	else if (ts && ts->free_open && free_in_flight(ts, PT_REGS_SP(ctx)))
+		flags = FL_F_NESTED | FL_F_IN_FREE;
 	e = reserve(sizeof(*e));
 	if (!e)
 		return 0;
-	fill_hdr(&e->h, FL_EV_CALL, FL_FREE, ts && ts->depth > 0 ? FL_F_NESTED : 0);
+	fill_hdr(&e->h, FL_EV_CALL, FL_FREE, flags);
 	e->a0 = e->a1 = e->a2 = e->ret = 0;
 	e->ts_ret = e->h.ts;
 	submit(e);
 	return 0;
 }
 
+/* Slots a0..a2 from the registers an FL_ARGMAP_* attach cookie names: the
+ * registers copied by number (x86: 0 rax .. 7 rdi, 8 r8 .. 15 r15) to the
+ * stack and read there (a switch over ctx fields is merged by clang into a
+ * ctx access at a computed offset, which the verifier refuses). */
+static __always_inline void mapped_args(struct pt_regs *ctx, __u64 map, __u64 v[3])
+{
+	__u64 r[17] = { 0, ctx->ax, ctx->cx, ctx->dx, ctx->bx, 0, ctx->bp, ctx->si, ctx->di,
+			ctx->r8, ctx->r9, ctx->r10, ctx->r11, ctx->r12, ctx->r13, ctx->r14, ctx->r15 };
+
+	for (int k = 0; k < 3; k++) {
+		__u32 code = (map >> (k * FL_ARGMAP_BITS)) & FL_ARGMAP_MASK;
+
+		v[k] = code <= 16 ? r[code] : 0;
+	}
+}
+
 /* One entry program per line of fl_funcs.h's table, enter_<ID>: it stores the
- * C arguments the table names in a0..a2. */
+ * C arguments the table names in a0..a2, from the registers its attach cookie
+ * names when its probe sits past moves of them (placement.c), else from their
+ * ABI registers. */
 #define ARG_0(ctx) 0
 #define ARG_1(ctx) PT_REGS_PARM1(ctx)
 #define ARG_2(ctx) PT_REGS_PARM2(ctx)
@@ -652,9 +690,13 @@ int BPF_KPROBE(free_null)
 	SEC("uprobe")                                                                       \
 	int enter_##id(struct pt_regs *ctx)                                                 \
 	{                                                                                   \
+		__u64 map = bpf_get_attach_cookie(ctx);                                     \
+		__u64 v[3] = { ARG_##a0(ctx), ARG_##a1(ctx), ARG_##a2(ctx) };               \
+		if (map & FL_ARGMAP_ON)                                                     \
+			mapped_args(ctx, map, v);                                           \
 		if (FL_KIND_##kind == FL_KIND_FREE)                                         \
-			return free_enter(ctx, FL_##id, ARG_##a0(ctx), ARG_##a1(ctx), ARG_##a2(ctx)); \
-		return call_enter(ctx, FL_##id, ARG_##a0(ctx), ARG_##a1(ctx), ARG_##a2(ctx)); \
+			return free_enter(ctx, FL_##id, v[0], v[1], v[2]);                  \
+		return call_enter(ctx, FL_##id, v[0], v[1], v[2]);                          \
 	}
 FL_ENTRIES(ENTRY_PROGRAM)
 
@@ -763,6 +805,23 @@ int BPF_USDT(ra_block_mremap, __u64 old, __u64 p, __u64 map, __u64 len, __u64 ne
 
 /* ---- memory syscalls ---------------------------------------------------- */
 
+/* Is the current thread one an allocator started for itself (by its name)? */
+static __always_inline bool allocator_thread(void)
+{
+	const char want[16] = FL_ALLOC_THREAD_NAME;
+	char comm[16];
+
+	if (bpf_get_current_comm(comm, sizeof(comm)))
+		return false;
+	for (int i = 0; i < 16; i++) {
+		if (comm[i] != want[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
 /* The raw syscall tracepoints (tp_btf): one program for every syscall, no
  * tracefs and no per-syscall perf event; x86-64 syscall numbers. */
 #define NR_MMAP 9
@@ -838,6 +897,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	}
 	tag_of(ts, regs, &func, &flags);
+	if (!(flags & FL_F_IN_CALL) && allocator_thread())
+		flags |= FL_F_ALLOC_THREAD;
 	if (stack_mode)
 		emit_stack_of(ts, FL_STACK_FOR_EVENT, func, flags, regs);
 	e = reserve(sizeof(*e));
@@ -926,7 +987,10 @@ static __always_inline void proc_event(__u32 kind, __u32 child, __s32 code)
 	e->child = child;
 	e->exit_code = code;
 	e->pad = 0;
-	submit(e);
+	if (kind == FL_PROC_EXEC) /* userspace reads /proc/PID/exe at once, before a short life ends */
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	else
+		submit(e);
 }
 
 /* A pending target becomes active when it calls execve: from then on its

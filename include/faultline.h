@@ -66,6 +66,29 @@ enum fl_ev_type {
 				 its entry (operator delete calling free), not inside one that
 				 returns */
 
+/* The BPF attach cookie of an entry program's uprobe: 0, the table's C
+ * arguments are in their ABI registers (fl_funcs.h's A0..A2); else
+ * FL_ARGMAP_ON and, for each slot a0..a2, the x86 register number + 1
+ * (0 rax .. 7 rdi, 8 r8 .. 15 r15; 0 in the field: the slot is 0) that holds
+ * it where the probe sits (a probe placed past register moves: placement.c). */
+#define FL_ARGMAP_ON (1u << 15)
+#define FL_ARGMAP_BITS 5
+#define FL_ARGMAP_MASK 0x1fu
+#define FL_ARGMAP_SLOT(slot, reg) ((unsigned)((reg) + 1) << ((slot) * FL_ARGMAP_BITS))
+
+#define FL_F_ALLOC_THREAD 0x80 /* FL_EV_SYSCALL outside any call: made by a thread the allocator owns
+				 (named as its background threads are: FL_ALLOC_THREAD_NAME) */
+#define FL_F_THREAD_CACHE 0x200 /* reserved (FL_EV_CALL, free): glibc's freeing of its per-thread cache
+				   at thread exit (tcache_thread_shutdown); no probe sets it yet: the
+				   correlator tells those frees by place (a thread's last calls) */
+
+/* The name (comm) an allocator gives its own background threads, which the
+ * BPF side matches on a syscall made outside any call: jemalloc's purging
+ * threads (MALLOC_CONF=background_thread:true); mimalloc and tcmalloc
+ * (minimal) start none. */
+#define FL_ALLOC_THREAD_NAME "jemalloc_bg_thd"
+
+
 struct fl_hdr {
 	__u8 type;   /* enum fl_ev_type */
 	__u8 func;   /* FL_EV_CALL: enum fl_func; others: func of the call in flight or FL_FUNC_NONE */

@@ -5,5 +5,7 @@
 #define FL_SCHEMA_H
 
 #define FL_SUMMARY_SCHEMA "faultline.summary.v1"
+/* report --diff --format json */
+#define FL_DIFF_SCHEMA "faultline.diff.v1"
 
 #endif

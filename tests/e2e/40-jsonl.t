@@ -77,9 +77,9 @@ mc = Counter(f["mode"] for f in faults)
 t(mc.get("user", 0) == S["faults"]["user_mode"] and mc.get("kernel", 0) == S["faults"]["kernel_mode"],
   "fault modes equal user_mode/kernel_mode", dict(mc), (S["faults"]["user_mode"], S["faults"]["kernel_mode"]))
 oc = Counter(f["owner"] for f in faults)
-t(all(oc.get(k, 0) == S["faults"][k] for k in ("allocation", "allocator", "other")),
-  "fault owners equal allocation/allocator/other", dict(oc),
-  {k: S["faults"][k] for k in ("allocation", "allocator", "other")})
+t(all(oc.get(k, 0) == S["faults"][k] for k in ("allocation", "allocator", "other", "runtime")),
+  "fault owners equal allocation/allocator/other/runtime", dict(oc),
+  {k: S["faults"][k] for k in ("allocation", "allocator", "other", "runtime")})
 ft = sum(1 for f in faults if f["first_touch"])
 t(ft == S["extra"].get("first_touch_faults", ft), "first_touch faults equal extra.first_touch_faults",
   ft, S["extra"].get("first_touch_faults"))

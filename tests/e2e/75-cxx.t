@@ -20,44 +20,7 @@ ok $? "the C++ workload builds" "$(head -3 "$T/g++.err")"
 g++ -O1 -Wno-mismatched-new-delete -o "$T/mismatch" tests/e2e/mismatch.cc 2>"$T/g++.err"
 ok $? "the mismatch program builds" "$(head -3 "$T/g++.err")"
 
-# the entry points' symbols, as include/fl_funcs.h lists them: "symbol call"
-SYMS=$(sed -n 's/^	X([A-Z_]*, *\([A-Z_]*\), *"[^"]*", *"\([^"]*\)".*/\2 \1/p' include/fl_funcs.h)
-
-# bpftrace.bt for the objects ldd lists (LD_PRELOAD first), each entry point
-# bound to its first definer, one probe per distinct address; NEW marks the
-# probes of the new family. Prints the probe count.
-make_bt() {
-	LD_PRELOAD=$1 ldd "$T/cxx" | $PY3 -c '
-import re, subprocess, sys
-syms = [l.split() for l in sys.argv[1].splitlines() if l.strip()]
-objs = []
-for line in sys.stdin:
-    m = re.search(r"(/\S+) \(0x", line)
-    if m and "ld-linux" not in m.group(1) and m.group(1) not in objs:
-        objs.append(m.group(1))
-defs = {}
-for o in objs:
-    out = subprocess.run(["nm", "-D", "--defined-only", o], capture_output=True, text=True).stdout
-    defs[o] = {}
-    for l in out.splitlines():
-        f = l.split()
-        if len(f) == 3 and f[1] in "TtWi":
-            defs[o].setdefault(f[2].split("@")[0], int(f[0], 16))
-probes = {}
-for sym, call in syms:
-    for o in objs:
-        if sym in defs[o]:
-            key = (o, defs[o][sym])
-            probes.setdefault(key, [sym, False])
-            if call in ("NEW", "NEW_ARRAY"):
-                probes[key][1] = True
-            break
-with open(sys.argv[2], "w") as bt:
-    for (o, addr), (sym, new) in probes.items():
-        bt.write("uprobe:\"%s\":%s /pid == cpid/ { @all = count(); %s}\n" % (o, sym, "@new = count(); " if new else ""))
-print(len(probes))
-' "$SYMS" "$T/$2.bt"
-}
+make_bt() { entry_bt "$1" "$T/cxx" "$T/$2.bt"; }
 
 while IFS=: read -r name lib; do
 	[ -n "$lib" ] && [ ! -e "$lib" ] && { for i in 1 2 3 4 5; do ok 0 "# SKIP $name: $lib is not installed"; done; continue; }

@@ -127,6 +127,46 @@ perf_faults() {
 	awk -F, '$3 == "page-faults" || $3 ~ /^page-faults/ { print $1; exit }' "$1"
 }
 
+# entry_bt PRELOAD PROG OUT.bt : a bpftrace script counting, in @all, every
+# allocator entry point of include/fl_funcs.h in the objects ldd lists for
+# PROG (PRELOAD first), each bound to its first definer, one probe per
+# distinct address; @new counts the probes of the operator new family.
+# Prints the probe count.
+entry_bt() {
+	local syms
+	syms=$(sed -n 's/^	X([A-Z_]*, *\([A-Z_]*\), *"[^"]*", *"\([^"]*\)".*/\2 \1/p' include/fl_funcs.h)
+	LD_PRELOAD=$1 ldd "$2" | $PY3 -c '
+import re, subprocess, sys
+syms = [l.split() for l in sys.argv[1].splitlines() if l.strip()]
+objs = []
+for line in sys.stdin:
+    m = re.search(r"(/\S+) \(0x", line)
+    if m and "ld-linux" not in m.group(1) and m.group(1) not in objs:
+        objs.append(m.group(1))
+defs = {}
+for o in objs:
+    out = subprocess.run(["nm", "-D", "--defined-only", o], capture_output=True, text=True).stdout
+    defs[o] = {}
+    for l in out.splitlines():
+        f = l.split()
+        if len(f) == 3 and f[1] in "TtWi":
+            defs[o].setdefault(f[2].split("@")[0], int(f[0], 16))
+probes = {}
+for sym, call in syms:
+    for o in objs:
+        if sym in defs[o]:
+            key = (o, defs[o][sym])
+            probes.setdefault(key, [sym, False])
+            if call in ("NEW", "NEW_ARRAY"):
+                probes[key][1] = True
+            break
+with open(sys.argv[2], "w") as bt:
+    for (o, addr), (sym, new) in probes.items():
+        bt.write("uprobe:\"%s\":%s /pid == cpid/ { @all = count(); %s}\n" % (o, sym, "@new = count(); " if new else ""))
+print(len(probes))
+' "$syms" "$3"
+}
+
 # bpftrace_map FILE NAME : value of @NAME (count map) printed at exit, 0 if absent
 bpftrace_map() {
 	local v

@@ -346,6 +346,49 @@ static void test_free_at_entry(void **state)
 	corr_free(c);
 }
 
+/* free(p[i]) in a loop: each free after the first enters where the first
+ * did, so the kernel flags it nested in that free (FL_F_IN_FREE). Each is a
+ * call of its own and releases its block; a nested free of the open free's
+ * own pointer (delete tail-calling free) stays nested. A realloc resized in
+ * place hands on the block as it was. */
+static void test_free_loop(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	const struct summary *s = corr_summary(c);
+	const uint16_t in_free = FL_F_AT_ENTRY | FL_F_NESTED | FL_F_IN_FREE;
+
+	(void)state;
+	feed_sys(c, FL_SYS_BRK, FL_MALLOC, HEAP + 0x21000, 0, 0, 0, HEAP + 0x21000);
+	for (int i = 0; i < 3; i++)
+		feed_call(c, FL_MALLOC, 100, 0, HEAP + 0x2a0 + i * 0x70, 0);
+	assert_int_equal(s->cur_live, 300);
+	feed_call(c, FL_FREE, 0, HEAP + 0x2a0, 0, FL_F_AT_ENTRY);
+	feed_call(c, FL_FREE, 0, HEAP + 0x310, 0, in_free);
+	feed_call(c, FL_FREE, 0, HEAP + 0x380, 0, in_free);
+	assert_non_null(cap.items[cap.n - 1].released);
+	assert_int_equal(cap.items[cap.n - 1].call_seq, 0); /* not nested */
+	feed_fault(c, -1, 0x7ffffffde000ull, 0); /* the thread moves on */
+	assert_int_equal(s->cur_live, 0);
+	assert_int_equal(s->calls_nested, 0);
+	assert_int_equal(s->calls[FL_FREE], 3);
+	/* real nesting: the same pointer freed inside the open free */
+	feed_call(c, FL_MALLOC, 100, 0, HEAP + 0x2a0, 0);
+	feed_call(c, FL_FREE, 0, HEAP + 0x2a0, 0, FL_F_AT_ENTRY);
+	feed_call(c, FL_FREE, 0, HEAP + 0x2a0, 0, in_free);
+	assert_int_equal(s->calls_nested, 1);
+	assert_int_equal(cap.items[cap.n - 1].call_seq, cap.items[cap.n - 2].seq);
+	feed_fault(c, -1, 0x7ffffffde000ull, 0);
+	assert_int_equal(s->cur_live, 0);
+	/* realloc in place: the block as it was is handed on */
+	feed_call(c, FL_MALLOC, 100, 0, HEAP + 0x2a0, 0);
+	feed_call(c, FL_REALLOC, 200, HEAP + 0x2a0, HEAP + 0x2a0, 0);
+	assert_non_null(cap.items[cap.n - 1].released);
+	assert_int_equal(s->cur_live, 200);
+	corr_finish(c);
+	corr_free(c);
+}
+
 /* Events tagged with a call that never returned are flushed at the end, not lost. */
 static void test_orphans_flushed(void **state)
 {
@@ -538,6 +581,7 @@ int main(void)
 		cmocka_unit_test(test_nested_call),
 		cmocka_unit_test(test_realloc_move),
 		cmocka_unit_test(test_free_at_entry),
+		cmocka_unit_test(test_free_loop),
 		cmocka_unit_test(test_orphans_flushed),
 		cmocka_unit_test(test_bad_records),
 		cmocka_unit_test(test_meta),

@@ -115,6 +115,22 @@ static void test_json_string(void **state)
 	assert_string_equal(buf, "\"a\\\"\\n\"\"\"");
 }
 
+/* JSON for an HTML <script>: nothing that ends the element, opens a comment
+ * or breaks a line for old JavaScript; the rest (U+2027, é) untouched. */
+static void test_json_for_html(void **state)
+{
+	const char in[] = "[\"</script><!--&\xe2\x80\xa8\xe2\x80\xa9\xe2\x80\xa7\xc3\xa9\"]";
+	char buf[256];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	(void)state;
+	esc_json_for_html(f, in, sizeof(in) - 1);
+	esc_json_for_html(f, "\xe2\x80", 2); /* a cut sequence is copied as it is */
+	fputc(0, f);
+	fclose(f);
+	assert_string_equal(buf, "[\"\\u003c/script\\u003e\\u003c!--\\u0026\\u2028\\u2029\xe2\x80\xa7\xc3\xa9\"]\xe2\x80");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +139,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_any_bytes),
 		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_json_for_html),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

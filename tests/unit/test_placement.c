@@ -11,7 +11,7 @@
 #include "capture/alloc/families.h"
 
 #define ARG1 1u
-#define SKIP(bytes, args) placement_skip(bytes, sizeof(bytes), args)
+#define SKIP(bytes, args) placement_skip(bytes, sizeof(bytes), args, NULL)
 
 static void test_emulated_first(void **state)
 {
@@ -78,6 +78,41 @@ static void test_arguments_read(void **state)
 	assert_int_equal(SKIP(writes_rdx, ARG1 | 4u), 0);
 }
 
+/* With a register map, an argument may move: mimalloc's malloc copies its
+ * size to %rsi and overwrites %rdi; its probe goes to the ja at 21, the
+ * size read from %rsi (6). A 32-bit move does not carry a 64-bit argument. */
+static void test_arguments_moved(void **state)
+{
+	static const uint8_t mi_malloc[] = { 0x48, 0x8b, 0x05, 0x49, 0xb4, 0x00, 0x00, 0x48, 0x89, 0xfe, 0x64, 0x48,
+					     0x8b, 0x38, 0x48, 0x81, 0xfe, 0x00, 0x04, 0x00, 0x00, 0x77, 0x29 };
+	static const uint8_t mov32[] = { 0x89, 0xfe, 0x31, 0xff, 0x74, 0x10 }; /* mov %edi,%esi; xor %edi,%edi; je */
+	static const uint8_t kept[] = { 0x48, 0x89, 0xfe, 0x74, 0x10 };       /* mov %rdi,%rsi; je: %rdi still holds it */
+	int regs[4] = { 7, 6, 2, 1 };
+
+	(void)state;
+	assert_int_equal(placement_skip(mi_malloc, sizeof(mi_malloc), ARG1, regs), 21);
+	assert_int_equal(regs[0], 6);
+	assert_int_equal(placement_skip(mov32, sizeof(mov32), ARG1, regs), 0);
+	assert_int_equal(placement_skip(kept, sizeof(kept), ARG1, regs), 3);
+	assert_int_equal(regs[0], 7);
+}
+
+/* A branch landing between an entry and its probe, or on the probe, is
+ * found; one landing on the entry or past the probe is not. */
+static void test_jumped_into(void **state)
+{
+	/* at 0x1000: jne 0x1010 (rel8 +14); at 0x1002: jmp 0x1008 (rel32) */
+	static const uint8_t code[] = { 0x75, 0x0e, 0xe9, 0x01, 0x00, 0x00, 0x00 };
+	uint64_t lo[3] = { 0x1007, 0x1008, 0x1010 }, hi[3] = { 0x1008, 0x100f, 0x1020 };
+	bool hit[3] = { false, false, false };
+
+	(void)state;
+	placement_jumped_into(code, sizeof(code), 0x1000, lo, hi, hit, 3);
+	assert_true(hit[0]);
+	assert_false(hit[1]);
+	assert_false(hit[2]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -85,6 +120,8 @@ int main(void)
 		cmocka_unit_test(test_past_straight_code),
 		cmocka_unit_test(test_stays_at_entry),
 		cmocka_unit_test(test_arguments_read),
+		cmocka_unit_test(test_arguments_moved),
+		cmocka_unit_test(test_jumped_into),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,6 +130,14 @@ if ! grep -q 'VM-END' "$WORK/console.txt"; then
 	echo "vm: the guest did not finish (timeout ${TIMEOUT}s or a crash); its console's end:" >&2
 	tail -30 "$WORK/console.txt" >&2
 fi
+# TCG runs each vCPU as a host thread: on a host whose cores are taken by
+# other work the guest's clock runs on while its vCPUs do not, and its
+# watchdogs report soft lockups and RCU stalls that are the host's load, not
+# the guest's code (seen at load average 20 on 2 cores: the guest hung after
+# 12 minutes; at load 4 it finished in 69 s). Say so next to the result.
+if grep -q 'soft lockup\|rcu_preempt kthread starved\|rcu: INFO' "$WORK/console.txt"; then
+	echo "vm: the guest's watchdog reported soft lockups or RCU stalls (host load average: $(cut -d' ' -f1-3 /proc/loadavg)); TCG guests starve on a busy host: rerun on an idle one" >&2
+fi
 
 # One TAP stream: the host's and the guest's tests, renumbered; a guest that
 # did not finish is a failure.

@@ -573,7 +573,7 @@ static void on_call(struct callsites *cs, const struct corr_item *it)
 	uint64_t bytes = returned_block ? it->block->size : 0;
 	struct cs_row *r;
 
-	if (h->flags & FL_F_NESTED)
+	if (it->call_seq) /* nested, as the correlator resolved it */
 		return;
 	*lc = (struct last_call){ .tid = h->tid, .seq = it->seq, .bytes = bytes,
 				  .block = returned_block ? it->block : NULL };
@@ -595,6 +595,8 @@ static void on_syscall(struct callsites *cs, const struct corr_item *it)
 	if (!it->stack || e->sys >= FL_NSYS || !(r = row_of_stack(cs, it->stack)))
 		return;
 	r->count.syscalls[e->sys]++;
+	if (it->map_tag) /* a runtime mapping: its first touches count here ("allocated here") */
+		*it->map_tag = row_ref(cs, r);
 	if (it->call_seq && lc->tid == e->h.tid && lc->seq == it->call_seq) {
 		/* the first syscall of a call whose own stack is not known: the
 		 * call's (its bytes count here unless sampled calls stand for all) */
@@ -615,6 +617,9 @@ static void on_fault(struct callsites *cs, const struct corr_item *it)
 	if (!it->first_touch)
 		return;
 	uint32_t site = it->block ? *block_site(cs, it->block) : 0;
+
+	if (!it->block && it->owner == FL_OWNER_RUNTIME && it->map_tag_value <= cs->nrows)
+		site = (uint32_t)it->map_tag_value;
 
 	if (site && site <= cs->nrows) {
 		cs->rows[site - 1].count.faults_owned++; /* its stack is not unwound */
@@ -790,6 +795,21 @@ static void name_rows(struct callsites *cs)
 		if (!cs->rows[i].site)
 			name_row(cs, &cs->rows[i]);
 	cs->named = true;
+}
+
+uint32_t callsites_block_row(const struct callsites *cs, struct alloc_block *b)
+{
+	uint32_t row = *block_site(cs, b);
+
+	return row <= cs->nrows ? row : 0;
+}
+
+const char *callsites_row_site(struct callsites *cs, uint32_t row)
+{
+	if (!row || row > cs->nrows)
+		return "[no stack]";
+	name_rows(cs);
+	return cs->rows[row - 1].site;
 }
 
 /* ---- sites: rows merged by their call-site text ---------------------------- */

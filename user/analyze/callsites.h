@@ -52,6 +52,12 @@ int callsites_attach(struct callsites *cs, struct correlator *c);
  * table was not attached). */
 void callsites_item(void *ctx, const struct corr_item *it);
 
+/* The row (1 + index, 0: none) of the call that returned b, once its stack
+ * is known; and a row's call-site text ("f (a.c:12) < g (a.c:30)"),
+ * symbolizing the rows first if need be. For the heap analyses' sites. */
+uint32_t callsites_block_row(const struct callsites *cs, struct alloc_block *b);
+const char *callsites_row_site(struct callsites *cs, uint32_t row);
+
 /* Stacks seen so far. */
 uint64_t callsites_stacks(const struct callsites *cs);
 

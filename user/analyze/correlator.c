@@ -18,9 +18,9 @@
 #include "symbols/maps.h"
 #include "util/id_map.h"
 
-const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other" };
+const char *const fl_owner_names[FL_NOWNER] = { "allocation", "allocator", "other", "runtime", "tracer" };
 
-#define MAX_SINKS 4
+#define MAX_SINKS 16
 
 struct pending {
 	uint32_t tid;
@@ -35,6 +35,9 @@ struct pending {
 	uint32_t open_tgid, open_syscalls;
 	uint8_t open_func;
 	uint64_t open_seq, open_released;
+	/* frees of unknown pointers since its last other call: at a thread's
+	 * exit, its cache given back (glibc's tcache_thread_shutdown) */
+	uint64_t trailing_unknown;
 };
 
 struct correlator {
@@ -56,6 +59,9 @@ struct correlator {
 	struct id_map proc_ids, thread_ids; /* tgid, tid -> index in procs, threads */
 	size_t last_proc, last_thread; /* the last looked up: most events follow their neighbour's */
 	unsigned fam_mask[FL_NFUNC];   /* families_of each entry point, from the FL_META_PROBES seen */
+	struct alloc_block *resized;   /* a block resized in place, as it was (corr_item.released) */
+	void (*meta_sink)(void *ctx, const void *rec, size_t len);
+	void *meta_ctx;
 };
 
 static unsigned families_of(const struct correlator *c, unsigned func);
@@ -79,6 +85,20 @@ static void proc_release(struct corr_proc *p)
 {
 	alloc_index_free(p->index);
 	region_set_free(p->regions);
+	region_set_free(p->given_back);
+	region_set_free(p->runtime);
+}
+
+/* What FL_META_PROC said of a process (exe, argv). */
+static void proc_info_free(struct corr_proc *p)
+{
+	for (int i = 0; i < p->argc; i++)
+		free(p->argv[i]);
+	free(p->argv);
+	free(p->exe);
+	p->argv = NULL;
+	p->exe = NULL;
+	p->argc = 0;
 }
 
 void corr_free(struct correlator *c)
@@ -87,6 +107,7 @@ void corr_free(struct correlator *c)
 		return;
 	for (size_t i = 0; i < c->nprocs; i++) {
 		proc_release(c->procs[i]);
+		proc_info_free(c->procs[i]);
 		free(c->procs[i]);
 	}
 	for (size_t i = 0; i < c->nthreads; i++) {
@@ -106,6 +127,7 @@ void corr_free(struct correlator *c)
 	free(c->info.argv);
 	free(c->procs);
 	free(c->threads);
+	free(c->resized);
 	id_map_clear(&c->proc_ids);
 	id_map_clear(&c->thread_ids);
 	free(c);
@@ -115,6 +137,12 @@ void corr_add_sink(struct correlator *c, const struct corr_sink *s)
 {
 	if (c->nsinks < MAX_SINKS)
 		c->sinks[c->nsinks++] = *s;
+}
+
+void corr_add_meta_sink(struct correlator *c, void (*fn)(void *ctx, const void *rec, size_t len), void *ctx)
+{
+	c->meta_sink = fn;
+	c->meta_ctx = ctx;
 }
 
 int corr_reserve_block_data(struct correlator *c, size_t bytes)
@@ -165,7 +193,9 @@ static int proc_init(struct correlator *c, struct corr_proc *p, uint32_t tgid)
 	p->tgid = tgid;
 	p->index = alloc_index_new(c->header_bytes, c->block_extra);
 	p->regions = region_set_new();
-	if (!p->index || !p->regions)
+	p->given_back = region_set_new();
+	p->runtime = region_set_new();
+	if (!p->index || !p->regions || !p->given_back || !p->runtime)
 		return -1;
 	p->live = alloc_index_totals(p->index);
 	return 0;
@@ -194,41 +224,55 @@ static inline struct corr_proc *proc_get(struct correlator *c, uint32_t tgid)
 
 /* What one process holds: live block bytes, brk heap, allocator mappings. */
 struct footprint {
-	uint64_t live, heap, mmap;
+	uint64_t live, heap, mmap, given_back;
 };
 
 static struct footprint footprint_of(const struct corr_proc *p)
 {
-	struct footprint f = { p->live->live_bytes, 0, region_set_bytes(p->regions) };
+	struct footprint f = { p->live->live_bytes, 0, region_set_bytes(p->regions), region_set_bytes(p->given_back) };
 
 	if (p->heap_start && p->brk > p->heap_start)
 		f.heap = p->brk - p->heap_start;
 	return f;
 }
 
-/* The peaks that depend on cur_live. */
-static void raise_live_peaks(struct summary *s)
+/* p's own peaks, and the summary's: the largest of any one process's. */
+static void raise_live_peaks(struct summary *s, struct corr_proc *p)
 {
-	uint64_t held = s->cur_heap + s->cur_mmap;
+	uint64_t live = p->live->live_bytes;
 
-	if (s->cur_live > s->peak_live)
-		s->peak_live = s->cur_live;
-	if (held > s->cur_live && held - s->cur_live > s->peak_unused)
-		s->peak_unused = held - s->cur_live;
+	if (live > p->peak_live) {
+		p->peak_live = live;
+		if (live > s->peak_live)
+			s->peak_live = live;
+	}
+	if (p->held > live && p->held - live > p->peak_unused) {
+		p->peak_unused = p->held - live;
+		if (p->peak_unused > s->peak_unused)
+			s->peak_unused = p->peak_unused;
+	}
 }
 
-static void raise_peaks(struct summary *s)
+static void raise_peaks(struct summary *s, struct corr_proc *p, struct footprint now)
 {
-	if (s->cur_heap > s->peak_heap)
-		s->peak_heap = s->cur_heap;
-	if (s->cur_mmap > s->peak_mmap)
-		s->peak_mmap = s->cur_mmap;
-	raise_live_peaks(s);
+	/* held: what madvise gave back is not held */
+	p->held = now.heap + now.mmap > now.given_back ? now.heap + now.mmap - now.given_back : 0;
+	if (now.heap > p->peak_heap) {
+		p->peak_heap = now.heap;
+		if (now.heap > s->peak_heap)
+			s->peak_heap = now.heap;
+	}
+	if (now.mmap > p->peak_mmap) {
+		p->peak_mmap = now.mmap;
+		if (now.mmap > s->peak_mmap)
+			s->peak_mmap = now.mmap;
+	}
+	raise_live_peaks(s, p);
 }
 
 /* Adds what p's footprint changed since `before` to the totals of every
  * process, and raises the peaks. O(1): the totals are kept, not summed. */
-static void account(struct correlator *c, const struct corr_proc *p, struct footprint before)
+static void account(struct correlator *c, struct corr_proc *p, struct footprint before)
 {
 	struct footprint now = footprint_of(p);
 	struct summary *s = &c->sum;
@@ -236,16 +280,17 @@ static void account(struct correlator *c, const struct corr_proc *p, struct foot
 	s->cur_live += now.live - before.live;
 	s->cur_heap += now.heap - before.heap;
 	s->cur_mmap += now.mmap - before.mmap;
-	raise_peaks(s);
+	s->cur_given_back += now.given_back - before.given_back;
+	raise_peaks(s, p, now);
 }
 
 /* The same when only the live bytes can have changed (a call applied, a
- * block released): the common case, kept cheap. cur_heap and cur_mmap have
+ * block released): the common case, kept cheap. The heap and mappings have
  * not moved since account() last raised their peaks. */
-static void account_live(struct correlator *c, const struct corr_proc *p, uint64_t live_before)
+static void account_live(struct correlator *c, struct corr_proc *p, uint64_t live_before)
 {
 	c->sum.cur_live += p->live->live_bytes - live_before;
-	raise_live_peaks(&c->sum);
+	raise_live_peaks(&c->sum, p);
 }
 
 static struct pending *thread_find_or_add(struct correlator *c, uint32_t tid)
@@ -368,6 +413,39 @@ static void apply_brk(struct corr_proc *p, const struct fl_ev_syscall *e, struct
 	it->heap_new = ret;
 }
 
+/* Anonymous mappings made outside any allocator call (and not by an
+ * allocator's own thread) belong to the runtime (pymalloc's arenas, V8's
+ * heap), but for thread stacks (MAP_STACK) and fixed mappings over nothing
+ * of the runtime's (ld.so's .bss). A mapping made returns its tag's place:
+ * what a sink keeps with it (the call-site table: the row of its mmap). */
+static uint64_t *runtime_map_change(struct corr_proc *p, const struct fl_ev_syscall *e, bool allocators)
+{
+	uint64_t ret = (uint64_t)e->ret, len = fl_page_up(e->args[1]);
+	uint64_t flags = e->args[3];
+	bool was;
+
+	switch (e->sys) {
+	case FL_SYS_MMAP:
+		was = region_set_overlap(p->runtime, ret, ret + len) > 0;
+		region_set_remove(p->runtime, ret, ret + len);
+		if (!allocators && (flags & MAP_ANONYMOUS) && !(flags & MAP_STACK) && (!(flags & MAP_FIXED) || was) &&
+		    !region_set_add(p->runtime, ret, ret + len, 0)) {
+			const struct region *r = region_set_find(p->runtime, ret);
+
+			return r ? (uint64_t *)&r->tag : NULL; /* the set's own node: the correlator's to change */
+		}
+		break;
+	case FL_SYS_MUNMAP:
+		region_set_remove(p->runtime, e->args[0], e->args[0] + len);
+		break;
+	case FL_SYS_MREMAP:
+		if (region_set_remove(p->runtime, e->args[0], e->args[0] + len) && !allocators)
+			region_set_add(p->runtime, ret, ret + fl_page_up(e->args[2]), 0);
+		break;
+	}
+	return NULL;
+}
+
 static void apply_map_change(struct corr_proc *p, const struct fl_ev_syscall *e, bool in_call, uint64_t call_seq)
 {
 	uint64_t ret = (uint64_t)e->ret;
@@ -400,6 +478,42 @@ static void apply_map_change(struct corr_proc *p, const struct fl_ev_syscall *e,
 	}
 }
 
+/* madvise advice that gives pages back (their contents go, or may go) */
+static bool advice_gives_back(uint64_t advice)
+{
+	return advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE;
+}
+
+/* What a syscall does to the allocator memory given back with madvise: a
+ * range advised away inside the heap or the allocator's mappings joins it;
+ * a range unmapped, mapped afresh or cut off the heap leaves it. */
+static void track_given_back(struct corr_proc *p, const struct fl_ev_syscall *e, uint64_t old_brk)
+{
+	uint64_t ret = (uint64_t)e->ret, start = e->args[0], end = start + fl_page_up(e->args[1]);
+
+	if (e->sys == FL_SYS_BRK) {
+		if (p->brk < old_brk)
+			region_set_remove(p->given_back, p->brk, old_brk);
+		return;
+	}
+	if (fl_syscall_failed(e->ret))
+		return;
+	switch (e->sys) {
+	case FL_SYS_MADVISE:
+		if (!advice_gives_back(e->args[2]))
+			break;
+		if (p->heap_start && start < p->brk && end > p->heap_start)
+			region_set_add(p->given_back, start > p->heap_start ? start : p->heap_start,
+				       end < p->brk ? end : p->brk, 0);
+		else if (region_set_overlap(p->regions, start, end) == end - start)
+			region_set_add(p->given_back, start, end, 0);
+		break;
+	case FL_SYS_MMAP: region_set_remove(p->given_back, ret, ret + fl_page_up(e->args[1])); break;
+	case FL_SYS_MUNMAP: region_set_remove(p->given_back, start, end); break;
+	case FL_SYS_MREMAP: region_set_remove(p->given_back, start, end); break;
+	}
+}
+
 static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e, uint64_t call_seq,
 			    const struct fl_ev_stack *stack)
 {
@@ -408,6 +522,9 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 	bool in_call = e->h.flags & FL_F_IN_CALL;
 	uint32_t caller = in_call && e->h.func < FL_NFUNC ? fl_func_call(e->h.func) : FL_CALLER_NONE;
 	struct footprint before;
+
+	if (!in_call && (e->h.flags & FL_F_ALLOC_THREAD))
+		caller = FL_CALLER_BACKGROUND;
 
 	if (e->sys >= FL_NSYS) {
 		c->bad_records++;
@@ -418,8 +535,11 @@ static void resolve_syscall(struct correlator *c, const struct fl_ev_syscall *e,
 	before = footprint_of(p);
 	if (e->sys == FL_SYS_BRK)
 		apply_brk(p, e, &it);
-	else if (!fl_syscall_failed(e->ret))
+	else if (!fl_syscall_failed(e->ret)) {
+		it.map_tag = runtime_map_change(p, e, in_call || (e->h.flags & FL_F_ALLOC_THREAD));
 		apply_map_change(p, e, in_call, call_seq);
+	}
+	track_given_back(p, e, it.heap_old);
 	account(c, p, before);
 	emit(c, &it);
 }
@@ -438,6 +558,17 @@ static uint8_t fault_owner(struct corr_proc *p, uint64_t addr, struct alloc_bloc
 	return FL_OWNER_OTHER;
 }
 
+/* A fault fault_owner gave to `other`: the runtime's when one of its mappings holds it. */
+static void runtime_owner(struct corr_proc *p, uint64_t addr, struct corr_item *it)
+{
+	const struct region *r = region_set_find(p->runtime, addr);
+
+	if (r) {
+		it->owner = FL_OWNER_RUNTIME;
+		it->map_tag_value = r->tag;
+	}
+}
+
 static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uint64_t call_seq,
 			  const struct fl_ev_stack *stack)
 {
@@ -447,6 +578,8 @@ static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uin
 	struct alloc_block *b;
 
 	it.owner = fault_owner(p, e->addr, &b);
+	if (it.owner == FL_OWNER_OTHER)
+		runtime_owner(p, e->addr, &it);
 	it.first_touch = !(e->h.flags & FL_F_FAULT_PRESENT);
 	it.alloc_seq = b ? b->seq : 0;
 	it.block = b;
@@ -458,6 +591,13 @@ static void resolve_fault(struct correlator *c, const struct fl_ev_fault *e, uin
 	s->faults_owner[it.owner]++;
 	if (b && (e->h.flags & FL_F_IN_CALL))
 		s->alloc_faults_in_call++;
+	if (it.first_touch && region_set_count(p->given_back) && region_set_find(p->given_back, e->addr)) {
+		struct footprint before = footprint_of(p); /* touched again: resident, not given back */
+		uint64_t page = e->addr & ~(FL_PAGE_SIZE - 1);
+
+		region_set_remove(p->given_back, page, page + FL_PAGE_SIZE);
+		account(c, p, before);
+	}
 	if (it.first_touch) {
 		s->first_touch++;
 		s->first_touch_owner[it.owner]++;
@@ -500,6 +640,26 @@ static void check_family(struct correlator *c, const struct alloc_block *b, cons
 	it->mismatched = true;
 }
 
+/* Keeps the thread's count of frees of unknown pointers since its last other call. */
+static void count_trailing_unknown(struct correlator *c, const struct fl_ev_call *e, bool unknown)
+{
+	struct pending *t = thread_get(c, e->h.tid);
+
+	t->trailing_unknown = unknown ? t->trailing_unknown + 1 : 0;
+}
+
+/* A copy of a block about to be replaced by its resized self (with its
+ * sink data), or NULL for none. */
+static const struct alloc_block *keep_resized(struct correlator *c, const struct alloc_block *b)
+{
+	if (!b)
+		return NULL;
+	if (!c->resized && !(c->resized = malloc(sizeof(*b) + c->block_extra)))
+		abort();
+	memcpy(c->resized, b, sizeof(*b) + c->block_extra);
+	return c->resized;
+}
+
 /* rel: call_released_ptr(e). */
 static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p, const struct fl_ev_call *e,
 				      uint64_t rel, uint64_t seq, struct corr_item *it)
@@ -510,11 +670,13 @@ static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
 	if (rel) {
 		b = alloc_index_get(p->index, rel);
 		it->unknown_free = !b;
+		it->released = b;
 		if (!b)
 			c->sum.frees_unknown++;
 		else
 			check_family(c, b, e, it);
 	}
+	count_trailing_unknown(c, e, rel && !b);
 	if (fl_is_free(e->h.func)) {
 		if (!e->a2)
 			c->sum.frees_null++;
@@ -523,6 +685,8 @@ static struct alloc_block *apply_call(struct correlator *c, struct corr_proc *p,
 	size = call_requested_bytes(e);
 	c->sum.bytes_requested += size;
 	if (fl_kind_returns_block(fl_func_kind(e->h.func)) && e->ret) {
+		if (!rel && e->a2 == e->ret && fl_kind_resizes(fl_func_kind(e->h.func)))
+			it->released = keep_resized(c, alloc_index_get(p->index, e->ret));
 		b = alloc_index_insert(p->index, e->ret, size);
 		if (!b)
 			abort();
@@ -686,18 +850,79 @@ static void flush_orphans(struct correlator *c, struct pending *t)
 	resolve_pending(c, t, 0);
 }
 
+/* Across an exec: the process's parent, file and argv, and its peaks. */
+static void proc_keep_identity(struct corr_proc *p, const struct corr_proc *kept)
+{
+	p->ppid = kept->ppid;
+	p->exe = kept->exe;
+	p->argv = kept->argv;
+	p->argc = kept->argc;
+	p->peak_live = kept->peak_live;
+	p->peak_heap = kept->peak_heap;
+	p->peak_mmap = kept->peak_mmap;
+	p->peak_unused = kept->peak_unused;
+}
+
+/* A forked child runs its parent's file until it execs. */
+static void proc_copy_info(struct corr_proc *child, const struct corr_proc *parent)
+{
+	if (child->exe || !parent->exe)
+		return;
+	child->exe = strdup(parent->exe);
+	child->argv = calloc(parent->argc ? parent->argc : 1, sizeof(char *));
+	if (!child->exe || !child->argv)
+		return proc_info_free(child);
+	for (; child->argc < parent->argc; child->argc++)
+		if (!(child->argv[child->argc] = strdup(parent->argv[child->argc])))
+			break;
+}
+
+/* FL_META_PROC: the process's file, argv and parent. */
+static int set_proc_info(struct corr_proc *p, uint64_t ppid, const char *data, size_t len)
+{
+	size_t plen, argc = 0;
+
+	if (!fl_meta_proc_ok(data, len))
+		return -1;
+	proc_info_free(p);
+	p->info_fresh = true;
+	if (ppid)
+		p->ppid = (uint32_t)ppid;
+	plen = strlen(data);
+	for (size_t off = plen + 1; off < len; off += strnlen(data + off, len - off) + 1)
+		argc++;
+	p->exe = strdup(data);
+	p->argv = calloc(argc ? argc : 1, sizeof(char *));
+	if (!p->exe || !p->argv)
+		return proc_info_free(p), 0;
+	for (size_t off = plen + 1; off < len;) {
+		size_t n = strnlen(data + off, len - off);
+
+		if ((p->argv[p->argc] = strndup(data + off, n)))
+			p->argc++;
+		off += n + 1;
+	}
+	return 0;
+}
+
 static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 {
 	struct corr_proc *p = proc_get(c, e->h.tgid);
 	struct corr_item it = { .rec = &e->h, .proc = p };
 
 	if (e->kind == FL_PROC_EXEC) {
-		/* a new image: nothing of the old address space survives */
+		/* a new image: nothing of the old address space survives; who it
+		 * is (its FL_META_PROC came before) and its peaks do */
 		struct footprint before = footprint_of(p);
+		struct corr_proc kept = *p;
 
 		proc_release(p);
 		if (proc_init(c, p, e->h.tgid))
 			abort();
+		proc_keep_identity(p, &kept);
+		if (!kept.info_fresh)
+			proc_info_free(p); /* its parent's, from the fork: the new file is unknown */
+		p->info_fresh = false;
 		account(c, p, before);
 	} else if (e->kind == FL_PROC_FORK) {
 		struct corr_proc *child = proc_get(c, e->child);
@@ -705,12 +930,24 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 
 		child->heap_start = p->heap_start;
 		child->brk = p->brk;
+		child->ppid = p->tgid;
+		proc_copy_info(child, p);
 		account(c, child, before);
 	} else if (e->kind == FL_PROC_EXIT) {
 		struct pending *t = thread_get(c, e->h.tid);
 
+		if (e->h.tid == e->h.tgid)
+			p->exited = true;
+
 		close_open_call(c, t);
 		flush_orphans(c, t);
+		/* a thread (not the process) ending with frees of unknown pointers:
+		 * its allocator's cache given back, not the program's frees */
+		if (e->h.tid != e->h.tgid && t->trailing_unknown <= c->sum.frees_unknown) {
+			c->sum.frees_unknown -= t->trailing_unknown;
+			c->sum.frees_thread_cache += t->trailing_unknown;
+		}
+		t->trailing_unknown = 0;
 		/* its waiting stacks go with it (a tid reused later starts afresh) */
 		stack_free(c, t->event_stack);
 		stack_free(c, t->call_stack);
@@ -751,20 +988,35 @@ static int set_command(struct run_info *ri, const char *data, size_t len)
 	return 0;
 }
 
-/* A process attached to mid-life: its heap's extent comes from its maps. */
-static void heap_from_maps(struct corr_proc *p, const char *text, size_t len)
-{
-	struct proc_maps *m = proc_maps_parse(text, len);
+/* glibc's arenas other than the main one: heaps of HEAP_MAX_SIZE (64 MiB on
+ * 64-bit), aligned to it, mapped read-write at the front. */
+#define GLIBC_ARENA_HEAP (64ull << 20)
 
-	for (size_t i = 0; m && i < proc_maps_count(m) && !p->heap_start; i++) {
+/* A process attached to mid-life: its heap's extent and the allocator's
+ * arenas come from its maps at the attach (counted in the footprint as if
+ * made then). Mappings of large blocks cannot be told from other anonymous
+ * ones there and are not counted. */
+static void heap_from_maps(struct correlator *c, struct corr_proc *p, const char *text, size_t len)
+{
+	struct proc_maps *m;
+	struct footprint before = footprint_of(p);
+
+	if (p->heap_start)
+		return; /* read at the attach already */
+	m = proc_maps_parse(text, len);
+	for (size_t i = 0; m && i < proc_maps_count(m); i++) {
 		const struct proc_map *e = proc_maps_at(m, i);
 
-		if (!strcmp(e->path, "[heap]")) {
+		if (!strcmp(e->path, "[heap]") && !p->heap_start) {
 			p->heap_start = e->start;
 			p->brk = e->end;
+		} else if (!e->path[0] && !e->inode && !strncmp(e->perms, "rw", 2) &&
+			   !(e->start & (GLIBC_ARENA_HEAP - 1)) && e->end - e->start <= GLIBC_ARENA_HEAP) {
+			region_set_add(p->regions, e->start, e->end, 0);
 		}
 	}
 	proc_maps_free(m);
+	account(c, p, before);
 }
 
 static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
@@ -811,11 +1063,28 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 		if (!fl_meta_maps_ok(data, dlen))
 			c->bad_records++;
 		else if (ri->attached)
-			heap_from_maps(proc_get(c, m->tgid), data, dlen);
+			heap_from_maps(c, proc_get(c, m->tgid), data, dlen);
+		break;
+	case FL_META_PROC:
+		if (set_proc_info(proc_get(c, m->tgid), m->value, data, dlen))
+			c->bad_records++;
 		break;
 	case FL_META_START: ri->start_ns = m->value; break;
 	case FL_META_END: ri->end_ns = m->value; break;
 	}
+}
+
+/* A free-like call the kernel saw "inside" the open free that is its
+ * sibling: free(p[i]) in a loop enters at the same stack pointer with the
+ * same return address, which is what a free still in flight looks like. A
+ * call nested for real in a free (delete tail-calling free) releases the
+ * same pointer; a sibling, another one. */
+static bool free_sibling(const struct pending *t, const struct fl_hdr *h)
+{
+	const struct fl_ev_call *e = (const struct fl_ev_call *)h;
+
+	return (h->flags & FL_F_AT_ENTRY) && h->func < FL_NFUNC && fl_is_free(h->func) && e->a2 &&
+	       t->open_released && e->a2 != t->open_released;
 }
 
 /* Where an event goes: an outer call resolves with the events that waited
@@ -825,6 +1094,7 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 static void dispatch_event(struct correlator *c, struct pending *t, const struct fl_hdr *h, size_t len)
 {
 	bool is_call = h->type == FL_EV_CALL, nested = h->flags & FL_F_NESTED;
+	bool sibling = t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0 && free_sibling(t, h);
 	struct fl_ev_stack *stack = take_stack(t, h);
 
 	if (t->open && !is_call && (h->flags & FL_F_IN_CALL) && h->func == t->open_func && t->n == 0) {
@@ -833,12 +1103,14 @@ static void dispatch_event(struct correlator *c, struct pending *t, const struct
 		stack_free(c, stack);
 		return;
 	}
-	if (t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0) {
+	if (t->open && is_call && nested && (h->flags & FL_F_IN_FREE) && t->n == 0 && !sibling) {
 		resolve_nested_call(c, (const struct fl_ev_call *)h, t->open_seq); /* inside the open call */
-		free(stack);
+		stack_free(c, stack);
 		return;
 	}
 	close_open_call(c, t);
+	if (sibling)
+		nested = false; /* free(p[i]) in a loop: a call of its own */
 	if (is_call ? nested : (h->flags & FL_F_IN_CALL)) {
 		pending_push(t, h, len, stack); /* the stack is the list's now */
 		return;
@@ -860,6 +1132,8 @@ int corr_feed(struct correlator *c, const void *rec, size_t len)
 
 	if (len >= sizeof(struct fl_meta) && ((const uint8_t *)rec)[0] == FL_REC_META) {
 		on_meta(c, rec, len);
+		if (c->meta_sink)
+			c->meta_sink(c->meta_ctx, rec, len);
 		return 0;
 	}
 	if (len >= sizeof(struct fl_ev_stack) && h->type == FL_EV_STACK) {
@@ -904,3 +1178,9 @@ uint64_t corr_bad_records(const struct correlator *c) { return c->bad_records; }
 uint64_t corr_events(const struct correlator *c) { return c->events; }
 uint64_t corr_stacks(const struct correlator *c) { return c->stacks; }
 uint64_t corr_stacks_dropped(const struct correlator *c) { return c->stacks_dropped; }
+
+void corr_foreach_proc(struct correlator *c, void (*fn)(struct corr_proc *p, void *arg), void *arg)
+{
+	for (size_t i = 0; i < c->nprocs; i++)
+		fn(c->procs[i], arg);
+}

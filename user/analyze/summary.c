@@ -12,6 +12,7 @@ const struct summary_field summary_count_fields[] = {
 	COUNT(first_touch), COUNT(first_touch_owner), COUNT(alloc_faults_in_call),
 	COUNT(bytes_requested), COUNT(peak_live), COUNT(peak_heap), COUNT(peak_mmap), COUNT(peak_unused),
 	COUNT(frees_null), COUNT(frees_unknown), COUNT(frees_kept), COUNT(frees_returned), COUNT(mismatched),
+	COUNT(frees_thread_cache),
 	COUNT(orphan_events), COUNT(reasons),
 };
 const size_t summary_count_nfields = sizeof(summary_count_fields) / sizeof(summary_count_fields[0]);

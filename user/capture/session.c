@@ -32,6 +32,7 @@
 #include "capture/session.h"
 #include "symbols/elf.h"
 #include "symbols/maps.h"
+#include "symbols/smaps.h"
 #include "capture/tracer.h"
 #include "capture/preload.h"
 #include "capture/probe_path.h"
@@ -53,7 +54,7 @@ struct session {
 	struct id_map stale;         /* that forks 200k children costs O(1) per event) */
 	bool any_mapped;             /* --stacks: stale: tgids whose stored maps miss new code */
 	uint32_t last_mapped;        /* the tgid whose maps were stored last */
-	bool ptraced;                /* --stacks: the command stops at its exit for its last maps */
+	bool ptraced;                /* the command stops at its exit: its last maps, smaps */
 	char **objects;              /* --stacks: "tgid path" of the objects whose build-id is stored */
 	size_t nobjects;
 	bool cache_warned;
@@ -276,6 +277,78 @@ static void emit_command(struct session *s, char **argv)
 	free(buf);
 }
 
+/* The parent pid in /proc/PID/status, 0 if unknown. */
+static uint32_t proc_ppid(pid_t pid)
+{
+	char path[64], line[256];
+	unsigned ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "PPid: %u", &ppid) == 1)
+			break;
+	fclose(f);
+	return ppid;
+}
+
+/* FL_META_PROC for pid: its executable's real path, its argv without the
+ * padding a process that rewrote its title leaves (trailing NULs and
+ * spaces), its parent. Read at its exec: a process gone by then has none. */
+static void emit_proc_info(struct session *s, pid_t pid)
+{
+	char path[64], buf[FL_META_MAX_PATH_BYTES + 8192];
+	ssize_t n;
+	size_t off;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, buf, FL_META_MAX_PATH_BYTES);
+	if (n <= 0 || n >= (ssize_t)FL_META_MAX_PATH_BYTES)
+		return;
+	buf[n] = 0;
+	off = (size_t)n + 1;
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf + off, sizeof(buf) - off - 1);
+		close(fd);
+		if (n > 0) {
+			size_t end = off + (size_t)n;
+
+			while (end > off && (buf[end - 1] == 0 || buf[end - 1] == ' '))
+				end--;
+			if (end > off)
+				buf[end++] = 0;
+			off = end;
+		}
+	}
+	emit_meta(s, FL_META_PROC, (uint32_t)pid, proc_ppid(pid), buf, off);
+}
+
+/* FL_META_PROC for the command faultline starts: its file's real path and
+ * its argv (as many as fit in buf), before its exec. */
+static void emit_command_info(struct session *s, pid_t pid, char **argv)
+{
+	char buf[FL_META_MAX_PATH_BYTES + 8192], real[PATH_MAX];
+	size_t off;
+
+	if (!realpath(s->path, real) || strlen(real) >= FL_META_MAX_PATH_BYTES)
+		return;
+	off = strlen(real) + 1;
+	memcpy(buf, real, off);
+	for (int i = 0; argv[i] && off + strlen(argv[i]) + 1 <= sizeof(buf); i++) {
+		memcpy(buf + off, argv[i], strlen(argv[i]) + 1);
+		off += strlen(argv[i]) + 1;
+	}
+	while (off > strlen(real) + 2 && buf[off - 2] == 0)
+		off--; /* no trailing empty strings */
+	emit_meta(s, FL_META_PROC, (uint32_t)pid, (uint64_t)getpid(), buf, off);
+}
+
 static int deliver(void *ctx, const void *rec, size_t len);
 
 /* The kernel's records pass through here on their way to the consumer (on
@@ -299,6 +372,8 @@ static int deliver(void *ctx, const void *rec, size_t len)
 	s->records++;
 	if (s->o->stack_mode)
 		maps_before_stack(s, h, rec);
+	if (h->type == FL_EV_PROC && ((const struct fl_ev_proc *)rec)->kind == FL_PROC_EXEC)
+		emit_proc_info(s, (pid_t)h->tgid); /* before the exec: its file is known there */
 	if (s->o->consume(s->o->ctx, rec, len))
 		s->consumer_rc = 1;
 	if (h->type == FL_EV_CALL && (!s->any_mapped || s->last_mapped != h->tgid))
@@ -339,7 +414,19 @@ static bool duration_over(const struct session *s, uint64_t start)
 	return s->o->duration_s > 0 && now_ns() - start >= (uint64_t)(s->o->duration_s * 1e9);
 }
 
-/* --stacks: the command is ptraced for one reason, to stop at its exit
+/* The kernel's resident bytes per mapping, as the command exits: what the
+ * report checks its resident-memory model against. */
+static void store_smaps(struct session *s, pid_t p)
+{
+	size_t len;
+	char *text = smaps_read_compact(p, &len);
+
+	if (text && len && len <= FL_META_MAX_SMAPS_BYTES)
+		emit_meta(s, FL_META_SMAPS, (uint32_t)p, 0, text, len);
+	free(text);
+}
+
+/* The command is ptraced for one reason, to stop at its exit
  * while its memory maps can still be read (libraries it loaded late). Its
  * signals are passed on untouched; a group stop stays a stop. */
 static void ptrace_stop(struct session *s, pid_t p, int status)
@@ -348,7 +435,9 @@ static void ptrace_stop(struct session *s, pid_t p, int status)
 
 	if (event == PTRACE_EVENT_EXIT) {
 		tracer_drain_until(s->tracer, now_ns() + 1000000000ull, false);
-		store_maps(s, p, true);
+		if (s->o->stack_mode)
+			store_maps(s, p, true);
+		store_smaps(s, p);
 		ptrace(PTRACE_CONT, p, 0, 0);
 	} else if (event == PTRACE_EVENT_STOP) {
 		ptrace(PTRACE_LISTEN, p, 0, 0);
@@ -586,8 +675,7 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	s->pid = c->pid;
 	if (s->preload)
 		preload_add_target(s->preload, c->pid);
-	if (o->stack_mode)
-		s->ptraced = !ptrace(PTRACE_SEIZE, c->pid, 0, PTRACE_O_TRACEEXIT);
+	s->ptraced = !ptrace(PTRACE_SEIZE, c->pid, 0, PTRACE_O_TRACEEXIT); /* last maps, smaps */
 	if (tracer_add_target(s->tracer, c->pid, true, err, sizeof(err)) ||
 	    (!o->count_only && !s->preload && attach_allocators(s, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
 		fprintf(stderr, "faultline: %s\n", err);
@@ -607,6 +695,7 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 			*attach_ms);
 	emit_meta(s, FL_META_START, c->pid, now_ns(), NULL, 0);
 	emit_command(s, o->argv);
+	emit_command_info(s, c->pid, o->argv);
 	emit_meta(s, FL_META_TARGET, c->pid, 0, NULL, 0);
 	emit_allocators(s, c->pid);
 	if (s->preload)
@@ -821,6 +910,7 @@ static int start_attach(struct session *s, int *pidfd, double *attach_ms)
 			pid, allocators_shown(s), tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), *attach_ms);
 	emit_meta(s, FL_META_START, pid, now_ns(), NULL, 0);
 	emit_proc_command(s, pid);
+	emit_proc_info(s, pid);
 	emit_meta(s, FL_META_TARGET, pid, 1, NULL, 0);
 	emit_allocators(s, pid);
 	emit_stack_mode(s);
@@ -970,7 +1060,7 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	if (s.preload)
 		tracer_wake_on(s.tracer, preload_wake_fd(s.preload));
 	boost_on_signal = o->attach_pid != 0;
-	install_signals(o->stack_mode && !o->attach_pid);
+	install_signals(!o->attach_pid);
 	rc = o->attach_pid ? start_attach(&s, &pidfd, &res->attach_ms) : start_command(&s, &c, &res->attach_ms);
 	res->pid = s.pid;
 	if (rc == 0) {

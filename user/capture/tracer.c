@@ -275,12 +275,13 @@ struct probe_spec {
 	bool ret;
 	uint64_t off;
 	int func;
+	uint64_t cookie; /* the entry program's FL_ARGMAP_* (0 for the others) */
 };
 
 /* A perf-event uprobe through libbpf (kernels without uprobe-multi links). */
 static int attach_perf_uprobe(struct tracer *t, const struct probe_spec *p, pid_t pid, const char *path)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p->ret);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = p->ret, .bpf_cookie = p->cookie);
 	struct bpf_link *l;
 
 	if (t->att.nlinks >= MAX_LINKS)
@@ -297,16 +298,21 @@ static int attach_perf_uprobe(struct tracer *t, const struct probe_spec *p, pid_
 static int attach_multi_uprobe(struct tracer *t, const struct probe_spec *spec, int n, int at, pid_t pid,
 			       const char *path)
 {
-	uint64_t offs[MAX_ALLOC_PROBES];
+	uint64_t offs[MAX_ALLOC_PROBES], cookies[MAX_ALLOC_PROBES];
 	unsigned k = 0;
+	bool any = false;
 	int fd;
 
 	if (t->att.nfds >= MAX_LINKS)
 		return -E2BIG;
 	for (int i = at; i < n; i++)
-		if (spec[i].prog == spec[at].prog)
+		if (spec[i].prog == spec[at].prog) {
+			cookies[k] = spec[i].cookie;
+			any |= spec[i].cookie != 0;
 			offs[k++] = spec[i].off;
-	fd = uprobe_multi_attach(bpf_program__fd(spec[at].prog), path, offs, k, spec[at].ret, pid);
+		}
+	fd = uprobe_multi_attach(bpf_program__fd(spec[at].prog), path, offs, any ? cookies : NULL, k,
+				 spec[at].ret, pid);
 	if (fd < 0)
 		return fd;
 	t->att.fds[t->att.nfds++] = fd;
@@ -333,11 +339,11 @@ static int allocator_probes(struct tracer *t, const struct allocator *a, struct 
 			continue;
 		uint64_t off = a->offset[f] + (f == FL_FREE && a->free_skip ? a->free_skip : a->skip[f]);
 
-		spec[n++] = (struct probe_spec){ entry_prog(t->skel, f), false, off, f };
+		spec[n++] = (struct probe_spec){ entry_prog(t->skel, f), false, off, f, a->argmap[f] };
 		if (!fl_is_free(f)) /* free-like calls are followed without a return probe */
-			spec[n++] = (struct probe_spec){ t->skel->progs.call_return, true, off, f };
-		else if (a->free_skip)
-			spec[n++] = (struct probe_spec){ t->skel->progs.free_null, false, a->free_null_offset, f };
+			spec[n++] = (struct probe_spec){ t->skel->progs.call_return, true, off, f, 0 };
+		else if (f == FL_FREE && a->free_skip)
+			spec[n++] = (struct probe_spec){ t->skel->progs.free_null, false, a->free_null_offset, f, 0 };
 	}
 	return n;
 }

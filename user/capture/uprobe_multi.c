@@ -23,8 +23,8 @@ struct link_create_uprobe_multi {
 	uint32_t cnt, multi_flags, pid, pad;
 };
 
-int uprobe_multi_attach(int prog_fd, const char *path, const uint64_t *offsets, unsigned n, bool ret,
-			pid_t pid)
+int uprobe_multi_attach(int prog_fd, const char *path, const uint64_t *offsets, const uint64_t *cookies,
+			unsigned n, bool ret, pid_t pid)
 {
 	struct link_create_uprobe_multi a;
 	long fd;
@@ -34,6 +34,7 @@ int uprobe_multi_attach(int prog_fd, const char *path, const uint64_t *offsets, 
 	a.attach_type = FL_ATTACH_UPROBE_MULTI;
 	a.path = (uint64_t)(uintptr_t)path;
 	a.offsets = (uint64_t)(uintptr_t)offsets;
+	a.cookies = (uint64_t)(uintptr_t)cookies;
 	a.cnt = n;
 	a.multi_flags = ret ? UPROBE_MULTI_RETURN : 0;
 	a.pid = pid > 0 ? (uint32_t)pid : 0;
@@ -67,7 +68,7 @@ static bool kernel_has_uprobe_multi(void)
 	prog = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "fl_probe", "GPL", ret0, 2, &opts);
 	if (prog < 0)
 		return false;
-	link = uprobe_multi_attach(prog, "/", &offset, 1, false, 0);
+	link = uprobe_multi_attach(prog, "/", &offset, NULL, 1, false, 0);
 	if (link >= 0)
 		close(link);
 	close(prog);

@@ -21,9 +21,10 @@
 bool uprobe_multi_supported(void);
 
 /* Attaches prog_fd (loaded with expected attach type FL_ATTACH_UPROBE_MULTI)
- * to n offsets of path, as return probes if ret; pid <= 0: every process,
- * else that process only. Returns the link's fd, or -errno. */
-int uprobe_multi_attach(int prog_fd, const char *path, const uint64_t *offsets, unsigned n, bool ret,
-			pid_t pid);
+ * to n offsets of path, as return probes if ret; cookies: NULL, or the BPF
+ * attach cookie of each offset; pid <= 0: every process, else that process
+ * only. Returns the link's fd, or -errno. */
+int uprobe_multi_attach(int prog_fd, const char *path, const uint64_t *offsets, const uint64_t *cookies,
+			unsigned n, bool ret, pid_t pid);
 
 #endif

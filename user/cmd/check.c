@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "check/metrics.h"
+#include "check/sites.h"
 #include "cmd/cli.h"
 #include "util/escape.h"
 #include "util/io.h"
@@ -25,12 +26,13 @@ struct check_opts {
 	enum check_format fmt;
 	bool update;
 	struct limit_rules rules;
+	const char *sites; /* --sites LIMIT: each call site's syscalls may grow this much */
 };
 
 /* Exit statuses. */
 enum { CHECK_PASS = 0, CHECK_FAIL = 1, CHECK_BAD = 2 };
 
-enum { CHECK_UPDATE = OPT_LONG_ONLY };
+enum { CHECK_UPDATE = OPT_LONG_ONLY, CHECK_SITES };
 
 static const struct opt check_options[] = {
 	{ 'b', "baseline", "FILE", OPT_STRING, 0, 0, NULL, "the accepted summary to compare against" },
@@ -48,6 +50,13 @@ static const struct opt check_options[] = {
 	  "text (default), markdown (a table, for a CI job\n"
 	  "summary) or junit (XML, one test case per metric)" },
 	{ 'o', "output", "OUT", OPT_STRING, 0, 0, NULL, "write there instead of stdout" },
+	{ CHECK_SITES, "sites", "LIMIT", OPT_STRING, 0, 0, NULL,
+	  "also compare each call site's memory syscalls\n"
+	  "(summaries of recordings made with --stacks:\n"
+	  "extra.call_sites.syscalls) and fail when one grew\n"
+	  "past LIMIT (as --max-increase: 10%, +50, 5%,+2);\n"
+	  "the counts are named sites.SITE, SITE without\n"
+	  "file:line (lines move between builds)" },
 	{ CHECK_UPDATE, "update-baseline", NULL, OPT_FLAG, 0, 0, NULL,
 	  "validate CURRENT.json and copy it over BASE.json:\n"
 	  "the way to accept a new baseline (refused, exit 2,\n"
@@ -117,6 +126,14 @@ static int take_check_option(void *ctx, int key, const struct opt_value *v)
 	case 'F': o->fmt = formats[v->choice]; break;
 	case 'o': o->out = v->s; break;
 	case CHECK_UPDATE: o->update = true; break;
+	case CHECK_SITES: {
+		struct limit l;
+
+		if (limit_parse(v->s, &l))
+			return opts_error("check", "--sites %s: not a limit (10%%, +50, 5%%,+2)", v->s);
+		o->sites = v->s;
+		break;
+	}
 	}
 	return 0;
 }
@@ -139,8 +156,9 @@ static int parse_check(int argc, char **argv, struct check_opts *o)
 	return 0;
 }
 
-/* Reads, parses and validates a summary; 0, or -1 after one line on stderr. */
-static int load_summary(const char *path, char **text, size_t *len, struct summary_doc *d)
+/* Reads, parses and validates a summary; 0, or -1 after one line on stderr.
+ * With sites, its call sites too (sites_load: *sites gets how many it lists). */
+static int load_summary(const char *path, char **text, size_t *len, struct summary_doc *d, long *sites)
 {
 	struct json_value *root;
 	char err[768], perr[512];
@@ -157,8 +175,11 @@ static int load_summary(const char *path, char **text, size_t *len, struct summa
 		free(buf);
 		return -1;
 	}
-	if (summary_load(root, d, perr, sizeof(perr))) {
+	if (summary_load(root, d, perr, sizeof(perr)) ||
+	    (sites && (*sites = sites_load(root, d, perr, sizeof(perr))) < 0)) {
 		fprintf(stderr, "faultline check: %s: %s\n", path, perr);
+		if (sites && *sites < 0)
+			summary_doc_free(d);
 		json_free(root);
 		free(buf);
 		return -1;
@@ -183,7 +204,7 @@ static int update_baseline(const struct check_opts *o)
 	struct stat st;
 	int fd;
 
-	if (load_summary(o->cur, &text, &len, &d))
+	if (load_summary(o->cur, &text, &len, &d, NULL))
 		return CHECK_BAD;
 	if (d.lost_events.d > 0 || d.truncated) {
 		fprintf(stderr, "faultline check: %s: not accepted as a baseline: the recording %s; record it again\n",
@@ -548,6 +569,29 @@ static void write_junit(FILE *out, const struct view *v)
 	fprintf(out, "</system-out>\n</testsuite>\n");
 }
 
+/* --sites: the limit on every sites.* count; 0, or an exit status after its message. */
+static int sites_rule(const struct check_opts *o, struct limit_rules *rules, struct summary_doc *base,
+		      long base_sites, const struct summary_doc *cur, long cur_sites)
+{
+	char arg[128], err[512];
+
+	if (!cur_sites && !base_sites) {
+		fprintf(stderr, "faultline check: --sites: neither summary lists call sites (make them from "
+			"recordings made with --stacks)\n");
+		return CHECK_BAD;
+	}
+	if (sites_fill_unlisted(base, base_sites, cur, cur_sites)) {
+		fprintf(stderr, "faultline check: out of memory\n");
+		return CHECK_BAD;
+	}
+	snprintf(arg, sizeof(arg), FL_SITES_PREFIX "*=%s", o->sites);
+	if (limit_rules_add(rules, arg, err, sizeof(err))) {
+		fprintf(stderr, "faultline check: --sites: %s\n", err);
+		return CHECK_BAD;
+	}
+	return 0;
+}
+
 static int compare(const struct check_opts *o, struct limit_rules *rules)
 {
 	struct summary_doc base, cur;
@@ -559,12 +603,16 @@ static int compare(const struct check_opts *o, struct limit_rules *rules)
 	bool bad;
 	int rc;
 
-	if (load_summary(o->base, NULL, NULL, &base))
+	long base_sites = 0, cur_sites = 0;
+
+	if (load_summary(o->base, NULL, NULL, &base, o->sites ? &base_sites : NULL))
 		return CHECK_BAD;
-	if (load_summary(o->cur, NULL, NULL, &cur)) {
+	if (load_summary(o->cur, NULL, NULL, &cur, o->sites ? &cur_sites : NULL)) {
 		summary_doc_free(&base);
 		return CHECK_BAD;
 	}
+	if (o->sites && (rc = sites_rule(o, rules, &base, base_sites, &cur, cur_sites)) != 0)
+		goto done;
 	if (check_compare(&base, &cur, rules, &res, err, sizeof(err))) {
 		fprintf(stderr, "faultline check: %s\n", err);
 		rc = CHECK_BAD;

@@ -60,13 +60,17 @@ static const struct opt record_options[] = {
 	SESSION_ROWS_STACKS,
 	SESSION_ROWS_COMMAND,
 	{ 'q', "quiet", NULL, OPT_FLAG, 0, 0, NULL, "no summary line on stderr" },
+	{ SO_NEXT, "html", "PAGE", OPT_STRING, 0, 0, NULL,
+	  "then write the HTML report of the recording to PAGE (report\n"
+	  "--format html -o PAGE FILE)" },
 	SESSION_ROW_VERBOSE("allocator, attach time, libbpf warnings (-vv: debug)"),
 	{ 0 },
 };
 
 static const struct cmd_spec record_spec = {
 	.name = "record",
-	.usage = "faultline record [-o FILE] [-f] [-q] [-v] [--buffer-size MIB] [--stacks[=all]] -- CMD [ARG...]\n"
+	.usage = "faultline record [-o FILE] [-f] [-q] [-v] [--buffer-size MIB] [--stacks[=all]] [--html PAGE]\n"
+		 "                       -- CMD [ARG...]\n"
 		 "       faultline record -p PID [-o FILE] [--duration SEC] [-q] [-v] [--stacks[=all]]",
 	.about = "Runs CMD with faultline's probes in place from its execve to its exit (or\n"
 		 "attaches to the running process PID) and stores every allocator call, memory\n"
@@ -75,12 +79,13 @@ static const struct cmd_spec record_spec = {
 	.after = "Exit status: CMD's own (128+N if killed by signal N; 0 with -p); 125 if\n"
 		 "faultline failed (FILE as it was if nothing was recorded; else FILE cut\n"
 		 "short, without its end block, and `report` says so);\n"
-		 "126 if CMD could not be executed; 127 if CMD was not found; 2 bad usage.\n",
+		 "126 if CMD could not be executed; 127 if CMD was not found; 2 bad usage;\n"
+		 "with --html, 125 when the page could not be written (the recording is kept).\n",
 	.options_first = true,
 };
 
 struct record_opts {
-	const char *out;
+	const char *out, *html;
 	bool quiet;
 	struct session_opts s;
 };
@@ -96,7 +101,21 @@ static int take_record_option(void *ctx, int key, const struct opt_value *v)
 		o->out = v->s;
 	else if (key == 'q')
 		o->quiet = true;
+	else if (key == SO_NEXT)
+		o->html = v->s;
 	return 0;
+}
+
+/* --html PAGE: the report of the file just written, as `report --format
+ * html -o PAGE FILE` makes it (its messages included). 0, or -1. */
+static int write_html(const char *file, const char *page)
+{
+	char in[4096];
+	char *argv[] = { "report", "--format", "html", "-o", (char *)page, in, NULL };
+
+	/* a FILE starting with '-' is still the input, not an option */
+	snprintf(in, sizeof(in), "%s%s", file[0] == '-' ? "./" : "", file);
+	return cmd_report(6, argv) ? -1 : 0;
 }
 
 int cmd_record(int argc, char **argv)
@@ -144,6 +163,8 @@ int cmd_record(int argc, char **argv)
 	if (!o.quiet)
 		fprintf(stderr, "faultline: recorded %llu events (%llu lost) to %s; see: faultline report %s\n",
 			(unsigned long long)r.events, res.lost, o.out, o.out);
+	if (o.html && write_html(o.out, o.html))
+		return FL_EXIT_FAILED;
 	if (o.s.attach_pid || !res.have_status)
 		return 0;
 	return child_exit_code(res.wait_status);

@@ -113,6 +113,7 @@ int cmd_trace(int argc, char **argv)
 	struct session_result res;
 	struct live l = { 0 };
 	struct corr_sink sink;
+	struct processes *ps;
 	int rc;
 
 	rc = opts_parse(&trace_spec, argc, argv, take_trace_option, &o);
@@ -130,6 +131,10 @@ int cmd_trace(int argc, char **argv)
 		callsites_attach(l.sites, l.corr);
 		summary_json_add_extra("call_sites", sites_write_json, l.sites);
 	}
+	if ((ps = processes_new()) != NULL) {
+		processes_attach(ps, l.corr);
+		summary_json_add_extra("processes", processes_write_json, ps);
+	}
 	l.status_line = isatty(2) && !o.quiet;
 	so->consume = correlate_record;
 	so->tick = live_tick;
@@ -146,6 +151,8 @@ int cmd_trace(int argc, char **argv)
 		} else {
 			fputc('\n', stdout);
 			text_summary_write(stdout, corr_summary(l.corr), corr_run_info(l.corr), false);
+			if (ps)
+				processes_write_text(ps, stdout);
 			if (l.sites)
 				sites_write_text(l.sites, stdout);
 			if (so->attach_pid)
@@ -157,6 +164,7 @@ int cmd_trace(int argc, char **argv)
 	}
 	live_printer_free(l.lp);
 	callsites_free(l.sites);
+	processes_free(ps);
 	corr_free(l.corr);
 	return rc;
 }

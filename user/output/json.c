@@ -36,8 +36,9 @@ static void write_target(FILE *out, const struct run_info *ri)
 static void write_by_caller(FILE *out, const struct summary *s)
 {
 	fprintf(out, "\"syscalls_by_caller\":{");
-	for (int f = 0; f <= FL_NCALLS; f++) {
-		fprintf(out, "%s\"%s\":", f ? "," : "", f < FL_NCALLS ? fl_call_names[f] : "none");
+	for (int f = 0; f < FL_NCALLERS; f++) {
+		fprintf(out, "%s\"%s\":", f ? "," : "",
+			f < FL_NCALLS ? fl_call_names[f] : f == FL_CALLER_NONE ? "none" : "allocator_background");
 		json_counts(out, s->by_caller[f], fl_sys_names, FL_NSYS);
 	}
 	fputc('}', out);
@@ -53,22 +54,46 @@ static void write_count_sections(FILE *out, const struct summary *s)
 	fputc(',', out);
 	write_by_caller(out, s);
 	fprintf(out, ",\"faults\":{\"total\":%" PRIu64 ",\"user_mode\":%" PRIu64 ",\"kernel_mode\":%" PRIu64
-		",\"allocation\":%" PRIu64 ",\"allocator\":%" PRIu64 ",\"other\":%" PRIu64 "}",
+		",\"allocation\":%" PRIu64 ",\"allocator\":%" PRIu64 ",\"other\":%" PRIu64 ",\"runtime\":%" PRIu64 "}",
 		s->faults_total, s->faults_user, s->faults_kernel, s->faults_owner[FL_OWNER_ALLOCATION],
-		s->faults_owner[FL_OWNER_ALLOCATOR], s->faults_owner[FL_OWNER_OTHER]);
+		s->faults_owner[FL_OWNER_ALLOCATOR], s->faults_owner[FL_OWNER_OTHER], s->faults_owner[FL_OWNER_RUNTIME]);
 	fprintf(out, ",\"bytes\":{\"requested\":%" PRIu64 ",\"peak_live\":%" PRIu64 ",\"peak_heap\":%" PRIu64
 		",\"peak_mmap\":%" PRIu64 "}", s->bytes_requested, s->peak_live, s->peak_heap, s->peak_mmap);
 }
 
-static void (*extra_writer)(void *ctx, FILE *out);
-static const char *extra_key;
-static void *extra_ctx;
+/* The members added to "extra", in the order added; a key added again replaces its writer. */
+#define MAX_EXTRAS 8
+static struct {
+	const char *key;
+	void (*writer)(void *ctx, FILE *out);
+	void *ctx;
+} extras[MAX_EXTRAS];
+static int nextras;
 
 void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx)
 {
-	extra_key = key;
-	extra_writer = fn;
-	extra_ctx = ctx;
+	int i = 0;
+
+	while (i < nextras && strcmp(extras[i].key, key))
+		i++;
+	if (i == MAX_EXTRAS)
+		return;
+	if (i == nextras)
+		nextras++;
+	extras[i].key = key;
+	extras[i].writer = fn;
+	extras[i].ctx = ctx;
+}
+
+static void (*top_writer)(void *ctx, FILE *out);
+static const char *top_key;
+static void *top_ctx;
+
+void summary_json_add_top(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx)
+{
+	top_key = key;
+	top_writer = fn;
+	top_ctx = ctx;
 }
 
 void summary_write_json_runs(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated,
@@ -84,8 +109,8 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 	fprintf(out, ",\"extra\":{\"first_touch_faults\":%" PRIu64 ",\"first_touch_by_owner\":", s->first_touch);
 	json_counts(out, s->first_touch_owner, fl_owner_names, FL_NOWNER);
 	fprintf(out, ",\"nested_calls\":%" PRIu64 ",\"frees_unknown\":%" PRIu64 ",\"frees_null\":%" PRIu64
-		",\"orphan_events\":%" PRIu64 ",\"allocator\":", s->calls_nested, s->frees_unknown,
-		s->frees_null, s->orphan_events);
+		",\"frees_thread_cache\":%" PRIu64 ",\"orphan_events\":%" PRIu64 ",\"allocator\":", s->calls_nested,
+		s->frees_unknown, s->frees_null, s->frees_thread_cache, s->orphan_events);
 	json_string(out, ri->allocator);
 	fprintf(out, ",\"allocators\":[");
 	json_string(out, ri->allocator);
@@ -111,16 +136,21 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 	fprintf(out, ",\"peak_unused\":%" PRIu64, s->peak_unused);
 	fprintf(out, ",\"truncated\":%s,\"mode\":\"%s\"", truncated ? "true" : "false",
 		s->kernel_counted ? "syscalls-and-faults" : "full");
-	if (extra_writer) {
-		fprintf(out, ",\"%s\":", extra_key);
-		extra_writer(extra_ctx, out);
+	for (int i = 0; i < nextras; i++) {
+		fprintf(out, ",\"%s\":", extras[i].key);
+		extras[i].writer(extras[i].ctx, out);
 	}
 	if (runs > 1 && stddev) {
 		fprintf(out, ",\"runs\":%u,\"stddev\":{", runs);
 		write_count_sections(out, stddev);
 		fputc('}', out);
 	}
-	fprintf(out, "}}\n");
+	fputc('}', out);
+	if (top_writer) {
+		fprintf(out, ",\"%s\":", top_key);
+		top_writer(top_ctx, out);
+	}
+	fprintf(out, "}\n");
 }
 
 void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri, bool truncated)

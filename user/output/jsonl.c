@@ -43,7 +43,7 @@ static void write_call(FILE *out, const struct corr_item *it)
 	if (e->h.func < FL_NFUNC && fl_entries[e->h.func].variant[0])
 		fprintf(out, ",\"variant\":\"%s\"", fl_entries[e->h.func].variant);
 	write_call_args(out, e);
-	if (e->h.flags & FL_F_NESTED) {
+	if (it->call_seq) { /* nested as the correlator resolved it (a free in a loop is not) */
 		fprintf(out, ",\"nested\":true");
 		opt_seq(out, "call", it->call_seq);
 	}
@@ -86,6 +86,13 @@ static void write_proc(FILE *out, const struct corr_item *it)
 	fprintf(out, ",\"kind\":\"%s\"", kinds[e->kind <= 3 ? e->kind : 0]);
 	if (e->kind == FL_PROC_FORK)
 		fprintf(out, ",\"child\":%u", e->child);
+	if (e->kind == FL_PROC_EXEC) { /* the file, when the recording read it (FL_META_PROC) */
+		fprintf(out, ",\"file\":");
+		if (it->proc && it->proc->exe)
+			json_string(out, it->proc->exe);
+		else
+			fprintf(out, "null");
+	}
 }
 
 static void write_reason(FILE *out, const struct corr_item *it)

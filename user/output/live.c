@@ -73,6 +73,18 @@ static void program_touch(struct live_printer *lp, const struct corr_item *it)
 	fputc('\n', lp->out);
 }
 
+/* A memory syscall made outside any allocator call (the loader, a runtime's
+ * own mmap, the program's munmap). */
+static void outside_call(struct live_printer *lp, const struct corr_item *it)
+{
+	char text[256] = "";
+
+	live_printer_flush(lp);
+	text_describe_syscall(text, sizeof(text), it);
+	fprintf(lp->out, "         tid %-7u outside any call:%s\n", it->rec->tid, text);
+	fflush(lp->out);
+}
+
 static void live_item(void *ctx, const struct corr_item *it)
 {
 	struct live_printer *lp = ctx;
@@ -80,10 +92,14 @@ static void live_item(void *ctx, const struct corr_item *it)
 
 	switch (it->rec->type) {
 	case FL_EV_CALL:
-		if (!(it->rec->flags & FL_F_NESTED))
+		if (!it->call_seq) /* outermost as resolved (a free in a loop is, though flagged nested) */
 			begin_call(lp, it);
 		break;
 	case FL_EV_SYSCALL:
+		if (!in_open_call && !it->call_seq) {
+			outside_call(lp, it);
+			break;
+		}
 		if (!in_open_call)
 			break;
 		lp->syscalls++;

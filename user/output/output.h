@@ -4,8 +4,11 @@
 #define FL_REPORT_H
 
 #include <stdio.h>
+#include "analyze/analyses.h"
 #include "analyze/callsites.h"
 #include "analyze/correlator.h"
+#include "analyze/diff.h"
+#include "analyze/processes.h"
 #include "util/escape.h"
 
 /* jsonl: one line per resolved event, written as they come. */
@@ -15,7 +18,7 @@ struct corr_sink jsonl_sink(FILE *out);
 void summary_write_json(FILE *out, const struct summary *s, const struct run_info *ri,
 			bool truncated);
 
-/* One more member of "extra", written by fn (e.g. "call_sites"). */
+/* One more member of "extra", written by fn (e.g. "call_sites"); up to 8. */
 void summary_json_add_extra(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx);
 
 /* The same with -r N: counts are the means of N runs; extra.runs and
@@ -38,6 +41,9 @@ void text_call_signature(FILE *out, const struct fl_ev_call *e);
 /* Appends "  brk +132 KiB heap ..." for a syscall item to buf. */
 void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it);
 
+/* "MADV_DONTNEED" for 4, ...; NULL for an advice without a name here. */
+const char *madvise_advice_name(uint64_t advice);
+
 /* Appends the allocator's reason (refalloc), e.g. "  free list had no block of 48 B;". */
 void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r);
 
@@ -56,6 +62,29 @@ void sites_write_text(struct callsites *cs, FILE *out);
 void sites_write_json(void *ctx, FILE *out);
 /* Folded stacks of a metric (folded.c); -1 on a write error. */
 int folded_write(struct callsites *cs, enum cs_metric m, FILE *out);
+
+/* The heap analyses: the JSON object "analyses" (ctx: the struct
+ * analyses, the signature of summary_json_add_top's writer) and the text
+ * sections (output/analyses.c). */
+void analyses_write_json(void *ctx, FILE *out);
+void analyses_write_text(const struct analyses *a, FILE *out);
+/* One more top-level member of the summary, written by fn ("analyses"). */
+void summary_json_add_top(const char *key, void (*fn)(void *ctx, FILE *out), void *ctx);
+
+/* report --diff (diff.c): the two sides, their files, the text's row limit (0: all). */
+struct diff_input {
+	const struct diff_side *old, *new;
+	const char *old_path, *new_path;
+	size_t max_rows;
+};
+void diff_write_text(FILE *out, const struct diff_input *in, const struct diff_row *rows, size_t n);
+/* The JSON object (schema faultline.diff.v1), every row. */
+void diff_write_json(FILE *out, const struct diff_input *in, const struct diff_row *rows, size_t n);
+
+/* -f: one row per process (processes.c), a text section when there are
+ * several; and the JSON array extra.processes (ctx: the struct processes). */
+void processes_write_text(const struct processes *ps, FILE *out);
+void processes_write_json(void *ctx, FILE *out);
 
 /* Helpers shared by the formats. */
 

@@ -54,6 +54,8 @@ const char *fmt_bytes(uint64_t n, char *buf, size_t len)
 /* From the first event (the exec) to the last (the exit), in kernel time. */
 uint64_t run_duration_ns(const struct summary *s, const struct run_info *ri)
 {
+	if (ri->attached && ri->end_ns > ri->start_ns)
+		return ri->end_ns - ri->start_ns; /* -p: the window recorded, not its events' span */
 	if (s->last_ts > s->first_ts)
 		return s->last_ts - s->first_ts;
 	return ri->end_ns > ri->start_ns ? ri->end_ns - ri->start_ns : 0;
@@ -151,7 +153,7 @@ static void on_call(struct text_report *tr, const struct corr_item *it)
 	const struct fl_ev_call *e = (const void *)it->rec;
 	bool freed_large = it->block && fl_is_free(e->h.func) && it->block->size >= LARGE_REQUEST;
 
-	if (e->h.flags & FL_F_NESTED)
+	if (it->call_seq) /* nested, as the correlator resolved it */
 		return;
 	tr->last = UINT32_MAX;
 	tr->last_seq = it->seq;
@@ -219,11 +221,40 @@ void text_describe_syscall(char *buf, size_t cap, const struct corr_item *it)
 		append(buf, cap, "  mprotect %s at 0x%" PRIx64 "%s", fmt_bytes(e->args[1], b1, sizeof(b1)),
 		       e->args[0], e->args[2] == PROT_NONE ? " PROT_NONE" : " rw");
 		break;
-	case FL_SYS_MADVISE:
-		append(buf, cap, "  madvise %s at 0x%" PRIx64 " advice %" PRIu64,
-		       fmt_bytes(e->args[1], b1, sizeof(b1)), e->args[0], e->args[2]);
+	case FL_SYS_MADVISE: {
+		const char *name = madvise_advice_name(e->args[2]);
+
+		if (name)
+			append(buf, cap, "  madvise %s at 0x%" PRIx64 " %s", fmt_bytes(e->args[1], b1, sizeof(b1)),
+			       e->args[0], name);
+		else
+			append(buf, cap, "  madvise %s at 0x%" PRIx64 " advice %" PRIu64,
+			       fmt_bytes(e->args[1], b1, sizeof(b1)), e->args[0], e->args[2]);
 		break;
 	}
+	}
+}
+
+const char *madvise_advice_name(uint64_t advice)
+{
+	static const struct { uint64_t v; const char *name; } names[] = {
+		{ MADV_NORMAL, "MADV_NORMAL" },       { MADV_RANDOM, "MADV_RANDOM" },
+		{ MADV_SEQUENTIAL, "MADV_SEQUENTIAL" }, { MADV_WILLNEED, "MADV_WILLNEED" },
+		{ MADV_DONTNEED, "MADV_DONTNEED" },   { MADV_FREE, "MADV_FREE" },
+		{ MADV_REMOVE, "MADV_REMOVE" },       { MADV_DONTFORK, "MADV_DONTFORK" },
+		{ MADV_DOFORK, "MADV_DOFORK" },       { MADV_MERGEABLE, "MADV_MERGEABLE" },
+		{ MADV_UNMERGEABLE, "MADV_UNMERGEABLE" }, { MADV_HUGEPAGE, "MADV_HUGEPAGE" },
+		{ MADV_NOHUGEPAGE, "MADV_NOHUGEPAGE" }, { MADV_DONTDUMP, "MADV_DONTDUMP" },
+		{ MADV_DODUMP, "MADV_DODUMP" },       { MADV_HWPOISON, "MADV_HWPOISON" },
+		{ 20, "MADV_COLD" },                  { 21, "MADV_PAGEOUT" },
+		{ 22, "MADV_POPULATE_READ" },         { 23, "MADV_POPULATE_WRITE" },
+		{ 24, "MADV_DONTNEED_LOCKED" },       { 25, "MADV_COLLAPSE" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].v == advice)
+			return names[i].name;
+	return NULL;
 }
 
 void text_describe_reason(char *buf, size_t cap, const struct fl_ev_reason *r)
@@ -428,35 +459,54 @@ static void write_calls(FILE *out, const struct summary *s, const struct run_inf
 		fprintf(out, "  free: %" PRIu64 " gave memory back with a syscall, %" PRIu64
 			" kept it in the process (no syscall), %" PRIu64 " free(NULL), %" PRIu64 " unknown pointer\n",
 			s->frees_returned, s->frees_kept, s->frees_null, s->frees_unknown);
+	if (s->frees_thread_cache)
+		fprintf(out, "  free: %" PRIu64 " at thread exit gave back the allocator's per-thread cache "
+			"(glibc's tcache_thread_shutdown: blocks the program had freed already)\n", s->frees_thread_cache);
+}
+
+/* Syscalls counted in caller row f. */
+static uint64_t syscalls_by(const struct summary *s, int f)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < FL_NSYS; k++)
+		n += s->by_caller[f][k];
+	return n;
 }
 
 static void write_syscalls(FILE *out, const struct summary *s)
 {
 	fprintf(out, "\nMemory syscalls      total");
-	for (int f = 0; f <= FL_NCALLS; f++)
-		if (f == FL_CALLER_NONE || s->calls[f])
-			fprintf(out, " %9s", f < FL_NCALLS ? fl_call_names[f] : "outside");
+	for (int f = 0; f < FL_NCALLERS; f++)
+		if (f == FL_CALLER_NONE || (f < FL_NCALLS ? s->calls[f] : syscalls_by(s, f)))
+			fprintf(out, " %9s", f < FL_NCALLS ? fl_call_names[f] : f == FL_CALLER_NONE ? "outside" : "alloc-bg");
 	fputc('\n', out);
 	for (int k = 0; k < FL_NSYS; k++) {
 		fprintf(out, "  %-14s %9" PRIu64, fl_sys_names[k], s->syscalls[k]);
-		for (int f = 0; f <= FL_NCALLS; f++)
-			if (f == FL_CALLER_NONE || s->calls[f])
+		for (int f = 0; f < FL_NCALLERS; f++)
+			if (f == FL_CALLER_NONE || (f < FL_NCALLS ? s->calls[f] : syscalls_by(s, f)))
 				fprintf(out, " %9" PRIu64, s->by_caller[f][k]);
 		fputc('\n', out);
 	}
+	if (syscalls_by(s, FL_CALLER_BACKGROUND))
+		fprintf(out, "  alloc-bg: made outside any call by a thread the allocator runs for itself "
+			"(jemalloc's background_thread); other allocator-made syscalls outside calls count as outside\n");
 }
 
 static void write_faults(FILE *out, const struct summary *s)
 {
 	static const char *const what[FL_NOWNER] = {
 		"a live block (header included)", "allocator memory: metadata, free space, top chunk",
-		"stack, data, file mappings, other" };
+		"stack, data, file mappings, other",
+		"anonymous mappings made outside allocator calls (an interpreter's or VM's heap)",
+		"faultline's own memory in the target" };
 
 	fprintf(out, "\nPage faults: %" PRIu64 " (%" PRIu64 " user mode, %" PRIu64 " kernel mode), "
 		"%" PRIu64 " first touch\n", s->faults_total, s->faults_user, s->faults_kernel, s->first_touch);
 	for (int o = 0; o < FL_NOWNER; o++)
-		fprintf(out, "  %-11s %9" PRIu64 "  first touch %9" PRIu64 "  %s\n", fl_owner_names[o],
-			s->faults_owner[o], s->first_touch_owner[o], what[o]);
+		if (o < FL_OWNER_RUNTIME || s->faults_owner[o]) /* the owners added later: when they own any */
+			fprintf(out, "  %-11s %9" PRIu64 "  first touch %9" PRIu64 "  %s\n", fl_owner_names[o],
+				s->faults_owner[o], s->first_touch_owner[o], what[o]);
 	if (s->faults_owner[FL_OWNER_ALLOCATION])
 		fprintf(out, "  on live blocks: %" PRIu64 " inside an allocator call, %" PRIu64 " by the program\n",
 			s->alloc_faults_in_call, s->faults_owner[FL_OWNER_ALLOCATION] - s->alloc_faults_in_call);
@@ -471,8 +521,11 @@ static void write_memory(FILE *out, const struct summary *s)
 		fmt_bytes(s->peak_heap, c, sizeof(c)), fmt_bytes(s->peak_mmap, d, sizeof(d)));
 	fprintf(out, "  held by the allocator but in no live block: at most %s (free space, fragments, "
 		"the top); at the end %s\n", fmt_bytes(s->peak_unused, e, sizeof(e)),
-		fmt_bytes(s->cur_heap + s->cur_mmap > s->cur_live ? s->cur_heap + s->cur_mmap - s->cur_live : 0,
-			  a, sizeof(a)));
+		fmt_bytes(s->cur_heap + s->cur_mmap > s->cur_live + s->cur_given_back ?
+			  s->cur_heap + s->cur_mmap - s->cur_live - s->cur_given_back : 0, a, sizeof(a)));
+	if (s->cur_given_back)
+		fprintf(out, "  given back with madvise (MADV_DONTNEED/FREE/REMOVE) and not touched since: %s "
+			"(not counted as held)\n", fmt_bytes(s->cur_given_back, a, sizeof(a)));
 }
 
 void text_call_signature(FILE *out, const struct fl_ev_call *e)

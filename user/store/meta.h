@@ -34,6 +34,11 @@ enum fl_meta_kind {
 				  the allocator object named by the FL_META_ALLOCATOR just before:
 				  probe is the entry whose probe it shares (its calls are counted
 				  as that one's), itself when it has its own */
+	FL_META_SMAPS = 13,    /* tgid; data: the kernel's resident bytes per mapping at the
+				  command's exit, "start end rss name" lines (symbols/smaps.h) */
+	FL_META_PROC = 16,     /* tgid: a process at its exec (or the attach); value: its parent's
+				  pid; data: the executable's real path NUL, then its argv,
+				  NUL-separated, without trailing empty strings */
 };
 
 /* What a reader accepts from a record (a file can hold anything): a record
@@ -42,6 +47,7 @@ enum fl_meta_kind {
  * a few times its limit. The recorder keeps its own records within them. */
 #define FL_META_MAX_COMMAND_BYTES (2u << 20)  /* FL_META_COMMAND data (Linux's usual ARG_MAX) */
 #define FL_META_MAX_COMMAND_ARGS  65536u      /* NUL-separated arguments in it */
+#define FL_META_MAX_SMAPS_BYTES   (32u << 20) /* FL_META_SMAPS text */
 #define FL_META_MAX_MAPS_BYTES    (32u << 20) /* FL_META_MAPS text */
 #define FL_META_MAX_MAPS_LINES    262144u     /* lines in it (vm.max_map_count is 65530 by default) */
 #define FL_META_MAX_PATH_BYTES    4096u       /* FL_META_ALLOCATOR, FL_META_BUILD_ID data */
@@ -64,6 +70,21 @@ struct fl_meta {
 	uint64_t value;
 	/* followed by data bytes, up to the record's length */
 };
+
+/* Is an FL_META_PROC record's data within the limits: a path of at most
+ * FL_META_MAX_PATH_BYTES, a NUL, then a command within FL_META_MAX_COMMAND_*? */
+static inline bool fl_meta_proc_ok(const char *data, size_t len)
+{
+	const char *nul = memchr(data, 0, len < FL_META_MAX_PATH_BYTES + 1 ? len : FL_META_MAX_PATH_BYTES + 1);
+	size_t args = 0;
+
+	if (!nul || len - (size_t)(nul + 1 - data) > FL_META_MAX_COMMAND_BYTES)
+		return false;
+	for (const char *p = nul + 1, *end = data + len; p < end; p += strnlen(p, end - p) + 1)
+		if (++args > FL_META_MAX_COMMAND_ARGS)
+			return false;
+	return true;
+}
 
 /* Is maps text within FL_META_MAX_MAPS_BYTES and FL_META_MAX_MAPS_LINES? */
 static inline bool fl_meta_maps_ok(const char *text, size_t len)

@@ -240,13 +240,20 @@ int proc_map_files_path(uint32_t pid, const struct proc_map *e, char *buf, size_
 
 char *proc_maps_read(uint32_t pid, size_t *len)
 {
-	char path[64], *text = NULL;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
+	return proc_text_read(path, len);
+}
+
+char *proc_text_read(const char *path, size_t *len)
+{
+	char *text = NULL;
 	size_t cap = 0;
 	ssize_t n;
 	int fd;
 
 	*len = 0;
-	snprintf(path, sizeof(path), "/proc/%u/maps", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;

@@ -45,6 +45,8 @@ int proc_map_files_path(uint32_t pid, const struct proc_map *e, char *buf, size_
 
 /* The text of /proc/PID/maps in a new NUL-terminated buffer (*len without
  * the NUL), or NULL if it cannot be read. */
+/* A /proc text file read whole (NUL-terminated, malloc'd), or NULL. */
+char *proc_text_read(const char *path, size_t *len);
 char *proc_maps_read(uint32_t pid, size_t *len);
 
 /* For each executable file mapping in a maps text of process pid, calls fn

@@ -113,6 +113,21 @@ void esc_json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+void esc_json_for_html(FILE *out, const char *json, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)json;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '<' || s[i] == '>' || s[i] == '&')
+			fprintf(out, "\\u%04x", s[i]);
+		else if (s[i] == 0xe2 && i + 2 < len && s[i + 1] == 0x80 && (s[i + 2] == 0xa8 || s[i + 2] == 0xa9)) {
+			fprintf(out, "\\u%04x", 0x2000 + (s[i + 2] - 0x80));
+			i += 2;
+		} else
+			fputc(s[i], out);
+	}
+}
+
 char *esc_str(char *buf, size_t cap, const char *s, enum esc_mode mode)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : ""), *end = p + strlen((const char *)p);

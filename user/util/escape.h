@@ -12,6 +12,7 @@
  *              characters (C0, DEL, C1) as \n, \t, ... or \u00XX, valid UTF-8 as it is,
  *              and each byte that is not part of valid UTF-8 as \u00XX (the
  *              code point of the same number): valid JSON for any bytes.
+ * and esc_json_for_html for JSON text inside an HTML page's <script>.
  */
 #ifndef FL_ESCAPE_H
 #define FL_ESCAPE_H
@@ -27,6 +28,11 @@ void esc_write(FILE *out, const char *s, size_t len, enum esc_mode mode);
 void esc_puts(FILE *out, const char *s, enum esc_mode mode);
 /* s as a quoted JSON string literal. */
 void esc_json_string(FILE *out, const char *s);
+/* JSON text (already valid JSON, e.g. written with ESC_JSON) made inert
+ * inside an HTML <script> element: '<', '>', '&' and U+2028/U+2029 as \u
+ * escapes, which is the same JSON; so no string in it can end the element
+ * or open a comment (the HTML report's data). */
+void esc_json_for_html(FILE *out, const char *json, size_t len);
 /* s escaped for mode into buf (always NUL-terminated; cut short, at an escape's
  * boundary, when cap is too small). Returns buf. */
 char *esc_str(char *buf, size_t cap, const char *s, enum esc_mode mode);

@@ -24,6 +24,7 @@ struct allocator {
 	int alias_of[FL_NFUNC];    /* -1, or the func sharing the same address */
 	uint64_t skip[FL_NFUNC];   /* bytes past each entry to place its probes (placement.c; 0 = entry) */
 	bool stepped[FL_NFUNC];    /* its probe is on an instruction the kernel single-steps (dearer) */
+	uint32_t argmap[FL_NFUNC]; /* the entry probe's attach cookie (faultline.h's FL_ARGMAP_*; 0: ABI registers) */
 	uint64_t free_skip;        /* glibc: bytes past free's entry to place its probes (0 = entry) */
 	uint64_t free_null_offset; /* with free_skip: the free(NULL) return path, probed apart */
 	int nfuncs;                /* entry points found */

@@ -7,6 +7,7 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "capture/alloc/allocator.h"
@@ -62,6 +63,25 @@ void allocator_mark_aliases(struct allocator *a)
 	}
 }
 
+/* The attach cookie that tells an entry program where its arguments are at
+ * the probe (regs from placement_skip): 0 if all are in their own. */
+static uint32_t argmap_of(int f, const int regs[4])
+{
+	static const int abi[4] = { 7, 6, 2, 1 }; /* rdi rsi rdx rcx */
+	uint32_t map = 0;
+	bool moved = false;
+
+	for (int k = 0; k < 3; k++) {
+		int arg = fl_entries[f].arg[k];
+
+		if (!arg)
+			continue;
+		map |= FL_ARGMAP_SLOT(k, regs[arg - 1]);
+		moved |= regs[arg - 1] != abi[arg - 1];
+	}
+	return moved ? map | FL_ARGMAP_ON : 0;
+}
+
 /* Each entry point's probe on an emulated instruction where placement.c finds
  * one (glibc's free has its own placement, with a probe on its NULL path). */
 static void place_probes(int fd, struct allocator *a)
@@ -69,6 +89,7 @@ static void place_probes(int fd, struct allocator *a)
 	for (int f = 0; f < FL_NFUNC; f++) {
 		uint8_t code[64];
 		unsigned args = 0;
+		int regs[4] = { 7, 6, 2, 1 };
 		ssize_t n;
 
 		if (!a->offset[f] || (f == FL_FREE && a->free_skip))
@@ -79,13 +100,74 @@ static void place_probes(int fd, struct allocator *a)
 		n = pread(fd, code, sizeof(code), (off_t)a->offset[f]);
 		if (n <= 0)
 			continue;
-		a->skip[f] = placement_skip(code, (size_t)n, args);
+		a->skip[f] = placement_skip(code, (size_t)n, args, regs);
+		a->argmap[f] = a->skip[f] ? argmap_of(f, regs) : 0;
 		a->stepped[f] = !placement_emulated(code + a->skip[f], (size_t)n - a->skip[f]);
+	}
+}
+
+/* The object's executable sections, where its branches are. */
+struct exec_sections {
+	uint64_t off[16], addr[16], size[16];
+	int n;
+};
+
+static void note_exec_section(struct exec_sections *x, const GElf_Shdr *sh)
+{
+	if (sh->sh_type != SHT_PROGBITS || !(sh->sh_flags & SHF_EXECINSTR) || x->n >= 16)
+		return;
+	x->off[x->n] = sh->sh_offset;
+	x->addr[x->n] = sh->sh_addr;
+	x->size[x->n] = sh->sh_size;
+	x->n++;
+}
+
+/* A probe moved past its entry is moved back there when some branch of the
+ * object lands between the two (that path would pass the probe twice, or
+ * not at all): each entry point is then still counted once a call. */
+static void refuse_jumped_into(int fd, struct allocator *a, const struct exec_sections *x)
+{
+	uint64_t lo[FL_NFUNC + 1], hi[FL_NFUNC + 1];
+	bool hit[FL_NFUNC + 1];
+	int fn[FL_NFUNC + 1], n = 0;
+
+	for (int f = 0; f < FL_NFUNC; f++) {
+		uint64_t skip = f == FL_FREE && a->free_skip ? a->free_skip : a->skip[f];
+
+		if (!a->offset[f] || !skip)
+			continue;
+		lo[n] = a->vaddr[f];
+		hi[n] = a->vaddr[f] + skip;
+		hit[n] = false;
+		fn[n++] = f;
+	}
+	for (int i = 0; n && i < x->n; i++) {
+		uint8_t *buf = x->size[i] <= SF_MAX_OBJECT_BYTES ? malloc(x->size[i]) : NULL;
+
+		if (buf && pread(fd, buf, x->size[i], (off_t)x->off[i]) == (ssize_t)x->size[i])
+			placement_jumped_into(buf, x->size[i], x->addr[i], lo, hi, hit, n);
+		free(buf);
+	}
+	for (int k = 0; k < n; k++) {
+		uint8_t code[16];
+		int f = fn[k];
+
+		if (!hit[k])
+			continue;
+		if (f == FL_FREE && a->free_skip) {
+			a->free_skip = 0;
+			a->free_null_offset = 0;
+		}
+		a->skip[f] = 0;
+		a->argmap[f] = 0;
+		a->stepped[f] = pread(fd, code, sizeof(code), (off_t)a->offset[f]) != (ssize_t)sizeof(code) ||
+				!placement_emulated(code, sizeof(code));
 	}
 }
 
 int allocator_scan(const char *path, struct allocator *a, char *err, size_t errlen)
 {
+	struct exec_sections x = { .n = 0 };
 	Elf_Scn *scn = NULL;
 	Elf *elf;
 	int fd;
@@ -111,6 +193,7 @@ int allocator_scan(const char *path, struct allocator *a, char *err, size_t errl
 
 		if (!gelf_getshdr(scn, &sh))
 			continue;
+		note_exec_section(&x, &sh);
 		if (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB)
 			scan_symtab(elf, scn, &sh, a);
 		else if (sh.sh_type == SHT_NOTE && refalloc_notes(elf, scn, &sh))
@@ -119,6 +202,7 @@ int allocator_scan(const char *path, struct allocator *a, char *err, size_t errl
 	elf_end(elf);
 	glibc_place_free_probe(fd, a);
 	place_probes(fd, a);
+	refuse_jumped_into(fd, a, &x);
 	close(fd);
 	allocator_mark_aliases(a);
 	return a->nfuncs;

@@ -1,0 +1,116 @@
+/* timeline.c - memory over time (timeline.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "analyze/timeline.h"
+
+#define FIRST_INTERVAL_NS 1000000ull /* adaptive: 1 ms, then doubled */
+#define MAX_FIXED_POINTS 4000000u   /* --interval: past this, doubled like the adaptive one */
+
+void timeline_init(struct timeline *tl, uint64_t interval_ns, unsigned points)
+{
+	memset(tl, 0, sizeof(*tl));
+	tl->interval_ns = interval_ns ? interval_ns : FIRST_INTERVAL_NS;
+	tl->want = interval_ns ? 0 : (points ? points : 1000);
+	tl->next_end = 0; /* the first event starts it */
+}
+
+void timeline_levels(struct timeline *tl, const uint64_t *live, const uint64_t *heap, const uint64_t *mmap,
+		     const uint64_t *given_back, const uint64_t *resident)
+{
+	tl->live = live;
+	tl->heap = heap;
+	tl->mmap = mmap;
+	tl->given_back = given_back;
+	tl->resident = resident;
+}
+
+static void read_levels(struct timeline *tl)
+{
+	struct tl_levels *v = &tl->cur.v;
+	uint64_t gb;
+
+	if (!tl->live)
+		return;
+	v->live = *tl->live;
+	v->heap = *tl->heap;
+	v->mmap = *tl->mmap;
+	v->resident = *tl->resident;
+	gb = *tl->given_back;
+	v->held = v->heap + v->mmap > v->live + gb ? v->heap + v->mmap - v->live - gb : 0;
+}
+
+/* Pairs of points become one (the later's levels, both intervals' counts). */
+static void merge_pairs(struct timeline *tl)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < tl->n; i += 2, k++) {
+		struct tl_point p = tl->pts[i];
+
+		if (i + 1 < tl->n) {
+			const struct tl_point *q = &tl->pts[i + 1];
+
+			p.t_ns = q->t_ns;
+			p.v = q->v;
+			for (int s = 0; s < FL_NSYS; s++)
+				p.syscalls[s] += q->syscalls[s];
+			p.first_touches += q->first_touches;
+		}
+		tl->pts[k] = p;
+	}
+	tl->n = k;
+	tl->interval_ns *= 2;
+	/* an odd last point ended at the old interval: it now ends at the new one */
+	if (tl->n)
+		tl->pts[tl->n - 1].t_ns = tl->n * tl->interval_ns;
+}
+
+static void close_interval(struct timeline *tl)
+{
+	unsigned limit = tl->want ? tl->want * 2 : MAX_FIXED_POINTS;
+
+	if (tl->n == tl->cap) {
+		size_t cap = tl->cap ? tl->cap * 2 : 256;
+		struct tl_point *p = realloc(tl->pts, cap * sizeof(*p));
+
+		if (!p)
+			abort();
+		tl->pts = p;
+		tl->cap = cap;
+	}
+	tl->cur.t_ns = (tl->n + 1) * tl->interval_ns;
+	read_levels(tl);
+	tl->pts[tl->n++] = tl->cur;
+	memset(tl->cur.syscalls, 0, sizeof(tl->cur.syscalls));
+	tl->cur.first_touches = 0;
+	if (tl->n >= limit)
+		merge_pairs(tl);
+}
+
+void timeline_advance_slow(struct timeline *tl, uint64_t ts)
+{
+	if (!tl->started) {
+		tl->started = true;
+		tl->t0 = ts;
+	}
+	while (ts - tl->t0 >= (tl->n + 1) * tl->interval_ns)
+		close_interval(tl);
+	tl->next_end = tl->t0 + (tl->n + 1) * tl->interval_ns;
+}
+
+void timeline_finish(struct timeline *tl, uint64_t ts)
+{
+	if (!tl->started)
+		return;
+	timeline_advance_slow(tl, ts);
+	close_interval(tl);
+	if (tl->want && tl->n > tl->want + tl->want / 2)
+		merge_pairs(tl);
+}
+
+void timeline_free(struct timeline *tl)
+{
+	free(tl->pts);
+	tl->pts = NULL;
+	tl->n = tl->cap = 0;
+}
