@@ -38,7 +38,16 @@ include tools/refalloc/refalloc.mk
 
 .PHONY: all deps deps-build deps-vm fresh-check vm-test test unit e2e demo bench clean clang-check fuzz fuzz-build fuzz-replay
 .SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRC))
-all: $(BUILD)/faultline $(EXAMPLES) $(REFALLOC_LIB)
+all: $(BUILD)/faultline $(BUILD)/libfaultline-preload.so $(EXAMPLES) $(REFALLOC_LIB)
+
+# The in-process fast path (preload/): interposes the allocator's entry
+# points in the traced command (--probes preload). No sanitizers: it runs
+# inside the target, inside malloc.
+PRELOAD_SRC := $(wildcard preload/*.c)
+$(BUILD)/libfaultline-preload.so: $(PRELOAD_SRC) $(wildcard preload/*.h) include/fl_preload.h include/fl_funcs.h include/faultline.h | $(DEPS_BUILD_STAMP)
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -g $(WARN) -std=gnu11 -Iinclude -D_GNU_SOURCE -fPIC -shared -fasynchronous-unwind-tables -fvisibility=hidden \
+	  -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc -o $@ $(PRELOAD_SRC)
 
 # Debian packages, checked (and installed when missing) by the two stamps
 # below; quiet when all are present. BUILD_PKGS: what `make all` calls and
@@ -152,6 +161,7 @@ e2e: $(DEPS_STAMP) $(DEPS_HTML_STAMP) $(BUILD)/faultline $(BUILD)/faultline-asan
 # layers' dependency rule (docs/DESIGN.md; tests/layers.sh).
 clang-check: $(SKELS) | $(DEPS_BUILD_STAMP)
 	@for f in $(USER_SRC) $(UNIT_SRC); do clang -fsyntax-only $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -Iuser $$f || exit 1; done
+	@for f in $(PRELOAD_SRC); do clang -fsyntax-only $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude $$f || exit 1; done
 	@bash tests/layers.sh && bash tests/layers.sh --self-test
 
 # The one test command (README, .ci/run): unit tests, then end-to-end tests.
@@ -221,6 +231,7 @@ demo: all
 
 bench: all | $(DEPS_STAMP) $(DEPS_HTML_STAMP) $(BUILD)/.deps-bench-ok
 	bash bench/run.sh
+	bash bench/preload.sh | tee $(BUILD)/preload.txt
 	bash bench/html.sh | tee $(BUILD)/html-bench.txt
 	bash bench/other_pid.sh 3 20000000 | tee $(BUILD)/other_pid.txt
 	BENCH_CLOCK=cpu bash bench/allocators.sh | tee $(BUILD)/allocators.txt

@@ -22,6 +22,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/usdt.bpf.h>
 #include "faultline.h"
+#include "fl_preload.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -43,6 +44,9 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
 const volatile __u32 stack_mode = 0;
 const volatile __u32 stack_sample = 1;
 const volatile __u32 stack_bytes = 8192; /* at most FL_STACK_MAX */
+/* --probes preload: calls are recorded in the process (libfaultline-preload.so);
+ * syscall and fault records carry the thread's slot (fl_preload.h) */
+const volatile bool preload = false;
 
 #define MAX_DEPTH 4
 #define USER_ADDR_MAX 0x00007ffffffff000ULL
@@ -112,6 +116,14 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* --probes preload: tgid -> where the library's slot lies from the thread pointer */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} preload_slot SEC(".maps");
+
 static __always_inline void count(__u32 idx)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -178,6 +190,52 @@ static __always_inline void fill_hdr_at(struct fl_hdr *h, __u8 type, __u8 func, 
 static __always_inline void fill_hdr(struct fl_hdr *h, __u8 type, __u8 func, __u16 flags)
 {
 	fill_hdr_at(h, type, func, flags, bpf_ktime_get_ns());
+}
+
+/* --probes preload: the thread's calls completed (in h.cpu, FL_F_PRELOAD) and
+ * the outermost call in flight, read from the library's thread-local slot. */
+static __always_inline void preload_tag(struct fl_hdr *h)
+{
+	struct task_struct *task;
+	__u32 tgid;
+	__u64 *off, v = 0, fs;
+
+	if (!preload)
+		return;
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	off = bpf_map_lookup_elem(&preload_slot, &tgid);
+	if (!off)
+		return;
+	task = bpf_get_current_task_btf();
+	fs = BPF_CORE_READ(task, thread.fsbase);
+	if (!fs || bpf_probe_read_user(&v, sizeof(v), (void *)(fs + *off)))
+		return;
+	h->cpu = FL_PRELOAD_SLOT_DONE(v);
+	h->flags |= FL_F_PRELOAD;
+	if (FL_PRELOAD_SLOT_IN_CALL(v)) {
+		h->func = FL_PRELOAD_SLOT_FUNC(v);
+		h->flags |= FL_F_IN_CALL;
+	}
+}
+
+/* prctl(FL_PRELOAD_PRCTL, offset): the library of a traced process says where its slot is. */
+static __always_inline void preload_register(struct pt_regs *regs)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 off;
+
+	if (BPF_CORE_READ(regs, di) != FL_PRELOAD_PRCTL || !is_target())
+		return;
+	off = BPF_CORE_READ(regs, si);
+	bpf_map_update_elem(&preload_slot, &tgid, &off, BPF_ANY);
+}
+
+static __always_inline void preload_forget(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (preload)
+		bpf_map_delete_elem(&preload_slot, &tgid);
 }
 
 /* ---- user stacks (--stacks) ----------------------------------------------- */
@@ -297,6 +355,7 @@ static __always_inline bool emit_repeat(struct thread_state *ts, __u8 func, __u1
 	if (!e)
 		return true; /* counted lost */
 	fill_hdr(&e->h, FL_EV_STACK, func, flags);
+	preload_tag(&e->h);
 	e->len = 0;
 	e->kind = FL_STACK_FOR_EVENT | FL_STACK_REPEAT;
 	e->ip = ip;
@@ -330,6 +389,7 @@ static __always_inline void emit_stack(struct thread_state *ts, __u32 kind, __u8
 		return;
 	}
 	fill_hdr(&b->e.h, FL_EV_STACK, func, flags);
+	preload_tag(&b->e.h);
 	b->e.kind = kind;
 	b->e.ip = ip;
 	b->e.sp = sp;
@@ -770,6 +830,7 @@ static __always_inline bool allocator_thread(void)
 #define NR_BRK 12
 #define NR_MREMAP 25
 #define NR_MADVISE 28
+#define NR_PRCTL 157
 #define NR_EXECVE 59
 #define NR_EXECVEAT 322
 
@@ -797,6 +858,8 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 	if (sys < 0) {
 		if (id == NR_EXECVE || id == NR_EXECVEAT)
 			arm_pending();
+		else if (preload && id == NR_PRCTL)
+			preload_register(regs);
 		return 0;
 	}
 	if (!is_target())
@@ -842,6 +905,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!e)
 		return 0;
 	fill_hdr(&e->h, FL_EV_SYSCALL, func, flags);
+	preload_tag(&e->h);
 	e->sys = sys;
 	e->pad = 0;
 	__builtin_memcpy(e->args, ts->sargs, sizeof(e->args));
@@ -907,6 +971,7 @@ static __always_inline int fault(__u64 addr, struct pt_regs *regs, __u64 error_c
 	if (!e)
 		return 0;
 	fill_hdr(&e->h, FL_EV_FAULT, func, flags);
+	preload_tag(&e->h);
 	e->addr = addr;
 	e->ip = BPF_CORE_READ(regs, ip);
 	submit(e);
@@ -959,6 +1024,7 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(proc_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	arm_pending();
+	preload_forget(); /* the new image registers again */
 	if (is_target())
 		proc_event(FL_PROC_EXEC, 0, 0);
 	return 0;
@@ -988,5 +1054,7 @@ int BPF_PROG(proc_exit, struct task_struct *p)
 	if (!is_target())
 		return 0;
 	proc_event(FL_PROC_EXIT, 0, BPF_CORE_READ(p, exit_code));
+	if (BPF_CORE_READ(p, pid) == BPF_CORE_READ(p, tgid))
+		preload_forget();
 	return 0;
 }

@@ -126,7 +126,7 @@ measure() {
 	b_free=$(bpftrace_map "$name.bt" f)
 
 	# 4. faultline
-	setarch -R "$FAULTLINE" record -q -f -o "$name.data" -- "${cmd[@]}" \
+	setarch -R "$FAULTLINE" record -q -f --probes uprobes -o "$name.data" -- "${cmd[@]}" \
 		<"$input" >/dev/null 2>"$name.fl.err"
 	rc=$?
 	"$FAULTLINE" report "$name.data" --format json -o "$name.json" 2>>"$name.fl.err"

@@ -122,7 +122,7 @@ load_facts() {
 cd "$T" || exit 1
 
 # ----------------------------------------------------------- seed_claims
-"$FAULTLINE" record -q -o sc.data -- "$EXAMPLES/seed_claims" >/dev/null 2>rec.err
+"$FAULTLINE" record -q ${CLAIMS_PROBES:+--probes $CLAIMS_PROBES} -o sc.data -- "$EXAMPLES/seed_claims" >/dev/null 2>rec.err
 is $? 0 "record seed_claims exits 0"
 "$FAULTLINE" report sc.data --format jsonl -o sc.jsonl 2>rep.err
 is $? 0 "report --format jsonl exits 0"
@@ -197,7 +197,7 @@ like "$txt" 'malloc\(1048576\) = 0x[0-9a-f]+ +mmap 1.0 MiB \(1052672 B\)' "text:
 
 # ----------------------------------------------------------- seed_claims bare
 # (claim 1 holds only when the heap top is short: README "bare")
-"$FAULTLINE" record -q -o bare.data -- "$EXAMPLES/seed_claims" bare >/dev/null 2>>rec.err
+"$FAULTLINE" record -q ${CLAIMS_PROBES:+--probes $CLAIMS_PROBES} -o bare.data -- "$EXAMPLES/seed_claims" bare >/dev/null 2>>rec.err
 is $? 0 "record seed_claims bare exits 0"
 "$FAULTLINE" report bare.data --format jsonl -o bare.jsonl 2>>rep.err
 load_facts bare.jsonl bare
@@ -207,7 +207,7 @@ is "${F[mC.mmap_len]}" 208896 "bare: mmap of 208896 bytes"
 is "${F[fC.syscalls]}" "munmap" "bare: its free caused a munmap"
 
 # ----------------------------------------------------------- claim 8
-"$FAULTLINE" record -q -o frag.data -- "$EXAMPLES/fragmentation" >/dev/null 2>>rec.err
+"$FAULTLINE" record -q ${CLAIMS_PROBES:+--probes $CLAIMS_PROBES} -o frag.data -- "$EXAMPLES/fragmentation" >/dev/null 2>>rec.err
 is $? 0 "record fragmentation exits 0"
 "$FAULTLINE" report frag.data --format json -o frag.json 2>>rep.err
 is "$(json_get frag.json bytes.peak_heap)" 299008 "claim 8: peak heap 292 KiB"

@@ -13,9 +13,9 @@ get() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(
 echo "1..13"
 
 PROG=(setarch -R build/examples/seed_claims)
-"$FAULTLINE" stat -q --json "$T/stat.json" -- "${PROG[@]}"
+"$FAULTLINE" stat -q --probes uprobes --json "$T/stat.json" -- "${PROG[@]}"
 check "stat exits with the command's status (0)" test $? = 0
-"$FAULTLINE" record -q -o "$T/r.data" -- "${PROG[@]}"
+"$FAULTLINE" record -q --probes uprobes -o "$T/r.data" -- "${PROG[@]}"
 "$FAULTLINE" report "$T/r.data" --format json -o "$T/rec.json"
 for key in calls syscalls syscalls_by_caller; do
 	check "stat's $key equal record+report's" test "$(get "$T/stat.json" "d['$key']")" = "$(get "$T/rec.json" "d['$key']")"
@@ -27,7 +27,7 @@ raise SystemExit(abs(a-b) > max(1, b/100))"
 # Kernels before 6.10 get perf-event uprobes instead of uprobe-multi links
 # (forced with FAULTLINE_NO_UPROBE_MULTI=1): the same calls and syscalls by
 # caller either way (-v names the kind used).
-FAULTLINE_NO_UPROBE_MULTI=1 "$FAULTLINE" stat -v --json "$T/perf.json" -- "${PROG[@]}" >/dev/null 2>"$T/perf.err"
+FAULTLINE_NO_UPROBE_MULTI=1 "$FAULTLINE" stat -v --probes uprobes --json "$T/perf.json" -- "${PROG[@]}" >/dev/null 2>"$T/perf.err"
 check "FAULTLINE_NO_UPROBE_MULTI=1: perf-event uprobes" grep -q "uprobes (perf-event uprobes)" "$T/perf.err"
 check "perf-event uprobes: same calls and callers as the default run" \
 	test "$(get "$T/perf.json" "[d['calls'], d['syscalls_by_caller']]")" = "$(get "$T/stat.json" "[d['calls'], d['syscalls_by_caller']]")"
@@ -36,13 +36,13 @@ check "perf-event uprobes: same calls and callers as the default run" \
 # kernel's teardown of the first, as it does behind perf-event uprobes (0.1 s
 # each, one at a time: 1.7 s here).
 b2b_ms() {   # back-to-back stat of true; prints the second one's ms
-	"$FAULTLINE" stat -q -- true
+	"$FAULTLINE" stat -q --probes uprobes -- true
 	local t0=$(date +%s%N)
-	"$FAULTLINE" stat -q -- true
+	"$FAULTLINE" stat -q --probes uprobes -- true
 	echo $(( ($(date +%s%N) - t0) / 1000000 ))
 }
 if uname -r | awk -F. '{ exit !($1 > 6 || ($1 == 6 && $2 >= 10)) }'; then
-	"$FAULTLINE" stat -v -- true 2>"$T/multi.err" >/dev/null
+	"$FAULTLINE" stat -v --probes uprobes -- true 2>"$T/multi.err" >/dev/null
 	check "by default (kernel $(uname -r)): uprobe-multi links" grep -q "uprobes (uprobe-multi links)" "$T/multi.err"
 	perf_ms=$(FAULTLINE_NO_UPROBE_MULTI=1 b2b_ms)
 	multi_ms=$(b2b_ms)
@@ -65,5 +65,5 @@ check "stat --no-calls: faults within 1% of perf's ($(get "$T/n.json" "d['faults
 import json; a=json.load(open('$T/n.json'))['faults']['total']; raise SystemExit(abs(a-$pf) > max(1, $pf/100))"
 check "stat --no-calls says its mode" test "$(get "$T/n.json" "d['extra']['mode']")" = syscalls-and-faults
 
-"$FAULTLINE" stat -q -r 3 --json "$T/r3.json" -- "${PROG[@]}"
+"$FAULTLINE" stat -q -r 3 --probes uprobes --json "$T/r3.json" -- "${PROG[@]}"
 check "stat -r 3: three runs, a spread for each count" test "$(get "$T/r3.json" "(d['extra']['runs'], 'mmap' in d['extra']['stddev']['syscalls'])")" = "(3, True)"

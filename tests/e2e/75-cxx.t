@@ -27,7 +27,7 @@ while IFS=: read -r name lib; do
 	n=$(make_bt "$lib" "$name")
 	env ${lib:+LD_PRELOAD=$lib} bpftrace -q "$T/$name.bt" -c "$T/cxx" >"$T/$name.bpf" 2>"$T/$name.bpf.err"
 	all=$(bpftrace_map "$T/$name.bpf" all); new=$(bpftrace_map "$T/$name.bpf" new)
-	env ${lib:+LD_PRELOAD=$lib} "$FAULTLINE" record -q -o "$T/$name.data" -- "$T/cxx" >/dev/null 2>"$T/$name.err"
+	env ${lib:+LD_PRELOAD=$lib} "$FAULTLINE" record -q --probes uprobes -o "$T/$name.data" -- "$T/cxx" >/dev/null 2>"$T/$name.err"
 	ok $? "$name: record ($n distinct entry addresses)" "$(head -3 "$T/$name.err")"
 	"$FAULTLINE" report "$T/$name.data" --format json -o "$T/$name.json"
 	read -r sum fnew lost <<<"$($PY3 -c '
@@ -56,13 +56,13 @@ done <<<"$ALLOCS"
 
 # the allocators' own APIs, in programs linked against them directly
 gcc -O1 -DJEMALLOC -o "$T/nj" tests/e2e/native_api.c /usr/lib/x86_64-linux-gnu/libjemalloc.so.2 2>/dev/null &&
-	"$FAULTLINE" record -q -o "$T/nj.data" -- "$T/nj" >/dev/null 2>&1 &&
+	"$FAULTLINE" record -q --probes uprobes -o "$T/nj.data" -- "$T/nj" >/dev/null 2>&1 &&
 	"$FAULTLINE" report "$T/nj.data" --format json -o "$T/nj.json"
 ok $? "jemalloc linked directly: recorded"
 got=$($PY3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["calls"]; print(" ".join("%s=%d" % (k, c[k]) for k in ("mallocx", "rallocx", "xallocx", "sdallocx", "dallocx")))' "$T/nj.json")
 is "$got" "mallocx=200 rallocx=100 xallocx=100 sdallocx=100 dallocx=100" "jemalloc's mallocx, rallocx, xallocx, sdallocx, dallocx, each under its own name"
 gcc -O1 -DMIMALLOC -o "$T/nm" tests/e2e/native_api.c /usr/lib/x86_64-linux-gnu/libmimalloc.so.2 2>/dev/null &&
-	"$FAULTLINE" record -q -o "$T/nm.data" -- "$T/nm" >/dev/null 2>&1 &&
+	"$FAULTLINE" record -q --probes uprobes -o "$T/nm.data" -- "$T/nm" >/dev/null 2>&1 &&
 	"$FAULTLINE" report "$T/nm.data" --format json -o "$T/nm.json"
 ok $? "mimalloc linked directly: recorded"
 got=$($PY3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["calls"]; print(" ".join("%s=%d" % (k, c[k]) for k in ("mi_zalloc", "mi_mallocn", "mi_malloc_aligned", "mi_reallocn", "mi_free_aligned")))' "$T/nm.json")
@@ -71,7 +71,7 @@ is "$got" "mi_zalloc=100 mi_mallocn=100 mi_malloc_aligned=100 mi_reallocn=100 mi
 # call sites: the first frame outside every allocator object (libstdc++'s
 # operator new included), C++ names demangled in the text, mangled in JSON
 g++ -O1 -g -o "$T/cxxg" tests/e2e/cxx_alloc.cc 2>/dev/null &&
-	"$FAULTLINE" record -q --stacks=all -o "$T/st.data" -- "$T/cxxg" >/dev/null 2>&1 &&
+	"$FAULTLINE" record -q --probes uprobes --stacks=all -o "$T/st.data" -- "$T/cxxg" >/dev/null 2>&1 &&
 	"$FAULTLINE" report "$T/st.data" >"$T/st.txt" && "$FAULTLINE" report "$T/st.data" --format json -o "$T/st.json"
 sites=$(sed -n '/Top call sites by bytes/,$p' "$T/st.txt")
 bash -c "grep -q 'std::vector<int, std::allocator<int> >::_M_realloc_insert' <<<\"\$1\" && ! grep -q 'operator new\|_Znwm\|libstdc++' <<<\"\$1\"" _ "$sites"
@@ -83,7 +83,7 @@ print(sum(1 for x in s if x.get("mangled", "").startswith("_ZNSt6vectorIiSaIiEE1
 is "$m" 1 "JSON keeps the mangled site next to the demangled one"
 
 # each kind of mismatched deallocation once, under glibc; none when clean
-"$FAULTLINE" record -q -o "$T/mm.data" -- "$T/mismatch" >/dev/null 2>&1
+"$FAULTLINE" record -q --probes uprobes -o "$T/mm.data" -- "$T/mismatch" >/dev/null 2>&1
 "$FAULTLINE" report "$T/mm.data" --format json -o "$T/mm.json"
 got=$($PY3 -c 'import json, sys; m = json.load(open(sys.argv[1]))["extra"]["mismatched_frees"]; print(" ".join("%s=%d" % kv for kv in sorted(m.items())))' "$T/mm.json")
 is "$got" "malloc/delete=1 malloc/delete[]=1 new/delete[]=1 new/free=1 new[]/delete=1 new[]/free=1" "each kind of mismatch is counted exactly once"
@@ -91,7 +91,7 @@ n=$("$FAULTLINE" report "$T/mm.data" | grep -c 'MISMATCHED: a block of')
 is "$n" 6 "the text report lists the 6 mismatched calls, each with its block"
 "$FAULTLINE" report "$T/mm.data" | grep -q 'MISMATCHED: a block of new\[\] freed with delete'
 ok $? "... naming the pair (new[] freed with delete)"
-"$FAULTLINE" record -q -o "$T/mc.data" -- "$T/mismatch" clean >/dev/null 2>&1
+"$FAULTLINE" record -q --probes uprobes -o "$T/mc.data" -- "$T/mismatch" clean >/dev/null 2>&1
 "$FAULTLINE" report "$T/mc.data" --format json -o "$T/mc.json"
 is "$($PY3 -c 'import json, sys; print(sum(json.load(open(sys.argv[1]))["extra"]["mismatched_frees"].values()))' "$T/mc.json")" 0 "the clean program has no mismatch"
 # the variant of each call is kept per event

@@ -28,7 +28,7 @@ while IFS=: read -r name lib; do
 	n=$(entry_bt "$lib" "$CHURN" "$T/$name.bt")
 	env ${lib:+LD_PRELOAD=$lib} bpftrace -q "$T/$name.bt" -c "$CHURN $PAIRS hold" >"$T/$name.bpf" 2>"$T/$name.bpf.err"
 	all=$(bpftrace_map "$T/$name.bpf" all)
-	env ${lib:+LD_PRELOAD=$lib} "$FAULTLINE" stat -q -j "$T/$name.json" -- "$CHURN" "$PAIRS" hold 2>"$T/$name.err"
+	env ${lib:+LD_PRELOAD=$lib} "$FAULTLINE" stat -q --probes uprobes -j "$T/$name.json" -- "$CHURN" "$PAIRS" hold 2>"$T/$name.err"
 	read -r sum bytes nested lost <<<"$($PY3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -46,7 +46,7 @@ print(sum(d["calls"].values()), d["bytes"]["requested"], d["extra"]["nested_call
 done <<<"$ALLOCS"
 
 # no probe of mimalloc single-stepped (13 were before the attach cookies)
-LD_PRELOAD=$LIBDIR/libmimalloc.so.2 "$FAULTLINE" stat -v -- "$CHURN" 10 >/dev/null 2>"$T/mi.v"
+LD_PRELOAD=$LIBDIR/libmimalloc.so.2 "$FAULTLINE" stat -v --probes uprobes -- "$CHURN" 10 >/dev/null 2>"$T/mi.v"
 if grep -q 'single-steps' "$T/mi.v"; then grep 'single-steps' "$T/mi.v" | grep -q 'libmimalloc'; r=$((!$?)); else r=0; fi
 ok "$r" "mimalloc: -v names no single-stepped probe in libmimalloc.so.2" "$(grep single "$T/mi.v")"
 # -p warns about the probes that stay single-stepped (glibc's reallocarray, when it is)
@@ -54,7 +54,7 @@ ok "$r" "mimalloc: -v names no single-stepped probe in libmimalloc.so.2" "$(grep
 sleep 0.3
 "$FAULTLINE" stat -p "$pid" --duration 0.5 >/dev/null 2>"$T/p.err"
 kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-if "$FAULTLINE" stat -v -- "$CHURN" 10 2>&1 | grep -q 'single-steps'; then
+if "$FAULTLINE" stat -v --probes uprobes -- "$CHURN" 10 2>&1 | grep -q 'single-steps'; then
 	grep -q 'single-steps' "$T/p.err"
 	ok $? "stat -p warns which probes are single-stepped" "$(head -3 "$T/p.err")"
 else
@@ -67,7 +67,7 @@ if [ -e "$JE" ]; then
 	export MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1
 	LD_PRELOAD=$JE setarch -R strace -f -c -o "$T/je.strace" -e trace=brk,mmap,munmap,mremap,mprotect,madvise \
 		-- "$CHURN" "$PAIRS" hold >/dev/null 2>"$T/je.strace.err"
-	LD_PRELOAD=$JE setarch -R "$FAULTLINE" stat -q -j "$T/je.json" -- "$CHURN" "$PAIRS" hold 2>/dev/null
+	LD_PRELOAD=$JE setarch -R "$FAULTLINE" stat -q --probes uprobes -j "$T/je.json" -- "$CHURN" "$PAIRS" hold 2>/dev/null
 	unset MALLOC_CONF
 	s=$(strace_counts "$T/je.strace")
 	f=$($PY3 -c 'import json, sys; c = json.load(open(sys.argv[1]))["syscalls"]; print(" ".join(str(c[k]) for k in sys.argv[2:]))' \
@@ -101,7 +101,7 @@ int main(void)
 EOF
 gcc -O1 -o "$T/bg" "$T/bg.c"
 MALLOC_CONF=background_thread:true,dirty_decay_ms:100,muzzy_decay_ms:100 LD_PRELOAD=$JE \
-	"$FAULTLINE" stat -q -j "$T/bg.json" -- "$T/bg" 2>"$T/bg.err"
+	"$FAULTLINE" stat -q --probes uprobes -j "$T/bg.json" -- "$T/bg" 2>"$T/bg.err"
 read -r bg none <<<"$($PY3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))["syscalls_by_caller"]
@@ -110,7 +110,7 @@ bash -c "[ '${bg:-0}' -gt 0 ] && [ '${none:-1}' = 0 ]"
 ok $? "jemalloc background_thread: its purges ($bg madvise) count as allocator_background, none as outside ($none)" \
 	"$(head -3 "$T/bg.err")"
 MALLOC_CONF=background_thread:true,dirty_decay_ms:100,muzzy_decay_ms:100 LD_PRELOAD=$JE \
-	"$FAULTLINE" stat -- "$T/bg" 2>&1 >/dev/null | grep -q 'alloc-bg'
+	"$FAULTLINE" stat --probes uprobes -- "$T/bg" 2>&1 >/dev/null | grep -q 'alloc-bg'
 ok $? "the text report has an alloc-bg column"
 
 # glibc frees its per-thread caches at thread exit: not unknown pointers
@@ -138,7 +138,7 @@ int main(void)
 }
 EOF
 gcc -O1 -pthread -o "$T/thr" "$T/thr.c"
-"$FAULTLINE" stat -q -j "$T/thr.json" -- "$T/thr" 2>/dev/null
+"$FAULTLINE" stat -q --probes uprobes -j "$T/thr.json" -- "$T/thr" 2>/dev/null
 read -r unk tc <<<"$($PY3 -c '
 import json, sys
 x = json.load(open(sys.argv[1]))["extra"]
@@ -146,7 +146,7 @@ print(x["frees_unknown"], x["frees_thread_cache"])' "$T/thr.json" 2>/dev/null)"
 is "$unk" 0 "4 threads exiting: no free of an unknown pointer"
 # each thread's tcache: 7 bins of one block each (sizes 16..112), then the cache itself
 is "$tc" 32 "their 4 x (7 cached blocks + the cache) frees at exit counted as frees_thread_cache"
-"$FAULTLINE" stat -- "$T/thr" 2>&1 >/dev/null | grep -q "at thread exit gave back the allocator's per-thread cache"
+"$FAULTLINE" stat --probes uprobes -- "$T/thr" 2>&1 >/dev/null | grep -q "at thread exit gave back the allocator's per-thread cache"
 ok $? "the text report says so"
 
 # static and custom builds, found the same way: a statically linked C++

@@ -71,7 +71,14 @@ struct run_info {
 	char allocator[4096];        /* the object malloc comes from */
 	char allocators_more[4096];  /* the other objects some entry points come from, "; " between */
 	uint8_t probe_of[FL_NFUNC];  /* the entry whose probe counts func (an alias), 0xff: unknown */
+	uint8_t probe_path;          /* FL_META_PROBE_PATH: 1 preload, 2 uprobes, 0 not said */
 };
+
+/* "preload", "uprobes", or NULL (a recording that does not say). */
+static inline const char *run_probe_path(const struct run_info *ri)
+{
+	return ri->probe_path == 1 ? "preload" : ri->probe_path == 2 ? "uprobes" : NULL;
+}
 
 /* One process's view of memory. */
 struct corr_proc {

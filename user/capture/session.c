@@ -34,6 +34,9 @@
 #include "symbols/maps.h"
 #include "symbols/smaps.h"
 #include "capture/tracer.h"
+#include "capture/preload.h"
+#include "capture/probe_path.h"
+#include "fl_preload.h"
 #include "util/safe_file.h"
 
 #define MAX_MAPPED 1024
@@ -59,6 +62,7 @@ struct session {
 	uint64_t records, busy_ns;   /* for the self statistics */
 	uint64_t unread;             /* -p: records left in the ring at the stop (lost) */
 	uint64_t stop_at;            /* -p: when the stop began (CLOCK_MONOTONIC ns) */
+	struct preload *preload;     /* --probes preload: the library's records */
 };
 
 /* -p: the time from the stop (duration over, signal) to the exit, at most:
@@ -345,8 +349,22 @@ static void emit_command_info(struct session *s, pid_t pid, char **argv)
 	emit_meta(s, FL_META_PROC, (uint32_t)pid, (uint64_t)getpid(), buf, off);
 }
 
-/* The kernel's records pass through here on their way to the consumer. */
+static int deliver(void *ctx, const void *rec, size_t len);
+
+/* The kernel's records pass through here on their way to the consumer (on
+ * the preload path, with the library's call records put in their place). */
 static int on_record(void *ctx, const void *rec, size_t len)
+{
+	struct session *s = ctx;
+
+	if (s->preload) {
+		preload_kernel_record(s->preload, rec, len);
+		return 0;
+	}
+	return deliver(ctx, rec, len);
+}
+
+static int deliver(void *ctx, const void *rec, size_t len)
 {
 	struct session *s = ctx;
 	const struct fl_hdr *h = rec;
@@ -501,12 +519,15 @@ static void run_loop(struct session *s, int pidfd)
 		uint64_t t0, until;
 		bool done;
 
-		tracer_wait(s->tracer, 100);
+		tracer_wait(s->tracer, s->preload && preload_busy(s->preload) ? 0 : 100);
 		t0 = now_ns();
 		until = t0 + DRAIN_SLICE_MS * 1000000ull;
 		if (s->o->attach_pid && end && end < until)
 			until = end;
-		tracer_drain_until(s->tracer, until, true);
+		if (s->preload)
+			preload_snapshot(s->preload);
+		if (tracer_drain_until(s->tracer, until, true) != TRACER_CUT && s->preload)
+			preload_flush(s->preload);
 		s->busy_ns += now_ns() - t0;
 		if (now_ns() - last_tick >= 1000000000ull) {
 			if (s->o->tick)
@@ -524,6 +545,8 @@ static void run_loop(struct session *s, int pidfd)
 		finish_attached(s);
 	else
 		tracer_drain(s->tracer); /* the command is gone: its last records */
+	if (s->preload)
+		preload_flush_all(s->preload);
 }
 
 /* -v: where the time went, what was lost. */
@@ -636,6 +659,9 @@ static int find_command(struct session *s)
 	return 0;
 }
 
+static int spawn_held(struct session *s, struct child *c);
+static void emit_preload_library(struct session *s, pid_t pid);
+
 static int start_command(struct session *s, struct child *c, double *attach_ms)
 {
 	const struct session_opts *o = s->o;
@@ -644,12 +670,14 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 
 	if (o->follow_forks)
 		prctl(PR_SET_CHILD_SUBREAPER, 1);
-	if (child_spawn_held(s->path, o->argv, &s->creds, o->on_error != FL_ON_ERROR_DETACH, c))
+	if (spawn_held(s, c))
 		return fprintf(stderr, "faultline: cannot fork: %s\n", strerror(errno)), FL_EXIT_FAILED;
 	s->pid = c->pid;
+	if (s->preload)
+		preload_add_target(s->preload, c->pid);
 	s->ptraced = !ptrace(PTRACE_SEIZE, c->pid, 0, PTRACE_O_TRACEEXIT); /* last maps, smaps */
 	if (tracer_add_target(s->tracer, c->pid, true, err, sizeof(err)) ||
-	    (!o->count_only && attach_allocators(s, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
+	    (!o->count_only && !s->preload && attach_allocators(s, o->follow_forks ? -1 : c->pid, err, sizeof(err)))) {
 		fprintf(stderr, "faultline: %s\n", err);
 		child_abort(c);
 		return FL_EXIT_FAILED;
@@ -657,7 +685,11 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	tracer_arm(s->tracer);
 	*attach_ms = (now_ns() - t0) / 1e6;
 	warn_stepped(s);
-	if (o->verbose)
+	if (o->verbose && s->preload)
+		fprintf(stderr, "faultline: allocator %s, calls recorded in the process (--probes preload: "
+			"libfaultline-preload.so), pid %d, probes live in %.1f ms\n", allocators_shown(s), c->pid,
+			*attach_ms);
+	else if (o->verbose)
 		fprintf(stderr, "faultline: allocator %s, %d uprobes (%s), pid %d, probes live in %.1f ms\n",
 			allocators_shown(s), tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), c->pid,
 			*attach_ms);
@@ -666,13 +698,60 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	emit_command_info(s, c->pid, o->argv);
 	emit_meta(s, FL_META_TARGET, c->pid, 0, NULL, 0);
 	emit_allocators(s, c->pid);
+	if (s->preload)
+		emit_preload_library(s, c->pid);
 	emit_stack_mode(s);
+	if (!o->count_only)
+		emit_meta(s, FL_META_PROBE_PATH, c->pid, (uint64_t)s->res->probe_path, NULL, 0);
 	if (child_release(c, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s: %s\n", o->argv[0], err);
 		waitpid(c->pid, NULL, 0);
 		return FL_EXIT_CANNOT_EXEC;
 	}
 	return 0;
+}
+
+/* The library as one more allocator object: its frames are the allocator's
+ * in call sites (the entry points a program calls are its own). */
+static void emit_preload_library(struct session *s, pid_t pid)
+{
+	char lib[4096], err[256];
+
+	if (preload_library_path(lib, sizeof(lib), err, sizeof(err)) == 0)
+		emit_meta(s, FL_META_ALLOCATOR, pid, 0, lib, strlen(lib));
+}
+
+/* The command held, with the preload library in its LD_PRELOAD (first,
+ * the user's own after it) and the shared memory's fd in its environment
+ * (set in ours around the fork, which the child's execv passes on). */
+static int spawn_held(struct session *s, struct child *c)
+{
+	const struct session_opts *o = s->o;
+	char *old = getenv("LD_PRELOAD"), *saved = old ? strdup(old) : NULL, lib[4096], val[8192], fd[16];
+	char err[1024];
+	int rc;
+
+	if (!s->preload)
+		return child_spawn_held(s->path, o->argv, &s->creds, o->on_error != FL_ON_ERROR_DETACH, c);
+	if ((old && !saved) || preload_library_path(lib, sizeof(lib), err, sizeof(err))) {
+		fprintf(stderr, "faultline: %s\n", old && !saved ? "out of memory" : err);
+		free(saved);
+		errno = ENOENT;
+		return -1;
+	}
+	preload_set_library(s->preload, lib);
+	snprintf(val, sizeof(val), "%s%s%s", lib, saved && *saved ? ":" : "", saved ? saved : "");
+	snprintf(fd, sizeof(fd), "%d", preload_fd(s->preload));
+	setenv("LD_PRELOAD", val, 1);
+	setenv(FL_PRELOAD_ENV_FD_NAME, fd, 1);
+	rc = child_spawn_held(s->path, o->argv, &s->creds, o->on_error != FL_ON_ERROR_DETACH, c);
+	if (saved)
+		setenv("LD_PRELOAD", saved, 1);
+	else
+		unsetenv("LD_PRELOAD");
+	unsetenv(FL_PRELOAD_ENV_FD_NAME);
+	free(saved);
+	return rc;
 }
 
 static void emit_stack_mode(struct session *s)
@@ -890,6 +969,53 @@ const char *session_fate_text(const struct session_result *res, char *buf, size_
 	return buf;
 }
 
+/* --probes: the preload path for a command it can record (auto, preload),
+ * uprobes otherwise and for -p; its shared memory opened here. */
+static int choose_probe_path(struct session *s, struct tracer_opts *t)
+{
+	char why[4200], err[1024];
+
+	s->res->probe_path = FL_PROBES_UPROBES;
+	if (s->o->attach_pid || s->o->count_only)
+		return 0;
+	s->res->probe_path = probe_path_choose(s->o->probes, s->path, &s->allocs, s->o->stack_mode, why, sizeof(why));
+	if (s->res->probe_path < 0)
+		return fprintf(stderr, "faultline: --probes preload: %s\n", why), -1;
+	if (why[0] && s->o->verbose)
+		fprintf(stderr, "faultline: uprobes, not the preload path: %s\n", why);
+	if (s->res->probe_path != FL_PROBES_PRELOAD)
+		return 0;
+	s->preload = preload_open(deliver, s, err, sizeof(err));
+	if (!s->preload)
+		return fprintf(stderr, "faultline: %s\n", err), -1;
+	for (int i = s->allocs.n - 1; i >= 0; i--) /* the first definer's aliases win */
+		for (int f = 0; f < FL_NFUNC; f++)
+			if (s->allocs.obj[i].offset[f] && s->allocs.obj[i].alias_of[f] >= 0)
+				preload_set_alias(s->preload, (unsigned)f, (unsigned)s->allocs.obj[i].alias_of[f]);
+	t->preload = true;
+	t->uprobes = false;
+	return 0;
+}
+
+/* The preload path's end: its waits stored, calls it could not record
+ * counted as lost, a command that never loaded the library said. */
+static void note_preload(struct session *s)
+{
+	uint64_t wait_ns, waits = preload_waits(s->preload, &wait_ns);
+
+	s->res->preload_waits = waits;
+	s->res->lost += preload_unrecorded(s->preload);
+	emit_meta(s, FL_META_PRELOAD_WAITS, s->pid, waits, &wait_ns, sizeof(wait_ns));
+	if (s->o->verbose)
+		fprintf(stderr, "faultline: preload path: %llu waits for the collector (%.1f ms), %llu calls "
+			"not recorded\n", (unsigned long long)waits, wait_ns / 1e6,
+			(unsigned long long)preload_unrecorded(s->preload));
+	if (!preload_seen(s->preload) && s->o->verbose)
+		fprintf(stderr, "faultline: the command never loaded libfaultline-preload.so (it cleared "
+			"LD_PRELOAD, or made no allocator call): its calls are not recorded; --probes uprobes "
+			"records them\n");
+}
+
 int session_run(const struct session_opts *o, struct session_result *res)
 {
 	struct tracer_opts topts = { .follow_forks = o->follow_forks, .verbose = o->verbose,
@@ -920,6 +1046,10 @@ int session_run(const struct session_opts *o, struct session_result *res)
 	topts.stack_mode = o->stack_mode;
 	topts.stack_sample = o->stack_sample;
 	topts.stack_bytes = o->stack_bytes;
+	if (choose_probe_path(&s, &topts)) {
+		rc = FL_EXIT_FAILED;
+		goto out;
+	}
 	s.tracer = tracer_open(&topts, on_record, &s, err, sizeof(err));
 	if (!s.tracer) {
 		fprintf(stderr, "faultline: %s\n", err);
@@ -927,6 +1057,8 @@ int session_run(const struct session_opts *o, struct session_result *res)
 		goto out;
 	}
 	tracer_set_stop_flag(s.tracer, &stop_signal);
+	if (s.preload)
+		tracer_wake_on(s.tracer, preload_wake_fd(s.preload));
 	boost_on_signal = o->attach_pid != 0;
 	install_signals(!o->attach_pid);
 	rc = o->attach_pid ? start_attach(&s, &pidfd, &res->attach_ms) : start_command(&s, &c, &res->attach_ms);
@@ -944,6 +1076,8 @@ int session_run(const struct session_opts *o, struct session_result *res)
 			print_self_stats(&s, now_ns() - t0);
 		for (int i = 0; i < FL_NCOUNTERS; i++)
 			res->counters[i] = tracer_counter(s.tracer, i);
+		if (s.preload)
+			note_preload(&s);
 		emit_meta(&s, FL_META_LOST, 0, res->lost, NULL, 0);
 		if (o->stack_mode)
 			emit_meta(&s, FL_META_STACKS_SKIPPED, 0, res->counters[FL_CNT_STACKS_SKIPPED], NULL, 0);
@@ -961,6 +1095,7 @@ int session_run(const struct session_opts *o, struct session_result *res)
 			tracer_detach_in_background(s.tracer);
 	}
 	tracer_close(s.tracer); /* detaches every probe */
+	preload_close(s.preload);
 	free_objects(&s);
 	id_map_clear(&s.mapped);
 	id_map_clear(&s.stale);

@@ -38,6 +38,7 @@ struct session_opts {
 	unsigned stack_bytes;   /* --stack-size (0: FL_STACK_DEFAULT) */
 	const char *user;       /* --user NAME|UID for the command (NULL: the user behind sudo, else ours) */
 	int on_error;           /* --on-error: what faultline's own failure does to the command */
+	int probes;             /* --probes: enum fl_probes (capture/probe_path.h) */
 	session_record_fn consume;
 	void (*tick)(void *ctx, bool final); /* about every second, and once at the end */
 	void *ctx;
@@ -51,6 +52,8 @@ struct session_result {
 	unsigned long long counters[FL_NCOUNTERS]; /* the kernel's counters (count_only) */
 	int fate;               /* FL_FATE_*: set when the consumer failed */
 	pid_t pid;              /* the target */
+	int probe_path;         /* FL_PROBES_PRELOAD or FL_PROBES_UPROBES: which path recorded the calls */
+	unsigned long long preload_waits; /* the preload path: times a thread waited for room */
 };
 
 /* One clause for an error line: what became of the command when the

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -210,6 +211,7 @@ struct tracer *tracer_open(const struct tracer_opts *o, tracer_record_fn fn, voi
 	t->skel->rodata->follow_forks = o->follow_forks;
 	t->skel->rodata->uprobes_per_pid = !o->follow_forks;
 	t->skel->rodata->count_only = o->count_only;
+	t->skel->rodata->preload = o->preload;
 	t->skel->rodata->stack_mode = o->stack_mode;
 	t->skel->rodata->stack_sample = o->stack_sample ? o->stack_sample : 1;
 	if (o->stack_bytes)
@@ -412,6 +414,14 @@ void tracer_arm(struct tracer *t)
 int tracer_poll(struct tracer *t, int timeout_ms)
 {
 	return ring_buffer__poll(t->rb, timeout_ms);
+}
+
+int tracer_wake_on(struct tracer *t, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	ev.data.u32 = 0; /* seen as ring 0 by a ring_buffer__poll: a harmless extra consume */
+	return epoll_ctl(ring_buffer__epoll_fd(t->rb), EPOLL_CTL_ADD, fd, &ev);
 }
 
 void tracer_wait(struct tracer *t, int timeout_ms)

@@ -22,6 +22,7 @@ struct tracer_opts {
 	int stack_mode;       /* enum fl_stack_mode */
 	unsigned stack_sample;/* --stacks=all: one outermost call in this many per thread */
 	unsigned stack_bytes; /* user stack bytes copied per record */
+	bool preload;         /* --probes preload: calls come from the library, records carry its slot */
 };
 
 /* Called for every record, in ring-buffer order. A non-zero return stops
@@ -65,6 +66,8 @@ void tracer_quiesce(struct tracer *t);
 /* After tracer_quiesce: the records still in the ring, consumed without
  * being handed on (until deadline_ns), to be counted as lost. */
 uint64_t tracer_count_unread(struct tracer *t, uint64_t deadline_ns);
+/* tracer_wait also returns when fd is readable (the preload path's wakeup). */
+int tracer_wake_on(struct tracer *t, int fd);
 /* Waits up to timeout_ms for the kernel to signal records (consumes none). */
 void tracer_wait(struct tracer *t, int timeout_ms);
 uint64_t tracer_lost(struct tracer *t);

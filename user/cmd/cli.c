@@ -22,6 +22,7 @@ int cli_session_option(const char *sub, int key, const struct opt_value *v, stru
 			return opts_error(sub, "--user takes a user name or id");
 		s->user = v->s;
 		return 1;
+	case SO_PROBES: s->probes = v->choice; return 1;
 	case SO_ON_ERROR: s->on_error = v->choice == 1 ? FL_ON_ERROR_DETACH : FL_ON_ERROR_KILL; return 1;
 	case SO_BUFFER:
 		if (v->u & (v->u - 1))
@@ -37,6 +38,8 @@ int cli_session_target(const char *sub, int argc, char **argv, int first, struct
 {
 	if (s->attach_pid && first < argc)
 		return opts_error(sub, "give either -p PID or -- CMD, not both");
+	if (s->attach_pid && s->probes == 1)
+		return opts_error(sub, "--probes preload goes with CMD: -p PID is traced with uprobes");
 	if (s->attach_pid && s->follow_forks)
 		return opts_error(sub, "-f goes with CMD, not with -p");
 	if (!s->attach_pid && first >= argc)

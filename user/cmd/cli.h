@@ -20,7 +20,7 @@ int cmd_check(int argc, char **argv);
 struct session_opts;
 
 /* Keys of the session options that have no short letter. */
-enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_USER, SO_ON_ERROR, SO_NEXT };
+enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_USER, SO_ON_ERROR, SO_PROBES, SO_NEXT };
 
 /* Table rows of the session options; the help text of some is the subcommand's. */
 #define SESSION_ROW_PID(help) { 'p', "pid", "PID", OPT_UINT, 1, 2147483647, NULL, help }
@@ -46,7 +46,12 @@ enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_USER, 
 	  "SUDO_UID/SUDO_GID; --user root keeps root)" },                                               \
 	{ SO_ON_ERROR, "on-error", "ACTION", OPT_CHOICE, 0, 0, "kill|detach",                           \
 	  "when faultline itself must stop (its disk is full): kill CMD\n"                              \
-	  "(default) or detach, leaving it running untraced; the error says which" }
+	  "(default) or detach, leaving it running untraced; the error says which" }, \
+	{ SO_PROBES, "probes", "PATH", OPT_CHOICE, 0, 0, "auto|preload|uprobes",                        \
+	  "how allocator calls are recorded: preload (a library in CMD,\n"                            \
+	  "about 10x cheaper per call), uprobes, or auto (default: preload\n"                          \
+	  "for a dynamically linked CMD, uprobes for a static or set-user-ID\n"                        \
+	  "one; -p always uprobes)" }
 
 /* A session option's value (keys p d f v and SO_*): 1 taken, 0 not one of
  * them, -1 a usage error (printed). */

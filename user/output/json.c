@@ -105,6 +105,8 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 	write_target(out, ri);
 	fprintf(out, ",\"duration_ns\":%" PRIu64 ",\"lost_events\":%" PRIu64 ",",
 		run_duration_ns(s, ri), ri->lost);
+	if (run_probe_path(ri))
+		fprintf(out, "\"probe_path\":\"%s\",", run_probe_path(ri));
 	write_count_sections(out, s);
 	fprintf(out, ",\"extra\":{\"first_touch_faults\":%" PRIu64 ",\"first_touch_by_owner\":", s->first_touch);
 	json_counts(out, s->first_touch_owner, fl_owner_names, FL_NOWNER);

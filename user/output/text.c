@@ -372,6 +372,8 @@ static void write_header(FILE *out, const struct summary *s, const struct run_in
 		fprintf(out, "; some entry points from ");
 		esc_puts(out, ri->allocators_more, ESC_TEXT);
 	}
+	if (run_probe_path(ri))
+		fprintf(out, " (calls by %s)", run_probe_path(ri));
 	fputc('\n', out);
 	if (truncated)
 		fprintf(out, "events:    TRUNCATED: the recording was cut short; events lost before the cut: "

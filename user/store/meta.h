@@ -26,6 +26,10 @@ enum fl_meta_kind {
 	FL_META_BUILD_ID = 10, /* tgid; data: path NUL build-id (hex): the object tgid maps at path
 				  (--stacks; a copy is in the build-id cache, buildid_cache.h);
 				  value 1: not copied, larger than the cache's bound per object */
+	FL_META_PROBE_PATH = 14, /* tgid: the command; value: 1 preload (the library recorded the
+				    calls), 2 uprobes (capture/probe_path.h's enum fl_probes) */
+	FL_META_PRELOAD_WAITS = 15, /* value: times a thread waited for the collector (the preload
+				       path is lossless); data: the time waited, u64 ns */
 	FL_META_PROBES = 12,   /* tgid; data: byte pairs (func, probe) for each entry point probed in
 				  the allocator object named by the FL_META_ALLOCATOR just before:
 				  probe is the entry whose probe it shares (its calls are counted

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# bench/preload.sh [ROUNDS] - the preload path against the uprobe path and
+# heaptrack (`make bench` runs it): on churn (malloc+free pairs) and sqlite3,
+# each configuration interleaved with the others round after round (untraced,
+# record --probes preload, record --probes uprobes, heaptrack), medians of
+# wall time. Start-up is measured on `true` with each tool and taken off, so
+# the per-pair cost is the tracing's alone:
+#   µs/pair = (median(tool, churn) - median(tool, true) - median(untraced churn)) / pairs
+#   slowdown = (median(tool, sqlite3) - median(tool, true)) / median(untraced sqlite3)
+# Sizes: the trace file's bytes per allocator call (faultline's JSON calls
+# count) next to heaptrack's file (its .zst) per call.
+set -u
+export LC_ALL=C
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
+ROOT=$PWD
+FL=$ROOT/build/faultline
+EX=$ROOT/build/examples
+ROUNDS=${1:-${BENCH_ROUNDS:-5}}
+PAIRS=${PRELOAD_PAIRS:-1000000}
+SQL_ROWS=${PRELOAD_SQL_ROWS:-30000}
+[ "$(id -u)" = 0 ] || { echo "bench/preload.sh: needs root" >&2; exit 1; }
+[ -x "$FL" ] && [ -x "$EX/churn" ] && [ -r build/libfaultline-preload.so ] || { echo "bench/preload.sh: make first" >&2; exit 1; }
+HT=; command -v heaptrack >/dev/null && HT=1
+W=$(mktemp -d /tmp/faultline-preload-bench.XXXXXX) || exit 1
+trap 'rm -rf "$W"' EXIT
+python3 - "$W/db.sql" "$SQL_ROWS" <<'PYEOF'
+import sys
+n = int(sys.argv[2])
+with open(sys.argv[1], "w") as f:
+    f.write("CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, v REAL);\nBEGIN;\n")
+    for i in range(n):
+        f.write("INSERT INTO t(name, v) VALUES('name%d', %d.5);\n" % (i % 977, i))
+    f.write("COMMIT;\nCREATE INDEX tn ON t(name);\nSELECT name, count(*), sum(v) FROM t GROUP BY name ORDER BY 3 DESC LIMIT 5;\n")
+PYEOF
+
+CONFIGS="untraced preload uprobes${HT:+ heaptrack}"
+WORKLOADS="true churn sqlite3"
+# run CONFIG WORKLOAD: one run; prints its wall seconds
+run() {
+	local c=$1 w=$2 t0 t1 in=/dev/null
+	local -a cmd
+	case $w in
+	true) cmd=(/bin/true) ;;
+	churn) cmd=("$EX/churn" "$PAIRS") ;;
+	sqlite3) cmd=(/usr/bin/sqlite3 :memory:); in=$W/db.sql ;;
+	esac
+	rm -f "$W/$c.$w".*
+	t0=$EPOCHREALTIME
+	case $c in
+	untraced) "${cmd[@]}" <"$in" >/dev/null 2>&1 ;;
+	preload|uprobes) "$FL" record -q --probes "$c" -o "$W/$c.$w.data" -- "${cmd[@]}" <"$in" >/dev/null 2>"$W/$c.$w.err" ;;
+	heaptrack) heaptrack -o "$W/$c.$w.ht" "${cmd[@]}" <"$in" >/dev/null 2>&1 ;;
+	esac
+	t1=$EPOCHREALTIME
+	echo "$t0 $t1" | awk '{ printf "%.6f\n", $2 - $1 }'
+}
+median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+declare -A T
+for r in $(seq 0 "$ROUNDS"); do # round 0: warm-up, not counted
+	for w in $WORKLOADS; do
+		for c in $CONFIGS; do
+			s=$(run "$c" "$w")
+			[ "$r" -gt 0 ] && T[$c.$w]+="$s "
+		done
+	done
+done
+med() { tr ' ' '\n' <<<"${T[$1]}" | grep . | median; }
+calls_of() { "$FL" report "$1" --format json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(d["calls"].values()), d["lost_events"])'; }
+size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+echo "preload path benchmark: $ROUNDS rounds (+1 warm-up), interleaved; churn $PAIRS pairs, sqlite3 $SQL_ROWS rows"
+u_churn=$(med untraced.churn); u_sql=$(med untraced.sqlite3); u_true=$(med untraced.true)
+printf '%-10s %10s %10s %10s %12s %12s\n' config true_s churn_s sqlite3_s us_per_pair sqlite3_x
+declare -A PP SX
+for c in $CONFIGS; do
+	t=$(med "$c.true"); ch=$(med "$c.churn"); sq=$(med "$c.sqlite3")
+	if [ "$c" = untraced ]; then pp=0; sx=1; else
+		pp=$(awk -v a="$ch" -v b="$t" -v u="$u_churn" -v ut="$u_true" -v n="$PAIRS" 'BEGIN { printf "%.3f", ((a - b) - (u - ut)) * 1e6 / n }')
+		sx=$(awk -v a="$sq" -v b="$t" -v u="$u_sql" -v ut="$u_true" 'BEGIN { printf "%.2f", (a - b + ut) / u }')
+	fi
+	PP[$c]=$pp; SX[$c]=$sx
+	printf '%-10s %10.3f %10.3f %10.3f %12s %12s\n' "$c" "$t" "$ch" "$sq" "$pp" "${sx}x"
+done
+if [ -n "$HT" ]; then
+	awk -v p="${PP[preload]}" -v h="${PP[heaptrack]}" -v u="${PP[uprobes]}" 'BEGIN {
+		printf "churn: preload %.3f us/pair = %.2f of heaptrack'"'"'s %.3f; uprobes %.3f = %.1fx heaptrack\n", p, (h > 0 ? p / h : 0), h, u, (h > 0 ? u / h : 0) }'
+	awk -v p="${SX[preload]}" -v h="${SX[heaptrack]}" -v u="${SX[uprobes]}" 'BEGIN {
+		printf "sqlite3: slowdown preload %.2fx, heaptrack %.2fx, uprobes %.2fx; preload/heaptrack extra time %.2f\n", p, h, u, (h > 1 ? (p - 1) / (h - 1) : 0) }'
+fi
+for w in churn sqlite3; do
+	read -r n lost < <(calls_of "$W/preload.$w.data")
+	fb=$(size_of "$W/preload.$w.data"); ub=$(size_of "$W/uprobes.$w.data")
+	hb=0; [ -n "$HT" ] && hb=$(size_of "$(ls "$W"/heaptrack.$w.ht* 2>/dev/null | head -1)")
+	awk -v w="$w" -v n="$n" -v l="$lost" -v f="$fb" -v u="$ub" -v h="$hb" 'BEGIN {
+		printf "%s: %d calls, %d lost; trace bytes per call: preload %.2f, uprobes %.2f, heaptrack file %.2f\n", w, n, l, f / n, u / n, h / n }'
+done

@@ -1,0 +1,315 @@
+/* hooks.c - inside libfaultline-preload.so: the allocator entry points of
+ * include/fl_funcs.h's table that a program gets from the C library and the
+ * C++ runtime (the malloc family, every operator new and delete), each
+ * forwarding to the next definition (dlsym(RTLD_NEXT): an LD_PRELOADed
+ * allocator behind this library still allocates) and recording the call
+ * (recorder.c). While dlsym itself runs, allocations come from a small static
+ * arena and are never freed. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include "faultline.h"
+#include "recorder.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- the next definitions ---- */
+
+#define REAL_FUNCS(X)                                                   \
+	X(malloc, void *, (size_t))                                     \
+	X(calloc, void *, (size_t, size_t))                             \
+	X(realloc, void *, (void *, size_t))                            \
+	X(reallocarray, void *, (void *, size_t, size_t))               \
+	X(free, void, (void *))                                         \
+	X(posix_memalign, int, (void **, size_t, size_t))               \
+	X(aligned_alloc, void *, (size_t, size_t))                      \
+	X(memalign, void *, (size_t, size_t))                           \
+	X(valloc, void *, (size_t))                                     \
+	X(pvalloc, void *, (size_t))                                    \
+	X(_Znwm, void *, (size_t))                                      \
+	X(_ZnwmRKSt9nothrow_t, void *, (size_t, const void *))          \
+	X(_ZnwmSt11align_val_t, void *, (size_t, size_t))               \
+	X(_ZnwmSt11align_val_tRKSt9nothrow_t, void *, (size_t, size_t, const void *)) \
+	X(_Znam, void *, (size_t))                                      \
+	X(_ZnamRKSt9nothrow_t, void *, (size_t, const void *))          \
+	X(_ZnamSt11align_val_t, void *, (size_t, size_t))               \
+	X(_ZnamSt11align_val_tRKSt9nothrow_t, void *, (size_t, size_t, const void *)) \
+	X(_ZdlPv, void, (void *))                                       \
+	X(_ZdlPvm, void, (void *, size_t))                              \
+	X(_ZdlPvSt11align_val_t, void, (void *, size_t))                \
+	X(_ZdlPvmSt11align_val_t, void, (void *, size_t, size_t))       \
+	X(_ZdlPvRKSt9nothrow_t, void, (void *, const void *))           \
+	X(_ZdlPvSt11align_val_tRKSt9nothrow_t, void, (void *, size_t, const void *)) \
+	X(_ZdaPv, void, (void *))                                       \
+	X(_ZdaPvm, void, (void *, size_t))                              \
+	X(_ZdaPvSt11align_val_t, void, (void *, size_t))                \
+	X(_ZdaPvmSt11align_val_t, void, (void *, size_t, size_t))       \
+	X(_ZdaPvRKSt9nothrow_t, void, (void *, const void *))           \
+	X(_ZdaPvSt11align_val_tRKSt9nothrow_t, void, (void *, size_t, const void *))
+
+static struct {
+#define REAL_FIELD(name, ret, args) ret(*name) args;
+	REAL_FUNCS(REAL_FIELD)
+#undef REAL_FIELD
+} real;
+
+static volatile int resolving;
+
+/* dlsym's own allocations while the next definitions are looked up. */
+static _Alignas(64) unsigned char arena[64 * 1024];
+static size_t arena_used;
+
+static int in_arena(const void *p)
+{
+	return (const unsigned char *)p >= arena && (const unsigned char *)p < arena + sizeof(arena);
+}
+
+static void *arena_alloc(size_t n)
+{
+	size_t at = (arena_used + 15) & ~(size_t)15;
+
+	if (n > sizeof(arena) - at) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	arena_used = at + n;
+	return arena + at;
+}
+
+static void fatal(const char *what)
+{
+	static const char msg[] = "libfaultline-preload.so: no next definition of ";
+
+	if (write(2, msg, sizeof(msg) - 1) < 0 || write(2, what, strlen(what)) < 0 || write(2, "\n", 1) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+static void resolve(void)
+{
+	resolving = 1;
+#define REAL_LOOKUP(name, ret, args) \
+	if (!real.name)              \
+		real.name = (ret(*) args)dlsym(RTLD_NEXT, #name);
+	REAL_FUNCS(REAL_LOOKUP)
+#undef REAL_LOOKUP
+	resolving = 0;
+	if (!real.malloc || !real.free || !real.calloc || !real.realloc)
+		fatal("malloc");
+}
+
+#define NEED(name)                                \
+	do {                                      \
+		if (__builtin_expect(!real.name, 0)) { \
+			resolve();                \
+			if (!real.name)           \
+				fatal(#name);     \
+		}                                 \
+	} while (0)
+
+/* Is this call to be recorded? Not before the recorder is up, nor from a
+ * signal handler that interrupted the writing of a record. */
+static inline struct flp_thread *recorder(void)
+{
+	struct flp_thread *t = &flp_self;
+
+	return !resolving && flp_recording() && !t->writing ? t : NULL;
+}
+
+/* ---- returning calls ---- */
+
+/* A call returning a pointer: entry, the next definition's call, its record. */
+#define RETURNING(func, call, a0, a1, a2)                                           \
+	do {                                                                        \
+		struct flp_thread *t = recorder();                                  \
+		uint64_t ts;                                                        \
+		void *p;                                                            \
+		if (!t)                                                             \
+			return call;                                                \
+		ts = flp_stamp();                                                   \
+		flp_enter(t, func);                                                 \
+		p = call;                                                           \
+		flp_leave(t, func, ts, (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(a2), (uint64_t)p); \
+		return p;                                                           \
+	} while (0)
+
+EXPORT void *malloc(size_t n)
+{
+	if (__builtin_expect(resolving, 0))
+		return arena_alloc(n);
+	if (__builtin_expect(!real.malloc, 0))
+		resolve();
+	RETURNING(FL_MALLOC, real.malloc(n), n, 0, 0);
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+	if (__builtin_expect(resolving, 0)) {
+		if (size && n > SIZE_MAX / size)
+			return NULL;
+		return arena_alloc(n * size); /* static: already zero */
+	}
+	if (__builtin_expect(!real.calloc, 0))
+		resolve();
+	RETURNING(FL_CALLOC, real.calloc(n, size), n, size, 0);
+}
+
+EXPORT void *realloc(void *old, size_t n)
+{
+	if (__builtin_expect(resolving || !real.realloc || in_arena(old), 0)) {
+		if (resolving || in_arena(old)) {
+			void *p = n ? (resolving ? arena_alloc(n) : malloc(n)) : NULL;
+
+			if (p && old)
+				memcpy(p, old, n < (size_t)(arena + sizeof(arena) - (unsigned char *)old) ?
+						       n : (size_t)(arena + sizeof(arena) - (unsigned char *)old));
+			return p;
+		}
+		resolve();
+	}
+	RETURNING(FL_REALLOC, real.realloc(old, n), n, 0, old);
+}
+
+EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+	NEED(reallocarray);
+	RETURNING(FL_REALLOCARRAY, real.reallocarray(old, n, size), n, size, old);
+}
+
+EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	NEED(aligned_alloc);
+	RETURNING(FL_ALIGNED_ALLOC, real.aligned_alloc(align, n), n, align, 0);
+}
+
+EXPORT void *memalign(size_t align, size_t n)
+{
+	NEED(memalign);
+	RETURNING(FL_MEMALIGN, real.memalign(align, n), n, align, 0);
+}
+
+EXPORT void *valloc(size_t n)
+{
+	NEED(valloc);
+	RETURNING(FL_VALLOC, real.valloc(n), n, 0, 0);
+}
+
+EXPORT void *pvalloc(size_t n)
+{
+	NEED(pvalloc);
+	RETURNING(FL_PVALLOC, real.pvalloc(n), n, 0, 0);
+}
+
+EXPORT int posix_memalign(void **memptr, size_t align, size_t n)
+{
+	struct flp_thread *t;
+	uint64_t ts;
+	int rc;
+
+	NEED(posix_memalign);
+	t = recorder();
+	if (!t)
+		return real.posix_memalign(memptr, align, n);
+	ts = flp_stamp();
+	flp_enter(t, FL_POSIX_MEMALIGN);
+	rc = real.posix_memalign(memptr, align, n);
+	flp_leave(t, FL_POSIX_MEMALIGN, ts, n, align, (uint64_t)memptr, rc == 0 ? (uint64_t)*memptr : 0);
+	return rc;
+}
+
+/* operator new may throw through this frame (it has unwind tables, no
+ * cleanup): the recorder sees the call left at the thread's next call. */
+#define NEW_CALL(func, call, a0, a1) RETURNING(func, call, a0, a1, 0)
+
+EXPORT void *_Znwm(size_t n) { NEED(_Znwm); NEW_CALL(FL_NEW, real._Znwm(n), n, 0); }
+EXPORT void *_ZnwmRKSt9nothrow_t(size_t n, const void *nt)
+{
+	NEED(_ZnwmRKSt9nothrow_t);
+	NEW_CALL(FL_NEW_NOTHROW, real._ZnwmRKSt9nothrow_t(n, nt), n, 0);
+}
+EXPORT void *_ZnwmSt11align_val_t(size_t n, size_t al)
+{
+	NEED(_ZnwmSt11align_val_t);
+	NEW_CALL(FL_NEW_ALIGNED, real._ZnwmSt11align_val_t(n, al), n, al);
+}
+EXPORT void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
+{
+	NEED(_ZnwmSt11align_val_tRKSt9nothrow_t);
+	NEW_CALL(FL_NEW_ALIGNED_NT, real._ZnwmSt11align_val_tRKSt9nothrow_t(n, al, nt), n, al);
+}
+EXPORT void *_Znam(size_t n) { NEED(_Znam); NEW_CALL(FL_NEWA, real._Znam(n), n, 0); }
+EXPORT void *_ZnamRKSt9nothrow_t(size_t n, const void *nt)
+{
+	NEED(_ZnamRKSt9nothrow_t);
+	NEW_CALL(FL_NEWA_NOTHROW, real._ZnamRKSt9nothrow_t(n, nt), n, 0);
+}
+EXPORT void *_ZnamSt11align_val_t(size_t n, size_t al)
+{
+	NEED(_ZnamSt11align_val_t);
+	NEW_CALL(FL_NEWA_ALIGNED, real._ZnamSt11align_val_t(n, al), n, al);
+}
+EXPORT void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const void *nt)
+{
+	NEED(_ZnamSt11align_val_tRKSt9nothrow_t);
+	NEW_CALL(FL_NEWA_ALIGNED_NT, real._ZnamSt11align_val_tRKSt9nothrow_t(n, al, nt), n, al);
+}
+
+/* ---- free-like calls: their record at entry ---- */
+
+#define FREEING(func, ptr, a0, a1, call)                                       \
+	do {                                                                   \
+		struct flp_thread *t = recorder();                             \
+		int outer;                                                     \
+		if (!t) {                                                      \
+			call;                                                  \
+			return;                                                \
+		}                                                              \
+		outer = flp_free_enter(t, func, (uint64_t)(a0), (uint64_t)(a1), (uint64_t)(ptr)); \
+		call;                                                          \
+		if (outer)                                                     \
+			flp_free_done(t);                                      \
+	} while (0)
+
+EXPORT void free(void *p)
+{
+	struct flp_thread *t;
+
+	if (__builtin_expect(in_arena(p), 0))
+		return;
+	if (__builtin_expect(resolving, 0))
+		return;
+	if (__builtin_expect(!real.free, 0))
+		resolve();
+	if (!p) {
+		t = recorder();
+		if (t)
+			flp_free_null(t);
+		real.free(p);
+		return;
+	}
+	FREEING(FL_FREE, p, 0, 0, real.free(p));
+}
+
+#define DELETE(name, func, sig, ptr, a0, a1, args) \
+	EXPORT void name sig                        \
+	{                                           \
+		NEED(name);                         \
+		FREEING(func, ptr, a0, a1, real.name args); \
+	}
+
+DELETE(_ZdlPv, FL_DELETE, (void *p), p, 0, 0, (p))
+DELETE(_ZdlPvm, FL_DELETE_SIZED, (void *p, size_t n), p, n, 0, (p, n))
+DELETE(_ZdlPvSt11align_val_t, FL_DELETE_ALIGNED, (void *p, size_t al), p, 0, al, (p, al))
+DELETE(_ZdlPvmSt11align_val_t, FL_DELETE_SZ_AL, (void *p, size_t n, size_t al), p, n, al, (p, n, al))
+DELETE(_ZdlPvRKSt9nothrow_t, FL_DELETE_NOTHROW, (void *p, const void *nt), p, 0, 0, (p, nt))
+DELETE(_ZdlPvSt11align_val_tRKSt9nothrow_t, FL_DELETE_AL_NT, (void *p, size_t al, const void *nt), p, 0, al,
+       (p, al, nt))
+DELETE(_ZdaPv, FL_DELETEA, (void *p), p, 0, 0, (p))
+DELETE(_ZdaPvm, FL_DELETEA_SIZED, (void *p, size_t n), p, n, 0, (p, n))
+DELETE(_ZdaPvSt11align_val_t, FL_DELETEA_ALIGNED, (void *p, size_t al), p, 0, al, (p, al))
+DELETE(_ZdaPvmSt11align_val_t, FL_DELETEA_SZ_AL, (void *p, size_t n, size_t al), p, n, al, (p, n, al))
+DELETE(_ZdaPvRKSt9nothrow_t, FL_DELETEA_NOTHROW, (void *p, const void *nt), p, 0, 0, (p, nt))
+DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, FL_DELETEA_AL_NT, (void *p, size_t al, const void *nt), p, 0, al,
+       (p, al, nt))

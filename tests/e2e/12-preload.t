@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The preload path (--probes preload: libfaultline-preload.so records the
+# calls in the process, the kernel tags syscalls and faults with the thread's
+# call count) against the uprobe path, and its safety:
+#  - on the accuracy programs, the JSON summaries of both paths are equal:
+#    calls, syscalls by kind and by caller, faults owned by blocks and by the
+#    allocator; faults in all within 1% (the loader's work for the library
+#    itself: a few pages); the seed claims test passes with uprobes too
+#    (20-claims.t runs on the default path, preload);
+#  - programs' outputs are identical with and without it (python3, sort,
+#    gzip, sqlite3, a threaded program, one that forks and execs);
+#  - SIGKILL of faultline leaves the program running to its end;
+#  - a program exiting while its threads allocate loses no record;
+#  - auto takes uprobes for a static program, preload refuses it; -p with
+#    preload is a usage error; -v and the report say which path ran.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/e2e/lib.sh
+need_root
+need_bin gcc /usr/bin/sqlite3 /usr/bin/gzip /usr/bin/sort "$PY3"
+[ -x "$FAULTLINE" ] || skip_all "no $FAULTLINE (make build/faultline)"
+[ -r build/libfaultline-preload.so ] || skip_all "no build/libfaultline-preload.so (make)"
+for e in seed_claims fragmentation mmap_threshold faulty read_into_fresh churn threads; do
+	[ -x "$EXAMPLES/$e" ] || skip_all "no $EXAMPLES/$e (make)"
+done
+gcc -O1 -Wall -o "$T/forkexec" tests/e2e/preload_forkexec.c || { echo "Bail out! cannot build forkexec"; exit 1; }
+gcc -O1 -Wall -pthread -o "$T/exiting" tests/e2e/preload_exit.c || { echo "Bail out! cannot build exiting"; exit 1; }
+
+ACCURACY=("seed_claims" "fragmentation" "mmap_threshold" "faulty" "read_into_fresh" "churn 20000" "churn 20000 hold")
+# and the C++ workload of 75-cxx.t: containers, new[]/delete[], aligned and nothrow new, shared_ptr
+if command -v g++ >/dev/null && g++ -O1 -o "$T/cxx" tests/e2e/cxx_alloc.cc 2>/dev/null; then
+	ACCURACY+=("$T/cxx")
+fi
+OUTPUTS=(python sort gzip sqlite3 threads forkexec)
+plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#OUTPUTS[@]} + 1 + 2 + 3 + 5 ))
+
+# same_summary A.json B.json: the fields both paths must agree on, or why not
+same_summary() {
+	$PY3 - "$1" "$2" <<'PYEOF'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+bad = []
+for k in ("calls", "syscalls", "syscalls_by_caller"):
+    if a[k] != b[k]:
+        bad.append("%s: uprobes %s preload %s" % (k, a[k], b[k]))
+for k in ("allocation", "allocator"):
+    if a["faults"][k] != b["faults"][k]:
+        bad.append("faults.%s: uprobes %s preload %s" % (k, a["faults"][k], b["faults"][k]))
+if b["extra"]["orphan_events"]:
+    bad.append("preload: %d events tagged with a call that never came" % b["extra"]["orphan_events"])
+for k in ("lost_events",):
+    if a[k] or b[k]:
+        bad.append("lost events: %s %s" % (a[k], b[k]))
+print("; ".join(bad))
+PYEOF
+}
+
+ROOT=$PWD
+cd "$T" || exit 1
+for p in "${ACCURACY[@]}"; do
+	read -r -a cmd <<<"$p"
+	case ${cmd[0]} in /*) ;; *) cmd[0]=$EXAMPLES/${cmd[0]} ;; esac
+	"$FAULTLINE" stat -q --probes uprobes --json u.json -- "${cmd[@]}" >/dev/null 2>u.err
+	"$FAULTLINE" stat -q --probes preload --json p.json -- "${cmd[@]}" >/dev/null 2>p.err
+	why=$(same_summary u.json p.json 2>&1)
+	p=${p##*/}
+	is "$why" "" "$p: calls, syscalls by kind and caller, faults of blocks and allocator equal on both paths"
+	read -r fu fp pp < <($PY3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); print(a["faults"]["total"], b["faults"]["total"], b.get("probe_path"))' u.json p.json)
+	within "$fp" "$fu" $(( fu / 100 > 8 ? fu / 100 : 8 )) "$p: faults in all within 1% (at least 8: the library's own loading)"
+	is "$pp" preload "$p: the summary says the preload path ran"
+done
+
+(cd "$ROOT" && CLAIMS_PROBES=uprobes bash tests/e2e/20-claims.t) >claims.out 2>&1
+nok=$(grep -c '^ok' claims.out)
+ok $([ "$(grep -c '^not ok' claims.out)" = 0 ] && [ "$nok" -gt 10 ]; echo $?) "the seed claims hold on the uprobe path too ($nok ok)" "$(grep '^not ok' claims.out | head -5)"
+
+# ---- outputs identical with and without the preload path
+$PY3 -c 'import random; random.seed(3); print("\n".join(str(random.getrandbits(40)) for _ in range(100000)))' >lines.txt
+printf 'CREATE TABLE t(a,b);\n' >db.sql
+for i in $(seq 1 2000); do printf "INSERT INTO t VALUES(%d,'%s');\n" $i "x$((i % 97))"; done >>db.sql
+printf 'SELECT b, count(*), sum(a) FROM t GROUP BY b ORDER BY 3 DESC LIMIT 10;\n' >>db.sql
+run_out() { # NAME: the command's output
+	case $1 in
+	python) $PY3 -c 'import json; print(json.dumps({str(i): list(range(i % 30)) for i in range(3000)})[:5000])' ;;
+	sort) /usr/bin/sort --parallel=1 lines.txt ;;
+	gzip) /usr/bin/gzip -c lines.txt ;;
+	sqlite3) /usr/bin/sqlite3 :memory: <db.sql ;;
+	threads) /usr/bin/sort --parallel=2 -S 16M lines.txt ;;
+	forkexec) ./forkexec ;;
+	esac
+}
+for o in "${OUTPUTS[@]}"; do
+	run_out "$o" >plain.out 2>&1
+	export -f run_out; export PY3
+	"$FAULTLINE" record -q -f --probes preload -o rec.data -- bash -c "run_out $o" >pre.out 2>pre.err
+	if cmp -s plain.out pre.out && [ -s plain.out ]; then ok 0 "$o: output identical under the preload path"
+	else ok 1 "$o: output identical under the preload path" "$(head -3 pre.err)"; fi
+done
+
+# ---- fork and exec under -f: every event finds its call (the exec'd image's ring is its own)
+"$FAULTLINE" stat -q -f --probes preload --json fe.json -- ./forkexec >/dev/null 2>fe.err
+read -r orph lost < <($PY3 -c 'import json; d=json.load(open("fe.json")); print(d["extra"]["orphan_events"], d["lost_events"])')
+ok $([ "$orph" = 0 ] && [ "$lost" = 0 ]; echo $?) "fork+exec under -f: no orphan event, none lost ($orph, $lost)"
+
+# ---- SIGKILL of faultline: the program runs on to its end
+rm -f killed.done
+"$FAULTLINE" record -q --on-error detach --probes preload -o kill.data -- bash -c './exiting 2 1500000 && touch killed.done' \
+	>/dev/null 2>&1 &
+flpid=$!
+sleep 1
+kill -9 $flpid
+wait $flpid 2>/dev/null
+for _ in $(seq 1 200); do [ -e killed.done ] && break; sleep 0.1; done
+ok $([ -e killed.done ]; echo $?) "SIGKILL of faultline: the program ran on to its end"
+pgrep -f "exiting 2 1500000" >/dev/null
+ok $([ $? != 0 ]; echo $?) "and it exited (no thread left waiting for the collector)"
+
+# ---- exit while threads allocate: nothing lost
+"$FAULTLINE" stat -q --probes preload --json exit.json -- ./exiting 4 200000 >/dev/null 2>exit.err
+read -r m f lost nr < <($PY3 -c 'import json; d=json.load(open("exit.json")); print(d["calls"]["malloc"], d["calls"]["free"], d["lost_events"], d["extra"]["orphan_events"])')
+cmp_ok "$lost" -eq 0 "exit with threads allocating: no event lost"
+cmp_ok "$m" -ge 800000 "exit with threads allocating: every pair before the exit recorded ($m malloc)"
+d=$(( m - f ))
+ok $([ "$d" -ge 0 ] && [ "$d" -le 4 ]; echo $?) "exit with threads allocating: malloc - free is 0..4 (one in flight per thread), got $d"
+
+# ---- choosing the path
+"$FAULTLINE" record -v -o v.data -- "$EXAMPLES/fragmentation" >/dev/null 2>v.err
+like "$(cat v.err)" "calls recorded in the process \(--probes preload" "auto on a dynamic program: -v says the preload path"
+like "$("$FAULTLINE" report v.data 2>&1 | sed -n 3p)" "calls by preload" "the report says which path recorded the calls"
+"$FAULTLINE" record -q -p 1 --probes preload -o x.data >/dev/null 2>p.err
+rc=$?
+ok $([ $rc = 2 ] && grep -q "goes with CMD" p.err; echo $?) "-p with --probes preload: a usage error (exit $rc)"
+printf 'int main(void){return 0;}\n' >st.c
+if gcc -static -o static st.c 2>/dev/null; then
+	"$FAULTLINE" record -q --probes preload -o s.data -- ./static >/dev/null 2>s.err
+	rc=$?
+	ok $([ $rc = 125 ] && grep -q "statically linked" s.err; echo $?) "--probes preload on a static program: refused with the reason (exit $rc)"
+	"$FAULTLINE" record -v -o s2.data -- ./static >/dev/null 2>s2.err
+	like "$(cat s2.err)" "uprobes, not the preload path: .*statically linked" "auto on a static program: uprobes, and -v says why"
+else
+	ok 0 "# SKIP no static libc"
+	ok 0 "# SKIP no static libc"
+fi
+done_testing

@@ -1,0 +1,89 @@
+/* probe_path.c - --probes: the preload path needs a dynamically linked,
+ * not set-user-ID program whose allocator entry points the library
+ * interposes (malloc family, operator new/delete); auto takes uprobes
+ * otherwise, preload refuses with the reason. */
+#include <elf.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "faultline.h"
+#include "capture/probe_path.h"
+
+int probe_path_parse(const char *word)
+{
+	if (!strcmp(word, "auto"))
+		return FL_PROBES_AUTO;
+	if (!strcmp(word, "preload"))
+		return FL_PROBES_PRELOAD;
+	if (!strcmp(word, "uprobes"))
+		return FL_PROBES_UPROBES;
+	return -1;
+}
+
+const char *probe_path_name(int path)
+{
+	return path == FL_PROBES_PRELOAD ? "preload" : path == FL_PROBES_UPROBES ? "uprobes" : "auto";
+}
+
+/* Has the ELF file a program interpreter (is it dynamically linked)? */
+static int has_interp(int fd)
+{
+	Elf64_Ehdr eh;
+
+	if (pread(fd, &eh, 2, 0) == 2 && !memcmp(eh.e_ident, "#!", 2))
+		return 1; /* a script: its interpreter is (the interpreter of a shim too, mostly) */
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum > 4096)
+		return 0;
+	for (int i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * sizeof(ph))) != (ssize_t)sizeof(ph))
+			return 0;
+		if (ph.p_type == PT_INTERP)
+			return 1;
+	}
+	return 0;
+}
+
+/* Why the preload path cannot record this command, or NULL. */
+static const char *cannot_preload(const char *exe, const struct alloc_set *a, int stack_mode)
+{
+	struct stat st;
+	int fd = open(exe, O_RDONLY | O_CLOEXEC), dyn;
+
+	if (stack_mode == FL_STACKS_ALL)
+		return "--stacks=all takes the calls' stacks at the uprobes";
+	if (fd < 0)
+		return "its file cannot be read";
+	dyn = has_interp(fd) && !fstat(fd, &st);
+	close(fd);
+	if (!dyn)
+		return "it is statically linked";
+	if (st.st_mode & (S_ISUID | S_ISGID))
+		return "it is set-user-ID or set-group-ID (the loader ignores LD_PRELOAD)";
+	for (int i = 0; i < a->n; i++)
+		if (a->obj[i].usdt_refalloc)
+			return "its allocator is refalloc (its USDT probes say why)";
+	for (int f = FL_MALLOCX; f < FL_NFUNC; f++)
+		if (a->used[f])
+			return "its allocator has native entry points the library does not interpose";
+	return NULL;
+}
+
+int probe_path_choose(int asked, const char *exe, const struct alloc_set *a, int stack_mode, char *why,
+		      size_t whylen)
+{
+	const char *no;
+
+	why[0] = '\0';
+	if (asked == FL_PROBES_UPROBES)
+		return FL_PROBES_UPROBES;
+	no = cannot_preload(exe, a, stack_mode);
+	if (!no)
+		return FL_PROBES_PRELOAD;
+	snprintf(why, whylen, "%s: %s", exe, no);
+	return asked == FL_PROBES_PRELOAD ? -1 : FL_PROBES_UPROBES;
+}
