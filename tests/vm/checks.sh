@@ -4,7 +4,8 @@
 # (Debian 12's own 6.1 kernel) and on the host, from a directory holding
 # build/ and tests/. TAP on stdout; every line names the kernel it ran on.
 #   seed claims (tests/e2e/20-claims.t, plain build), syscall counts equal to
-#   strace's on two programs, record --stacks, trace -p / record -p with
+#   strace's on two programs (each on both probe paths:
+#   --probes preload and uprobes), record --stacks, trace -p / record -p with
 #   --duration (they must end within 1 s of it), stat -n, refalloc.
 # As root. FAULTLINE (default build/faultline) may name another build.
 cd "$(dirname "$0")/../.." || exit 1
@@ -12,7 +13,7 @@ FAULTLINE=${FAULTLINE:-build/faultline}
 . tests/e2e/lib.sh
 need_root
 K=$(uname -r)
-N_PLAN=19
+N_PLAN=25
 plan $N_PLAN
 kok() { ok "$1" "$2 [kernel $K]" "${3:-}"; }
 kis() { if [ "$1" = "$2" ]; then kok 0 "$3"; else kok 1 "$3" "expected $2 got $1"; fi; }
@@ -36,11 +37,15 @@ for prog in "mmap_threshold:$EXAMPLES/mmap_threshold" "gzip:/usr/bin/gzip -c $T/
 	# shellcheck disable=SC2086 # cmd is a word list
 	"${NOASLR[@]}" strace -f -qq -c -o "$T/$name.strace" $cmd >/dev/null 2>&1
 	# shellcheck disable=SC2086
-	"${NOASLR[@]}" "$FAULTLINE" stat -q --json "$T/$name.json" -- $cmd >/dev/null 2>"$T/$name.err"
-	kis $? 0 "stat -- $name exits 0"
-	got=$(for s in $SYSCALLS; do json_get "$T/$name.json" "syscalls.$s"; done | xargs)
-	kis "$got" "$(strace_counts "$T/$name.strace")" "$name: memory syscalls equal strace's ($SYSCALLS)"
-	kis "$(json_get "$T/$name.json" lost_events)" 0 "$name: no event lost"
+	# both probe paths: the in-process library's and the uprobes'
+	for probes in preload uprobes; do
+		# shellcheck disable=SC2086
+		"${NOASLR[@]}" "$FAULTLINE" stat -q --probes $probes --json "$T/$name.json" -- $cmd >/dev/null 2>"$T/$name.err"
+		kis $? 0 "stat --probes $probes -- $name exits 0"
+		got=$(for s in $SYSCALLS; do json_get "$T/$name.json" "syscalls.$s"; done | xargs)
+		kis "$got" "$(strace_counts "$T/$name.strace")" "$name ($probes): memory syscalls equal strace's ($SYSCALLS)"
+		kis "$(json_get "$T/$name.json" lost_events)" 0 "$name ($probes): no event lost"
+	done
 done
 
 # The seed claims, whole (20-claims.t's own plan and checks).

@@ -12,7 +12,8 @@
 # on now) and the guest's root filesystem (debootstrap minbase plus the
 # libraries faultline links and the tools the checks run; the mirror is the
 # host's own apt source for bookworm). Each run packs that root, the build
-# (build/faultline, build/librefalloc.so, build/examples) and tests/ into an
+# (build/faultline, build/librefalloc.so, build/libfaultline-preload.so,
+# build/examples) and tests/ into an
 # initramfs: the guest needs no disk, no modules and no network. The guest's
 # /init runs the checks, prints them on the serial console and powers off.
 # VM_TIMEOUT (seconds, default 1500) bounds the guest; VM_MEM (default 4G);
@@ -34,7 +35,7 @@ die() { echo "vm: $*" >&2; echo "Bail out! $*"; exit 1; }
 for b in qemu-system-x86_64 debootstrap cpio; do
 	command -v $b >/dev/null || die "$b not installed (make deps-vm)"
 done
-for f in build/faultline build/librefalloc.so build/examples/seed_claims build/examples/churn; do
+for f in build/faultline build/librefalloc.so build/libfaultline-preload.so build/examples/seed_claims build/examples/churn; do
 	[ -x "$REPO/$f" ] || [ -f "$REPO/$f" ] || die "no $f: make all first"
 done
 mkdir -p "$CACHE" || die "cannot create $CACHE"
@@ -86,7 +87,7 @@ fi
 R=$WORK/root
 mkdir -p "$R" && tar -C "$R" -xf "$ROOTFS" || die "cannot unpack $ROOTFS"
 mkdir -p "$R/faultline/build" "$R/faultline/tests"
-cp -a "$REPO/build/faultline" "$REPO/build/librefalloc.so" "$REPO/build/examples" "$R/faultline/build/"
+cp -a "$REPO/build/faultline" "$REPO/build/librefalloc.so" "$REPO/build/libfaultline-preload.so" "$REPO/build/examples" "$R/faultline/build/"
 cp -a "$REPO/tests/e2e" "$REPO/tests/vm" "$R/faultline/tests/"
 cat >"$R/init" <<'EOF'
 #!/bin/bash
