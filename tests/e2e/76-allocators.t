@@ -185,7 +185,7 @@ ok $? "je_ prefix: sum of calls ($sum) = bpftrace's count over $n addresses ($al
 is "$nested" 500 "je_ prefix: libc's malloc, calloc, realloc, free inside je_malloc ... are nested (500)"
 
 # the kernel's [uprobes] page (single-step slots, return trampoline) is the tracer's, not the program's
-"$FAULTLINE" stat -q -j "$T/tr.json" -- "$CHURN" 1000 2>/dev/null
+"$FAULTLINE" stat -q --probes uprobes -j "$T/tr.json" -- "$CHURN" 1000 2>/dev/null
 read -r tr sum total <<<"$($PY3 -c '
 import json, sys
 f = json.load(open(sys.argv[1]))["faults"]

@@ -1,9 +1,10 @@
 /* probe_path.c - --probes: the preload path needs a dynamically linked,
  * not set-user-ID program whose allocator entry points the library
- * interposes (malloc family, operator new/delete); auto takes uprobes
- * otherwise, preload refuses with the reason. */
+ * interposes (malloc family, operator new/delete) and that defines none of
+ * them itself; auto takes uprobes otherwise, preload refuses with the reason. */
 #include <elf.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -48,6 +49,19 @@ static int has_interp(int fd)
 	return 0;
 }
 
+/* Is one of the objects the entry points come from the executable itself
+ * (st: its stat)? The loader looks there before any LD_PRELOAD. */
+static bool defines_entry_points(const struct stat *exe, const struct alloc_set *a)
+{
+	for (int i = 0; i < a->n; i++) {
+		struct stat o;
+
+		if (a->obj[i].nfuncs && !stat(a->obj[i].path, &o) && o.st_dev == exe->st_dev && o.st_ino == exe->st_ino)
+			return true;
+	}
+	return false;
+}
+
 /* Why the preload path cannot record this command, or NULL. */
 static const char *cannot_preload(const char *exe, const struct alloc_set *a, int stack_mode)
 {
@@ -70,6 +84,9 @@ static const char *cannot_preload(const char *exe, const struct alloc_set *a, in
 	for (int f = FL_MALLOCX; f < FL_NFUNC; f++)
 		if (a->used[f])
 			return "its allocator has native entry points the library does not interpose";
+	if (defines_entry_points(&st, a))
+		return "it defines allocator entry points itself (its own operator new, a static allocator): the "
+		       "library cannot come before it in symbol lookup";
 	return NULL;
 }
 
