@@ -3,7 +3,7 @@
 #include <string.h>
 #include "analyze/timeline.h"
 
-#define FIRST_INTERVAL_NS 1000000ull /* adaptive: 1 ms, then doubled */
+#define FIRST_INTERVAL_NS 1000ull /* adaptive: 1 µs, then doubled (a 4 ms run gets about 1000 points too) */
 #define MAX_FIXED_POINTS 4000000u   /* --interval: past this, doubled like the adaptive one */
 
 void timeline_init(struct timeline *tl, uint64_t interval_ns, unsigned points)

@@ -373,21 +373,30 @@ static void text_sizes(FILE *out, const struct ha_results *r)
 			fmt_bytes(r->moves[i].threshold, lo, sizeof(lo)), r->moves[i].seq);
 }
 
-/* One character per column, eight heights, of v over the points. */
+/* One character per column, eight heights of one scale (max): each column
+ * the highest of its points, so a short spike stays visible; then the
+ * series' own highest value. */
 static void sparkline(FILE *out, const char *label, const struct timeline *tl, size_t off, uint64_t max)
 {
 	static const char *const bars[] = { " ", "\u2581", "\u2582", "\u2583", "\u2584", "\u2585", "\u2586", "\u2587", "\u2588" };
-	size_t cols = tl->n < 72 ? tl->n : 72;
+	size_t cols = tl->n < 72 ? tl->n : 72, i = 0;
+	uint64_t top = 0;
 	char b[32];
 
 	fprintf(out, "  %-9s ", label);
 	for (size_t c = 0; c < cols; c++) {
-		size_t i = (c + 1) * tl->n / cols - 1;
-		uint64_t v = *(const uint64_t *)((const char *)&tl->pts[i].v + off);
+		size_t end = (c + 1) * tl->n / cols;
+		uint64_t v = 0;
 
+		for (; i < end; i++) {
+			uint64_t x = *(const uint64_t *)((const char *)&tl->pts[i].v + off);
+
+			v = x > v ? x : v;
+		}
+		top = v > top ? v : top;
 		fputs(bars[max ? (v * 8 + max - 1) / max : 0], out);
 	}
-	fprintf(out, "  max %s\n", fmt_bytes(max, b, sizeof(b)));
+	fprintf(out, "  max %s\n", fmt_bytes(top, b, sizeof(b)));
 }
 
 static void text_timeline(FILE *out, const struct timeline *tl)
@@ -398,6 +407,7 @@ static void text_timeline(FILE *out, const struct timeline *tl)
 		{ "resident", offsetof(struct tl_levels, resident) },
 	};
 	uint64_t max = 0;
+	char b[32];
 
 	fprintf(out, "\nTimeline: %zu points of %.3f ms (report --format json: analyses.timeline; --interval, --points)\n",
 		tl->n, tl->interval_ns / 1e6);
@@ -411,6 +421,7 @@ static void text_timeline(FILE *out, const struct timeline *tl)
 		m = m > v->resident ? m : v->resident;
 		max = m > max ? m : max;
 	}
+	fprintf(out, "  (one scale for all lines: a full block is %s)\n", fmt_bytes(max, b, sizeof(b)));
 	for (size_t l = 0; l < sizeof(lines) / sizeof(lines[0]); l++)
 		sparkline(out, lines[l].name, tl, lines[l].off, max);
 }
