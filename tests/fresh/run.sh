@@ -80,6 +80,16 @@ bind "$CACHE/archives" /var/cache/apt/archives
 bind "$(git -C "$REPO" rev-parse --absolute-git-dir)" /src.git
 mount -o remount,bind,ro "$ROOT/src.git" || die "cannot make /src.git read-only"
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# The host's own network trust, as its resolv.conf: CA certificates its admin
+# added (a TLS-inspecting proxy's, say) are trusted in the chroot too, and
+# Node (npm) is told to take the system's store, as the host's is. A fresh
+# machine that reaches the registry directly needs neither.
+CHROOT_ENV=()
+if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+	cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/" &&
+		chroot "$ROOT" update-ca-certificates >/dev/null 2>&1 || die "cannot add the host's local CA certificates"
+	CHROOT_ENV=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt npm_config_cafile=/etc/ssl/certs/ca-certificates.crt)
+fi
 # sudo is a no-op as root (the workflow's steps say sudo; minbase has none)
 cat >"$ROOT/usr/local/bin/sudo" <<'EOF'
 #!/bin/sh
@@ -93,7 +103,7 @@ echo "fresh: chroot ready in $(($(date +%s) - t0)) s ($ROOT, kernel $(uname -r),
 # in_root SCRIPT: runs a bash script as root in the chroot, output to stderr
 in_root() {
 	chroot "$ROOT" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		/bin/bash -c "$1"
+		"${CHROOT_ENV[@]}" /bin/bash -c "$1"
 }
 clone() { # clone DIR
 	in_root "set -e; git -c safe.directory='*' clone -q /src.git $1; cd $1; git -c advice.detachedHead=false checkout -q $COMMIT"
