@@ -89,7 +89,7 @@ ok $? "the text report has every analysis" "$(sed -n '/^Leaks/,$p' "$T/an.txt" |
 # (heaptrack's own preload library makes one allocation at startup)
 if command -v heaptrack >/dev/null && command -v heaptrack_print >/dev/null; then
 	(cd "$T" && timeout 120 heaptrack -o "$T/ht" "$T/analyses" >/dev/null 2>&1)
-	heaptrack_print "$T"/ht*.zst >"$T/ht.txt" 2>/dev/null
+	heaptrack_print "$(ls "$T"/ht*.zst "$T"/ht*.gz 2>/dev/null | head -1)" >"$T/ht.txt" 2>/dev/null
 	$PY3 - "$T/an.json" "$T/ht.txt" >"$T/ht.cmp" <<'PY'
 import json, re, sys
 a = json.load(open(sys.argv[1]))["analyses"]
