@@ -59,7 +59,7 @@ $(BUILD)/libfaultline-preload.so: $(PRELOAD_SRC) $(wildcard preload/*.h) include
 BUILD_PKGS := make gcc libc6-dev clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
               systemtap-sdt-dev pkg-config xxd libjs-d3
 TEST_PKGS  := chromium nodejs libcmocka-dev libclang-rt-14-dev strace linux-perf bpftrace heaptrack sqlite3 python3 perl procps gzip tar \
-              coreutils util-linux bc time xz-utils zstd binutils libc6-dbg git \
+              coreutils util-linux bc time xz-utils zstd jq binutils libc6-dbg git \
               g++ libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 # BENCH_PKGS: what `make bench` runs besides (bench/redis.sh: Debian's redis-server links jemalloc)
 BENCH_PKGS := redis-server redis-tools

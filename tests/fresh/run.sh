@@ -173,12 +173,14 @@ grep -q '^Result: PASS' "$ROOT/root/test.log"
 step "make test: prove says Result: PASS" $?
 
 # 4. Nothing skipped: a skip on a fresh machine is a missing install step.
-skips=$(grep -E '# ?(SKIP|skip)' "$ROOT/root/test.log" || true)
+# (a test's "# SKIP" line, or prove's "x.t .... skipped: why" for a whole file)
+skips=$(grep -E '# ?(SKIP|skip)|\.t \.* ?skipped' "$ROOT/root/test.log" || true)
+nskips=$(grep -c . <<<"$skips" || true)
 if [ -n "$skips" ]; then
 	echo "fresh: skipped tests:" >&2; echo "$skips" >&2
 	echo "# skipped: $skips" | head -20
 fi
 [ -z "$skips" ]
-step "make test: no test skipped ($(grep -c . <<<"$skips" || true) skip lines)" $?
+step "make test: no test skipped ($nskips skip lines)" $?
 echo "fresh: done in $(($(date +%s) - t0)) s" >&2
 [ $FAILED = 0 ]
