@@ -8,11 +8,11 @@
 #include <string.h>
 #include "analyze/calls.h"
 #include "analyze/diff.h"
+#include "analyze/heap_sites.h"
 #include "util/id_map.h"
 #include "util/site_key.h"
 
-#define NCLASS 65 /* 0 bytes, then [2^(k-1), 2^k) for k = 1..64 */
-#define NKEYS (FL_NCALLS * NCLASS + 1)
+#define NKEYS (FL_NCALLS * HS_NCLASS + 1)
 #define KEY_OUTSIDE (NKEYS - 1)
 
 const char *const diff_state_names[4] = { "changed", "same", "appeared", "vanished" };
@@ -64,14 +64,9 @@ void diff_side_free(struct diff_side *d)
 	free(d);
 }
 
-static unsigned size_class(uint64_t n)
-{
-	return n ? 64 - (unsigned)__builtin_clzll(n) : 0;
-}
-
 static uint32_t key_of(unsigned func, uint64_t size)
 {
-	return (uint32_t)fl_func_call(func) * NCLASS + size_class(size);
+	return (uint32_t)fl_func_call(func) * HS_NCLASS + hs_size_class(size);
 }
 
 static uint32_t *block_key(struct diff_side *d, struct alloc_block *b)
@@ -205,7 +200,7 @@ static void unit_of(unsigned k, char *buf, size_t len)
 
 static char *key_name(uint32_t key)
 {
-	unsigned call = key / NCLASS, cls = key % NCLASS;
+	unsigned call = key / HS_NCLASS, cls = key % HS_NCLASS;
 	char lo[24], hi[24], *s = NULL;
 	int r;
 
