@@ -41,6 +41,7 @@
 
 #define MAX_MAPPED 1024
 #include "util/id_map.h"
+#include "util/escape.h"
 
 struct session {
 	const struct session_opts *o;
@@ -582,8 +583,12 @@ static const char *allocators_shown(const struct session *s)
 	size_t off = 0;
 
 	buf[0] = '\0';
-	for (int i = 0; i < s->allocs.n && off < sizeof(buf); i++)
-		off += snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? " + " : "", s->allocs.obj[i].shown);
+	for (int i = 0; i < s->allocs.n && off < sizeof(buf); i++) {
+		char e[1024]; /* a path from the target's maps: never raw on the terminal */
+
+		off += snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? " + " : "",
+				esc_str(e, sizeof(e), s->allocs.obj[i].shown, ESC_TEXT));
+	}
 	return buf;
 }
 
@@ -604,9 +609,12 @@ static void warn_stepped(const struct session *s)
 		for (int f = 0; f < FL_NFUNC; f++) {
 			if (!a->offset[f] || a->alias_of[f] >= 0 || !a->stepped[f] || a->usdt_refalloc)
 				continue;
-			if (off < sizeof(names))
+			if (off < sizeof(names)) {
+				char e[256];
+
 				off += snprintf(names + off, sizeof(names) - off, "%s%s in %s", n ? ", " : "",
-						fl_entries[f].symbol, base ? base + 1 : a->shown);
+						fl_entries[f].symbol, esc_str(e, sizeof(e), base ? base + 1 : a->shown, ESC_TEXT));
+			}
 			n++;
 		}
 	}
