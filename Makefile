@@ -19,7 +19,7 @@ BUILD    := build
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -Iinclude -I$(BUILD) -Iuser -D_GNU_SOURCE -MMD -MP
-LDLIBS   := -lbpf -ldw -lelf -lz -lm -lstdc++ -pthread
+LDLIBS   := -lbpf -ldw -lelf -lz -lzstd -lm -lstdc++ -pthread
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 USER_SRC := $(shell find user -name '*.c' | sort)
@@ -56,7 +56,7 @@ $(BUILD)/libfaultline-preload.so: $(PRELOAD_SRC) $(wildcard preload/*.h) include
 # (debootstrap minbase) as on a full install: the ASan build's
 # llvm-symbolizer (llvm), pgrep (procps), prove (perl), readelf/objdump
 # (binutils), the reference tools the tests compare against.
-BUILD_PKGS := make gcc libc6-dev clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
+BUILD_PKGS := make gcc libc6-dev clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev libzstd-dev \
               systemtap-sdt-dev pkg-config xxd libjs-d3
 TEST_PKGS  := chromium nodejs libcmocka-dev libclang-rt-14-dev strace linux-perf bpftrace heaptrack sqlite3 python3 perl procps gzip tar \
               coreutils util-linux bc time xz-utils zstd jq binutils libc6-dbg git \

@@ -21,7 +21,7 @@ ROOT=$PWD
 plan 46
 
 gcc -O1 -Iinclude -Iuser -D_GNU_SOURCE -o "$T/gen_hostile" tests/tools/gen_hostile.c \
-	user/store/tracefile.c user/store/event_codec.c user/util/io.c user/util/safe_file.c -lz -pthread || exit 1
+	user/store/tracefile.c user/store/event_codec.c user/util/io.c user/util/safe_file.c -lz -lzstd -pthread || exit 1
 cd "$T" || exit 1
 lines() { if [ -s "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 has_esc() { grep -qa $'\x1b' "$1"; }

@@ -2,13 +2,14 @@
  * the raw (inflated) payload of data blocks, records in the event codec's
  * compact form (event_codec.h), split into blocks at each "FBLK" in it. The
  * harness builds a valid trace file around it (file header, each block
- * deflated with its lengths and CRCs as tracefile.h lays them out; an end
+ * one zstd frame with its lengths and CRCs as tracefile.h lays them out; an end
  * block when the input's first byte is odd, its counts taken from the last
  * 16 bytes of the input), so every input reaches the decoder and the
- * correlator. Seeds: tests/fuzz/seeds.sh inflates real recordings' blocks. */
+ * correlator. Seeds: tests/fuzz/seeds.sh decompresses real recordings' blocks. */
 #include <stdint.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 #include "fuzz_util.h"
 #include "fuzz_replay.h"
 
@@ -33,20 +34,14 @@ static void put32(uint8_t *p, uint32_t v)
 
 static void block(uint32_t kind, const uint8_t *raw, size_t raw_len)
 {
-	uLongf comp_len = compressBound(raw_len) + 64;
+	size_t comp_len = ZSTD_compressBound(raw_len);
 	uint8_t *comp = malloc(comp_len), h[TF_BLOCK_HEADER_LEN];
-	z_stream z = { 0 };
 
-	if (!comp || deflateInit2(&z, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (!comp)
 		abort();
-	z.next_in = (Bytef *)raw;
-	z.avail_in = (uInt)raw_len;
-	z.next_out = comp;
-	z.avail_out = (uInt)comp_len;
-	if (deflate(&z, Z_FINISH) != Z_STREAM_END)
+	comp_len = ZSTD_compress(comp, comp_len, raw, raw_len, 1);
+	if (ZSTD_isError(comp_len))
 		abort();
-	comp_len = z.total_out;
-	deflateEnd(&z);
 	put32(h, TF_BLOCK_MAGIC);
 	put32(h + 4, kind);
 	put32(h + 8, (uint32_t)raw_len);

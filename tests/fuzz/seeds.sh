@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # seeds.sh - (re)makes the seed inputs of the fuzz harnesses in
 # tests/fuzz/corpus/NAME/ from real recordings of the example programs (run
-# as root, after make): trace files (tracefile), their blocks inflated
+# as root, after make): trace files (tracefile), their blocks decompressed
 # (trace_records), their JSON summaries (summary), and the example binaries,
 # stripped and not (elf). Inputs kept there from past crashes (crash-*) stay.
 set -euo pipefail
@@ -23,15 +23,20 @@ for f in "$T"/*.data; do
 	"$FL" report --format json "$f" >"$C/summary/$n.json" 2>/dev/null || true
 	# the blocks' raw payloads, joined by "FBLK" (fuzz_trace_records.c splits there)
 	/usr/bin/python3 - "$f" "$C/trace_records/$n" <<'PY'
-import struct, sys, zlib
+import struct, subprocess, sys, zlib
 d = open(sys.argv[1], 'rb').read()
+version = struct.unpack_from('<I', d, 8)[0]
+def unpack(comp):  # format version 3 on: one zstd frame; 2: raw deflate
+    if version >= 3:
+        return subprocess.run(['zstd', '-dcq'], input=comp, stdout=subprocess.PIPE, check=True).stdout
+    return zlib.decompressobj(-15).decompress(comp)
 off, parts = 24, []
 while off + 24 <= len(d):
     magic, kind, raw, comp, _, _ = struct.unpack_from('<6I', d, off)
     if magic != 0x4b4c4246:
         break
     if kind == 1:
-        parts.append(zlib.decompressobj(-15).decompress(d[off + 24:off + 24 + comp]))
+        parts.append(unpack(d[off + 24:off + 24 + comp]))
     off += 24 + comp
 open(sys.argv[2], 'wb').write(b'FBLK'.join(parts))
 PY

@@ -7,7 +7,7 @@
  *                                    process, no line twice (each merge keeps every older one)
  *   gen_hostile escapes OUT          argv and allocator path holding ESC[35m, a newline, ';'
  * Build: cc -Iinclude -Iuser -D_GNU_SOURCE gen_hostile.c user/store/tracefile.c
- *        user/store/event_codec.c user/util/io.c -lz -pthread */
+ *        user/store/event_codec.c user/util/io.c -lz -lzstd -pthread */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "faultline.h"
 #include "store/tracefile.h"
@@ -258,19 +259,14 @@ static size_t put_block(unsigned char *p, uint32_t kind, const void *raw, size_t
 	return 24 + clen;
 }
 
-static size_t inflate_raw(const unsigned char *src, size_t n, unsigned char *dst, size_t cap)
+/* One zstd frame of exactly n bytes (a version 3 block's payload) into dst. */
+static size_t unzstd(const unsigned char *src, size_t n, unsigned char *dst, size_t cap)
 {
-	z_stream zs = { 0 };
 	size_t out;
 
-	assert_int_equal(inflateInit2(&zs, -15), Z_OK);
-	zs.next_in = (Bytef *)src;
-	zs.avail_in = (uInt)n;
-	zs.next_out = dst;
-	zs.avail_out = (uInt)cap;
-	assert_int_equal(inflate(&zs, Z_FINISH), Z_STREAM_END);
-	out = zs.total_out;
-	inflateEnd(&zs);
+	assert_int_equal(ZSTD_findFrameCompressedSize(src, n), n);
+	out = ZSTD_decompress(dst, cap, src, n);
+	assert_false(ZSTD_isError(out));
 	return out;
 }
 
@@ -396,16 +392,16 @@ static void test_on_disk_layout(void **state)
 	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
 
 	buf = slurp(path, &n);
-	assert_memory_equal(buf, "FAULTLN\0\2\0\0\0\4\3\2\1\0\0\0\0", 20);
+	assert_memory_equal(buf, "FAULTLN\0\3\0\0\0\4\3\2\1\0\0\0\0", 20);
 	assert_int_equal(crc32(0, buf, 20), buf[20] | buf[21] << 8 | buf[22] << 16 | (uint32_t)buf[23] << 24);
 	assert_memory_equal(buf + 24, "FBLK\1\0\0\0\x0a\0\0\0", 12);
 	uint32_t clen = buf[36] | buf[37] << 8 | buf[38] << 16 | (uint32_t)buf[39] << 24;
-	raw_len = inflate_raw(buf + 48, clen, raw, sizeof(raw));
+	raw_len = unzstd(buf + 48, clen, raw, sizeof(raw));
 	/* 1 record, 16 bytes decoded, 7 bytes of main stream: verbatim, 5 bytes */
 	assert_int_equal(raw_len, 10);
 	assert_memory_equal(raw, "\1\x10\7\0\5hello", 10);
 	assert_memory_equal(buf + 48 + clen, "FBLK\2\0\0\0\x10\0\0\0", 12);
-	raw_len = inflate_raw(buf + 72 + clen, n - 72 - clen, raw, sizeof(raw));
+	raw_len = unzstd(buf + 72 + clen, n - 72 - clen, raw, sizeof(raw));
 	assert_int_equal(raw_len, 16);
 	assert_memory_equal(raw, "\1\0\0\0\0\0\0\0\x0a\0\0\0\0\0\0\0", 16);
 	free(buf);
@@ -563,9 +559,9 @@ static void test_reader_open_errors(void **state)
 	spit(path, h, 24);
 	expect_open_fails(path, "checksum");
 
-	put_header(h, 3, 9);
+	put_header(h, 4, 9);
 	spit(path, h, 24);
-	expect_open_fails(path, "format version 3 is not supported (this faultline reads 1 to 2)");
+	expect_open_fails(path, "format version 4 is not supported (this faultline reads 1 to 3)");
 
 	put_header(h, 0, 9);
 	spit(path, h, 24);
@@ -836,6 +832,72 @@ static void test_reads_hand_built_version_2(void **state)
 	assert_non_null(strstr(msg, "compressed"));
 }
 
+/* A format version 3 block: frames zstd frames of raw (a second one, when
+ * frames is 2, holds nothing). */
+static size_t put_block_v3(unsigned char *p, uint32_t kind, const void *raw, size_t raw_len, int frames)
+{
+	size_t clen = ZSTD_compress(p + 24, 4096, raw, raw_len, 3);
+
+	assert_false(ZSTD_isError(clen));
+	if (frames == 2) {
+		size_t more = ZSTD_compress(p + 24 + clen, 4096, "", 0, 3);
+
+		assert_false(ZSTD_isError(more));
+		clen += more;
+	}
+	le32(p, 0x4b4c4246);
+	le32(p + 4, kind);
+	le32(p + 8, (uint32_t)raw_len);
+	le32(p + 12, (uint32_t)clen);
+	le32(p + 16, (uint32_t)crc32(0, p + 24, (uInt)clen));
+	le32(p + 20, (uint32_t)crc32(0, p, 20));
+	return 24 + clen;
+}
+
+static size_t build_v3(unsigned char *file, const unsigned char *payload, size_t n, uint64_t nrec, int frames)
+{
+	unsigned char end[16];
+	size_t len = put_header(file, 3, 9);
+
+	len += put_block_v3(file + len, 1, payload, n, frames);
+	le64(end, nrec);
+	le64(end + 8, n);
+	len += put_block_v3(file + len, 2, end, sizeof(end), 1);
+	return len;
+}
+
+static void test_reads_hand_built_version_3(void **state)
+{
+	unsigned char payload[] = { 2, 24, 6, 0, 2, 'a', 'b', 0, 0 };
+	unsigned char file[1024];
+	unsigned count;
+	char msg[256];
+	size_t n;
+
+	(void)state;
+	n = build_v3(file, payload, sizeof(payload), 2, 1);
+	assert_int_equal(read_built(file, n, &count, msg), TF_END);
+	assert_int_equal(count, 2);
+
+	/* one frame per block: a second frame after it is corrupt data */
+	n = build_v3(file, payload, sizeof(payload), 2, 2);
+	assert_int_equal(read_built(file, n, &count, msg), TF_CORRUPT);
+	assert_non_null(strstr(msg, "compressed"));
+
+	/* a version 3 block holds zstd, not deflate */
+	n = put_header(file, 3, 9);
+	n += put_block_v2(file + n, 1, payload, sizeof(payload));
+	assert_int_equal(read_built(file, n, &count, msg), TF_CORRUPT);
+	assert_non_null(strstr(msg, "compressed"));
+
+	/* a frame that holds fewer bytes than the header says */
+	n = put_header(file, 3, 9);
+	n += put_block_v3(file + n, 1, payload, sizeof(payload) - 1, 1);
+	le32(file + 24 + 8, sizeof(payload));
+	le32(file + 24 + 20, (uint32_t)crc32(0, file + 24, 20));
+	assert_int_equal(read_built(file, n, &count, msg), TF_CORRUPT);
+}
+
 static struct tf_writer *open_dev_full(void)
 {
 	char err[256];
@@ -967,6 +1029,7 @@ static void test_read_ahead_same_results(void **state)
 	test_round_trip_many_blocks(state);
 	test_reads_hand_built_file(state);
 	test_reads_hand_built_version_2(state);
+	test_reads_hand_built_version_3(state);
 	test_event_round_trip(state);
 	test_record_counts(state);
 	test_truncated_at_every_length(state);
@@ -1033,6 +1096,7 @@ int main(void)
 		cmocka_unit_test(test_on_disk_layout),
 		cmocka_unit_test(test_reads_hand_built_file),
 		cmocka_unit_test(test_reads_hand_built_version_2),
+		cmocka_unit_test(test_reads_hand_built_version_3),
 		cmocka_unit_test(test_event_round_trip),
 		cmocka_unit_test(test_record_counts),
 		cmocka_unit_test(test_file_mode_0600),

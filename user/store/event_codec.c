@@ -14,7 +14,7 @@
  *            thread's last stack's, then the len bytes, each XORed with the
  *            byte at the same address in the thread's last stack where the
  *            two overlap: a stack taken again from the same place is mostly
- *            zeros, which deflate takes fast and small
+ *            zeros, which the compressor takes fast and small
  */
 #include "store/event_codec.h"
 

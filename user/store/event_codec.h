@@ -1,8 +1,8 @@
 /* event_codec.h - the compact form of a trace file's records (format
- * version 2): a stateful encoder that turns the records of one data block
+ * versions 2 and 3 of the file): a stateful encoder that turns the records of one data block
  * (kernel events, include/faultline.h, and meta records, meta.h) into a byte
  * payload, and the decoder that turns such a payload back into byte-identical,
- * 8-byte-aligned records. tracefile.c deflates the payload.
+ * 8-byte-aligned records. tracefile.c compresses the payload.
  *
  * Payload of one block:
  *   varint records, varint out_bytes (the decoder's output size:
@@ -24,7 +24,7 @@
  *   call (of a known func) that gap minus the gap before the thread's previous
  *   call of that func, then zigzag of (ts_ret - ts) minus that previous call's
  *   duration. Kept apart because timestamps are the noisy part: the main
- *   stream of a steady workload then deflates to almost nothing.
+ *   stream of a steady workload then compresses to almost nothing.
  * Thread state (slots: EC_SETS sets of EC_WAYS, least recently used evicted)
  * starts empty at every block, so each block decodes on its own.
  */

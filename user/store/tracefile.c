@@ -1,9 +1,9 @@
 /* tracefile.c - the trace file container: tf_writer (records -> event codec
- * payload -> checksummed raw-deflate blocks on disk) and tf_reader (blocks ->
+ * payload -> checksummed zstd blocks on disk) and tf_reader (blocks ->
  * aligned records, detecting truncation and corruption without ever reading
- * out of bounds; reads format versions 1 and 2; on request a thread loads
- * the blocks ahead of the caller). Layout in tracefile.h, the records'
- * compact form in event_codec.h.
+ * out of bounds; reads format versions 1 to 3, the older two deflate; on
+ * request a thread loads the blocks ahead of the caller). Layout in
+ * tracefile.h, the records' compact form in event_codec.h.
  */
 #include "store/tracefile.h"
 #include "util/io.h"
@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "store/event_codec.h"
 #include "util/safe_file.h"
@@ -121,8 +122,7 @@ struct tf_writer {
 	int level;
 	size_t block_size;
 	struct ec_encoder *enc;	/* pending data block */
-	z_stream zs;		/* raw deflate, reset for each block */
-	bool zs_ready;
+	ZSTD_CCtx *zc;		/* one zstd frame per block */
 	unsigned char *comp;	/* compression scratch */
 	size_t comp_cap;
 	bool header_written;
@@ -177,36 +177,34 @@ static int write_file_header(struct tf_writer *w)
 	return 0;
 }
 
-/* Raw-deflates the n chunks, in order, into w->comp; returns the compressed
- * length, or 0 on failure. */
-static size_t deflate_chunks(struct tf_writer *w, const struct ec_chunk *chunk, int n,
-			     size_t raw_len)
+/* Compresses the n chunks, in order, into one zstd frame in w->comp (its
+ * content size stated); returns the compressed length, or 0 on failure. */
+static size_t compress_chunks(struct tf_writer *w, const struct ec_chunk *chunk, int n,
+			      size_t raw_len)
 {
-	z_stream *zs = &w->zs;
+	ZSTD_outBuffer out;
 
-	if (!w->zs_ready) {
-		if (deflateInit2(zs, w->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-			return 0;
-		w->zs_ready = true;
-	} else if (deflateReset(zs) != Z_OK) {
+	if (!w->zc && !(w->zc = ZSTD_createCCtx()))
 		return 0;
-	}
-	if (grow(&w->comp, &w->comp_cap, deflateBound(zs, (uLong)raw_len)) < 0)
+	if (grow(&w->comp, &w->comp_cap, ZSTD_compressBound(raw_len)) < 0)
 		return 0;
-	zs->next_out = w->comp;
-	zs->avail_out = (uInt)w->comp_cap;
+	if (ZSTD_isError(ZSTD_CCtx_reset(w->zc, ZSTD_reset_session_only)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, w->level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(w->zc, raw_len)))
+		return 0;
+	out = (ZSTD_outBuffer){ w->comp, w->comp_cap, 0 };
 	for (int i = 0; i < n; i++) {
-		int flush = i == n - 1 ? Z_FINISH : Z_NO_FLUSH, rc;
+		ZSTD_EndDirective end = i == n - 1 ? ZSTD_e_end : ZSTD_e_continue;
+		ZSTD_inBuffer in = { chunk[i].p, chunk[i].len, 0 };
+		size_t left;
 
-		zs->next_in = (Bytef *)chunk[i].p;
-		zs->avail_in = (uInt)chunk[i].len;
-		rc = deflate(zs, flush);
-		if (flush == Z_FINISH ? rc != Z_STREAM_END : rc != Z_OK && rc != Z_BUF_ERROR)
-			return 0;
-		if (zs->avail_in != 0)
-			return 0;
+		do { /* the bound fits the whole frame: this ends in one or two turns */
+			left = ZSTD_compressStream2(w->zc, &out, &in, end);
+			if (ZSTD_isError(left))
+				return 0;
+		} while (end == ZSTD_e_end ? left != 0 : in.pos < in.size);
 	}
-	return zs->total_out;
+	return out.pos;
 }
 
 static int write_block(struct tf_writer *w, uint32_t kind, const struct ec_chunk *chunk, int n,
@@ -217,7 +215,7 @@ static int write_block(struct tf_writer *w, uint32_t kind, const struct ec_chunk
 
 	if (write_file_header(w) < 0)
 		return -1;
-	comp_len = deflate_chunks(w, chunk, n, raw_len);
+	comp_len = compress_chunks(w, chunk, n, raw_len);
 	if (comp_len == 0) {
 		errno = ENOMEM;
 		return writer_fail(w);
@@ -256,8 +254,7 @@ static int write_end_block(struct tf_writer *w)
 static void writer_free(struct tf_writer *w)
 {
 	ec_encoder_free(w->enc);
-	if (w->zs_ready)
-		deflateEnd(&w->zs);
+	ZSTD_freeCCtx(w->zc);
 	free(w->comp);
 	free(w->path);
 	free(w);
@@ -301,13 +298,9 @@ void tf_writer_set_block_size(struct tf_writer *w, size_t bytes)
 
 void tf_writer_set_level(struct tf_writer *w, int level)
 {
-	if (level < Z_DEFAULT_COMPRESSION || level > Z_BEST_COMPRESSION)
-		level = Z_DEFAULT_COMPRESSION;
-	w->level = level;
-	if (w->zs_ready) { /* the next block starts a stream at the new level */
-		deflateEnd(&w->zs);
-		w->zs_ready = false;
-	}
+	if (level < TF_MIN_LEVEL || level > ZSTD_maxCLevel())
+		level = TF_DEFAULT_LEVEL;
+	w->level = level; /* taken by the next block */
 }
 
 /* True if a record of len bytes would take the pending block over a limit. */
@@ -441,8 +434,9 @@ struct block_loader {
 	uint64_t offset;	/* file offset of the next block header */
 	uint64_t block_offset;	/* file offset of the block being checked */
 	uint32_t version;	/* the file's format version */
-	z_stream zs;		/* inflate, reset for each block */
+	z_stream zs;		/* versions 1 and 2: inflate, reset for each block */
 	bool zs_ready;
+	ZSTD_DCtx *zd;		/* since version 3 */
 	unsigned char *raw;	/* current block payload */
 	size_t raw_len, raw_cap;
 	unsigned char *comp;
@@ -511,6 +505,7 @@ static void reader_free(struct tf_reader *r)
 		close(r->ld.fd);
 	if (r->ld.zs_ready)
 		inflateEnd(&r->ld.zs);
+	ZSTD_freeDCtx(r->ld.zd);
 	ec_decoder_free(r->dec);
 	free(r->ld.raw);
 	free(r->ld.comp);
@@ -551,6 +546,18 @@ static int check_file_header(const char *path, const unsigned char *h, ssize_t n
 	return 0;
 }
 
+/* Version 1: zlib-wrapped deflate; 2: raw deflate (the payload has a CRC);
+ * since 3: a zstd frame. */
+static int decompressor_init(struct block_loader *ld)
+{
+	if (ld->version >= 3)
+		return (ld->zd = ZSTD_createDCtx()) ? 0 : -1;
+	if (inflateInit2(&ld->zs, ld->version == 1 ? 15 : -15) != Z_OK)
+		return -1;
+	ld->zs_ready = true;
+	return 0;
+}
+
 struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *err, size_t errlen)
 {
 	unsigned char h[TF_FILE_HEADER_LEN];
@@ -582,13 +589,11 @@ struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *er
 		return NULL;
 	}
 	r->ld.version = get_u32(h + 8);
-	/* version 1: zlib-wrapped; since 2: raw deflate (the payload has a CRC) */
-	if (inflateInit2(&r->ld.zs, r->ld.version == 1 ? 15 : -15) != Z_OK) {
+	if (decompressor_init(&r->ld) < 0) {
 		set_msg(err, errlen, "cannot open %s: %s", path, strerror(ENOMEM));
 		reader_free(r);
 		return NULL;
 	}
-	r->ld.zs_ready = true;
 	if (event_abi)
 		*event_abi = get_u32(h + 12);
 	r->ld.offset = TF_FILE_HEADER_LEN;
@@ -606,11 +611,20 @@ static bool file_too_short(int fd, uint64_t offset, uint64_t n)
 	return offset + n > (uint64_t)st.st_size;
 }
 
-/* Inflates comp_len bytes of ld->comp into exactly raw_len bytes of ld->raw. */
-static bool inflate_payload(struct block_loader *ld, uint32_t raw_len, uint32_t comp_len)
+/* Decompresses comp_len bytes of ld->comp into exactly raw_len bytes of
+ * ld->raw: one zstd frame, or (versions 1 and 2) one deflate stream. */
+static bool decompress_payload(struct block_loader *ld, uint32_t raw_len, uint32_t comp_len)
 {
 	z_stream *zs = &ld->zs;
 
+	if (ld->zd) {
+		size_t n;
+
+		if (ZSTD_findFrameCompressedSize(ld->comp, comp_len) != comp_len)
+			return false; /* not exactly one frame */
+		n = ZSTD_decompressDCtx(ld->zd, ld->raw, raw_len, ld->comp, comp_len);
+		return !ZSTD_isError(n) && n == raw_len;
+	}
 	if (inflateReset(zs) != Z_OK)
 		return false;
 	zs->next_in = ld->comp;
@@ -662,7 +676,7 @@ static enum tf_status load_payload(struct block_loader *ld, uint32_t raw_len, ui
 		return loader_truncated(ld);
 	if (crc_of(ld->comp, comp_len) != comp_crc)
 		return loader_corrupt(ld, "payload checksum mismatch");
-	if (!inflate_payload(ld, raw_len, comp_len))
+	if (!decompress_payload(ld, raw_len, comp_len))
 		return loader_corrupt(ld, "bad compressed data");
 	ld->raw_len = raw_len;
 	return TF_RECORD;

@@ -8,14 +8,15 @@
  *   blocks, each a 24-byte header: u32 magic "FBLK", u32 kind, u32 raw_len,
  *                          u32 comp_len, u32 crc32(compressed payload),
  *                          u32 crc32 of the 20 header bytes before it,
- *                          then comp_len bytes of raw deflate data
- *                          (format version 1: zlib data).
+ *                          then comp_len bytes: one zstd frame (format
+ *                          version 2: raw deflate data; 1: zlib data).
  *   A data block's raw payload is its records in the compact form of
  *   event_codec.h, which decodes on its own (version 1: a run of
  *   u32 len + len bytes).
  *   The end block's raw payload is u64 record count + u64 total raw payload
  *   bytes of all data blocks; without it the file is truncated.
- * The writer writes version 2; the reader reads versions 1 and 2.
+ * The writer writes version 3; the reader reads versions 1 to 3 (the
+ * records' compact form is the same in 2 and 3).
  */
 #ifndef FAULTLINE_TRACEFILE_H
 #define FAULTLINE_TRACEFILE_H
@@ -24,7 +25,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define TF_FORMAT_VERSION 2
+#define TF_FORMAT_VERSION 3
 #define TF_OLDEST_FORMAT_VERSION 1
 
 #define TF_FILE_HEADER_LEN 24
@@ -42,7 +43,10 @@
 /* Largest record tf_writer_add accepts. */
 #define TF_MAX_RECORD_LEN (TF_MAX_BLOCK_RAW - 512u)
 #define TF_DEFAULT_BLOCK_SIZE (1u << 20)
+/* zstd levels: the writer's default and the lowest it takes (zstd's fast
+ * levels are negative). */
 #define TF_DEFAULT_LEVEL 1
+#define TF_MIN_LEVEL (-7)
 
 struct tf_writer;
 
@@ -59,7 +63,8 @@ struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err
  * length rounded up to 8) at which the block is written; 0 means the default
  * (1 MiB), larger values are capped at TF_MAX_BLOCK_RAW. */
 void tf_writer_set_block_size(struct tf_writer *w, size_t bytes);
-/* zlib level, -1 (zlib default) or 0..9; default TF_DEFAULT_LEVEL. */
+/* zstd level, TF_MIN_LEVEL to ZSTD_maxCLevel() (others: the default),
+ * taken from the next block on; default TF_DEFAULT_LEVEL. */
 void tf_writer_set_level(struct tf_writer *w, int level);
 /* Appends one record. Returns 0, or -1 on a write error (errno kept, message
  * from tf_writer_error). After a write error every later call fails too.
@@ -100,7 +105,7 @@ struct tf_reader;
  * *event_abi (if not NULL) receives the header's ABI. */
 struct tf_reader *tf_reader_open(const char *path, uint32_t *event_abi, char *err, size_t errlen);
 
-/* Starts a thread that reads, checks, inflates and decodes the blocks ahead
+/* Starts a thread that reads, checks, decompresses and decodes the blocks ahead
  * of tf_reader_next (a few blocks at most), which then only hands out their
  * records: on two cores, decoding and the caller's work overlap. Call it
  * before the first tf_reader_next; what tf_reader_next returns is the same.
