@@ -38,16 +38,24 @@ include tools/refalloc/refalloc.mk
 
 .PHONY: all deps deps-build deps-vm fresh-check vm-test test unit e2e demo bench clean clang-check fuzz fuzz-build fuzz-replay
 .SECONDARY: $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRC))
-all: $(BUILD)/faultline $(BUILD)/libfaultline-preload.so $(EXAMPLES) $(REFALLOC_LIB)
-
+PRELOAD_VARIANTS := jemalloc:FLP_JEMALLOC je:FLP_JE_PREFIX mimalloc:FLP_MIMALLOC
+PRELOAD_LIBS := $(BUILD)/libfaultline-preload.so $(foreach v,$(PRELOAD_VARIANTS),$(BUILD)/libfaultline-preload-$(firstword $(subst :, ,$(v))).so)
+all: $(BUILD)/faultline $(PRELOAD_LIBS) $(EXAMPLES) $(REFALLOC_LIB)
 # The in-process fast path (preload/): interposes the allocator's entry
 # points in the traced command (--probes preload). No sanitizers: it runs
-# inside the target, inside malloc.
+# inside the target, inside malloc. One library per family of native entry
+# points (hooks.c): the plain one, and -jemalloc, -je (a je_-prefixed
+# jemalloc) and -mimalloc, which add that allocator's own API.
 PRELOAD_SRC := $(wildcard preload/*.c)
-$(BUILD)/libfaultline-preload.so: $(PRELOAD_SRC) $(wildcard preload/*.h) include/fl_preload.h include/fl_funcs.h include/faultline.h | $(DEPS_BUILD_STAMP)
+PRELOAD_DEPS := $(PRELOAD_SRC) $(wildcard preload/*.h) include/fl_preload.h include/fl_funcs.h include/faultline.h
+PRELOAD_CC = $(CC) -O2 -g $(WARN) -std=gnu11 -Iinclude -D_GNU_SOURCE -fPIC -shared -fasynchronous-unwind-tables \
+	  -fvisibility=hidden -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc
+$(BUILD)/libfaultline-preload.so: $(PRELOAD_DEPS) | $(DEPS_BUILD_STAMP)
 	@mkdir -p $(BUILD)
-	$(CC) -O2 -g $(WARN) -std=gnu11 -Iinclude -D_GNU_SOURCE -fPIC -shared -fasynchronous-unwind-tables -fvisibility=hidden \
-	  -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc -o $@ $(PRELOAD_SRC)
+	$(PRELOAD_CC) -o $@ $(PRELOAD_SRC)
+$(BUILD)/libfaultline-preload-%.so: $(PRELOAD_DEPS) | $(DEPS_BUILD_STAMP)
+	@mkdir -p $(BUILD)
+	$(PRELOAD_CC) -D$(lastword $(subst :, ,$(filter $*:%,$(PRELOAD_VARIANTS)))) -o $@ $(PRELOAD_SRC)
 
 # Debian packages, checked (and installed when missing) by the two stamps
 # below; quiet when all are present. BUILD_PKGS: what `make all` calls and
@@ -162,7 +170,8 @@ e2e: $(DEPS_STAMP) $(DEPS_HTML_STAMP) $(BUILD)/faultline $(BUILD)/faultline-asan
 # layers' dependency rule (docs/DESIGN.md; tests/layers.sh).
 clang-check: $(SKELS) | $(DEPS_BUILD_STAMP)
 	@for f in $(USER_SRC) $(UNIT_SRC); do clang -fsyntax-only $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -Iuser $$f || exit 1; done
-	@for f in $(PRELOAD_SRC); do clang -fsyntax-only $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude $$f || exit 1; done
+	@for d in $(patsubst %,-D%,$(foreach v,$(PRELOAD_VARIANTS),$(lastword $(subst :, ,$(v))))) -UNONE; do \
+	  for f in $(PRELOAD_SRC); do clang -fsyntax-only $(WARN) $$d -std=gnu11 -D_GNU_SOURCE -Iinclude $$f || exit 1; done; done
 	@bash tests/layers.sh && bash tests/layers.sh --self-test
 
 # The one test command (README, .ci/run): unit tests, then end-to-end tests.

@@ -4,7 +4,15 @@
  * forwarding to the next definition (dlsym(RTLD_NEXT): an LD_PRELOADed
  * allocator behind this library still allocates) and recording the call
  * (recorder.c). While dlsym itself runs, allocations come from a small static
- * arena and are never freed. */
+ * arena and are never freed.
+ *
+ * Built once per allocator family with native entry points (the Makefile's
+ * PRELOAD_VARIANTS): -DFLP_JEMALLOC adds jemalloc's mallocx family,
+ * -DFLP_JE_PREFIX a je_-prefixed jemalloc's je_* entry points, -DFLP_MIMALLOC
+ * mimalloc's mi_* ones (and the mi_* names its build gives malloc, free,
+ * calloc, realloc and operator new, recorded under those). A library only
+ * defines natives its program's allocator has: a program that looks up
+ * mallocx to learn whether it runs on jemalloc must not find it here. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
@@ -49,9 +57,58 @@
 	X(_ZdaPvRKSt9nothrow_t, void, (void *, const void *))           \
 	X(_ZdaPvSt11align_val_tRKSt9nothrow_t, void, (void *, size_t, const void *))
 
+#ifdef FLP_JEMALLOC
+#define NATIVE_FUNCS(X)                                                 \
+	X(mallocx, void *, (size_t, int))                               \
+	X(rallocx, void *, (void *, size_t, int))                       \
+	X(xallocx, size_t, (void *, size_t, size_t, int))               \
+	X(dallocx, void, (void *, int))                                 \
+	X(sdallocx, void, (void *, size_t, int))
+#elif defined(FLP_JE_PREFIX)
+#define NATIVE_FUNCS(X)                                                 \
+	X(je_malloc, void *, (size_t))                                  \
+	X(je_calloc, void *, (size_t, size_t))                          \
+	X(je_realloc, void *, (void *, size_t))                         \
+	X(je_free, void, (void *))                                      \
+	X(je_posix_memalign, int, (void **, size_t, size_t))            \
+	X(je_aligned_alloc, void *, (size_t, size_t))                   \
+	X(je_mallocx, void *, (size_t, int))                            \
+	X(je_rallocx, void *, (void *, size_t, int))                    \
+	X(je_xallocx, size_t, (void *, size_t, size_t, int))            \
+	X(je_dallocx, void, (void *, int))                              \
+	X(je_sdallocx, void, (void *, size_t, int))
+#elif defined(FLP_MIMALLOC)
+#define NATIVE_FUNCS(X)                                                 \
+	X(mi_malloc, void *, (size_t))                                  \
+	X(mi_calloc, void *, (size_t, size_t))                          \
+	X(mi_realloc, void *, (void *, size_t))                         \
+	X(mi_free, void, (void *))                                      \
+	X(mi_new, void *, (size_t))                                     \
+	X(mi_new_aligned, void *, (size_t, size_t))                     \
+	X(mi_malloc_small, void *, (size_t))                            \
+	X(mi_zalloc, void *, (size_t))                                  \
+	X(mi_zalloc_small, void *, (size_t))                            \
+	X(mi_mallocn, void *, (size_t, size_t))                         \
+	X(mi_reallocn, void *, (void *, size_t, size_t))                \
+	X(mi_reallocf, void *, (void *, size_t))                        \
+	X(mi_rezalloc, void *, (void *, size_t))                        \
+	X(mi_recalloc, void *, (void *, size_t, size_t))                \
+	X(mi_expand, void *, (void *, size_t))                          \
+	X(mi_malloc_aligned, void *, (size_t, size_t))                  \
+	X(mi_zalloc_aligned, void *, (size_t, size_t))                  \
+	X(mi_calloc_aligned, void *, (size_t, size_t, size_t))          \
+	X(mi_realloc_aligned, void *, (void *, size_t, size_t))         \
+	X(mi_free_size, void, (void *, size_t))                         \
+	X(mi_free_aligned, void, (void *, size_t))                      \
+	X(mi_free_size_aligned, void, (void *, size_t, size_t))
+#else
+#define NATIVE_FUNCS(X)
+#endif
+
 static struct {
 #define REAL_FIELD(name, ret, args) ret(*name) args;
 	REAL_FUNCS(REAL_FIELD)
+	NATIVE_FUNCS(REAL_FIELD)
 #undef REAL_FIELD
 } real;
 
@@ -94,6 +151,7 @@ static void resolve(void)
 	if (!real.name)              \
 		real.name = (ret(*) args)dlsym(RTLD_NEXT, #name);
 	REAL_FUNCS(REAL_LOOKUP)
+	NATIVE_FUNCS(REAL_LOOKUP)
 #undef REAL_LOOKUP
 	resolving = 0;
 	if (!real.malloc || !real.free || !real.calloc || !real.realloc)
@@ -313,3 +371,146 @@ DELETE(_ZdaPvmSt11align_val_t, FL_DELETEA_SZ_AL, (void *p, size_t n, size_t al),
 DELETE(_ZdaPvRKSt9nothrow_t, FL_DELETEA_NOTHROW, (void *p, const void *nt), p, 0, 0, (p, nt))
 DELETE(_ZdaPvSt11align_val_tRKSt9nothrow_t, FL_DELETEA_AL_NT, (void *p, size_t al, const void *nt), p, 0, al,
        (p, al, nt))
+
+/* ---- the allocators' native entry points (one family per build) ---- */
+
+/* A resize in place (xallocx): its record's ret is the size it returned. */
+#define INPLACE(func, name, p, n, extra, flags)                                          \
+	do {                                                                             \
+		struct flp_thread *t;                                                    \
+		uint64_t ts;                                                             \
+		size_t got;                                                              \
+		NEED(name);                                                              \
+		t = recorder();                                                          \
+		if (!t)                                                                  \
+			return real.name(p, n, extra, flags);                            \
+		ts = flp_stamp();                                                        \
+		flp_enter(t, func);                                                      \
+		got = real.name(p, n, extra, flags);                                     \
+		flp_leave(t, func, ts, (uint64_t)(n), 0, (uint64_t)(p), (uint64_t)got);   \
+		return got;                                                              \
+	} while (0)
+
+#if defined(FLP_JEMALLOC) || defined(FLP_JE_PREFIX)
+#ifdef FLP_JE_PREFIX
+#define JE(name) je_##name
+#define JE_FUNC(id) FL_JE_##id
+#else
+#define JE(name) name
+#define JE_FUNC(id) FL_##id
+#endif
+EXPORT void *JE(mallocx)(size_t n, int flags)
+{
+	NEED(JE(mallocx));
+	RETURNING(JE_FUNC(MALLOCX), real.JE(mallocx)(n, flags), n, 0, 0);
+}
+EXPORT void *JE(rallocx)(void *old, size_t n, int flags)
+{
+	NEED(JE(rallocx));
+	RETURNING(JE_FUNC(RALLOCX), real.JE(rallocx)(old, n, flags), n, 0, old);
+}
+EXPORT size_t JE(xallocx)(void *p, size_t n, size_t extra, int flags)
+{
+	INPLACE(JE_FUNC(XALLOCX), JE(xallocx), p, n, extra, flags);
+}
+DELETE(JE(dallocx), JE_FUNC(DALLOCX), (void *p, int flags), p, 0, 0, (p, flags))
+DELETE(JE(sdallocx), JE_FUNC(SDALLOCX), (void *p, size_t n, int flags), p, n, 0, (p, n, flags))
+#endif
+
+#ifdef FLP_JE_PREFIX
+EXPORT void *je_malloc(size_t n) { NEED(je_malloc); RETURNING(FL_JE_MALLOC, real.je_malloc(n), n, 0, 0); }
+EXPORT void *je_calloc(size_t n, size_t size)
+{
+	NEED(je_calloc);
+	RETURNING(FL_JE_CALLOC, real.je_calloc(n, size), n, size, 0);
+}
+EXPORT void *je_realloc(void *old, size_t n)
+{
+	NEED(je_realloc);
+	RETURNING(FL_JE_REALLOC, real.je_realloc(old, n), n, 0, old);
+}
+EXPORT void *je_aligned_alloc(size_t align, size_t n)
+{
+	NEED(je_aligned_alloc);
+	RETURNING(FL_JE_ALIGNED_ALLOC, real.je_aligned_alloc(align, n), n, align, 0);
+}
+EXPORT int je_posix_memalign(void **memptr, size_t align, size_t n)
+{
+	struct flp_thread *t;
+	uint64_t ts;
+	int rc;
+
+	NEED(je_posix_memalign);
+	t = recorder();
+	if (!t)
+		return real.je_posix_memalign(memptr, align, n);
+	ts = flp_stamp();
+	flp_enter(t, FL_JE_POSIX_MEMALIGN);
+	rc = real.je_posix_memalign(memptr, align, n);
+	flp_leave(t, FL_JE_POSIX_MEMALIGN, ts, n, align, (uint64_t)memptr, rc == 0 ? (uint64_t)*memptr : 0);
+	return rc;
+}
+DELETE(je_free, FL_JE_FREE, (void *p), p, 0, 0, (p))
+#endif
+
+#ifdef FLP_MIMALLOC
+/* mimalloc's names for the standard entry points (one address each with
+ * malloc, calloc, realloc, free, operator new): recorded under those, as the
+ * uprobe path counts a call at that address. */
+EXPORT void *mi_malloc(size_t n) { NEED(mi_malloc); RETURNING(FL_MALLOC, real.mi_malloc(n), n, 0, 0); }
+EXPORT void *mi_calloc(size_t n, size_t size)
+{
+	NEED(mi_calloc);
+	RETURNING(FL_CALLOC, real.mi_calloc(n, size), n, size, 0);
+}
+EXPORT void *mi_realloc(void *old, size_t n)
+{
+	NEED(mi_realloc);
+	RETURNING(FL_REALLOC, real.mi_realloc(old, n), n, 0, old);
+}
+DELETE(mi_free, FL_FREE, (void *p), p, 0, 0, (p))
+EXPORT void *mi_new(size_t n) { NEED(mi_new); NEW_CALL(FL_NEW, real.mi_new(n), n, 0); }
+EXPORT void *mi_new_aligned(size_t n, size_t al)
+{
+	NEED(mi_new_aligned);
+	NEW_CALL(FL_NEW_ALIGNED, real.mi_new_aligned(n, al), n, al);
+}
+
+/* the table's mi_* lines */
+#define MI_1(name, id) \
+	EXPORT void *name(size_t n) { NEED(name); RETURNING(FL_##id, real.name(n), n, 0, 0); }
+#define MI_N(name, id) \
+	EXPORT void *name(size_t n, size_t size) { NEED(name); RETURNING(FL_##id, real.name(n, size), n, size, 0); }
+#define MI_RE(name, id) \
+	EXPORT void *name(void *old, size_t n) { NEED(name); RETURNING(FL_##id, real.name(old, n), n, 0, old); }
+#define MI_RE_N(name, id)                                                                         \
+	EXPORT void *name(void *old, size_t n, size_t size)                                         \
+	{                                                                                         \
+		NEED(name);                                                                       \
+		RETURNING(FL_##id, real.name(old, n, size), n, size, old);                            \
+	}
+MI_1(mi_malloc_small, MI_MALLOC_SMALL)
+MI_1(mi_zalloc, MI_ZALLOC)
+MI_1(mi_zalloc_small, MI_ZALLOC_SMALL)
+MI_N(mi_mallocn, MI_MALLOCN)
+MI_RE_N(mi_reallocn, MI_REALLOCN)
+MI_RE(mi_reallocf, MI_REALLOCF)
+MI_RE(mi_rezalloc, MI_REZALLOC)
+MI_RE_N(mi_recalloc, MI_RECALLOC)
+MI_RE(mi_expand, MI_EXPAND)
+MI_N(mi_malloc_aligned, MI_MALLOC_AL)   /* (size, alignment): a0 size, a1 alignment */
+MI_N(mi_zalloc_aligned, MI_ZALLOC_AL)
+EXPORT void *mi_calloc_aligned(size_t n, size_t size, size_t al)
+{
+	NEED(mi_calloc_aligned);
+	RETURNING(FL_MI_CALLOC_AL, real.mi_calloc_aligned(n, size, al), n, size, 0);
+}
+EXPORT void *mi_realloc_aligned(void *old, size_t n, size_t al)
+{
+	NEED(mi_realloc_aligned);
+	RETURNING(FL_MI_REALLOC_AL, real.mi_realloc_aligned(old, n, al), n, 0, old);
+}
+DELETE(mi_free_size, FL_MI_FREE_SIZE, (void *p, size_t n), p, n, 0, (p, n))
+DELETE(mi_free_aligned, FL_MI_FREE_AL, (void *p, size_t al), p, 0, al, (p, al))
+DELETE(mi_free_size_aligned, FL_MI_FREE_SZ_AL, (void *p, size_t n, size_t al), p, n, al, (p, n, al))
+#endif

@@ -171,15 +171,18 @@ int preload_wake_fd(const struct preload *p)
 	return p->wake_fd;
 }
 
-int preload_library_path(char *out, size_t len, char *err, size_t errlen)
+int preload_library_path(char *out, size_t len, const char *variant, char *err, size_t errlen)
 {
 	const char *env = getenv("FAULTLINE_PRELOAD_LIB");
 	char exe[PATH_MAX];
 	ssize_t n;
 	char *slash;
 
-	if (env && *env) {
-		if (snprintf(out, len, "%s", env) >= (int)len)
+	if (env && *env) { /* the plain build's path: a variant's has its suffix before ".so" */
+		size_t base = strlen(env) > 3 && !strcmp(env + strlen(env) - 3, ".so") ? strlen(env) - 3 : strlen(env);
+
+		if (snprintf(out, len, "%.*s%s%s", (int)base, env, variant, *variant || base < strlen(env) ? ".so" : "") >=
+		    (int)len)
 			return snprintf(err, errlen, "FAULTLINE_PRELOAD_LIB is too long"), -1;
 	} else {
 		n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -189,7 +192,7 @@ int preload_library_path(char *out, size_t len, char *err, size_t errlen)
 		slash = strrchr(exe, '/');
 		if (slash)
 			*slash = '\0';
-		if (snprintf(out, len, "%s/libfaultline-preload.so", exe) >= (int)len)
+		if (snprintf(out, len, "%s/libfaultline-preload%s.so", exe, variant) >= (int)len)
 			return snprintf(err, errlen, "the preload library's path is too long"), -1;
 	}
 	if (strchr(out, ':') || strchr(out, ' '))

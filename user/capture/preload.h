@@ -23,9 +23,11 @@ void preload_close(struct preload *p);
 int preload_fd(const struct preload *p);
 /* Readable when a thread's ring is half full (for the run loop's wait). */
 int preload_wake_fd(const struct preload *p);
-/* Where the library is: next to the faultline executable (or
- * $FAULTLINE_PRELOAD_LIB). 0, or -1 with a message. */
-int preload_library_path(char *out, size_t len, char *err, size_t errlen);
+/* Where the library's build variant (probe_path_library_variant: "" or
+ * "-jemalloc", ...) is: libfaultline-preload<variant>.so next to the
+ * faultline executable, or $FAULTLINE_PRELOAD_LIB with the variant before
+ * its ".so". 0, or -1 with a message. */
+int preload_library_path(char *out, size_t len, const char *variant, char *err, size_t errlen);
 /* The library the command loads (its loader mappings are taken out). */
 void preload_set_library(struct preload *p, const char *path);
 /* Entry point func shares its address with counted_as in the allocator:

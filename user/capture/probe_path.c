@@ -1,7 +1,9 @@
 /* probe_path.c - --probes: the preload path needs a dynamically linked,
- * not set-user-ID program whose allocator entry points the library
- * interposes (malloc family, operator new/delete) and that defines none of
- * them itself; auto takes uprobes otherwise, preload refuses with the reason. */
+ * not set-user-ID program whose allocator entry points one build of the
+ * library interposes (malloc family, operator new/delete, and the native
+ * entry points of jemalloc, a je_-prefixed jemalloc or mimalloc: one family
+ * per build) and that defines none of them itself; auto takes uprobes
+ * otherwise, preload refuses with the reason. */
 #include <elf.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -62,6 +64,35 @@ static bool defines_entry_points(const struct stat *exe, const struct alloc_set 
 	return false;
 }
 
+/* The library build for the natives found: the family of the first
+ * native entry point found, and no other family's. */
+const char *probe_path_library_variant(const struct alloc_set *a)
+{
+	static const struct {
+		int first, last;
+		const char *variant;
+	} fam[] = {
+		{ FL_MALLOCX, FL_SDALLOCX, "-jemalloc" },
+		{ FL_MI_MALLOC_SMALL, FL_MI_FREE_SZ_AL, "-mimalloc" },
+		{ FL_JE_MALLOC, FL_JE_SDALLOCX, "-je" },
+	};
+	const char *v = "";
+
+	for (size_t i = 0; i < sizeof(fam) / sizeof(fam[0]); i++)
+		for (int f = fam[i].first; f <= fam[i].last; f++)
+			if (a->used[f]) {
+				if (*v)
+					return NULL;
+				v = fam[i].variant;
+				break;
+			}
+	return v;
+}
+
+_Static_assert(FL_SDALLOCX - FL_MALLOCX == 4 && FL_MI_FREE_SZ_AL - FL_MI_MALLOC_SMALL == 15 &&
+		       FL_JE_SDALLOCX - FL_JE_MALLOC == 10,
+	       "each family's lines stay together in fl_funcs.h (hooks.c interposes exactly those)");
+
 /* Why the preload path cannot record this command, or NULL. */
 static const char *cannot_preload(const char *exe, const struct alloc_set *a, int stack_mode)
 {
@@ -81,9 +112,9 @@ static const char *cannot_preload(const char *exe, const struct alloc_set *a, in
 	for (int i = 0; i < a->n; i++)
 		if (a->obj[i].usdt_refalloc)
 			return "its allocator is refalloc (its USDT probes say why)";
-	for (int f = FL_MALLOCX; f < FL_NFUNC; f++)
-		if (a->used[f])
-			return "its allocator has native entry points the library does not interpose";
+	if (!probe_path_library_variant(a))
+		return "it has the native entry points of two allocators (jemalloc's and mimalloc's), and each "
+		       "build of the library interposes one family";
 	if (defines_entry_points(&st, a))
 		return "it defines allocator entry points itself (its own operator new, a static allocator): the "
 		       "library cannot come before it in symbol lookup";

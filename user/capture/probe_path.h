@@ -16,4 +16,9 @@ const char *probe_path_name(int path);
  * preload was asked for and cannot work (then -1). */
 int probe_path_choose(int asked, const char *exe, const struct alloc_set *a, int stack_mode, char *why,
 		      size_t whylen);
+/* Which build of the preload library the allocator set needs: "" (the
+ * malloc family and operator new/delete), "-jemalloc", "-je" or "-mimalloc"
+ * (those and that allocator's own entry points); NULL when the natives of
+ * two allocator families are found (no library has both). */
+const char *probe_path_library_variant(const struct alloc_set *a);
 #endif

@@ -64,6 +64,7 @@ struct session {
 	uint64_t unread;             /* -p: records left in the ring at the stop (lost) */
 	uint64_t stop_at;            /* -p: when the stop began (CLOCK_MONOTONIC ns) */
 	struct preload *preload;     /* --probes preload: the library's records */
+	const char *preload_variant; /* its build (probe_path_library_variant) */
 };
 
 /* -p: the time from the stop (duration over, signal) to the exit, at most:
@@ -618,7 +619,7 @@ static void warn_stepped(const struct session *s)
 			n++;
 		}
 	}
-	if (n && (s->o->verbose || s->o->attach_pid))
+	if (n && !s->preload && (s->o->verbose || s->o->attach_pid)) /* the preload path sets no uprobe */
 		fprintf(stderr, "faultline: %d probe%s on an instruction the kernel single-steps (%s): each such call "
 			"costs several µs more than one on an emulated instruction\n", n, n == 1 ? " is" : "s are", names);
 }
@@ -695,8 +696,8 @@ static int start_command(struct session *s, struct child *c, double *attach_ms)
 	warn_stepped(s);
 	if (o->verbose && s->preload)
 		fprintf(stderr, "faultline: allocator %s, calls recorded in the process (--probes preload: "
-			"libfaultline-preload.so), pid %d, probes live in %.1f ms\n", allocators_shown(s), c->pid,
-			*attach_ms);
+			"libfaultline-preload%s.so), pid %d, probes live in %.1f ms\n", allocators_shown(s),
+			s->preload_variant, c->pid, *attach_ms);
 	else if (o->verbose)
 		fprintf(stderr, "faultline: allocator %s, %d uprobes (%s), pid %d, probes live in %.1f ms\n",
 			allocators_shown(s), tracer_uprobe_count(s->tracer), tracer_uprobe_kind(s->tracer), c->pid,
@@ -725,7 +726,7 @@ static void emit_preload_library(struct session *s, pid_t pid)
 {
 	char lib[4096], err[256];
 
-	if (preload_library_path(lib, sizeof(lib), err, sizeof(err)) == 0)
+	if (preload_library_path(lib, sizeof(lib), s->preload_variant, err, sizeof(err)) == 0)
 		emit_meta(s, FL_META_ALLOCATOR, pid, 0, lib, strlen(lib));
 }
 
@@ -741,7 +742,7 @@ static int spawn_held(struct session *s, struct child *c)
 
 	if (!s->preload)
 		return child_spawn_held(s->path, o->argv, &s->creds, o->on_error != FL_ON_ERROR_DETACH, c);
-	if ((old && !saved) || preload_library_path(lib, sizeof(lib), err, sizeof(err))) {
+	if ((old && !saved) || preload_library_path(lib, sizeof(lib), s->preload_variant, err, sizeof(err))) {
 		fprintf(stderr, "faultline: %s\n", old && !saved ? "out of memory" : err);
 		free(saved);
 		errno = ENOENT;
@@ -993,6 +994,7 @@ static int choose_probe_path(struct session *s, struct tracer_opts *t)
 		fprintf(stderr, "faultline: uprobes, not the preload path: %s\n", why);
 	if (s->res->probe_path != FL_PROBES_PRELOAD)
 		return 0;
+	s->preload_variant = probe_path_library_variant(&s->allocs);
 	s->preload = preload_open(deliver, s, err, sizeof(err));
 	if (!s->preload)
 		return fprintf(stderr, "faultline: %s\n", err), -1;

@@ -110,8 +110,10 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 	write_count_sections(out, s);
 	fprintf(out, ",\"extra\":{\"first_touch_faults\":%" PRIu64 ",\"first_touch_by_owner\":", s->first_touch);
 	json_counts(out, s->first_touch_owner, fl_owner_names, FL_NOWNER);
-	fprintf(out, ",\"nested_calls\":%" PRIu64 ",\"frees_unknown\":%" PRIu64 ",\"frees_null\":%" PRIu64
-		",\"frees_thread_cache\":%" PRIu64 ",\"orphan_events\":%" PRIu64 ",\"allocator\":", s->calls_nested,
+	fprintf(out, ",\"nested_calls\":%" PRIu64 ",\"nested_calls_by\":", s->calls_nested);
+	json_counts(out, s->calls_nested_by, fl_call_names, FL_NCALLS);
+	fprintf(out, ",\"frees_unknown\":%" PRIu64 ",\"frees_null\":%" PRIu64
+		",\"frees_thread_cache\":%" PRIu64 ",\"orphan_events\":%" PRIu64 ",\"allocator\":",
 		s->frees_unknown, s->frees_null, s->frees_thread_cache, s->orphan_events);
 	json_string(out, ri->allocator);
 	fprintf(out, ",\"allocators\":[");
