@@ -260,22 +260,25 @@ EXPORT void *pvalloc(size_t n)
 	RETURNING(FL_PVALLOC, real.pvalloc(n), n, 0, 0);
 }
 
-EXPORT int posix_memalign(void **memptr, size_t align, size_t n)
-{
-	struct flp_thread *t;
-	uint64_t ts;
-	int rc;
+/* A block returned through *memptr, the return value a status (posix_memalign). */
+#define MEMPTR(func, name)                                                                        \
+	EXPORT int name(void **memptr, size_t align, size_t n)                                    \
+	{                                                                                         \
+		struct flp_thread *t;                                                             \
+		uint64_t ts;                                                                      \
+		int rc;                                                                           \
+		NEED(name);                                                                       \
+		t = recorder();                                                                   \
+		if (!t)                                                                           \
+			return real.name(memptr, align, n);                                       \
+		ts = flp_stamp();                                                                 \
+		flp_enter(t, func);                                                               \
+		rc = real.name(memptr, align, n);                                                 \
+		flp_leave(t, func, ts, n, align, (uint64_t)memptr, rc == 0 ? (uint64_t)*memptr : 0); \
+		return rc;                                                                        \
+	}
 
-	NEED(posix_memalign);
-	t = recorder();
-	if (!t)
-		return real.posix_memalign(memptr, align, n);
-	ts = flp_stamp();
-	flp_enter(t, FL_POSIX_MEMALIGN);
-	rc = real.posix_memalign(memptr, align, n);
-	flp_leave(t, FL_POSIX_MEMALIGN, ts, n, align, (uint64_t)memptr, rc == 0 ? (uint64_t)*memptr : 0);
-	return rc;
-}
+MEMPTR(FL_POSIX_MEMALIGN, posix_memalign)
 
 /* operator new may throw through this frame (it has unwind tables, no
  * cleanup): the recorder sees the call left at the thread's next call. */
@@ -434,22 +437,7 @@ EXPORT void *je_aligned_alloc(size_t align, size_t n)
 	NEED(je_aligned_alloc);
 	RETURNING(FL_JE_ALIGNED_ALLOC, real.je_aligned_alloc(align, n), n, align, 0);
 }
-EXPORT int je_posix_memalign(void **memptr, size_t align, size_t n)
-{
-	struct flp_thread *t;
-	uint64_t ts;
-	int rc;
-
-	NEED(je_posix_memalign);
-	t = recorder();
-	if (!t)
-		return real.je_posix_memalign(memptr, align, n);
-	ts = flp_stamp();
-	flp_enter(t, FL_JE_POSIX_MEMALIGN);
-	rc = real.je_posix_memalign(memptr, align, n);
-	flp_leave(t, FL_JE_POSIX_MEMALIGN, ts, n, align, (uint64_t)memptr, rc == 0 ? (uint64_t)*memptr : 0);
-	return rc;
-}
+MEMPTR(FL_JE_POSIX_MEMALIGN, je_posix_memalign)
 DELETE(je_free, FL_JE_FREE, (void *p), p, 0, 0, (p))
 #endif
 

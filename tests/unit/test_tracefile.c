@@ -242,6 +242,19 @@ static size_t put_header(unsigned char *p, uint32_t version, uint32_t abi)
 	return 24;
 }
 
+/* Writes the 24-byte block header before the clen payload bytes at p + 24;
+ * returns the block's size. */
+static size_t block_header(unsigned char *p, uint32_t kind, uint32_t raw_len, uint32_t clen)
+{
+	le32(p, 0x4b4c4246);
+	le32(p + 4, kind);
+	le32(p + 8, raw_len);
+	le32(p + 12, clen);
+	le32(p + 16, (uint32_t)crc32(0, p + 24, clen));
+	le32(p + 20, (uint32_t)crc32(0, p, 20));
+	return 24 + (size_t)clen;
+}
+
 /* Appends a block with the given header fields; raw_len_field overrides the
  * stored raw length when not UINT32_MAX. Returns bytes written at p. */
 static size_t put_block(unsigned char *p, uint32_t kind, const void *raw, size_t raw_len,
@@ -250,13 +263,7 @@ static size_t put_block(unsigned char *p, uint32_t kind, const void *raw, size_t
 	uLongf clen = compressBound(raw_len);
 
 	assert_int_equal(compress2(p + 24, &clen, raw, raw_len, 1), Z_OK);
-	le32(p, 0x4b4c4246);
-	le32(p + 4, kind);
-	le32(p + 8, raw_len_field != UINT32_MAX ? raw_len_field : (uint32_t)raw_len);
-	le32(p + 12, (uint32_t)clen);
-	le32(p + 16, (uint32_t)crc32(0, p + 24, (uInt)clen));
-	le32(p + 20, (uint32_t)crc32(0, p, 20));
-	return 24 + clen;
+	return block_header(p, kind, raw_len_field != UINT32_MAX ? raw_len_field : (uint32_t)raw_len, (uint32_t)clen);
 }
 
 /* One zstd frame of exactly n bytes (a version 3 block's payload) into dst. */
@@ -284,13 +291,7 @@ static size_t put_block_v2(unsigned char *p, uint32_t kind, const void *raw, siz
 	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
 	clen = (uint32_t)zs.total_out;
 	deflateEnd(&zs);
-	le32(p, 0x4b4c4246);
-	le32(p + 4, kind);
-	le32(p + 8, (uint32_t)raw_len);
-	le32(p + 12, clen);
-	le32(p + 16, (uint32_t)crc32(0, p + 24, clen));
-	le32(p + 20, (uint32_t)crc32(0, p, 20));
-	return 24 + clen;
+	return block_header(p, kind, (uint32_t)raw_len, clen);
 }
 
 static size_t put_end_v2(unsigned char *p, uint64_t nrec, uint64_t nraw)
@@ -845,13 +846,7 @@ static size_t put_block_v3(unsigned char *p, uint32_t kind, const void *raw, siz
 		assert_false(ZSTD_isError(more));
 		clen += more;
 	}
-	le32(p, 0x4b4c4246);
-	le32(p + 4, kind);
-	le32(p + 8, (uint32_t)raw_len);
-	le32(p + 12, (uint32_t)clen);
-	le32(p + 16, (uint32_t)crc32(0, p + 24, (uInt)clen));
-	le32(p + 20, (uint32_t)crc32(0, p, 20));
-	return 24 + clen;
+	return block_header(p, kind, (uint32_t)raw_len, (uint32_t)clen);
 }
 
 static size_t build_v3(unsigned char *file, const unsigned char *payload, size_t n, uint64_t nrec, int frames)
