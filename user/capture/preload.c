@@ -41,13 +41,15 @@ struct preload {
 	int active[FL_PRELOAD_NBUF]; /* rings owned and known, in no order */
 	int nactive;
 	uint64_t snap[FL_PRELOAD_NBUF]; /* head of each ring at the last snapshot */
-	bool gone[FL_PRELOAD_NBUF];
-	uint64_t head_seen[FL_PRELOAD_NBUF]; /* each ring's head as last read (read again when reached) */     /* an untraced process's ring, its process gone at the snapshot */
+	bool gone[FL_PRELOAD_NBUF];  /* an untraced process's ring, its process gone at the snapshot */
+	uint64_t head_seen[FL_PRELOAD_NBUF]; /* each ring's head as last read (read again when reached) */
 	bool seen;
-	/* the time stamp counter -> CLOCK_MONOTONIC: ns = mono0 + (tsc - tsc0) * ns_per_tick, the
-	 * slope taken over the whole run so far (renewed at every snapshot) */
+	signed char target[FL_PRELOAD_NBUF]; /* is the ring's process a target: 1 yes, -1 no, 0 not looked up */
+	/* the time stamp counter -> CLOCK_MONOTONIC: ns = mono0 + (tsc - tsc0) * mult / 2^32 (integer:
+	 * no conversions to and from double per record), the slope taken over the whole run so far
+	 * (renewed at every snapshot) */
 	uint64_t tsc0, mono0;
-	double ns_per_tick;
+	int64_t mult;
 	uint64_t lib_extent;        /* bytes the loader reserves for the library (its PT_LOAD extent) */
 	unsigned char alias[FL_NFUNC]; /* entry point -> the one it is counted under (one address) */
 	_Alignas(8) unsigned char copy[sizeof(struct fl_ev_stack) + FL_STACK_MAX]; /* a record, its tag cleared */
@@ -84,14 +86,14 @@ static void calibrate(struct preload *p)
 
 	clock_pair(&tsc, &mono);
 	if (tsc > p->tsc0 && mono > p->mono0 + 1000000)
-		p->ns_per_tick = (double)(mono - p->mono0) / (double)(tsc - p->tsc0);
+		p->mult = (int64_t)((double)(mono - p->mono0) / (double)(tsc - p->tsc0) * 4294967296.0);
 }
 
 static uint64_t tsc_ns(const struct preload *p, uint64_t tsc)
 {
-	double d = ((double)tsc - (double)p->tsc0) * p->ns_per_tick;
+	__int128 d = (__int128)(int64_t)(tsc - p->tsc0) * p->mult;
 
-	return (uint64_t)((double)p->mono0 + d);
+	return p->mono0 + (uint64_t)(int64_t)(d >> 32);
 }
 
 struct preload *preload_open(preload_emit_fn emit, void *ctx, char *err, size_t errlen)
@@ -129,7 +131,7 @@ struct preload *preload_open(preload_emit_fn emit, void *ctx, char *err, size_t 
 		struct timespec d = { 0, 5000000 };
 
 		clock_pair(&p->tsc0, &p->mono0);
-		p->ns_per_tick = 1.0;
+		p->mult = (int64_t)1 << 32;
 		nanosleep(&d, NULL);
 		calibrate(p);
 	}
@@ -247,6 +249,7 @@ void preload_add_target(struct preload *p, pid_t tgid)
 {
 	if (id_map_put(&p->targets, (uint32_t)tgid, 0))
 		p->rc = p->rc ? p->rc : -1;
+	memset(p->target, 0, sizeof(p->target)); /* a "no" may be a yes now */
 }
 
 static int out(struct preload *p, const void *rec, size_t len)
@@ -263,6 +266,16 @@ static int out(struct preload *p, const void *rec, size_t len)
 static struct fl_preload_buf *ring(struct preload *p, int i)
 {
 	return &p->shm->buf[i];
+}
+
+/* Are ring i's records kept (its process a target)? Looked up once per ring, not per record. */
+static bool is_target(struct preload *p, int i)
+{
+	size_t v;
+
+	if (!p->target[i])
+		p->target[i] = id_map_get(&p->targets, ring(p, i)->tgid, &v) ? 1 : -1;
+	return p->target[i] > 0;
 }
 
 /* Rings claimed since the last look, added to the active set. */
@@ -339,25 +352,16 @@ static void emit_next(struct preload *p, int i)
 	struct fl_preload_buf *b = ring(p, i);
 	uint64_t t = b->tail;
 	const struct fl_preload_rec *r = &b->rec[t & (FL_PRELOAD_RECS - 1)];
-	struct fl_ev_call e;
-	size_t v;
+	struct fl_ev_call e = {
+		.h = { .type = FL_EV_CALL, .func = r->func < FL_NFUNC ? p->alias[r->func] : r->func, .flags = r->flags,
+		       .tid = b->tid, .tgid = b->tgid, .ts = tsc_ns(p, r->ts) },
+		.a0 = r->a0, .a1 = r->a1, .a2 = r->a2, .ret = r->ret, .ts_ret = tsc_ns(p, r->ts_ret),
+	};
 
-	memset(&e, 0, sizeof(e));
-	e.h.type = FL_EV_CALL;
-	e.h.func = r->func < FL_NFUNC ? p->alias[r->func] : r->func;
-	e.h.flags = r->flags;
-	e.h.tid = b->tid;
-	e.h.tgid = b->tgid;
-	e.h.ts = tsc_ns(p, r->ts);
-	e.a0 = r->a0;
-	e.a1 = r->a1;
-	e.a2 = r->a2;
-	e.ret = r->ret;
-	e.ts_ret = tsc_ns(p, r->ts_ret);
+	__builtin_prefetch(&b->rec[(t + 8) & (FL_PRELOAD_RECS - 1)]); /* the producer's core wrote it */
 	__atomic_store_n(&b->tail, t + 1, __ATOMIC_RELEASE);
-	if (id_map_get(&p->targets, e.h.tgid, &v))
+	if (is_target(p, i))
 		out(p, &e, sizeof(e));
-
 }
 
 /* The active ring whose next record (below its limit) is the oldest, -1 if none. */
@@ -431,6 +435,7 @@ static void release_ring(struct preload *p, int i)
 		id_map_del(&p->by_tid, b->tid);
 	b->head = b->tail = 0;
 	p->head_seen[i] = 0;
+	p->target[i] = 0;
 	b->tid = b->tgid = 0;
 	__atomic_store_n(&b->state, FL_PRELOAD_FREE, __ATOMIC_RELEASE);
 }

@@ -101,13 +101,11 @@ static struct ec_thread *thread_add(struct ec_state *st, uint32_t tid)
 
 /* ---- encoder ---- */
 
-static int buf_reserve(struct ec_buf *b, size_t more)
+static int buf_grow(struct ec_buf *b, size_t more)
 {
 	size_t n = b->cap ? b->cap : 4096;
 	unsigned char *p;
 
-	if (b->cap - b->len >= more)
-		return 0;
 	while (n - b->len < more)
 		n *= 2;
 	p = realloc(b->p, n);
@@ -118,6 +116,11 @@ static int buf_reserve(struct ec_buf *b, size_t more)
 	b->p = p;
 	b->cap = n;
 	return 0;
+}
+
+static inline int buf_reserve(struct ec_buf *b, size_t more)
+{
+	return b->cap - b->len >= more ? 0 : buf_grow(b, more);
 }
 
 /* Writes a varint at p (room for 10 bytes); returns the bytes written. */
@@ -431,7 +434,13 @@ static void encode_event(struct ec_encoder *e, const void *rec)
 	union event ev;
 	struct ec_thread *t;
 
-	memcpy(&ev, rec, fl_event_size(((const unsigned char *)rec)[0]));
+	switch (((const unsigned char *)rec)[0]) { /* sizes known here: no copy loop */
+	case FL_EV_CALL: memcpy(&ev.call, rec, sizeof(ev.call)); break;
+	case FL_EV_SYSCALL: memcpy(&ev.sys, rec, sizeof(ev.sys)); break;
+	case FL_EV_FAULT: memcpy(&ev.fault, rec, sizeof(ev.fault)); break;
+	case FL_EV_PROC: memcpy(&ev.proc, rec, sizeof(ev.proc)); break;
+	default: memcpy(&ev.reason, rec, sizeof(ev.reason)); break;
+	}
 	t = encode_header(e, &ev.h);
 	if (ev.h.type != FL_EV_CALL)
 		put_varint(&e->time, zigzag(ev.h.ts - t->ts));
