@@ -68,7 +68,8 @@ BUILD_PKGS := make gcc libc6-dev clang llvm libbpf-dev bpftool libelf-dev libdw-
               systemtap-sdt-dev pkg-config xxd libjs-d3
 TEST_PKGS  := chromium nodejs libcmocka-dev libclang-rt-14-dev strace linux-perf bpftrace heaptrack sqlite3 python3 perl procps gzip tar \
               coreutils util-linux bc time xz-utils zstd jq binutils libc6-dbg git \
-              g++ libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
+              g++ libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0 libunwind8
+# (libunwind8: the preload library's unwinder for --stacks=all, loaded by it at run time)
 # BENCH_PKGS: what `make bench` runs besides (bench/redis.sh: Debian's redis-server links jemalloc)
 BENCH_PKGS := redis-server redis-tools
 # install-missing STAMP PKG...: apt-get installs the packages dpkg does not

@@ -12,6 +12,10 @@
 # count) next to heaptrack's file (its .zst) per call, on churn, on a churn
 # of random sizes and frees (`churn N hold random`: what no regular cycle
 # compresses), on sqlite3 and on the C++ workload.
+# Then --stacks=all (every outermost call's stack: unwound in the process by
+# the library on the preload path, copied by the kernel on the uprobe path)
+# against heaptrack (which unwinds every allocation) on a shorter churn and
+# on sqlite3, the same way.
 set -u
 export LC_ALL=C
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -23,6 +27,7 @@ PAIRS=${PRELOAD_PAIRS:-1000000}
 SQL_ROWS=${PRELOAD_SQL_ROWS:-30000}
 CXX_ROUNDS=${PRELOAD_CXX_ROUNDS:-100000}
 RANDOM_PAIRS=${PRELOAD_RANDOM_PAIRS:-300000}
+STACK_PAIRS=${PRELOAD_STACK_PAIRS:-200000}
 [ "$(id -u)" = 0 ] || { echo "bench/preload.sh: needs root" >&2; exit 1; }
 [ -x "$FL" ] && [ -x "$EX/churn" ] && [ -r build/libfaultline-preload.so ] || { echo "bench/preload.sh: make first" >&2; exit 1; }
 HT=; command -v heaptrack >/dev/null && HT=1
@@ -48,6 +53,7 @@ run() {
 	case $w in
 	true) cmd=(/bin/true) ;;
 	churn) cmd=("$EX/churn" "$PAIRS") ;;
+	schurn) cmd=("$EX/churn" "$STACK_PAIRS") ;;
 	random) cmd=("$EX/churn" "$RANDOM_PAIRS" hold random) ;;
 	cxx) cmd=("$W/cxx" "$CXX_ROUNDS") ;;
 	sqlite3) cmd=(/usr/bin/sqlite3 :memory:); in=$W/db.sql ;;
@@ -57,6 +63,8 @@ run() {
 	case $c in
 	untraced) "${cmd[@]}" <"$in" >/dev/null 2>&1 ;;
 	preload|uprobes) "$FL" record -q --probes "$c" -o "$W/$c.$w.data" -- "${cmd[@]}" <"$in" >/dev/null 2>"$W/$c.$w.err" ;;
+	preload-stacks|uprobes-stacks)
+		"$FL" record -q --probes "${c%-stacks}" --stacks=all -o "$W/$c.$w.data" -- "${cmd[@]}" <"$in" >/dev/null 2>"$W/$c.$w.err" ;;
 	heaptrack) heaptrack -o "$W/$c.$w.ht" "${cmd[@]}" <"$in" >/dev/null 2>&1 ;;
 	esac
 	t1=$EPOCHREALTIME
@@ -107,3 +115,37 @@ for w in churn random sqlite3 cxx; do
 	awk -v w="$w" -v n="$n" -v l="$lost" -v f="$fb" -v u="$ub" -v h="$hb" 'BEGIN {
 		printf "%s: %d calls, %d lost; trace bytes per call: preload %.2f, uprobes %.2f, heaptrack file %.2f\n", w, n, l, f / n, u / n, h / n }'
 done
+
+# ---- --stacks=all
+SCONFIGS="untraced preload-stacks uprobes-stacks${HT:+ heaptrack}"
+for r in $(seq 0 "$ROUNDS"); do
+	for w in true schurn sqlite3; do
+		for c in $SCONFIGS; do
+			case $c in untraced|heaptrack) [ "$w" = schurn ] || continue ;; esac # the rest: measured above
+			s=$(run "$c" "$w")
+			[ "$r" -gt 0 ] && T[$c.$w]+="$s "
+		done
+	done
+done
+echo "--stacks=all: churn $STACK_PAIRS pairs, sqlite3 $SQL_ROWS rows (untraced and heaptrack true/sqlite3 from above)"
+u_sch=$(med untraced.schurn)
+printf '%-15s %12s %10s %16s\n' config us_per_pair sqlite3_x bytes_per_call
+for c in $SCONFIGS; do
+	[ "$c" = untraced ] && continue
+	t=$(med "$c.true"); ch=$(med "$c.schurn"); sq=$(med "$c.sqlite3")
+	pp=$(awk -v a="$ch" -v b="$t" -v u="$u_sch" -v ut="$u_true" -v n="$STACK_PAIRS" 'BEGIN { printf "%.3f", ((a - b) - (u - ut)) * 1e6 / n }')
+	sx=$(slowdown "$sq" "$t" "$u_sql")
+	PP[$c]=$pp; SX[$c]=$sx
+	bpc=-
+	if [ "$c" != heaptrack ]; then
+		read -r n lost < <(calls_of "$W/$c.schurn.data")
+		bpc=$(awk -v f="$(size_of "$W/$c.schurn.data")" -v n="$n" 'BEGIN { printf "%.2f", f / n }')
+	fi
+	printf '%-15s %12s %10s %16s\n' "$c" "$pp" "${sx}x" "$bpc"
+done
+if [ -n "$HT" ]; then
+	awk -v p="${PP[preload-stacks]}" -v u="${PP[uprobes-stacks]}" -v h="${PP[heaptrack]}" -v ps="${SX[preload-stacks]}" \
+	    -v us="${SX[uprobes-stacks]}" -v hs="${SX[heaptrack]}" 'BEGIN {
+		printf "--stacks=all churn: preload %.3f us/pair = %.2f of heaptrack'"'"'s %.3f, uprobes %.3f (%.1fx the preload path)\n", p, (h > 0 ? p / h : 0), h, u, (p > 0 ? u / p : 0)
+		printf "--stacks=all sqlite3: slowdown preload %.2fx, uprobes %.2fx, heaptrack %.2fx\n", ps, us, hs }'
+fi

@@ -170,6 +170,28 @@ enum fl_stack_for {
  * is the thread's previous full FL_STACK_FOR_EVENT one (taken at the same
  * ip and sp, with the same 32 bytes at sp: a loop touching page after page). */
 #define FL_STACK_REPEAT 0x100
+/* In fl_ev_stack.kind with FL_STACK_FOR_CALL: the bytes that follow are the
+ * call's return addresses (u64 each, innermost first), already unwound (the
+ * preload path's library does it); ip is the allocator's frame, sp and bp 0.
+ * With FL_STACK_REPEAT too: no bytes follow, and ip is the fl_ips_hash of
+ * the stack repeated, one of the thread's earlier FL_STACK_IPS stacks: the
+ * last whose hash % FL_STACK_IPS_CACHE is the same (a call from the same
+ * place as one of the last few). */
+#define FL_STACK_IPS 0x200
+#define FL_STACK_IPS_CACHE 8
+
+/* The hash of a stack's n addresses (ip first, then the return addresses). */
+static inline fl_u64 fl_ips_hash(const fl_u64 *ips, unsigned n)
+{
+	fl_u64 h = 0x9e3779b97f4a7c15ull ^ n;
+
+	for (unsigned i = 0; i < n; i++) {
+		h ^= ips[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	return h;
+}
 
 /* What --stacks captures (BPF rodata stack_mode). */
 enum fl_stack_mode {

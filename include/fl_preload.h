@@ -1,8 +1,8 @@
 /* fl_preload.h - the contract between preload/ (libfaultline-preload.so, in
  * the traced program), bpf/ and user/capture/preload.c (the collector in
  * faultline): the shared-memory layout, the record the library writes per
- * allocator call, the thread-local slot the kernel reads, and how the library
- * registers. Versioned: a library and a faultline of different
+ * allocator call (and the slots of a call's stack, --stacks=all), the
+ * thread-local slot the kernel reads, and how the library registers. Versioned: a library and a faultline of different
  * FL_PRELOAD_VERSION do not talk (the library then records nothing).
  *
  * The memory is a memfd faultline creates and the command inherits at its
@@ -24,7 +24,7 @@ typedef uint64_t flp_u64;
 typedef uint32_t flp_u32;
 #endif
 
-#define FL_PRELOAD_VERSION 1
+#define FL_PRELOAD_VERSION 2
 #define FL_PRELOAD_MAGIC 0x31444c5052504c46ull /* "FLPRPLD1" */
 #define FL_PRELOAD_ENV_FD_NAME "FAULTLINE_PRELOAD_FD"
 
@@ -45,6 +45,12 @@ typedef uint32_t flp_u32;
 #define FL_PRELOAD_SLOT(done, func, in_call) \
 	((flp_u64)(flp_u32)(done) | (flp_u64)((func) & 0xff) << 32 | (flp_u64)((in_call) ? 1 : 0) << 40)
 
+/* The slot's func while the library works for itself (loading its unwinder,
+ * unwinding a stack): the collector drops the kernel's records made then
+ * (the unwinder's mappings, its first touches of the objects' unwind
+ * tables), which the uprobe path does not have. */
+#define FL_PRELOAD_OWN 0xfe
+
 /* fl_hdr.flags on a syscall, fault or stack record: h.cpu holds the slot's
  * done count (the collector moves the record into place and clears both). */
 #define FL_F_PRELOAD 0x100
@@ -62,6 +68,24 @@ struct fl_preload_rec {
 				collector turns it into CLOCK_MONOTONIC ns (3x cheaper than the vDSO) */
 	flp_u64 a0, a1, a2, ret;
 };
+
+/* --stacks=all: an outermost call's stack (the return addresses the library's
+ * unwinder found, libunwind's unw_backtrace, from the hook's own frame
+ * outward) goes in the slots just before the call's record, written and
+ * counted with it (the slot's done count never falls between them): a head
+ * slot whose func is FL_PRELOAD_STACK, pad the number n of addresses, ts and
+ * ts_ret the call's, a0..ret the first four; then six more in each of the
+ * next fl_preload_stack_slots(n) - 1 slots (their 48 bytes). n = 0: the
+ * head slot alone, a0 the fl_ips_hash of an earlier stack of the thread
+ * repeated (faultline.h, FL_STACK_REPEAT). */
+#define FL_PRELOAD_STACK 0xff
+#define FL_PRELOAD_STACK_FRAMES 64 /* addresses at most (report's call sites use as many) */
+
+static inline unsigned fl_preload_stack_slots(unsigned n)
+{
+	return n <= 4 ? 1 : 1 + (n - 4 + 5) / 6;
+}
+#define FL_PRELOAD_STACK_SLOTS_MAX (1 + (FL_PRELOAD_STACK_FRAMES - 4 + 5) / 6)
 
 enum fl_preload_buf_state { FL_PRELOAD_FREE = 0, FL_PRELOAD_OWNED = 1 };
 
@@ -87,7 +111,9 @@ struct fl_preload_shm {
 	flp_u64 size;          /* bytes of the whole mapping */
 	flp_u32 wake_fd;       /* an eventfd (inherited, as the memfd): a ring half full or full wakes
 				  the collector by writing it */
-	flp_u32 pad;
+	flp_u32 stack_sample;  /* 0: no call stacks; N: the stack of one outermost call in N per thread
+				  (--stacks=all, --sample) */
+	flp_u64 no_stack;      /* call stacks not taken (the library's unwinder could not be loaded) */
 	struct fl_preload_buf buf[FL_PRELOAD_NBUF] __attribute__((aligned(4096)));
 };
 

@@ -3,7 +3,8 @@
  * C++ runtime (the malloc family, every operator new and delete), each
  * forwarding to the next definition (dlsym(RTLD_NEXT): an LD_PRELOADed
  * allocator behind this library still allocates) and recording the call
- * (recorder.c). While dlsym itself runs, allocations come from a small static
+ * (recorder.c). While dlsym itself runs, and while one thread loads the
+ * unwinder for --stacks=all (stacks.c), allocations come from a small static
  * arena and are never freed.
  *
  * Built once per allocator family with native entry points (the Makefile's
@@ -125,14 +126,34 @@ static int in_arena(const void *p)
 
 static void *arena_alloc(size_t n)
 {
-	size_t at = (arena_used + 15) & ~(size_t)15;
+	size_t need = (n + 15) & ~(size_t)15, at;
 
-	if (n > sizeof(arena) - at) {
+	if (need < n)
+		return errno = ENOMEM, NULL;
+	at = __atomic_fetch_add(&arena_used, need, __ATOMIC_RELAXED);
+	if (at > sizeof(arena) || need > sizeof(arena) - at) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	arena_used = at + n;
 	return arena + at;
+}
+
+/* Do allocations come from the arena: while the next definitions are
+ * looked up, and in a thread where the unwinder loads or runs (the loader's
+ * allocations, libunwind's thread-local block: the program's heap stays as
+ * the uprobe path sees it)? */
+static inline int arena_time(void)
+{
+	return resolving || flp_self.own_alloc;
+}
+
+/* n bytes of the arena; once it is used up, of the next definition (the
+ * unwinder's 16 bytes a thread must not fail), but never while resolving. */
+static void *from_arena(size_t n, void *(*next)(size_t))
+{
+	void *p = arena_alloc(n);
+
+	return p || resolving || !next ? p : next(n);
 }
 
 static void fatal(const char *what)
@@ -195,8 +216,8 @@ static inline struct flp_thread *recorder(void)
 
 EXPORT void *malloc(size_t n)
 {
-	if (__builtin_expect(resolving, 0))
-		return arena_alloc(n);
+	if (__builtin_expect(arena_time(), 0))
+		return from_arena(n, real.malloc);
 	if (__builtin_expect(!real.malloc, 0))
 		resolve();
 	RETURNING(FL_MALLOC, real.malloc(n), n, 0, 0);
@@ -204,10 +225,13 @@ EXPORT void *malloc(size_t n)
 
 EXPORT void *calloc(size_t n, size_t size)
 {
-	if (__builtin_expect(resolving, 0)) {
+	if (__builtin_expect(arena_time(), 0)) {
+		void *p;
+
 		if (size && n > SIZE_MAX / size)
 			return NULL;
-		return arena_alloc(n * size); /* static: already zero */
+		p = arena_alloc(n * size); /* static: already zero */
+		return p || resolving || !real.calloc ? p : real.calloc(n, size);
 	}
 	if (__builtin_expect(!real.calloc, 0))
 		resolve();
@@ -216,9 +240,11 @@ EXPORT void *calloc(size_t n, size_t size)
 
 EXPORT void *realloc(void *old, size_t n)
 {
-	if (__builtin_expect(resolving || !real.realloc || in_arena(old), 0)) {
-		if (resolving || in_arena(old)) {
-			void *p = n ? (resolving ? arena_alloc(n) : malloc(n)) : NULL;
+	if (__builtin_expect(arena_time() || !real.realloc || in_arena(old), 0)) {
+		if (arena_time() && old && !in_arena(old)) /* a heap block, the unwinder loading */
+			return real.realloc(old, n);
+		if (arena_time() || in_arena(old)) {
+			void *p = n ? (arena_time() ? from_arena(n, real.malloc) : malloc(n)) : NULL;
 
 			if (p && old)
 				memcpy(p, old, n < (size_t)(arena + sizeof(arena) - (unsigned char *)old) ?
@@ -341,6 +367,10 @@ EXPORT void free(void *p)
 		return;
 	if (__builtin_expect(resolving, 0))
 		return;
+	if (__builtin_expect(flp_self.own_alloc, 0)) { /* a heap block, the unwinder loading: not recorded */
+		real.free(p);
+		return;
+	}
 	if (__builtin_expect(!real.free, 0))
 		resolve();
 	if (!p) {

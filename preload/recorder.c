@@ -1,8 +1,10 @@
 /* recorder.c - inside libfaultline-preload.so: the shared memory faultline
  * handed over (FAULTLINE_PRELOAD_FD), the registration the kernel sees, the
  * thread's ring (claimed at its first call), one record per call, the wait
- * for room (lossless) and giving up when the collector is gone. Nothing here
- * allocates: the hooks call it from inside malloc. */
+ * for room (lossless) and giving up when the collector is gone, and with
+ * --stacks=all each sampled outermost call's stack (stacks.c) in the slots
+ * before its record. Nothing here allocates: the hooks call it from inside
+ * malloc. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -14,10 +16,12 @@
 #include <pthread.h>
 #include "faultline.h"
 #include "recorder.h"
+#include "stacks.h"
 
 __thread struct flp_thread flp_self __attribute__((tls_model("initial-exec")));
 int flp_state;
 static struct fl_preload_shm *shm;
+static unsigned stack_every; /* --stacks=all: one outermost call's stack in stack_every (0: none) */
 static int initializing;
 extern char **environ;
 
@@ -49,6 +53,23 @@ static int env_fd(void)
 	return (int)fd;
 }
 
+/* The library's own work begins (FL_PRELOAD_OWN in the slot) / ends (the
+ * slot as it was). */
+static uint64_t own_begin(struct flp_thread *t)
+{
+	uint64_t was = t->slot;
+
+	__atomic_store_n(&t->slot, FL_PRELOAD_SLOT(FL_PRELOAD_SLOT_DONE(was), FL_PRELOAD_OWN, 1), __ATOMIC_RELAXED);
+	__asm__ volatile("" ::: "memory");
+	return was;
+}
+
+static void own_end(struct flp_thread *t, uint64_t was)
+{
+	__asm__ volatile("" ::: "memory");
+	__atomic_store_n(&t->slot, was, __ATOMIC_RELAXED);
+}
+
 /* Tells the kernel where the slot is (fl_preload.h). */
 static void register_slot(void)
 {
@@ -69,8 +90,26 @@ static void at_fork_child(void)
 	t->no_buf = 0;
 	t->done = 0;
 	t->tail_seen = 0;
+	memset(t->stack_hash, 0, sizeof(t->stack_hash)); /* the collector knows no stack of the child yet */
 	__atomic_store_n(&t->slot, FL_PRELOAD_SLOT(0, t->outer_func, t->depth || t->in_free), __ATOMIC_RELAXED);
 	register_slot();
+}
+
+/* --stacks=all: the unwinder, loaded as the library's own work (the kernel's
+ * records of it dropped, the loader's allocations in the arena). */
+static void load_unwinder(struct fl_preload_shm *m)
+{
+	uint64_t was = own_begin(&flp_self);
+	int failed;
+
+	flp_self.own_alloc = 1;
+	failed = flp_stacks_load();
+	flp_self.own_alloc = 0;
+	own_end(&flp_self, was);
+	if (failed)
+		__atomic_store_n(&m->no_stack, 1, __ATOMIC_RELAXED); /* no stacks, and faultline says so */
+	else
+		stack_every = m->stack_sample;
 }
 
 void flp_init(void)
@@ -100,6 +139,8 @@ void flp_init(void)
 	shm = m;
 	pthread_atfork(NULL, NULL, at_fork_child);
 	register_slot();
+	if (m->stack_sample)
+		load_unwinder(m);
 	flp_state = 1;
 }
 
@@ -163,8 +204,8 @@ static int wait_room(struct fl_preload_buf *b, uint64_t h)
 	return 1;
 }
 
-/* Appends r to the thread's ring; 1 if written. */
-static int put(struct flp_thread *t, const struct fl_preload_rec *r)
+/* Appends the n records r to the thread's ring, together; 1 if written. */
+static int put(struct flp_thread *t, const struct fl_preload_rec *r, unsigned n)
 {
 	struct fl_preload_buf *b = t->buf;
 	uint64_t h, used;
@@ -175,18 +216,19 @@ static int put(struct flp_thread *t, const struct fl_preload_rec *r)
 	}
 	h = b->head;
 	used = h - t->tail_seen;
-	if (used >= FL_PRELOAD_RECS) {
+	if (used + n > FL_PRELOAD_RECS) {
 		t->tail_seen = __atomic_load_n(&b->tail, __ATOMIC_ACQUIRE);
 		used = h - t->tail_seen;
 		if (used >= FL_PRELOAD_RECS / 2)
 			wake_collector();
-		if (used >= FL_PRELOAD_RECS && !wait_room(b, h))
+		if (used + n > FL_PRELOAD_RECS && !wait_room(b, h + n - 1))
 			return 0;
-	} else if (used == FL_PRELOAD_RECS / 2) {
+	} else if (used < FL_PRELOAD_RECS / 2 && used + n >= FL_PRELOAD_RECS / 2) {
 		wake_collector();
 	}
-	b->rec[h & (FL_PRELOAD_RECS - 1)] = *r;
-	__atomic_store_n(&b->head, h + 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < n; i++)
+		b->rec[(h + i) & (FL_PRELOAD_RECS - 1)] = r[i];
+	__atomic_store_n(&b->head, h + n, __ATOMIC_RELEASE);
 	return 1;
 }
 
@@ -198,15 +240,77 @@ static void set_slot(struct flp_thread *t)
 			 __ATOMIC_RELAXED);
 }
 
-static void write_rec(struct flp_thread *t, unsigned func, unsigned flags, uint64_t ts, uint64_t ts_ret,
-		      uint64_t a0, uint64_t a1, uint64_t a2, uint64_t ret)
+/* The slots of a stack of n addresses before a call (fl_preload.h); n = 0:
+ * a repeat, ips[0] the hash of the stack repeated. */
+static unsigned stack_group(struct fl_preload_rec *g, uint64_t ts, uint64_t ts_ret, const uint64_t *ips,
+			    unsigned n)
+{
+	unsigned slots = fl_preload_stack_slots(n);
+
+	g[0] = (struct fl_preload_rec){ .func = FL_PRELOAD_STACK, .pad = (unsigned char)n, .ts = ts,
+					.ts_ret = ts_ret, .a0 = ips[0], .a1 = n > 1 ? ips[1] : 0,
+					.a2 = n > 2 ? ips[2] : 0, .ret = n > 3 ? ips[3] : 0 };
+	for (unsigned i = 1; i < slots; i++) {
+		uint64_t w[6] = { 0 };
+
+		for (unsigned k = 0; k < 6 && 4 + 6 * (i - 1) + k < n; k++)
+			w[k] = ips[4 + 6 * (i - 1) + k];
+		memcpy(&g[i], w, sizeof(w));
+	}
+	return slots;
+}
+
+/* Is this outermost call's stack to be taken (--stacks=all, one in stack_every)? */
+static int stack_sampled(struct flp_thread *t)
+{
+	if (++t->unsampled < stack_every)
+		return 0;
+	t->unsampled = 0;
+	return 1;
+}
+
+/* The call's record r with its stack before it (the stack's slots and the
+ * record written together). Apart, so that the frame of write_rec, on every
+ * call's path, stays small. */
+static __attribute__((noinline)) void write_with_stack(struct flp_thread *t, const struct fl_preload_rec *r)
+{
+	struct fl_preload_rec g[FL_PRELOAD_STACK_SLOTS_MAX + 1];
+	uint64_t ips[FL_PRELOAD_STACK_FRAMES];
+	uint64_t was = own_begin(t);
+	unsigned n, slots = 0;
+
+	t->own_alloc = 1;
+	n = flp_stack_take(ips, FL_PRELOAD_STACK_FRAMES);
+	t->own_alloc = 0;
+	own_end(t, was);
+	if (n) {
+		uint64_t h = fl_ips_hash(ips, n), *seen = &t->stack_hash[h % FL_STACK_IPS_CACHE];
+
+		if (*seen == h)
+			slots = stack_group(g, r->ts, r->ts_ret, &h, 0);
+		else
+			slots = stack_group(g, r->ts, r->ts_ret, ips, n);
+		*seen = h;
+	}
+	g[slots] = *r;
+	if (put(t, g, slots + 1))
+		t->done += slots + 1;
+	else
+		memset(t->stack_hash, 0, sizeof(t->stack_hash)); /* not written: the next ones whole */
+}
+
+/* The call's record, and before it its stack if outer and sampled. */
+static void write_rec(struct flp_thread *t, int outer, unsigned func, unsigned flags, uint64_t ts,
+		      uint64_t ts_ret, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t ret)
 {
 	struct fl_preload_rec r = { .func = (unsigned char)func, .flags = (unsigned short)flags, .ts = ts,
 				    .ts_ret = ts_ret, .a0 = a0, .a1 = a1, .a2 = a2, .ret = ret };
 
 	t->writing = 1;
 	__asm__ volatile("" ::: "memory");
-	if (put(t, &r))
+	if (__builtin_expect(outer && stack_every, 0) && stack_sampled(t))
+		write_with_stack(t, &r);
+	else if (put(t, &r, 1))
 		t->done++;
 	__asm__ volatile("" ::: "memory");
 	t->writing = 0;
@@ -233,7 +337,7 @@ void flp_leave(struct flp_thread *t, unsigned func, uint64_t ts, uint64_t a0, ui
 {
 	unsigned flags = t->depth > 1 ? FL_F_NESTED : 0;
 
-	write_rec(t, func, flags, ts, flp_stamp(), a0, a1, a2, ret);
+	write_rec(t, t->depth == 1 && !t->in_free, func, flags, ts, flp_stamp(), a0, a1, a2, ret);
 	if (t->depth)
 		t->depth--;
 	set_slot(t);
@@ -248,8 +352,9 @@ int flp_free_enter(struct flp_thread *t, unsigned func, uint64_t a0, uint64_t a1
 		t->in_free = 1;
 		t->outer_func = (uint8_t)func;
 	}
-	write_rec(t, func, FL_F_AT_ENTRY | (nested || in_free ? FL_F_NESTED : 0) | (in_free ? FL_F_IN_FREE : 0),
-		  now, now, a0, a1, ptr, 0);
+	write_rec(t, outer, func,
+		  FL_F_AT_ENTRY | (nested || in_free ? FL_F_NESTED : 0) | (in_free ? FL_F_IN_FREE : 0), now, now, a0,
+		  a1, ptr, 0);
 	set_slot(t);
 	return outer;
 }
@@ -264,6 +369,6 @@ void flp_free_null(struct flp_thread *t)
 {
 	uint64_t now = flp_stamp();
 
-	write_rec(t, FL_FREE, t->depth > 0 ? FL_F_NESTED : 0, now, now, 0, 0, 0, 0);
+	write_rec(t, 0, FL_FREE, t->depth > 0 ? FL_F_NESTED : 0, now, now, 0, 0, 0, 0);
 	set_slot(t);
 }

@@ -131,6 +131,54 @@ static void test_malloc_brk_attribution(void **state)
 	corr_free(c);
 }
 
+/* An FL_STACK_IPS call stack (the preload library's, unwound) with its
+ * addresses. */
+static int feed_ips(struct correlator *c, uint32_t kind, uint64_t ip, const uint64_t *ret, unsigned n)
+{
+	struct {
+		struct fl_ev_stack s;
+		uint64_t data[8];
+	} r = { .s = { .h = hdr(FL_EV_STACK, FL_MALLOC, 0, TID), .len = n * 8, .kind = kind, .ip = ip } };
+
+	if (n)
+		memcpy(r.data, ret, n * sizeof(uint64_t));
+	return corr_feed(c, &r, sizeof(r.s) + n * 8);
+}
+
+/* --stacks=all on the preload path: a repeat names an earlier stack of the
+ * thread by its hash; a hash the thread has not sent gives no stack; two
+ * stacks in different cache slots are both found. */
+static void test_ips_stack_repeats(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	uint64_t a[4] = { 0x1000, 0x401000, 0x402000, 0x403000 }, b[4] = { 0x1000, 0x405000, 0x406000, 0 };
+	uint64_t ha = fl_ips_hash(a, 4), hb = fl_ips_hash(b, 3);
+	uint32_t ips = FL_STACK_FOR_CALL | FL_STACK_IPS;
+	(void)state;
+	if (ha % FL_STACK_IPS_CACHE == hb % FL_STACK_IPS_CACHE) /* the test wants two slots */
+		b[2] = 0x406010, hb = fl_ips_hash(b, 3);
+	assert_int_not_equal(ha % FL_STACK_IPS_CACHE, hb % FL_STACK_IPS_CACHE);
+	assert_int_equal(feed_ips(c, ips, a[0], a + 1, 3), 0);
+	feed_call(c, FL_MALLOC, 8, 0, HEAP + 0x10, 0);
+	assert_int_equal(feed_ips(c, ips, b[0], b + 1, 2), 0);
+	feed_call(c, FL_MALLOC, 8, 0, HEAP + 0x30, 0);
+	assert_int_equal(feed_ips(c, ips | FL_STACK_REPEAT, ha, NULL, 0), 0);
+	feed_call(c, FL_MALLOC, 8, 0, HEAP + 0x50, 0);
+	assert_int_equal(feed_ips(c, ips | FL_STACK_REPEAT, hb, NULL, 0), 0);
+	feed_call(c, FL_MALLOC, 8, 0, HEAP + 0x70, 0);
+	assert_int_equal(feed_ips(c, ips | FL_STACK_REPEAT, ha ^ 1, NULL, 0), 0); /* never sent */
+	feed_call(c, FL_MALLOC, 8, 0, HEAP + 0x90, 0);
+	assert_int_equal(cap.n, 6);
+	assert_int_equal(cap.stack_len[1], 24);
+	assert_int_equal(cap.stack_len[2], 16);
+	assert_int_equal(cap.stack_ip[3], 0x1000); /* a's again */
+	assert_int_equal(cap.stack_len[3], 24);
+	assert_int_equal(cap.stack_len[4], 16);   /* b's */
+	assert_int_equal(cap.stack_ip[5], 0);     /* none */
+	corr_free(c);
+}
+
 /* --stacks: each stack record goes with the thread's next record of its
  * kind, through the pending list; a nested call takes none; a stack whose
  * length runs past the record is refused. */
@@ -588,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_record_limits),
 		cmocka_unit_test(test_many_threads),
 		cmocka_unit_test(test_held_stacks_bounded),
+		cmocka_unit_test(test_ips_stack_repeats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,7 +35,12 @@ static uint64_t mono_ns(void)
 
 struct sink {
 	int n;
-	struct { uint8_t type, func; uint16_t flags; uint32_t tid, cpu; uint64_t ts, a0; } e[MAXOUT];
+	struct {
+		uint8_t type, func;
+		uint16_t flags;
+		uint32_t tid, cpu, kind, len;   /* kind, len: FL_EV_STACK's */
+		uint64_t ts, a0, ip, d[3];      /* ip, d: FL_EV_STACK's, its first return addresses */
+	} e[MAXOUT];
 };
 
 static int collect(void *ctx, const void *rec, size_t len)
@@ -52,6 +57,15 @@ static int collect(void *ctx, const void *rec, size_t len)
 	s->e[s->n].cpu = h->cpu;
 	s->e[s->n].ts = h->ts;
 	s->e[s->n].a0 = h->type == FL_EV_CALL ? ((const struct fl_ev_call *)rec)->a0 : 0;
+	if (h->type == FL_EV_STACK) {
+		const struct fl_ev_stack *st = rec;
+
+		assert_int_equal(len, sizeof(*st) + st->len);
+		s->e[s->n].kind = st->kind;
+		s->e[s->n].len = st->len;
+		s->e[s->n].ip = st->ip;
+		memcpy(s->e[s->n].d, st + 1, st->len < sizeof(s->e[s->n].d) ? st->len : sizeof(s->e[s->n].d));
+	}
 	s->n++;
 	return 0;
 }
@@ -247,6 +261,70 @@ static void test_alias_and_threads_by_time(void **state)
 	assert_int_equal(f->out.n, 4);
 }
 
+/* --stacks=all: a stack group (fl_preload.h) before a call's record comes
+ * out as an FL_EV_STACK of FL_STACK_IPS right before the call; a group of
+ * no addresses is a repeat, its hash in ip; the kernel's records made while
+ * the library worked for itself (FL_PRELOAD_OWN in the slot) are dropped. */
+static void lib_stack(struct fixture *f, int i, const uint64_t *ips, unsigned n, uint64_t ts)
+{
+	struct fl_preload_buf *b = &f->shm->buf[i];
+	struct fl_preload_rec g[FL_PRELOAD_STACK_SLOTS_MAX];
+	unsigned slots = fl_preload_stack_slots(n);
+	uint64_t w[FL_PRELOAD_STACK_SLOTS_MAX * 6] = { 0 };
+
+	memcpy(w, ips, (n ? n : 1) * sizeof(uint64_t));
+	memset(g, 0, sizeof(g));
+	g[0].func = FL_PRELOAD_STACK;
+	g[0].pad = (unsigned char)n;
+	g[0].ts = tsc_base + ts * 1000;
+	g[0].ts_ret = g[0].ts + 1;
+	g[0].a0 = w[0];
+	g[0].a1 = w[1];
+	g[0].a2 = w[2];
+	g[0].ret = w[3];
+	for (unsigned k = 1; k < slots; k++)
+		memcpy(&g[k], &w[4 + 6 * (k - 1)], 6 * sizeof(uint64_t));
+	for (unsigned k = 0; k < slots; k++)
+		b->rec[(b->head + k) & (FL_PRELOAD_RECS - 1)] = g[k];
+	b->head += slots; /* published with the call's record (lib_call) */
+}
+
+static void test_stack_groups(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t ips[12], h;
+
+	for (unsigned k = 0; k < 12; k++)
+		ips[k] = 0x400000 + 16 * k;
+	h = fl_ips_hash(ips, 12);
+	lib_claim(f, 0, 100);
+	lib_stack(f, 0, ips, 12, 1); /* three slots */
+	lib_call(f, 0, FL_MALLOC, 0, 1, 24);
+	lib_stack(f, 0, &h, 0, 2); /* the same stack again */
+	lib_call(f, 0, FL_MALLOC, 0, 2, 32);
+	/* the kernel saw a syscall while the library unwound: its own */
+	kernel_fault(f, 100, mono_ns(), 1, 4, 1, FL_PRELOAD_OWN, 0x1000);
+	assert_int_equal(f->out.n, 0);
+	preload_snapshot(f->p);
+	assert_int_equal(preload_flush(f->p), 0);
+	assert_int_equal(f->out.n, 4);
+	assert_int_equal(f->out.e[0].type, FL_EV_STACK);
+	assert_int_equal(f->out.e[0].kind, FL_STACK_FOR_CALL | FL_STACK_IPS);
+	assert_int_equal(f->out.e[0].func, FL_MALLOC);
+	assert_int_equal(f->out.e[0].ip, ips[0]);
+	assert_int_equal(f->out.e[0].len, 11 * sizeof(uint64_t));
+	assert_int_equal(f->out.e[0].d[0], ips[1]);
+	assert_int_equal(f->out.e[0].d[2], ips[3]);
+	assert_int_equal(f->out.e[1].type, FL_EV_CALL);
+	assert_int_equal(f->out.e[1].a0, 24);
+	assert_int_equal(f->out.e[2].type, FL_EV_STACK);
+	assert_int_equal(f->out.e[2].kind, FL_STACK_FOR_CALL | FL_STACK_IPS | FL_STACK_REPEAT);
+	assert_int_equal(f->out.e[2].ip, h);
+	assert_int_equal(f->out.e[2].len, 0);
+	assert_int_equal(f->out.e[3].type, FL_EV_CALL);
+	assert_int_equal(f->out.e[3].a0, 32);
+}
+
 static void test_probe_words(void **state)
 {
 	(void)state;
@@ -264,6 +342,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fork_by_time_exit_all, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_mapping_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alias_and_threads_by_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stack_groups, setup, teardown),
 		cmocka_unit_test(test_probe_words),
 	};
 

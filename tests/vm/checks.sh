@@ -5,7 +5,8 @@
 # build/ and tests/. TAP on stdout; every line names the kernel it ran on.
 #   seed claims (tests/e2e/20-claims.t, plain build), syscall counts equal to
 #   strace's on two programs (each on both probe paths:
-#   --probes preload and uprobes), record --stacks, trace -p / record -p with
+#   --probes preload and uprobes), record --stacks, record --stacks=all on
+#   the preload path (the library unwinds), trace -p / record -p with
 #   --duration (they must end within 1 s of it), stat -n, refalloc.
 # As root. FAULTLINE (default build/faultline) may name another build.
 cd "$(dirname "$0")/../.." || exit 1
@@ -13,7 +14,7 @@ FAULTLINE=${FAULTLINE:-build/faultline}
 . tests/e2e/lib.sh
 need_root
 K=$(uname -r)
-N_PLAN=25
+N_PLAN=27
 plan $N_PLAN
 kok() { ok "$1" "$2 [kernel $K]" "${3:-}"; }
 kis() { if [ "$1" = "$2" ]; then kok 0 "$3"; else kok 1 "$3" "expected $2 got $1"; fi; }
@@ -61,6 +62,12 @@ kok $? "record --stacks exits 0" "$(head -c 600 "$T/s.err")"
 "$FAULTLINE" report "$T/s.data" >"$T/s.txt" 2>&1
 grep -q 'main (seed_claims.c:[0-9]*)' "$T/s.txt"
 kok $? "record --stacks: the report's call sites name seed_claims.c lines" "$(tail -5 "$T/s.txt")"
+# --stacks=all on the preload path: the library's stacks (libunwind) name the lines too
+"$FAULTLINE" record -q --probes preload --stacks=all -o "$T/sa.data" -- "$EXAMPLES/seed_claims" >/dev/null 2>"$T/sa.err"
+kok $? "record --probes preload --stacks=all exits 0" "$(head -c 600 "$T/sa.err")"
+"$FAULTLINE" report "$T/sa.data" >"$T/sa.txt" 2>&1
+grep -q '^Leaks: ' "$T/sa.txt" && grep -q 'main (seed_claims.c:[0-9]*)' "$T/sa.txt" && grep -q 'calls by preload' "$T/sa.txt"
+kok $? "record --probes preload --stacks=all: the calls' sites name seed_claims.c lines" "$(tail -5 "$T/sa.txt")"
 
 # trace -p and record -p with --duration 2 on a hot malloc loop: the end
 # comes within 1 s of the duration, counted from the line saying the probes

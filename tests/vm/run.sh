@@ -27,7 +27,7 @@ REPO=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${FAULTLINE_CACHE:-/var/cache/faultline}/vm
 SUITE=bookworm
 # what the guest needs: faultline's libraries, the checks' tools
-GUEST_PKGS=libbpf1,libelf1,libdw1,zlib1g,libzstd1,strace,procps,python3,perl,gzip,sqlite3,libasan8,libubsan1,kmod
+GUEST_PKGS=libbpf1,libelf1,libdw1,zlib1g,libzstd1,libunwind8,strace,procps,python3,perl,gzip,sqlite3,libasan8,libubsan1,kmod
 ROOTFS=$CACHE/rootfs-$SUITE-$(echo "$GUEST_PKGS" | md5sum | cut -c1-8).tar
 TIMEOUT=${VM_TIMEOUT:-1500}
 

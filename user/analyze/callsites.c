@@ -485,6 +485,19 @@ static struct cs_row *row_get(struct callsites *cs, const struct proc_maps *m, c
 	return r;
 }
 
+/* The addresses of a stack of kind FL_STACK_IPS: its ip, then the return
+ * addresses it carries; the count. */
+static int ips_of_stack(const struct fl_ev_stack *s, uint64_t *ips, int max)
+{
+	int n = 0;
+
+	if (max > 0)
+		ips[n++] = s->ip;
+	for (size_t off = 0; off + sizeof(uint64_t) <= s->len && n < max; off += sizeof(uint64_t))
+		memcpy(&ips[n++], (const unsigned char *)(s + 1) + off, sizeof(uint64_t));
+	return n;
+}
+
 /* The row of a captured stack (unwound now), or NULL without maps. */
 static struct cs_row *row_of_stack(struct callsites *cs, const struct fl_ev_stack *s)
 {
@@ -499,7 +512,10 @@ static struct cs_row *row_of_stack(struct callsites *cs, const struct fl_ev_stac
 	if (cs->memo && cs->memo_maps == m->cur && cs->memo->len == s->len && cs->memo->ip == s->ip &&
 	    cs->memo->sp == s->sp && cs->memo->bp == s->bp && !memcmp(cs->memo + 1, s + 1, s->len))
 		return cs->memo_row ? &cs->rows[cs->memo_row - 1] : NULL;
-	n = unwind_stack(cs->unwinder, m->cur, &regs, s + 1, s->len, ips, MAX_FRAMES);
+	if (s->kind & FL_STACK_IPS) /* unwound already (the preload library): ip, then the return addresses */
+		n = ips_of_stack(s, ips, MAX_FRAMES);
+	else
+		n = unwind_stack(cs->unwinder, m->cur, &regs, s + 1, s->len, ips, MAX_FRAMES);
 	cs->memo = xrealloc(cs->memo, sizeof(*s) + s->len);
 	memcpy(cs->memo, s, sizeof(*s) + s->len);
 	cs->memo_maps = m->cur;

@@ -30,6 +30,8 @@ struct pending {
 	/* stacks waiting for the thread's next syscall or fault, and next outer call */
 	struct fl_ev_stack *event_stack, *call_stack;
 	struct fl_ev_stack *last_whole; /* its last whole event stack (what FL_STACK_REPEAT means) */
+	struct fl_ev_stack *ips_cache[FL_STACK_IPS_CACHE]; /* its FL_STACK_IPS call stacks, by hash % 8 (what
+							      a repeat of one names) */
 	/* a call written at its entry (FL_F_AT_ENTRY: free) and not over yet */
 	bool open;
 	uint32_t open_tgid, open_syscalls;
@@ -66,6 +68,7 @@ struct correlator {
 
 static unsigned families_of(const struct correlator *c, unsigned func);
 static void stack_free(struct correlator *c, struct fl_ev_stack *s);
+static void drop_ips_cache(struct correlator *c, struct pending *t);
 
 struct correlator *corr_new(uint64_t header_bytes)
 {
@@ -120,6 +123,7 @@ void corr_free(struct correlator *c)
 		stack_free(c, t->event_stack);
 		stack_free(c, t->call_stack);
 		stack_free(c, t->last_whole);
+		drop_ips_cache(c, t);
 		free(t);
 	}
 	for (int i = 0; i < c->info.argc; i++)
@@ -360,24 +364,58 @@ static void stack_free(struct correlator *c, struct fl_ev_stack *s)
 	free(s);
 }
 
+static void drop_ips_cache(struct correlator *c, struct pending *t)
+{
+	for (int i = 0; i < FL_STACK_IPS_CACHE; i++) {
+		stack_free(c, t->ips_cache[i]);
+		t->ips_cache[i] = NULL;
+	}
+}
+
+/* Keeps the FL_STACK_IPS stack s where a repeat finds it, its hash in the
+ * copy's sp (the stack's own sp is 0). */
+static void cache_ips(struct correlator *c, struct pending *t, const struct fl_ev_stack *s)
+{
+	uint64_t ips[1 + FL_STACK_MAX / sizeof(uint64_t)], h;
+	unsigned n = 0;
+	struct fl_ev_stack **at;
+
+	ips[n++] = s->ip;
+	for (size_t off = 0; off + sizeof(uint64_t) <= s->len; off += sizeof(uint64_t))
+		memcpy(&ips[n++], (const unsigned char *)(s + 1) + off, sizeof(uint64_t));
+	h = fl_ips_hash(ips, n);
+	at = &t->ips_cache[h % FL_STACK_IPS_CACHE];
+	stack_free(c, *at);
+	*at = stack_copy(c, s);
+	if (*at)
+		(*at)->sp = h;
+}
+
 /* A captured stack waits in its thread for the record it belongs to. A
- * repeat stands for the thread's last whole event stack. */
+ * repeat stands for the thread's last whole event stack, or for one of its
+ * FL_STACK_IPS call stacks. */
 static void keep_stack(struct correlator *c, const struct fl_ev_stack *s)
 {
 	struct pending *t = thread_get(c, s->h.tid);
-	struct fl_ev_stack **slot = s->kind == FL_STACK_FOR_CALL ? &t->call_stack : &t->event_stack;
+	struct fl_ev_stack **slot = (s->kind & 0xff) == FL_STACK_FOR_CALL ? &t->call_stack : &t->event_stack;
 
 	stack_free(c, *slot);
 	*slot = NULL;
 	c->stacks++;
-	if (s->kind == (FL_STACK_FOR_EVENT | FL_STACK_REPEAT)) {
-		if (!t->last_whole || !(*slot = stack_copy(c, t->last_whole)))
-			return; /* the stack it repeats was not seen (or kept): the event goes without */
+	if (s->kind & FL_STACK_REPEAT) {
+		struct fl_ev_stack *last = s->kind & FL_STACK_IPS ? t->ips_cache[s->ip % FL_STACK_IPS_CACHE]
+							     : t->last_whole;
+
+		if (!last || ((s->kind & FL_STACK_IPS) && last->sp != s->ip) || !(*slot = stack_copy(c, last)))
+			return; /* the stack it repeats was not seen (or kept): the record goes without */
 		(*slot)->h = s->h;
-		(*slot)->kind = FL_STACK_FOR_EVENT;
+		(*slot)->kind = s->kind & ~(uint32_t)FL_STACK_REPEAT;
+		(*slot)->sp = 0;
 		return;
 	}
 	*slot = stack_copy(c, s);
+	if (s->kind == (FL_STACK_FOR_CALL | FL_STACK_IPS))
+		cache_ips(c, t, s);
 	if (s->kind == FL_STACK_FOR_EVENT) {
 		stack_free(c, t->last_whole);
 		t->last_whole = stack_copy(c, s);
@@ -958,6 +996,7 @@ static void on_proc(struct correlator *c, const struct fl_ev_proc *e)
 		stack_free(c, t->event_stack);
 		stack_free(c, t->call_stack);
 		stack_free(c, t->last_whole);
+		drop_ips_cache(c, t);
 		t->event_stack = t->call_stack = t->last_whole = NULL;
 	}
 	emit(c, &it);

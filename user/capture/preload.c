@@ -345,13 +345,60 @@ static uint64_t head_known(struct preload *p, int i)
 	return p->head_seen[i];
 }
 
-/* The next record of ring i as the uprobe path's FL_EV_CALL, and the ring
- * advanced. */
+/* The stack group at ring i's tail (fl_preload.h) as an FL_EV_STACK of kind
+ * FL_STACK_FOR_CALL | FL_STACK_IPS for the call record after it; the ring
+ * advanced past it. */
+static void emit_stack(struct preload *p, int i)
+{
+	struct fl_preload_buf *b = ring(p, i);
+	uint64_t t = b->tail;
+	const struct fl_preload_rec *r = &b->rec[t & (FL_PRELOAD_RECS - 1)];
+	const struct fl_preload_rec *call;
+	unsigned n = r->pad, slots = fl_preload_stack_slots(n);
+	struct {
+		struct fl_ev_stack s;
+		uint64_t ips[FL_PRELOAD_STACK_FRAMES + 6];
+	} e;
+
+	if (n > FL_PRELOAD_STACK_FRAMES || head_of(b) - t < slots + 1) { /* not the library's */
+		__atomic_store_n(&b->tail, t + 1, __ATOMIC_RELEASE);
+		return;
+	}
+	call = &b->rec[(t + slots) & (FL_PRELOAD_RECS - 1)];
+	memset(&e.s, 0, sizeof(e.s));
+	e.s.h.type = FL_EV_STACK;
+	e.s.h.func = call->func < FL_NFUNC ? p->alias[call->func] : call->func;
+	e.s.h.tid = b->tid;
+	e.s.h.tgid = b->tgid;
+	e.s.h.ts = tsc_ns(p, r->ts);
+	e.s.kind = FL_STACK_FOR_CALL | FL_STACK_IPS | (n ? 0 : FL_STACK_REPEAT);
+	e.s.ip = r->a0;
+	e.ips[0] = r->a1;
+	e.ips[1] = r->a2;
+	e.ips[2] = r->ret;
+	for (unsigned k = 1; k < slots; k++)
+		memcpy(&e.ips[3 + 6 * (k - 1)], &b->rec[(t + k) & (FL_PRELOAD_RECS - 1)], 6 * sizeof(uint64_t));
+	e.s.len = n ? (n - 1) * (uint32_t)sizeof(uint64_t) : 0;
+	__atomic_store_n(&b->tail, t + slots, __ATOMIC_RELEASE);
+	if (is_target(p, i))
+		out(p, &e, sizeof(e.s) + e.s.len);
+}
+
+/* The next record of ring i as the uprobe path's FL_EV_CALL (and before it
+ * its stack, if the library took it), and the ring advanced. */
 static void emit_next(struct preload *p, int i)
 {
 	struct fl_preload_buf *b = ring(p, i);
 	uint64_t t = b->tail;
 	const struct fl_preload_rec *r = &b->rec[t & (FL_PRELOAD_RECS - 1)];
+
+	if (__builtin_expect(r->func == FL_PRELOAD_STACK, 0)) {
+		emit_stack(p, i);
+		if (b->tail >= head_of(b))
+			return;
+		t = b->tail;
+		r = &b->rec[t & (FL_PRELOAD_RECS - 1)];
+	}
 	struct fl_ev_call e = {
 		.h = { .type = FL_EV_CALL, .func = r->func < FL_NFUNC ? p->alias[r->func] : r->func, .flags = r->flags,
 		       .tid = b->tid, .tgid = b->tgid, .ts = tsc_ns(p, r->ts) },
@@ -478,10 +525,15 @@ static bool in(uint64_t a, uint64_t lo, uint64_t hi)
 
 /* Is rec the library's own: the loader mapping it (its first mapping has
  * the library's extent; the rest lie inside it), its mapping of the shared
- * memory, a fault on either? Those the uprobe path does not have. */
+ * memory, a fault on either, or anything the kernel saw while the library
+ * worked for itself (FL_PRELOAD_OWN: its unwinder)? Those the uprobe path
+ * does not have. */
 static bool own_record(struct preload *p, const struct fl_hdr *h, const void *rec)
 {
 	struct range *r = range_of(p, h->tgid);
+
+	if ((h->flags & (FL_F_PRELOAD | FL_F_IN_CALL)) == (FL_F_PRELOAD | FL_F_IN_CALL) && h->func == FL_PRELOAD_OWN)
+		return true; /* made while the library worked for itself (fl_preload.h) */
 
 	if (h->type == FL_EV_SYSCALL) {
 		const struct fl_ev_syscall *s = rec;
@@ -663,6 +715,16 @@ uint64_t preload_waits(const struct preload *p, uint64_t *wait_ns)
 	if (wait_ns)
 		*wait_ns = p->shm->wait_ns;
 	return p->shm->waits;
+}
+
+void preload_set_stacks(struct preload *p, unsigned sample)
+{
+	p->shm->stack_sample = sample;
+}
+
+bool preload_stacks_missing(const struct preload *p)
+{
+	return __atomic_load_n(&p->shm->no_stack, __ATOMIC_RELAXED) != 0;
 }
 
 uint64_t preload_unrecorded(const struct preload *p)

@@ -45,6 +45,12 @@ void preload_snapshot(struct preload *p);
 int preload_flush(struct preload *p);
 /* Everything written (the command has exited). */
 int preload_flush_all(struct preload *p);
+/* --stacks=all: the library takes the stack of one outermost call in sample
+ * per thread (0: none); before the command starts. stacks_missing: the
+ * library could not load its unwinder (libunwind.so.8), so took none. */
+void preload_set_stacks(struct preload *p, unsigned sample);
+bool preload_stacks_missing(const struct preload *p);
+
 /* Times threads waited for room, the time they waited (ns), calls not
  * recorded (no ring free, a signal handler's), and whether any process
  * of the command loaded the library. */

@@ -4,6 +4,7 @@
  * entry points of jemalloc, a je_-prefixed jemalloc or mimalloc: one family
  * per build) and that defines none of them itself; auto takes uprobes
  * otherwise, preload refuses with the reason. */
+#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -93,14 +94,25 @@ _Static_assert(FL_SDALLOCX - FL_MALLOCX == 4 && FL_MI_FREE_SZ_AL - FL_MI_MALLOC_
 		       FL_JE_SDALLOCX - FL_JE_MALLOC == 10,
 	       "each family's lines stay together in fl_funcs.h (hooks.c interposes exactly those)");
 
+/* Can libunwind.so.8, the preload library's unwinder for --stacks=all, be loaded? */
+static bool unwinder_present(void)
+{
+	void *h = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_LOCAL);
+
+	if (h)
+		dlclose(h);
+	return h != NULL;
+}
+
 /* Why the preload path cannot record this command, or NULL. */
 static const char *cannot_preload(const char *exe, const struct alloc_set *a, int stack_mode)
 {
 	struct stat st;
 	int fd = open(exe, O_RDONLY | O_CLOEXEC), dyn;
 
-	if (stack_mode == FL_STACKS_ALL)
-		return "--stacks=all takes the calls' stacks at the uprobes";
+	if (stack_mode == FL_STACKS_ALL && !unwinder_present())
+		return "--stacks=all: the library unwinds the calls' stacks with libunwind.so.8, which is not "
+		       "installed (Debian: libunwind8)";
 	if (fd < 0)
 		return "its file cannot be read";
 	dyn = has_interp(fd) && !fstat(fd, &st);

@@ -998,6 +998,8 @@ static int choose_probe_path(struct session *s, struct tracer_opts *t)
 	s->preload = preload_open(deliver, s, err, sizeof(err));
 	if (!s->preload)
 		return fprintf(stderr, "faultline: %s\n", err), -1;
+	if (s->o->stack_mode == FL_STACKS_ALL)
+		preload_set_stacks(s->preload, s->o->stack_sample ? s->o->stack_sample : 1);
 	for (int i = s->allocs.n - 1; i >= 0; i--) /* the first definer's aliases win */
 		for (int f = 0; f < FL_NFUNC; f++)
 			if (s->allocs.obj[i].offset[f] && s->allocs.obj[i].alias_of[f] >= 0)
@@ -1020,6 +1022,9 @@ static void note_preload(struct session *s)
 		fprintf(stderr, "faultline: preload path: %llu waits for the collector (%.1f ms), %llu calls "
 			"not recorded\n", (unsigned long long)waits, wait_ns / 1e6,
 			(unsigned long long)preload_unrecorded(s->preload));
+	if (preload_stacks_missing(s->preload))
+		fprintf(stderr, "faultline: the preload library could not load libunwind.so.8: the calls have no "
+			"stacks (--probes uprobes takes them)\n");
 	if (!preload_seen(s->preload) && s->o->verbose)
 		fprintf(stderr, "faultline: the command never loaded libfaultline-preload.so (it cleared "
 			"LD_PRELOAD, or made no allocator call): its calls are not recorded; --probes uprobes "
