@@ -78,6 +78,8 @@ void resident_check(const struct corr_proc *p, const struct resident *res, const
 		snprintf(r->name, sizeof(r->name), "%s", v[i].name);
 	}
 	free(v);
+	if (*nregions == first)
+		return; /* no allocator mapping in its smaps */
 	qsort(*regions + first, *nregions - first, sizeof(**regions), region_cmp);
 	for (size_t i = first + 1; i < *nregions; i++)
 		if ((*regions)[i].start < (*regions)[i - 1].end) {
