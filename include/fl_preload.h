@@ -9,7 +9,8 @@
  * execve (its number in FAULTLINE_PRELOAD_FD). It holds a header and
  * FL_PRELOAD_NBUF single-producer rings, one per thread: the thread writes
  * records and advances head, the collector reads them and advances tail.
- * A full ring makes the thread wait for the collector (lossless); a
+ * A full ring makes the thread wait for the collector (lossless; with
+ * lossy set, --lossy, it drops the call and counts it unrecorded); a
  * collector that stops beating (heartbeat) makes every thread stop
  * recording (stopped) and the program runs on untraced. */
 #ifndef FL_PRELOAD_H
@@ -24,7 +25,7 @@ typedef uint64_t flp_u64;
 typedef uint32_t flp_u32;
 #endif
 
-#define FL_PRELOAD_VERSION 2
+#define FL_PRELOAD_VERSION 3
 #define FL_PRELOAD_MAGIC 0x31444c5052504c46ull /* "FLPRPLD1" */
 #define FL_PRELOAD_ENV_FD_NAME "FAULTLINE_PRELOAD_FD"
 
@@ -107,13 +108,16 @@ struct fl_preload_shm {
 	flp_u32 stopped;       /* set by a library that found the collector gone: no more records */
 	flp_u64 waits;         /* times a thread waited for room in its ring */
 	flp_u64 wait_ns;       /* how long, in all */
-	flp_u64 unrecorded;    /* calls not recorded (no free ring, reentered from a signal handler) */
+	flp_u64 unrecorded;    /* calls not recorded (no free ring, reentered from a signal handler, a full
+				  ring with lossy) */
 	flp_u64 size;          /* bytes of the whole mapping */
 	flp_u32 wake_fd;       /* an eventfd (inherited, as the memfd): a ring half full or full wakes
 				  the collector by writing it */
 	flp_u32 stack_sample;  /* 0: no call stacks; N: the stack of one outermost call in N per thread
 				  (--stacks=all, --sample) */
 	flp_u64 no_stack;      /* call stacks not taken (the library's unwinder could not be loaded) */
+	flp_u32 lossy;         /* --lossy: a full ring drops the call (counted in unrecorded), no wait */
+	flp_u32 pad;
 	struct fl_preload_buf buf[FL_PRELOAD_NBUF] __attribute__((aligned(4096)));
 };
 

@@ -22,6 +22,7 @@ __thread struct flp_thread flp_self __attribute__((tls_model("initial-exec")));
 int flp_state;
 static struct fl_preload_shm *shm;
 static unsigned stack_every; /* --stacks=all: one outermost call's stack in stack_every (0: none) */
+static int lossy;            /* --lossy: a full ring drops the call instead of waiting */
 static int initializing;
 extern char **environ;
 
@@ -141,6 +142,7 @@ void flp_init(void)
 	register_slot();
 	if (m->stack_sample)
 		load_unwinder(m);
+	lossy = m->lossy != 0;
 	flp_state = 1;
 }
 
@@ -221,6 +223,10 @@ static int put(struct flp_thread *t, const struct fl_preload_rec *r, unsigned n)
 		used = h - t->tail_seen;
 		if (used >= FL_PRELOAD_RECS / 2)
 			wake_collector();
+		if (used + n > FL_PRELOAD_RECS && lossy) {
+			__atomic_fetch_add(&shm->unrecorded, 1, __ATOMIC_RELAXED); /* one call, its stack with it */
+			return 0;
+		}
 		if (used + n > FL_PRELOAD_RECS && !wait_room(b, h + n - 1))
 			return 0;
 	} else if (used < FL_PRELOAD_RECS / 2 && used + n >= FL_PRELOAD_RECS / 2) {

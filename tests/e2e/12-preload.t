@@ -19,6 +19,9 @@
 #  - programs' outputs are identical with and without it (python3, sort,
 #    gzip, sqlite3, a threaded program, one that forks and execs);
 #  - SIGKILL of faultline leaves the program running to its end;
+#  - --lossy: faultline stopped for a second, the program does not wait: the
+#    calls its full ring dropped are counted lost, exactly (recorded + lost =
+#    the calls of a run without --lossy);
 #  - a program exiting while its threads allocate loses no record;
 #  - auto takes uprobes for a static program, preload refuses it; -p with
 #    preload is a usage error; -v and the report say which path ran;
@@ -52,7 +55,7 @@ OUTPUTS=(python sort gzip sqlite3 threads forkexec)
 gcc -O1 -g -o "$T/an" tests/e2e/analyses.c || { echo "Bail out! cannot build analyses"; exit 1; }
 STACKED=("$EXAMPLES/seed_claims" "$T/an")
 [ -x "$T/cxx" ] && STACKED+=("$T/cxx")
-plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#STACKED[@]} + 1 + ${#OUTPUTS[@]} + 1 + 2 + 3 + 5 + 2 ))
+plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#STACKED[@]} + 1 + ${#OUTPUTS[@]} + 1 + 2 + 2 + 3 + 5 + 2 ))
 
 # same_summary A.json B.json CMD: the fields both paths must agree on, or why not
 same_summary() {
@@ -208,6 +211,22 @@ for _ in $(seq 1 200); do [ -e killed.done ] && break; sleep 0.1; done
 ok $([ -e killed.done ]; echo $?) "SIGKILL of faultline: the program ran on to its end"
 pgrep -f "exiting 2 1500000" >/dev/null
 ok $([ $? != 0 ]; echo $?) "and it exited (no thread left waiting for the collector)"
+
+# ---- --lossy: a stopped faultline makes the program drop calls, counted, not wait
+"$FAULTLINE" stat -q --probes preload --json full.json -- "$EXAMPLES/churn" 10000000 >/dev/null 2>&1
+"$FAULTLINE" record -v --lossy --probes preload -o lossy.data -- "$EXAMPLES/churn" 10000000 >/dev/null 2>lossy.err &
+flpid=$!
+sleep 0.3
+kill -STOP $flpid
+sleep 1
+kill -CONT $flpid
+wait $flpid
+rc=$?
+"$FAULTLINE" report -F json lossy.data >lossy.json 2>/dev/null
+read -r total got lost < <($PY3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); print(sum(a["calls"].values()), sum(b["calls"].values()), b["lost_events"])' full.json lossy.json)
+ok $([ $rc = 0 ] && [ "$lost" -gt 0 ] && [ $(( got + lost )) = "$total" ]; echo $?) \
+	"--lossy: calls dropped while faultline was stopped are counted: recorded $got + lost $lost = $total (exit $rc)"
+like "$(cat lossy.err)" "preload path: 0 waits for the collector" "--lossy: the program never waited for faultline"
 
 # ---- exit while threads allocate: nothing lost
 "$FAULTLINE" stat -q --probes preload --json exit.json -- ./exiting 4 200000 >/dev/null 2>exit.err

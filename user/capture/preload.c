@@ -722,6 +722,11 @@ void preload_set_stacks(struct preload *p, unsigned sample)
 	p->shm->stack_sample = sample;
 }
 
+void preload_set_lossy(struct preload *p)
+{
+	p->shm->lossy = 1;
+}
+
 bool preload_stacks_missing(const struct preload *p)
 {
 	return __atomic_load_n(&p->shm->no_stack, __ATOMIC_RELAXED) != 0;

@@ -51,6 +51,10 @@ int preload_flush_all(struct preload *p);
 void preload_set_stacks(struct preload *p, unsigned sample);
 bool preload_stacks_missing(const struct preload *p);
 
+/* --lossy: a thread whose ring is full drops the call (counted in
+ * preload_unrecorded) instead of waiting; before the command starts. */
+void preload_set_lossy(struct preload *p);
+
 /* Times threads waited for room, the time they waited (ns), calls not
  * recorded (no ring free, a signal handler's), and whether any process
  * of the command loaded the library. */

@@ -1000,6 +1000,8 @@ static int choose_probe_path(struct session *s, struct tracer_opts *t)
 		return fprintf(stderr, "faultline: %s\n", err), -1;
 	if (s->o->stack_mode == FL_STACKS_ALL)
 		preload_set_stacks(s->preload, s->o->stack_sample ? s->o->stack_sample : 1);
+	if (s->o->lossy)
+		preload_set_lossy(s->preload);
 	for (int i = s->allocs.n - 1; i >= 0; i--) /* the first definer's aliases win */
 		for (int f = 0; f < FL_NFUNC; f++)
 			if (s->allocs.obj[i].offset[f] && s->allocs.obj[i].alias_of[f] >= 0)

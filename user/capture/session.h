@@ -39,6 +39,7 @@ struct session_opts {
 	const char *user;       /* --user NAME|UID for the command (NULL: the user behind sudo, else ours) */
 	int on_error;           /* --on-error: what faultline's own failure does to the command */
 	int probes;             /* --probes: enum fl_probes (capture/probe_path.h) */
+	bool lossy;             /* --lossy: on the preload path, a full ring drops (counted) instead of waiting */
 	session_record_fn consume;
 	void (*tick)(void *ctx, bool final); /* about every second, and once at the end */
 	void *ctx;

@@ -23,6 +23,7 @@ int cli_session_option(const char *sub, int key, const struct opt_value *v, stru
 		s->user = v->s;
 		return 1;
 	case SO_PROBES: s->probes = v->choice; return 1;
+	case SO_LOSSY: s->lossy = true; return 1;
 	case SO_ON_ERROR: s->on_error = v->choice == 1 ? FL_ON_ERROR_DETACH : FL_ON_ERROR_KILL; return 1;
 	case SO_BUFFER:
 		if (v->u & (v->u - 1))

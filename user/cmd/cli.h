@@ -20,7 +20,7 @@ int cmd_check(int argc, char **argv);
 struct session_opts;
 
 /* Keys of the session options that have no short letter. */
-enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_USER, SO_ON_ERROR, SO_PROBES, SO_NEXT };
+enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_USER, SO_ON_ERROR, SO_PROBES, SO_LOSSY, SO_NEXT };
 
 /* Table rows of the session options; the help text of some is the subcommand's. */
 #define SESSION_ROW_PID(help) { 'p', "pid", "PID", OPT_UINT, 1, 2147483647, NULL, help }
@@ -31,9 +31,10 @@ enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_USER, 
 	{ SO_BUFFER, "buffer-size", "MIB", OPT_UINT, 1, 4096, NULL, "kernel ring buffer size (default 64, power of 2)" }
 #define SESSION_ROWS_STACKS                                                                            \
 	{ SO_STACKS, "stacks", "[=all]", OPT_OPTIONAL, 0, 0, "events|all",                              \
-	  "capture user stacks in the kernel: of every memory syscall and\n"                            \
-	  "first-touch fault, with =all of every allocator call too; report\n"                          \
-	  "unwinds and symbolizes them (see faultline report --help)" },                                \
+	  "capture user stacks: of every memory syscall and first-touch\n"                             \
+	  "fault (the kernel copies them), with =all of every allocator call\n"                        \
+	  "too (the preload library unwinds them; on uprobes the kernel\n"                             \
+	  "copies them); report symbolizes them (see faultline report --help)" },                       \
 	{ SO_SAMPLE, "sample", "N", OPT_UINT, 1, 1000000, NULL,                                         \
 	  "with --stacks=all: the stacks of one call in N per thread (counts\n"                         \
 	  "stay exact; bytes per call site are scaled by N)" },                                         \
@@ -49,9 +50,13 @@ enum { SO_STACKS = OPT_LONG_ONLY, SO_SAMPLE, SO_STACK_SIZE, SO_BUFFER, SO_USER, 
 	  "(default) or detach, leaving it running untraced; the error says which" }, \
 	{ SO_PROBES, "probes", "PATH", OPT_CHOICE, 0, 0, "auto|preload|uprobes",                        \
 	  "how allocator calls are recorded: preload (a library in CMD,\n"                            \
-	  "about 10x cheaper per call), uprobes, or auto (default: preload\n"                          \
+	  "tens of times cheaper per call), uprobes, or auto (default: preload\n"                      \
 	  "for a dynamically linked CMD, uprobes for a static or set-user-ID\n"                        \
-	  "one; -p always uprobes)" }
+	  "one; -p always uprobes)" },                                                                  \
+	{ SO_LOSSY, "lossy", NULL, OPT_FLAG, 0, 0, NULL,                                                \
+	  "preload path: a thread whose ring is full drops the call and counts\n"                      \
+	  "it lost, instead of waiting for faultline (default: it waits,\n"                            \
+	  "nothing is lost)" }
 
 /* A session option's value (keys p d f v and SO_*): 1 taken, 0 not one of
  * them, -1 a usage error (printed). */
