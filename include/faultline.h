@@ -180,16 +180,26 @@ enum fl_stack_for {
 #define FL_STACK_IPS 0x200
 #define FL_STACK_IPS_CACHE 8
 
-/* The hash of a stack's n addresses (ip first, then the return addresses). */
+/* The hash of a stack's n addresses (ip first, then the return addresses):
+ * fl_ips_hash_start(n), then fl_ips_hash_step for each address in order. */
+static inline fl_u64 fl_ips_hash_start(unsigned n)
+{
+	return 0x9e3779b97f4a7c15ull ^ n;
+}
+
+static inline fl_u64 fl_ips_hash_step(fl_u64 h, fl_u64 ip)
+{
+	h ^= ip;
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ (h >> 32);
+}
+
 static inline fl_u64 fl_ips_hash(const fl_u64 *ips, unsigned n)
 {
-	fl_u64 h = 0x9e3779b97f4a7c15ull ^ n;
+	fl_u64 h = fl_ips_hash_start(n);
 
-	for (unsigned i = 0; i < n; i++) {
-		h ^= ips[i];
-		h *= 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
+	for (unsigned i = 0; i < n; i++)
+		h = fl_ips_hash_step(h, ips[i]);
 	return h;
 }
 

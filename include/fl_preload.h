@@ -25,7 +25,7 @@ typedef uint64_t flp_u64;
 typedef uint32_t flp_u32;
 #endif
 
-#define FL_PRELOAD_VERSION 3
+#define FL_PRELOAD_VERSION 4
 #define FL_PRELOAD_MAGIC 0x31444c5052504c46ull /* "FLPRPLD1" */
 #define FL_PRELOAD_ENV_FD_NAME "FAULTLINE_PRELOAD_FD"
 
@@ -75,18 +75,24 @@ struct fl_preload_rec {
  * outward) goes in the slots just before the call's record, written and
  * counted with it (the slot's done count never falls between them): a head
  * slot whose func is FL_PRELOAD_STACK, pad the number n of addresses, ts and
- * ts_ret the call's, a0..ret the first four; then six more in each of the
- * next fl_preload_stack_slots(n) - 1 slots (their 48 bytes). n = 0: the
+ * ts_ret the call's, a0..ret the first four; then FL_PRELOAD_STACK_PER_SLOT
+ * more in each of the next fl_preload_stack_slots(n) - 1 slots (all their
+ * bytes: address k of slot i is FL_PRELOAD_STACK_AT(i, k)). n = 0: the
  * head slot alone, a0 the fl_ips_hash of an earlier stack of the thread
  * repeated (faultline.h, FL_STACK_REPEAT). */
 #define FL_PRELOAD_STACK 0xff
 #define FL_PRELOAD_STACK_FRAMES 64 /* addresses at most (report's call sites use as many) */
 
+#define FL_PRELOAD_STACK_PER_SLOT (sizeof(struct fl_preload_rec) / 8) /* 7 */
+_Static_assert(sizeof(struct fl_preload_rec) % 8 == 0, "a stack slot is whole addresses");
+#define FL_PRELOAD_STACK_AT(i, k) (4 + FL_PRELOAD_STACK_PER_SLOT * ((i) - 1) + (k))
+
 static inline unsigned fl_preload_stack_slots(unsigned n)
 {
-	return n <= 4 ? 1 : 1 + (n - 4 + 5) / 6;
+	return n <= 4 ? 1 : 1 + (unsigned)((n - 4 + FL_PRELOAD_STACK_PER_SLOT - 1) / FL_PRELOAD_STACK_PER_SLOT);
 }
-#define FL_PRELOAD_STACK_SLOTS_MAX (1 + (FL_PRELOAD_STACK_FRAMES - 4 + 5) / 6)
+#define FL_PRELOAD_STACK_SLOTS_MAX \
+	(1 + (FL_PRELOAD_STACK_FRAMES - 4 + FL_PRELOAD_STACK_PER_SLOT - 1) / FL_PRELOAD_STACK_PER_SLOT)
 
 enum fl_preload_buf_state { FL_PRELOAD_FREE = 0, FL_PRELOAD_OWNED = 1 };
 

@@ -147,8 +147,10 @@ static inline int arena_time(void)
 	return resolving || flp_self.own_alloc;
 }
 
-/* n bytes of the arena; once it is used up, of the next definition (the
- * unwinder's 16 bytes a thread must not fail), but never while resolving. */
+/* n bytes of the arena (never given back); once its 64 KiB are used up, of
+ * the next definition, unrecorded (the unwinder's 16 bytes a thread must not
+ * fail; their free later counts as a free of an unknown pointer), but never
+ * while resolving. */
 static void *from_arena(size_t n, void *(*next)(size_t))
 {
 	void *p = arena_alloc(n);

@@ -3,8 +3,9 @@
  * thread's ring (claimed at its first call), one record per call, the wait
  * for room (lossless) and giving up when the collector is gone, and with
  * --stacks=all each sampled outermost call's stack (stacks.c) in the slots
- * before its record. Nothing here allocates: the hooks call it from inside
- * malloc. */
+ * before its record. Nothing here allocates (the hooks call it from inside
+ * malloc); the unwinder does, at a thread's first stack (its thread-local
+ * block), from the hooks' arena. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -113,6 +114,14 @@ static void load_unwinder(struct fl_preload_shm *m)
 		stack_every = m->stack_sample;
 }
 
+/* At load, once the C library is up (a call before it starts the recorder
+ * as well): the unwinder is loaded here, not inside some allocator call. */
+__attribute__((constructor)) static void flp_at_load(void)
+{
+	if (flp_state == 0)
+		flp_init();
+}
+
 void flp_init(void)
 {
 	struct fl_preload_shm *m;
@@ -182,6 +191,16 @@ static void wake_collector(void)
 		return; /* the collector polls anyway */
 }
 
+/* Has the collector stopped, died, or not beaten for FL_PRELOAD_DEAD_NS
+ * (checked once the thread has been at a full ring that long, since t0)? */
+static int collector_gone(uint64_t t0, uint64_t now)
+{
+	return __atomic_load_n(&shm->stopped, __ATOMIC_RELAXED) ||
+	       (kill((pid_t)shm->collector_pid, 0) && errno == ESRCH) ||
+	       (now - t0 > FL_PRELOAD_DEAD_NS &&
+		now - __atomic_load_n(&shm->heartbeat, __ATOMIC_RELAXED) > FL_PRELOAD_DEAD_NS);
+}
+
 static int wait_room(struct fl_preload_buf *b, uint64_t h)
 {
 	uint64_t t0 = flp_now(), now = t0;
@@ -191,10 +210,7 @@ static int wait_room(struct fl_preload_buf *b, uint64_t h)
 	while (h - __atomic_load_n(&b->tail, __ATOMIC_ACQUIRE) >= FL_PRELOAD_RECS) {
 		struct timespec d = { 0, 20000 };
 
-		if (__atomic_load_n(&shm->stopped, __ATOMIC_RELAXED) ||
-		    (kill((pid_t)shm->collector_pid, 0) && errno == ESRCH) ||
-		    (now - t0 > FL_PRELOAD_DEAD_NS &&
-		     now - __atomic_load_n(&shm->heartbeat, __ATOMIC_RELAXED) > FL_PRELOAD_DEAD_NS)) {
+		if (collector_gone(t0, now)) {
 			stop_recording();
 			return 0;
 		}
@@ -204,6 +220,22 @@ static int wait_room(struct fl_preload_buf *b, uint64_t h)
 	__atomic_fetch_add(&shm->wait_ns, flp_now() - t0, __ATOMIC_RELAXED);
 	flp_self.tail_seen = __atomic_load_n(&b->tail, __ATOMIC_ACQUIRE);
 	return 1;
+}
+
+/* --lossy: the call is dropped (its stack with it) and counted. The first
+ * drop of a full spell wakes the collector and notes the time; every 4096th
+ * asks whether the collector is gone (then recording stops, as a waiting
+ * thread's would). */
+static int drop(struct flp_thread *t)
+{
+	__atomic_fetch_add(&shm->unrecorded, 1, __ATOMIC_RELAXED);
+	if (t->dropping++ == 0) {
+		t->full_since = flp_now();
+		wake_collector();
+	} else if ((t->dropping & 4095) == 0 && collector_gone(t->full_since, flp_now())) {
+		stop_recording();
+	}
+	return 0;
 }
 
 /* Appends the n records r to the thread's ring, together; 1 if written. */
@@ -223,10 +255,8 @@ static int put(struct flp_thread *t, const struct fl_preload_rec *r, unsigned n)
 		used = h - t->tail_seen;
 		if (used >= FL_PRELOAD_RECS / 2)
 			wake_collector();
-		if (used + n > FL_PRELOAD_RECS && lossy) {
-			__atomic_fetch_add(&shm->unrecorded, 1, __ATOMIC_RELAXED); /* one call, its stack with it */
-			return 0;
-		}
+		if (used + n > FL_PRELOAD_RECS && lossy)
+			return drop(t);
 		if (used + n > FL_PRELOAD_RECS && !wait_room(b, h + n - 1))
 			return 0;
 	} else if (used < FL_PRELOAD_RECS / 2 && used + n >= FL_PRELOAD_RECS / 2) {
@@ -235,6 +265,7 @@ static int put(struct flp_thread *t, const struct fl_preload_rec *r, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		b->rec[(h + i) & (FL_PRELOAD_RECS - 1)] = r[i];
 	__atomic_store_n(&b->head, h + n, __ATOMIC_RELEASE);
+	t->dropping = 0;
 	return 1;
 }
 
@@ -257,10 +288,10 @@ static unsigned stack_group(struct fl_preload_rec *g, uint64_t ts, uint64_t ts_r
 					.ts_ret = ts_ret, .a0 = ips[0], .a1 = n > 1 ? ips[1] : 0,
 					.a2 = n > 2 ? ips[2] : 0, .ret = n > 3 ? ips[3] : 0 };
 	for (unsigned i = 1; i < slots; i++) {
-		uint64_t w[6] = { 0 };
+		uint64_t w[FL_PRELOAD_STACK_PER_SLOT] = { 0 };
 
-		for (unsigned k = 0; k < 6 && 4 + 6 * (i - 1) + k < n; k++)
-			w[k] = ips[4 + 6 * (i - 1) + k];
+		for (unsigned k = 0; k < FL_PRELOAD_STACK_PER_SLOT && FL_PRELOAD_STACK_AT(i, k) < n; k++)
+			w[k] = ips[FL_PRELOAD_STACK_AT(i, k)];
 		memcpy(&g[i], w, sizeof(w));
 	}
 	return slots;
@@ -292,11 +323,12 @@ static __attribute__((noinline)) void write_with_stack(struct flp_thread *t, con
 	if (n) {
 		uint64_t h = fl_ips_hash(ips, n), *seen = &t->stack_hash[h % FL_STACK_IPS_CACHE];
 
-		if (*seen == h)
+		if (*seen == h && ++t->repeats % 4096) {
 			slots = stack_group(g, r->ts, r->ts_ret, &h, 0);
-		else
+		} else { /* whole: new, or now and then again (a whole one the reader lost) */
 			slots = stack_group(g, r->ts, r->ts_ret, ips, n);
-		*seen = h;
+			*seen = h;
+		}
 	}
 	g[slots] = *r;
 	if (put(t, g, slots + 1))

@@ -15,12 +15,15 @@ struct flp_thread {
 	uint8_t in_free;              /* an outermost free-like call in flight */
 	uint8_t writing;              /* a record is being written (a signal handler's call is not recorded) */
 	uint8_t no_buf;               /* no ring could be claimed: this thread records nothing */
-	uint8_t own_alloc;            /* the library loads its unwinder: malloc and the rest use its arena */
+	uint8_t own_alloc;            /* the library loads or runs its unwinder: malloc and the rest use its arena */
 	struct fl_preload_buf *buf;
 	uintptr_t outer_sp;           /* the frame of the outermost returning call in flight */
 	uint32_t unsampled;           /* outermost calls since the last one whose stack was taken */
 	uint64_t stack_hash[FL_STACK_IPS_CACHE]; /* the hashes of stacks written, by hash % 8: the same
 					      again goes as a repeat (0: none) */
+	uint32_t repeats;             /* repeats sent: every 4096th stack goes whole again */
+	uint32_t dropping;            /* --lossy: calls dropped since the ring last had room */
+	uint64_t full_since;          /* and when the first of them was (CLOCK_MONOTONIC ns) */
 	uint64_t tail_seen;           /* the ring's tail as last read: read again only when the ring looks
 				         full (the collector's cache line is not pulled at every record) */
 };

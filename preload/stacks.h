@@ -2,7 +2,8 @@
  * asks for (stacks.c), unwound in the process by libunwind, which is loaded
  * only then (dlopen, RTLD_LOCAL: its backtrace() does not replace the C
  * library's for the program). Costs 60-200 ns a call (libunwind's per-thread
- * trace cache); nothing here allocates once loaded. */
+ * trace cache). libunwind allocates at a thread's first unwind (its
+ * thread-local block): the caller routes that to the hooks' arena. */
 #ifndef FLP_STACKS_H
 #define FLP_STACKS_H
 #include <stdint.h>

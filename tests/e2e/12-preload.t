@@ -55,7 +55,7 @@ OUTPUTS=(python sort gzip sqlite3 threads forkexec)
 gcc -O1 -g -o "$T/an" tests/e2e/analyses.c || { echo "Bail out! cannot build analyses"; exit 1; }
 STACKED=("$EXAMPLES/seed_claims" "$T/an")
 [ -x "$T/cxx" ] && STACKED+=("$T/cxx")
-plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#STACKED[@]} + 1 + ${#OUTPUTS[@]} + 1 + 2 + 2 + 3 + 5 + 2 ))
+plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#STACKED[@]} + 1 + ${#OUTPUTS[@]} + 1 + 2 + 2 + 1 + 3 + 5 + 2 ))
 
 # same_summary A.json B.json CMD: the fields both paths must agree on, or why not
 same_summary() {
@@ -227,6 +227,16 @@ read -r total got lost < <($PY3 -c 'import json,sys; a,b=(json.load(open(f)) for
 ok $([ $rc = 0 ] && [ "$lost" -gt 0 ] && [ $(( got + lost )) = "$total" ]; echo $?) \
 	"--lossy: calls dropped while faultline was stopped are counted: recorded $got + lost $lost = $total (exit $rc)"
 like "$(cat lossy.err)" "preload path: 0 waits for the collector" "--lossy: the program never waited for faultline"
+# and SIGKILL of faultline under --lossy: the threads notice, stop recording, and the program ends
+rm -f killed2.done
+"$FAULTLINE" record -q --lossy --on-error detach --probes preload -o kill2.data -- \
+	bash -c './exiting 2 1500000 && touch killed2.done' >/dev/null 2>&1 &
+flpid=$!
+sleep 1
+kill -9 $flpid
+wait $flpid 2>/dev/null
+for _ in $(seq 1 200); do [ -e killed2.done ] && break; sleep 0.1; done
+ok $([ -e killed2.done ]; echo $?) "--lossy, SIGKILL of faultline: the program ran on to its end"
 
 # ---- exit while threads allocate: nothing lost
 "$FAULTLINE" stat -q --probes preload --json exit.json -- ./exiting 4 200000 >/dev/null 2>exit.err

@@ -175,7 +175,31 @@ static void test_ips_stack_repeats(void **state)
 	assert_int_equal(cap.stack_ip[3], 0x1000); /* a's again */
 	assert_int_equal(cap.stack_len[3], 24);
 	assert_int_equal(cap.stack_len[4], 16);   /* b's */
-	assert_int_equal(cap.stack_ip[5], 0);     /* none */
+	assert_int_equal(cap.stack_ip[5], 0);     /* an empty one: not unwound */
+	assert_int_equal(cap.stack_len[5], 0);
+	corr_free(c);
+}
+
+/* A hostile file's FL_STACK_IPS stack as long as a record may be: hashed
+ * and kept without a copy of its own (ASan would see an overflow). */
+static void test_ips_stack_longest(void **state)
+{
+	struct capture cap;
+	struct correlator *c = setup_corr(&cap);
+	size_t len = FL_MAX_STACK_BYTES;
+	struct fl_ev_stack *s = calloc(1, sizeof(*s) + len);
+	(void)state;
+	assert_non_null(s);
+	s->h = hdr(FL_EV_STACK, FL_MALLOC, 0, TID);
+	s->len = (uint32_t)len;
+	s->kind = FL_STACK_FOR_CALL | FL_STACK_IPS;
+	s->ip = 0x1000;
+	memset(s + 1, 0x41, len);
+	assert_int_equal(corr_feed(c, s, sizeof(*s) + len), 0);
+	feed_call(c, FL_MALLOC, 8, 0, HEAP + 0x10, 0);
+	assert_int_equal(cap.n, 2);
+	assert_int_equal(cap.stack_len[1], len);
+	free(s);
 	corr_free(c);
 }
 
@@ -637,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_many_threads),
 		cmocka_unit_test(test_held_stacks_bounded),
 		cmocka_unit_test(test_ips_stack_repeats),
+		cmocka_unit_test(test_ips_stack_longest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -270,7 +270,7 @@ static void lib_stack(struct fixture *f, int i, const uint64_t *ips, unsigned n,
 	struct fl_preload_buf *b = &f->shm->buf[i];
 	struct fl_preload_rec g[FL_PRELOAD_STACK_SLOTS_MAX];
 	unsigned slots = fl_preload_stack_slots(n);
-	uint64_t w[FL_PRELOAD_STACK_SLOTS_MAX * 6] = { 0 };
+	uint64_t w[FL_PRELOAD_STACK_SLOTS_MAX * FL_PRELOAD_STACK_PER_SLOT] = { 0 };
 
 	memcpy(w, ips, (n ? n : 1) * sizeof(uint64_t));
 	memset(g, 0, sizeof(g));
@@ -283,7 +283,7 @@ static void lib_stack(struct fixture *f, int i, const uint64_t *ips, unsigned n,
 	g[0].a2 = w[2];
 	g[0].ret = w[3];
 	for (unsigned k = 1; k < slots; k++)
-		memcpy(&g[k], &w[4 + 6 * (k - 1)], 6 * sizeof(uint64_t));
+		memcpy(&g[k], &w[FL_PRELOAD_STACK_AT(k, 0)], sizeof(g[k]));
 	for (unsigned k = 0; k < slots; k++)
 		b->rec[(b->head + k) & (FL_PRELOAD_RECS - 1)] = g[k];
 	b->head += slots; /* published with the call's record (lib_call) */

@@ -491,6 +491,8 @@ static int ips_of_stack(const struct fl_ev_stack *s, uint64_t *ips, int max)
 {
 	int n = 0;
 
+	if (!s->ip && !s->len)
+		return 0; /* a repeat of a stack not seen (correlator.c) */
 	if (max > 0)
 		ips[n++] = s->ip;
 	for (size_t off = 0; off + sizeof(uint64_t) <= s->len && n < max; off += sizeof(uint64_t))

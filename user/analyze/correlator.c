@@ -376,14 +376,16 @@ static void drop_ips_cache(struct correlator *c, struct pending *t)
  * copy's sp (the stack's own sp is 0). */
 static void cache_ips(struct correlator *c, struct pending *t, const struct fl_ev_stack *s)
 {
-	uint64_t ips[1 + FL_STACK_MAX / sizeof(uint64_t)], h;
-	unsigned n = 0;
+	uint64_t h = fl_ips_hash_start(1 + s->len / (unsigned)sizeof(uint64_t));
 	struct fl_ev_stack **at;
 
-	ips[n++] = s->ip;
-	for (size_t off = 0; off + sizeof(uint64_t) <= s->len; off += sizeof(uint64_t))
-		memcpy(&ips[n++], (const unsigned char *)(s + 1) + off, sizeof(uint64_t));
-	h = fl_ips_hash(ips, n);
+	h = fl_ips_hash_step(h, s->ip);
+	for (size_t off = 0; off + sizeof(uint64_t) <= s->len; off += sizeof(uint64_t)) {
+		uint64_t ip;
+
+		memcpy(&ip, (const unsigned char *)(s + 1) + off, sizeof(ip));
+		h = fl_ips_hash_step(h, ip);
+	}
 	at = &t->ips_cache[h % FL_STACK_IPS_CACHE];
 	stack_free(c, *at);
 	*at = stack_copy(c, s);
@@ -406,7 +408,16 @@ static void keep_stack(struct correlator *c, const struct fl_ev_stack *s)
 		struct fl_ev_stack *last = s->kind & FL_STACK_IPS ? t->ips_cache[s->ip % FL_STACK_IPS_CACHE]
 							     : t->last_whole;
 
-		if (!last || ((s->kind & FL_STACK_IPS) && last->sp != s->ip) || !(*slot = stack_copy(c, last)))
+		if ((s->kind & FL_STACK_IPS) && (!last || last->sp != s->ip)) {
+			/* the stack it names was not seen (or kept): an empty one, which
+			 * the call sites count as not unwound */
+			if ((*slot = stack_copy(c, s))) {
+				(*slot)->kind = s->kind & ~(uint32_t)FL_STACK_REPEAT;
+				(*slot)->ip = 0;
+			}
+			return;
+		}
+		if (!last || !(*slot = stack_copy(c, last)))
 			return; /* the stack it repeats was not seen (or kept): the record goes without */
 		(*slot)->h = s->h;
 		(*slot)->kind = s->kind & ~(uint32_t)FL_STACK_REPEAT;

@@ -354,10 +354,11 @@ static void emit_stack(struct preload *p, int i)
 	uint64_t t = b->tail;
 	const struct fl_preload_rec *r = &b->rec[t & (FL_PRELOAD_RECS - 1)];
 	const struct fl_preload_rec *call;
-	unsigned n = r->pad, slots = fl_preload_stack_slots(n);
+	unsigned n = __atomic_load_n(&r->pad, __ATOMIC_RELAXED), slots = fl_preload_stack_slots(n); /* once: the
+		program may write it */
 	struct {
 		struct fl_ev_stack s;
-		uint64_t ips[FL_PRELOAD_STACK_FRAMES + 6];
+		uint64_t ips[FL_PRELOAD_STACK_SLOTS_MAX * FL_PRELOAD_STACK_PER_SLOT];
 	} e;
 
 	if (n > FL_PRELOAD_STACK_FRAMES || head_of(b) - t < slots + 1) { /* not the library's */
@@ -376,8 +377,9 @@ static void emit_stack(struct preload *p, int i)
 	e.ips[0] = r->a1;
 	e.ips[1] = r->a2;
 	e.ips[2] = r->ret;
-	for (unsigned k = 1; k < slots; k++)
-		memcpy(&e.ips[3 + 6 * (k - 1)], &b->rec[(t + k) & (FL_PRELOAD_RECS - 1)], 6 * sizeof(uint64_t));
+	for (unsigned k = 1; k < slots; k++) /* address FL_PRELOAD_STACK_AT(k, 0) goes to ips[that - 1] */
+		memcpy(&e.ips[FL_PRELOAD_STACK_AT(k, 0) - 1], &b->rec[(t + k) & (FL_PRELOAD_RECS - 1)],
+		       sizeof(struct fl_preload_rec));
 	e.s.len = n ? (n - 1) * (uint32_t)sizeof(uint64_t) : 0;
 	__atomic_store_n(&b->tail, t + slots, __ATOMIC_RELEASE);
 	if (is_target(p, i))
