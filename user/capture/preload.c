@@ -41,6 +41,9 @@ struct preload {
 	int active[FL_PRELOAD_NBUF]; /* rings owned and known, in no order */
 	int nactive;
 	uint64_t snap[FL_PRELOAD_NBUF]; /* head of each ring at the last snapshot */
+	uint64_t snap_tsc;          /* and the time stamp counter then, less SNAP_LAG_NS: a drain takes the
+				       records written before it only (it does not read the lines the
+				       threads are writing, which slows them, and keeps the threads' order) */
 	bool gone[FL_PRELOAD_NBUF];  /* an untraced process's ring, its process gone at the snapshot */
 	uint64_t head_seen[FL_PRELOAD_NBUF]; /* each ring's head as last read (read again when reached) */
 	bool seen;
@@ -54,6 +57,8 @@ struct preload {
 	unsigned char alias[FL_NFUNC]; /* entry point -> the one it is counted under (one address) */
 	_Alignas(8) unsigned char copy[sizeof(struct fl_ev_stack) + FL_STACK_MAX]; /* a record, its tag cleared */
 };
+
+#define SNAP_LAG_NS 4000
 
 static uint64_t now_ns(void)
 {
@@ -422,14 +427,17 @@ static int oldest(struct preload *p, bool to_snapshot)
 	if (p->nactive == 1) { /* one thread: no order to find */
 		struct fl_preload_buf *b = ring(p, p->active[0]);
 
-		return b->tail < (to_snapshot ? p->snap[p->active[0]] : head_known(p, p->active[0])) ? p->active[0] : -1;
+		if (to_snapshot)
+			return b->tail < p->snap[p->active[0]] &&
+					       b->rec[b->tail & (FL_PRELOAD_RECS - 1)].ts_ret < p->snap_tsc ? p->active[0] : -1;
+		return b->tail < head_known(p, p->active[0]) ? p->active[0] : -1;
 	}
 	for (int k = 0; k < p->nactive; k++) {
 		int i = p->active[k];
 		struct fl_preload_buf *b = ring(p, i);
 		uint64_t lim = to_snapshot ? p->snap[i] : head_of(b); /* fresh: another thread may have just written what this one frees */
 
-		if (b->tail >= lim)
+		if (b->tail >= lim || (to_snapshot && b->rec[b->tail & (FL_PRELOAD_RECS - 1)].ts_ret >= p->snap_tsc))
 			continue;
 		if (b->rec[b->tail & (FL_PRELOAD_RECS - 1)].ts_ret < best_ts) {
 			best_ts = b->rec[b->tail & (FL_PRELOAD_RECS - 1)].ts_ret;
@@ -688,6 +696,7 @@ void preload_snapshot(struct preload *p)
 	calibrate(p);
 	find_rings(p);
 	mark_untraced_gone(p);
+	p->snap_tsc = __builtin_ia32_rdtsc() - (uint64_t)(((__int128)SNAP_LAG_NS << 32) / (p->mult > 0 ? p->mult : 1));
 	for (int k = 0; k < p->nactive; k++)
 		p->snap[p->active[k]] = head_of(ring(p, p->active[k]));
 }

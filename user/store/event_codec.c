@@ -459,7 +459,15 @@ int ec_encode(struct ec_encoder *e, const void *rec, uint32_t len)
 	if (buf_reserve(&e->main, (size_t)len + EVENT_MAIN_MAX) < 0 ||
 	    buf_reserve(&e->time, EVENT_TIME_MAX) < 0)
 		return -1;
-	if (!e->verbatim_only && encodable(rec, len)) {
+	if (!e->verbatim_only && len == sizeof(struct fl_ev_call) && !((uintptr_t)rec & 7) &&
+	    *(const unsigned char *)rec == FL_EV_CALL) {
+		/* the common record, read in place: a copy of it just after its writer's
+		 * stores (the preload collector's) waits for them to land */
+		const struct fl_ev_call *c = rec;
+
+		encode_call(e, encode_header(e, &c->h), c);
+		e->st.ts = e->st.cur->ts;
+	} else if (!e->verbatim_only && encodable(rec, len)) {
 		encode_event(e, rec);
 		e->st.ts = e->st.cur->ts;
 	} else if (!e->verbatim_only && stack_encodable(rec, len)) {
