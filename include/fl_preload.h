@@ -2,7 +2,8 @@
  * the traced program), bpf/ and user/capture/preload.c (the collector in
  * faultline): the shared-memory layout, the record the library writes per
  * allocator call (and the slots of a call's stack, --stacks=all), the
- * thread-local slot the kernel reads, and how the library registers. Versioned: a library and a faultline of different
+ * thread-local slot the kernel reads, and how the library registers.
+ * Versioned: a library and a faultline of different
  * FL_PRELOAD_VERSION do not talk (the library then records nothing).
  *
  * The memory is a memfd faultline creates and the command inherits at its

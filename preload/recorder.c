@@ -55,13 +55,15 @@ static int env_fd(void)
 	return (int)fd;
 }
 
-/* The library's own work begins (FL_PRELOAD_OWN in the slot) / ends (the
- * slot as it was). */
+/* The library's own work (the unwinder loading or running) begins:
+ * FL_PRELOAD_OWN in the slot, allocations from the hooks' arena / ends: the
+ * slot as it was. */
 static uint64_t own_begin(struct flp_thread *t)
 {
 	uint64_t was = t->slot;
 
 	__atomic_store_n(&t->slot, FL_PRELOAD_SLOT(FL_PRELOAD_SLOT_DONE(was), FL_PRELOAD_OWN, 1), __ATOMIC_RELAXED);
+	t->own_alloc = 1;
 	__asm__ volatile("" ::: "memory");
 	return was;
 }
@@ -69,6 +71,7 @@ static uint64_t own_begin(struct flp_thread *t)
 static void own_end(struct flp_thread *t, uint64_t was)
 {
 	__asm__ volatile("" ::: "memory");
+	t->own_alloc = 0;
 	__atomic_store_n(&t->slot, was, __ATOMIC_RELAXED);
 }
 
@@ -102,11 +105,8 @@ static void at_fork_child(void)
 static void load_unwinder(struct fl_preload_shm *m)
 {
 	uint64_t was = own_begin(&flp_self);
-	int failed;
+	int failed = flp_stacks_load();
 
-	flp_self.own_alloc = 1;
-	failed = flp_stacks_load();
-	flp_self.own_alloc = 0;
 	own_end(&flp_self, was);
 	if (failed)
 		__atomic_store_n(&m->no_stack, 1, __ATOMIC_RELAXED); /* no stacks, and faultline says so */
@@ -316,9 +316,7 @@ static __attribute__((noinline)) void write_with_stack(struct flp_thread *t, con
 	uint64_t was = own_begin(t);
 	unsigned n, slots = 0;
 
-	t->own_alloc = 1;
 	n = flp_stack_take(ips, FL_PRELOAD_STACK_FRAMES);
-	t->own_alloc = 0;
 	own_end(t, was);
 	if (n) {
 		uint64_t h = fl_ips_hash(ips, n), *seen = &t->stack_hash[h % FL_STACK_IPS_CACHE];

@@ -200,15 +200,23 @@ read -r orph lost < <($PY3 -c 'import json; d=json.load(open("fe.json")); print(
 ok $([ "$orph" = 0 ] && [ "$lost" = 0 ]; echo $?) "fork+exec under -f: no orphan event, none lost ($orph, $lost)"
 
 # ---- SIGKILL of faultline: the program runs on to its end
-rm -f killed.done
-"$FAULTLINE" record -q --on-error detach --probes preload -o kill.data -- bash -c './exiting 2 1500000 && touch killed.done' \
-	>/dev/null 2>&1 &
-flpid=$!
-sleep 1
-kill -9 $flpid
-wait $flpid 2>/dev/null
-for _ in $(seq 1 200); do [ -e killed.done ] && break; sleep 0.1; done
-ok $([ -e killed.done ]; echo $?) "SIGKILL of faultline: the program ran on to its end"
+# killed_runs_on MARK [OPTION...]: record ./exiting with the options, SIGKILL
+# faultline after 1 s; 0 if the program got to its end (it touches MARK)
+killed_runs_on() {
+	local mark=$1 pid
+	shift
+	rm -f "$mark"
+	"$FAULTLINE" record -q "$@" --on-error detach --probes preload -o "$mark.data" -- \
+		bash -c "./exiting 2 1500000 && touch $mark" >/dev/null 2>&1 &
+	pid=$!
+	sleep 1
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	for _ in $(seq 1 200); do [ -e "$mark" ] && return 0; sleep 0.1; done
+	return 1
+}
+killed_runs_on killed.done
+ok $? "SIGKILL of faultline: the program ran on to its end"
 pgrep -f "exiting 2 1500000" >/dev/null
 ok $([ $? != 0 ]; echo $?) "and it exited (no thread left waiting for the collector)"
 
@@ -228,15 +236,8 @@ ok $([ $rc = 0 ] && [ "$lost" -gt 0 ] && [ $(( got + lost )) = "$total" ]; echo 
 	"--lossy: calls dropped while faultline was stopped are counted: recorded $got + lost $lost = $total (exit $rc)"
 like "$(cat lossy.err)" "preload path: 0 waits for the collector" "--lossy: the program never waited for faultline"
 # and SIGKILL of faultline under --lossy: the threads notice, stop recording, and the program ends
-rm -f killed2.done
-"$FAULTLINE" record -q --lossy --on-error detach --probes preload -o kill2.data -- \
-	bash -c './exiting 2 1500000 && touch killed2.done' >/dev/null 2>&1 &
-flpid=$!
-sleep 1
-kill -9 $flpid
-wait $flpid 2>/dev/null
-for _ in $(seq 1 200); do [ -e killed2.done ] && break; sleep 0.1; done
-ok $([ -e killed2.done ]; echo $?) "--lossy, SIGKILL of faultline: the program ran on to its end"
+killed_runs_on killed2.done --lossy
+ok $? "--lossy, SIGKILL of faultline: the program ran on to its end"
 
 # ---- exit while threads allocate: nothing lost
 "$FAULTLINE" stat -q --probes preload --json exit.json -- ./exiting 4 200000 >/dev/null 2>exit.err

@@ -350,6 +350,12 @@ static uint64_t head_known(struct preload *p, int i)
 	return p->head_seen[i];
 }
 
+/* The entry point a record's func is counted under (one address, one name). */
+static unsigned char counted_as(const struct preload *p, unsigned char func)
+{
+	return func < FL_NFUNC ? p->alias[func] : func;
+}
+
 /* The stack group at ring i's tail (fl_preload.h) as an FL_EV_STACK of kind
  * FL_STACK_FOR_CALL | FL_STACK_IPS for the call record after it; the ring
  * advanced past it. */
@@ -373,7 +379,7 @@ static void emit_stack(struct preload *p, int i)
 	call = &b->rec[(t + slots) & (FL_PRELOAD_RECS - 1)];
 	memset(&e.s, 0, sizeof(e.s));
 	e.s.h.type = FL_EV_STACK;
-	e.s.h.func = call->func < FL_NFUNC ? p->alias[call->func] : call->func;
+	e.s.h.func = counted_as(p, call->func);
 	e.s.h.tid = b->tid;
 	e.s.h.tgid = b->tgid;
 	e.s.h.ts = tsc_ns(p, r->ts);
@@ -407,7 +413,7 @@ static void emit_next(struct preload *p, int i)
 		r = &b->rec[t & (FL_PRELOAD_RECS - 1)];
 	}
 	struct fl_ev_call e = {
-		.h = { .type = FL_EV_CALL, .func = r->func < FL_NFUNC ? p->alias[r->func] : r->func, .flags = r->flags,
+		.h = { .type = FL_EV_CALL, .func = counted_as(p, r->func), .flags = r->flags,
 		       .tid = b->tid, .tgid = b->tgid, .ts = tsc_ns(p, r->ts) },
 		.a0 = r->a0, .a1 = r->a1, .a2 = r->a2, .ret = r->ret, .ts_ret = tsc_ns(p, r->ts_ret),
 	};
