@@ -2,15 +2,57 @@
  * --stacks=all (stacks.h). The unwinder is libunwind's unw_backtrace, found
  * with dlopen once; this library's own frames (recorder, hook) are found by
  * address: the extent of its loadable segments, read from its program
- * headers in memory. */
+ * headers in memory. A fork waits until no other thread is inside the
+ * unwinder (whose locks the child would otherwise inherit held), and an
+ * unwind that starts while a fork is under way waits for it to end. */
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include "stacks.h"
 
 static int (*backtrace_fn)(void **buf, int size);
 static uintptr_t self_lo, self_hi;
+static int unwinding; /* threads inside the unwinder */
+static int forking;   /* a fork is between its prepare and parent/child handlers */
+static __thread int is_forker __attribute__((tls_model("initial-exec")));
+
+static void fork_prepare(void)
+{
+	is_forker = 1;
+	__atomic_store_n(&forking, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&unwinding, __ATOMIC_SEQ_CST))
+		sched_yield();
+}
+
+static void fork_parent(void)
+{
+	is_forker = 0;
+	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+}
+
+static void fork_child(void)
+{
+	is_forker = 0;
+	__atomic_store_n(&unwinding, 0, __ATOMIC_SEQ_CST); /* the other threads are gone */
+	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+}
+
+/* Enters the unwinder: after any fork under way (in another thread: the
+ * forking thread's own allocations, from other fork handlers, go through). */
+static void unwind_enter(void)
+{
+	for (;;) {
+		__atomic_add_fetch(&unwinding, 1, __ATOMIC_SEQ_CST);
+		if (!__atomic_load_n(&forking, __ATOMIC_SEQ_CST) || is_forker)
+			return;
+		__atomic_sub_fetch(&unwinding, 1, __ATOMIC_SEQ_CST);
+		while (__atomic_load_n(&forking, __ATOMIC_SEQ_CST))
+			sched_yield();
+	}
+}
 
 /* This library's [lo, hi) in memory. */
 static int find_self(void)
@@ -58,7 +100,10 @@ int flp_stacks_load(void)
 	if (policy && space)
 		((int (*)(void *, int))policy)(*space, 2);
 	backtrace_fn = (int (*)(void **, int))dlsym(h, "unw_backtrace");
-	return backtrace_fn ? 0 : -1;
+	if (!backtrace_fn)
+		return -1;
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	return 0;
 }
 
 static int in_self(uintptr_t ip)
@@ -74,7 +119,9 @@ unsigned flp_stack_take(uint64_t *ips, unsigned max)
 
 	if (!backtrace_fn)
 		return 0;
+	unwind_enter();
 	n = backtrace_fn(raw, FLP_STACK_RAW);
+	__atomic_sub_fetch(&unwinding, 1, __ATOMIC_SEQ_CST);
 	while (k + 1 < n && in_self((uintptr_t)raw[k + 1]))
 		k++; /* raw[k]: the outermost frame here, the hook's */
 	if (n <= 0 || !in_self((uintptr_t)raw[k]))

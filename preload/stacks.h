@@ -3,7 +3,9 @@
  * only then (dlopen, RTLD_LOCAL: its backtrace() does not replace the C
  * library's for the program). Costs 60-200 ns a call (libunwind's per-thread
  * trace cache). libunwind allocates at a thread's first unwind (its
- * thread-local block): the caller routes that to the hooks' arena. */
+ * thread-local block): the caller routes that to the hooks' arena. A fork
+ * waits for the threads inside the unwinder to leave it (its handlers are
+ * registered when it is loaded). */
 #ifndef FLP_STACKS_H
 #define FLP_STACKS_H
 #include <stdint.h>

@@ -38,6 +38,7 @@ for e in seed_claims fragmentation mmap_threshold faulty read_into_fresh churn t
 done
 gcc -O1 -Wall -o "$T/forkexec" tests/e2e/preload_forkexec.c || { echo "Bail out! cannot build forkexec"; exit 1; }
 gcc -O1 -Wall -pthread -o "$T/exiting" tests/e2e/preload_exit.c || { echo "Bail out! cannot build exiting"; exit 1; }
+gcc -O1 -Wall -pthread -o "$T/forkstack" tests/e2e/preload_forkstack.c || { echo "Bail out! cannot build forkstack"; exit 1; }
 
 ACCURACY=("seed_claims" "fragmentation" "mmap_threshold" "faulty" "read_into_fresh" "churn 20000" "churn 20000 hold")
 # and the C++ workload of 75-cxx.t: containers, new[]/delete[], aligned and nothrow new, shared_ptr
@@ -55,7 +56,7 @@ OUTPUTS=(python sort gzip sqlite3 threads forkexec)
 gcc -O1 -g -o "$T/an" tests/e2e/analyses.c || { echo "Bail out! cannot build analyses"; exit 1; }
 STACKED=("$EXAMPLES/seed_claims" "$T/an")
 [ -x "$T/cxx" ] && STACKED+=("$T/cxx")
-plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#STACKED[@]} + 1 + ${#OUTPUTS[@]} + 1 + 2 + 2 + 1 + 3 + 5 + 2 ))
+plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#STACKED[@]} + 1 + ${#OUTPUTS[@]} + 1 + 2 + 2 + 1 + 3 + 5 + 2 + 2 ))
 
 # same_summary A.json B.json CMD: the fields both paths must agree on, or why not
 same_summary() {
@@ -170,6 +171,23 @@ print("; ".join(bad))
 PYEOF
 )
 is "$why" "" "--stacks=all: threads: every allocating call has its stack on the preload path"
+
+# ---- --stacks=all and fork: 300 forks while another thread unwinds, each
+# child unwinding at once (before the fix one run in four or so hung in a
+# child that had inherited the unwinder's lock held)
+timeout 120 "$FAULTLINE" record -q -f --probes preload --stacks=all -o fk.data -- ./forkstack >fk.out 2>fk.err
+rc=$?
+is "$rc" 0 "--stacks=all: 300 forks while a thread unwinds: every child ends (no lock inherited held)" "$(cat fk.out fk.err | head -3)"
+"$FAULTLINE" report -F json --sites 1000 fk.data >fk.json 2>/dev/null
+why=$($PY3 - fk.json <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+cs = d["extra"]["call_sites"]
+print("" if d["calls"].get("malloc", 0) >= 300 and not cs["not_unwound"] and not d["lost_events"] else
+      "malloc %s, not unwound %s, lost %s" % (d["calls"].get("malloc"), cs["not_unwound"], d["lost_events"]))
+PYEOF
+)
+is "$why" "" "... the children's calls recorded, every stack unwound"
 
 # ---- outputs identical with and without the preload path
 $PY3 -c 'import random; random.seed(3); print("\n".join(str(random.getrandbits(40)) for _ in range(100000)))' >lines.txt
