@@ -5,12 +5,15 @@
 # /run/faultline/PID.lock is gone afterwards and the next attach works at
 # once. Times are measured from the deadline (the "probes live" line of -v
 # plus the duration) or from the signal, with the 1 s the issue allows.
+# And a launched command's signals: a SIGCONT sent to it does not leave it
+# stopped, and under -f a second signal ends the recording when the command
+# is gone but a process it started ignores the first.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
 need_root
 need_bin gcc
 [ -x "$FAULTLINE" ] || skip_all "no $FAULTLINE (make build/faultline)"
-plan 27
+plan 34
 
 cat >"$T/storm.c" <<'EOF'
 #include <pthread.h>
@@ -105,4 +108,45 @@ lost=$(json_get "$T/int.json" lost_events)
 unread=$(sed -n 's/.*: \([0-9]*\) records left unread.*/\1/p' "$T/record-INT.err")
 [ -z "$unread" ] || [ "$lost" -ge "$unread" ]
 ok $? "... the records left unread at the stop (${unread:-none}) are among the lost ($lost)"
+
+# ---- record -- CMD: a SIGCONT to the command (timeout(1) sends one, so does a
+# shell's fg) is not taken for a group stop: the command runs on
+"$FAULTLINE" record -q -o "$T/cont.data" -- sleep 1.5 2>"$T/cont.err" &
+fp=$!
+sleep 0.6
+sp=$(pgrep -P $fp -x sleep)
+[ -n "$sp" ] && kill -CONT "$sp"
+for _ in $(seq 80); do kill -0 $fp 2>/dev/null || break; sleep 0.1; done
+if [ -z "$sp" ] || kill -0 $fp 2>/dev/null; then
+	ok 1 "record -- sleep 1.5, sent SIGCONT: it still ends (within 8 s)" "sleep: '$sp' $(grep -h State /proc/$sp/status 2>&1)"
+	kill -9 $sp $fp 2>/dev/null
+else
+	ok 0 "record -- sleep 1.5, sent SIGCONT: it still ends (within 8 s)"
+fi
+wait $fp
+is $? 0 "... with the command's exit status, 0"
+
+# ---- record -f -- CMD: the command dies of the first SIGTERM, a process it
+# started ignores it; the second ends the recording, which reads back whole
+"$FAULTLINE" record -q -f -o "$T/f.data" -- sh -c 'trap "" TERM; sleep 29 & echo $! >'"$T/follower"'; trap - TERM; wait' \
+	2>"$T/f.err" &
+fp=$!
+for _ in $(seq 100); do [ -s "$T/follower" ] && break; sleep 0.05; done
+sleep 0.3
+kill -TERM $fp
+sleep 1
+kill -0 $fp 2>/dev/null
+ok $? "record -f, first SIGTERM: the recording goes on while the follower (which ignores it) runs"
+kill -TERM $fp
+for _ in $(seq 50); do kill -0 $fp 2>/dev/null || break; sleep 0.1; done
+kill -0 $fp 2>/dev/null
+ok $((!$?)) "record -f, second SIGTERM: faultline ends (within 5 s)"
+kill -9 $fp 2>/dev/null
+wait $fp
+grep -q "stopped following" "$T/f.err"
+ok $? "... and says it stopped following" "$(cat "$T/f.err")"
+"$FAULTLINE" report "$T/f.data" --format json -o "$T/f.json" 2>"$T/frep.err"
+ok $? "... its file reads back" "$(cat "$T/frep.err")"
+is "$(json_get "$T/f.json" extra.truncated)" False "... whole"
+kill -9 "$(cat "$T/follower")" 2>/dev/null
 done_testing

@@ -442,20 +442,32 @@ static void ptrace_stop(struct session *s, pid_t p, int status)
 		store_smaps(s, p);
 		ptrace(PTRACE_CONT, p, 0, 0);
 	} else if (event == PTRACE_EVENT_STOP) {
-		ptrace(PTRACE_LISTEN, p, 0, 0);
+		int sig = WSTOPSIG(status);
+
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			ptrace(PTRACE_LISTEN, p, 0, 0); /* a group stop */
+		else /* SIGTRAP: a SIGCONT's notice to a seized tracee; LISTEN would leave it stopped */
+			ptrace(PTRACE_CONT, p, 0, 0);
 	} else {
 		ptrace(PTRACE_CONT, p, 0, WSTOPSIG(status));
 	}
 }
 
 /* A started command: reap children; a first signal is passed on to the
- * command, a second kills it. Returns true when the loop should end. */
+ * command, a second kills it (with -f, once the command is gone, a second
+ * ends the recording: its descendants go on, no longer followed). Returns
+ * true when the loop should end. */
 static bool command_done(struct session *s, int *forwarded)
 {
 	int status;
 	pid_t p;
 
 	if (stop_signal) {
+		if (*forwarded && s->res->have_status) {
+			fprintf(stderr, "faultline: stopped following: processes the command started run on, "
+				"unrecorded\n");
+			return true;
+		}
 		kill(s->pid, *forwarded ? SIGKILL : stop_signal);
 		*forwarded = stop_signal;
 		stop_signal = 0;
