@@ -393,18 +393,18 @@ static void test_on_disk_layout(void **state)
 	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
 
 	buf = slurp(path, &n);
-	assert_memory_equal(buf, "FAULTLN\0\3\0\0\0\4\3\2\1\0\0\0\0", 20);
+	assert_memory_equal(buf, "FAULTLN\0\4\0\0\0\4\3\2\1\0\0\0\0", 20);
 	assert_int_equal(crc32(0, buf, 20), buf[20] | buf[21] << 8 | buf[22] << 16 | (uint32_t)buf[23] << 24);
-	assert_memory_equal(buf + 24, "FBLK\1\0\0\0\x0a\0\0\0", 12);
+	assert_memory_equal(buf + 24, "FBLK\1\0\0\0\x0b\0\0\0", 12);
 	uint32_t clen = buf[36] | buf[37] << 8 | buf[38] << 16 | (uint32_t)buf[39] << 24;
 	raw_len = unzstd(buf + 48, clen, raw, sizeof(raw));
-	/* 1 record, 16 bytes decoded, 7 bytes of main stream: verbatim, 5 bytes */
-	assert_int_equal(raw_len, 10);
-	assert_memory_equal(raw, "\1\x10\7\0\5hello", 10);
+	/* 1 record, 16 bytes decoded, 7 bytes of main stream (verbatim, 5 bytes), no arguments */
+	assert_int_equal(raw_len, 11);
+	assert_memory_equal(raw, "\1\x10\7\0\0\5hello", 11);
 	assert_memory_equal(buf + 48 + clen, "FBLK\2\0\0\0\x10\0\0\0", 12);
 	raw_len = unzstd(buf + 72 + clen, n - 72 - clen, raw, sizeof(raw));
 	assert_int_equal(raw_len, 16);
-	assert_memory_equal(raw, "\1\0\0\0\0\0\0\0\x0a\0\0\0\0\0\0\0", 16);
+	assert_memory_equal(raw, "\1\0\0\0\0\0\0\0\x0b\0\0\0\0\0\0\0", 16);
 	free(buf);
 }
 
@@ -560,9 +560,9 @@ static void test_reader_open_errors(void **state)
 	spit(path, h, 24);
 	expect_open_fails(path, "checksum");
 
-	put_header(h, 4, 9);
+	put_header(h, 5, 9);
 	spit(path, h, 24);
-	expect_open_fails(path, "format version 4 is not supported (this faultline reads 1 to 3)");
+	expect_open_fails(path, "format version 5 is not supported (this faultline reads 1 to 4)");
 
 	put_header(h, 0, 9);
 	spit(path, h, 24);
@@ -861,6 +861,42 @@ static size_t build_v3(unsigned char *file, const unsigned char *payload, size_t
 	return len;
 }
 
+/* Real recordings of examples/seed_claims (6 mallocs, 6 frees) in format
+ * versions 2 and 3, kept in the fuzz corpus: still read whole, every call
+ * decoded (version 4 moved the calls' values to a stream of their own). */
+static void test_reads_recorded_versions_2_and_3(void **state)
+{
+	static const char *const paths[] = { "tests/fuzz/corpus/tracefile/seed_claims_v2",
+					     "tests/fuzz/corpus/tracefile/seed_claims_v3" };
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		char err[256];
+		uint32_t abi;
+		struct tf_reader *r = tf_reader_open(paths[i], &abi, err, sizeof(err));
+		const void *rec;
+		uint32_t len;
+		unsigned calls = 0, mallocs = 0;
+		enum tf_status st;
+
+		assert_non_null(r);
+		while ((st = tf_reader_next(r, &rec, &len)) == TF_RECORD) {
+			const struct fl_hdr *h = rec;
+
+			if (len >= sizeof(*h) && h->type == FL_EV_CALL) {
+				const struct fl_ev_call *c = rec;
+
+				calls++;
+				mallocs += c->h.func == FL_MALLOC && c->a0 && c->ret;
+			}
+		}
+		assert_int_equal(st, TF_END);
+		assert_int_equal(calls, 12);
+		assert_int_equal(mallocs, 6);
+		tf_reader_close(r);
+	}
+}
+
 static void test_reads_hand_built_version_3(void **state)
 {
 	unsigned char payload[] = { 2, 24, 6, 0, 2, 'a', 'b', 0, 0 };
@@ -1092,6 +1128,7 @@ int main(void)
 		cmocka_unit_test(test_reads_hand_built_file),
 		cmocka_unit_test(test_reads_hand_built_version_2),
 		cmocka_unit_test(test_reads_hand_built_version_3),
+		cmocka_unit_test(test_reads_recorded_versions_2_and_3),
 		cmocka_unit_test(test_event_round_trip),
 		cmocka_unit_test(test_record_counts),
 		cmocka_unit_test(test_file_mode_0600),

@@ -1,11 +1,18 @@
 /* event_codec.c - the compact form of a trace file's records (format
- * version 2): ec_encoder (records -> payload of one block) and ec_decoder
+ * versions 2 to 4): ec_encoder (records -> payload of one block, version 4) and ec_decoder
  * (payload -> byte-identical aligned records, rejecting any malformed input
  * without reading out of bounds). The layout is described in event_codec.h;
  * the per-type bodies are:
  *   call:    mask byte (bit 0 a0, 1 a1, 2 a2, 3 ret: set when non-zero), then
+ *            (in the argument stream from version 4 on, in the main stream before)
  *            a0, a1 varints, a2 and ret zigzag deltas against the thread's
- *            last pointer (a2 becomes the last pointer before ret is coded)
+ *            last pointer (a2 becomes the last pointer before ret is coded);
+ *            from format version 4, bit 4 instead of 2: a2 is the varint age
+ *            k of a pointer in the thread's live ring (the (k+1)th last one
+ *            its calls returned: a free of a block it allocated), bit 5
+ *            instead of 3: ret is the (k+1)th last pointer in its freed ring
+ *            (the allocator handed back a block just freed). A call's a2
+ *            then goes into the freed ring, its ret into the live ring
  *   syscall: varint sys, mask byte (bits 0-4 args, 5 ret), each zigzag
  *   fault:   addr, ip: zigzag deltas against the thread's last fault's
  *   proc:    varint kind, varint child, zigzag exit_code
@@ -39,6 +46,7 @@ _Static_assert(EC_NFUNC <= FL_NFUNC, "the entry points whose times are predicted
 /* Worst-case main-stream bytes of an event besides a verbatim record's data. */
 #define EVENT_MAIN_MAX 128
 #define EVENT_TIME_MAX 20
+#define EVENT_ARGS_MAX 40 /* a call's four values */
 
 /* ---- shared: zigzag, thread slots ---- */
 
@@ -164,6 +172,7 @@ void ec_encoder_free(struct ec_encoder *e)
 	for (size_t i = 0; i < EC_SLOTS; i++)
 		free(e->stack_buf[i]);
 	free(e->main.p);
+	free(e->args.p);
 	free(e->time.p);
 	free(e);
 }
@@ -172,21 +181,24 @@ void ec_encoder_reset(struct ec_encoder *e)
 {
 	state_reset(&e->st);
 	e->main.len = 0;
+	e->args.len = 0;
 	e->time.len = 0;
 	e->records = 0;
 	e->out_bytes = 0;
 }
 
-size_t ec_encoder_payload(struct ec_encoder *e, struct ec_chunk chunk[3])
+size_t ec_encoder_payload(struct ec_encoder *e, struct ec_chunk chunk[EC_CHUNKS])
 {
 	size_t n = varint_put(e->prelude, e->records);
 
 	n += varint_put(e->prelude + n, e->out_bytes);
 	n += varint_put(e->prelude + n, e->main.len);
+	n += varint_put(e->prelude + n, e->args.len);
 	chunk[0] = (struct ec_chunk){ e->prelude, n };
 	chunk[1] = (struct ec_chunk){ e->main.p, e->main.len };
-	chunk[2] = (struct ec_chunk){ e->time.p, e->time.len };
-	return n + e->main.len + e->time.len;
+	chunk[2] = (struct ec_chunk){ e->args.p, e->args.len };
+	chunk[3] = (struct ec_chunk){ e->time.p, e->time.len };
+	return n + e->main.len + e->args.len + e->time.len;
 }
 
 /* True if rec is an event the compact form reproduces exactly: a known type,
@@ -340,24 +352,73 @@ static void encode_call_times(struct ec_encoder *e, struct ec_thread *t, const s
 	}
 }
 
+static inline struct ec_hint *hint_of(struct ec_hint *table, uint64_t ptr, uint32_t slot)
+{
+	return &table[((ptr >> 4) ^ slot) * 0x9e3779b97f4a7c15ull >> 52];
+}
+
+_Static_assert(EC_HINTS == 1u << 12, "hint_of keeps 12 bits");
+
+/* The age of ptr in a ring of size (a power of two) holding n pointers, as
+ * the hint has it: its index from the newest, or -1 if not there. */
+static inline int64_t ring_age(const struct ec_hint *h, uint64_t ptr, uint32_t slot, const uint64_t *ring,
+			       uint32_t n, uint32_t size)
+{
+	uint32_t k = n - 1 - h->n;
+
+	if (h->ptr != ptr || h->slot != slot || h->n >= n || k >= size || ring[h->n & (size - 1)] != ptr)
+		return -1;
+	return k;
+}
+
+/* The pointers a call passes and returns into the thread's rings (both sides). */
+static inline void ring_push(struct ec_thread *t, const struct fl_ev_call *c)
+{
+	if (c->a2)
+		t->freed[t->nfreed++ & (EC_FREED_RING - 1)] = c->a2;
+	if (c->ret)
+		t->live[t->nlive++ & (EC_LIVE_RING - 1)] = c->ret;
+}
+
+/* ptr's age in the ring: the newest one is looked at first (a block freed
+ * right after it was allocated, one allocated again right after its free),
+ * then the hint; -1 if not there. */
+static inline int64_t find_in_ring(struct ec_hint *table, uint64_t ptr, uint32_t slot, const uint64_t *ring,
+				   uint32_t n, uint32_t size)
+{
+	if (n && ring[(n - 1) & (size - 1)] == ptr)
+		return 0;
+	return ring_age(hint_of(table, ptr, slot), ptr, slot, ring, n, size);
+}
+
 static void encode_call(struct ec_encoder *e, struct ec_thread *t, const struct fl_ev_call *c)
 {
-	unsigned mask = (c->a0 != 0) | (c->a1 != 0) << 1 | (c->a2 != 0) << 2 | (c->ret != 0) << 3;
+	uint32_t slot = (uint32_t)(t - e->st.slot);
+	int64_t a2_age = c->a2 ? find_in_ring(e->live_hint, c->a2, slot, t->live, t->nlive, EC_LIVE_RING) : -1;
+	int64_t ret_age = c->ret ? find_in_ring(e->freed_hint, c->ret, slot, t->freed, t->nfreed, EC_FREED_RING) : -1;
+	unsigned mask = (c->a0 != 0) | (c->a1 != 0) << 1;
 
+	if (c->a2)
+		mask |= a2_age >= 0 ? 16 : 4;
+	if (c->ret)
+		mask |= ret_age >= 0 ? 32 : 8;
 	encode_call_times(e, t, c);
 	put_byte(&e->main, mask);
 	if (c->a0)
-		put_varint(&e->main, c->a0);
+		put_varint(&e->args, c->a0);
 	if (c->a1)
-		put_varint(&e->main, c->a1);
+		put_varint(&e->args, c->a1);
 	if (c->a2) {
-		put_varint(&e->main, zigzag(c->a2 - t->addr));
+		put_varint(&e->args, a2_age >= 0 ? (uint64_t)a2_age : zigzag(c->a2 - t->addr));
 		t->addr = c->a2;
+		*hint_of(e->freed_hint, c->a2, slot) = (struct ec_hint){ c->a2, slot, t->nfreed };
 	}
 	if (c->ret) {
-		put_varint(&e->main, zigzag(c->ret - t->addr));
+		put_varint(&e->args, ret_age >= 0 ? (uint64_t)ret_age : zigzag(c->ret - t->addr));
 		t->addr = c->ret;
+		*hint_of(e->live_hint, c->ret, slot) = (struct ec_hint){ c->ret, slot, t->nlive };
 	}
+	ring_push(t, c);
 	t->ts = c->ts_ret;
 }
 
@@ -457,7 +518,7 @@ static void encode_event(struct ec_encoder *e, const void *rec)
 int ec_encode(struct ec_encoder *e, const void *rec, uint32_t len)
 {
 	if (buf_reserve(&e->main, (size_t)len + EVENT_MAIN_MAX) < 0 ||
-	    buf_reserve(&e->time, EVENT_TIME_MAX) < 0)
+	    buf_reserve(&e->args, EVENT_ARGS_MAX) < 0 || buf_reserve(&e->time, EVENT_TIME_MAX) < 0)
 		return -1;
 	if (!e->verbatim_only && len == sizeof(struct fl_ev_call) && !((uintptr_t)rec & 7) &&
 	    *(const unsigned char *)rec == FL_EV_CALL) {
@@ -568,7 +629,11 @@ static inline uint64_t get_bounded(struct cursor *c, uint64_t max)
 
 struct ec_decoder *ec_decoder_new(void)
 {
-	return calloc(1, sizeof(struct ec_decoder));
+	struct ec_decoder *d = calloc(1, sizeof(struct ec_decoder));
+
+	if (d)
+		d->format = EC_FORMAT;
+	return d;
 }
 
 void ec_decoder_free(struct ec_decoder *d)
@@ -584,7 +649,8 @@ void ec_decoder_free(struct ec_decoder *d)
 /* One block's decoding: the two streams and the output being filled. */
 struct block {
 	struct ec_decoder *d;
-	struct cursor main, time;
+	struct cursor main, args, time;
+	struct cursor *vals; /* where the calls' values are: args (format 4), or main */
 	size_t out_pos, out_size;
 	const char *why;
 };
@@ -694,26 +760,47 @@ static void decode_call_times(struct block *b, struct ec_thread *t, struct fl_ev
 	c->ts_ret = c->h.ts + dur;
 }
 
+/* The pointer of age k (a varint) in a ring of size holding n: bad if it has no such one. */
+static inline uint64_t ring_get(struct cursor *m, const uint64_t *ring, uint32_t n, uint32_t size)
+{
+	uint64_t k = get_varint(m);
+
+	if (k >= n || k >= size) {
+		m->bad = true;
+		return 0;
+	}
+	return ring[(n - 1 - (uint32_t)k) & (size - 1)];
+}
+
 static void decode_call(struct block *b, struct ec_thread *t, struct fl_ev_call *c)
 {
-	struct cursor *m = &b->main;
-	unsigned mask = get_byte(m);
+	struct cursor *m = b->vals;
+	unsigned mask = get_byte(&b->main);
 
 	decode_call_times(b, t, c);
-	if (mask & ~0xfu)
+	if ((mask & ~0x3fu) || (mask & 4 && mask & 16) || (mask & 8 && mask & 32))
 		m->bad = true;
 	c->a0 = (mask & 1) ? get_varint(m) : 0;
 	c->a1 = (mask & 2) ? get_varint(m) : 0;
 	c->a2 = 0;
 	c->ret = 0;
-	if (mask & 4) {
+	if (mask & 4)
 		c->a2 = t->addr + unzigzag(get_varint(m));
+	else if (mask & 16)
+		c->a2 = ring_get(m, t->live, t->nlive, EC_LIVE_RING);
+	if (c->a2)
 		t->addr = c->a2;
-	}
-	if (mask & 8) {
+	if (mask & 8)
 		c->ret = t->addr + unzigzag(get_varint(m));
+	else if (mask & 32)
+		c->ret = ring_get(m, t->freed, t->nfreed, EC_FREED_RING);
+	if (c->ret)
 		t->addr = c->ret;
-	}
+	if ((mask & 20) && !c->a2) /* a pointer coded is never 0 */
+		m->bad = true;
+	if ((mask & 40) && !c->ret)
+		m->bad = true;
+	ring_push(t, c);
 	t->ts = c->ts_ret;
 }
 
@@ -803,7 +890,7 @@ static bool decode_event(struct block *b, unsigned tag)
 		memcpy(dst, &ev, size);
 	}
 	b->d->st.ts = t->ts;
-	if (b->main.bad || b->time.bad) {
+	if (b->main.bad || b->args.bad || b->time.bad) {
 		b->why = "an event runs past the end of its block or has a bad field";
 		return false;
 	}
@@ -874,13 +961,15 @@ static bool decode_prelude(struct block *b, const unsigned char *p, size_t n, si
 			   uint64_t *records)
 {
 	struct cursor c = { p, p + n, false };
-	uint64_t out_bytes, main_len;
+	uint64_t out_bytes, main_len, args_len = 0;
 
 	*records = get_varint(&c);
 	out_bytes = get_varint(&c);
 	main_len = get_varint(&c);
+	if (b->d->format >= 4)
+		args_len = get_varint(&c);
 	if (c.bad || *records > n || out_bytes > max_out || out_bytes < 8 * *records ||
-	    main_len > (uint64_t)(c.end - c.p)) {
+	    main_len > (uint64_t)(c.end - c.p) || args_len > (uint64_t)(c.end - c.p) - main_len) {
 		b->why = "bad block prelude";
 		return false;
 	}
@@ -889,7 +978,9 @@ static bool decode_prelude(struct block *b, const unsigned char *p, size_t n, si
 		return false;
 	}
 	b->main = (struct cursor){ c.p, c.p + main_len, false };
-	b->time = (struct cursor){ c.p + main_len, c.end, false };
+	b->args = (struct cursor){ c.p + main_len, c.p + main_len + args_len, false };
+	b->time = (struct cursor){ c.p + main_len + args_len, c.end, false };
+	b->vals = b->d->format >= 4 ? &b->args : &b->main;
 	b->out_size = out_bytes;
 	return true;
 }
@@ -914,7 +1005,8 @@ int ec_decode_block(struct ec_decoder *d, const unsigned char *p, size_t n, size
 	for (uint64_t i = 0; i < records; i++)
 		if (!decode_record(&b))
 			goto bad;
-	if (b.main.p != b.main.end || b.time.p != b.time.end || b.out_pos != b.out_size) {
+	if (b.main.p != b.main.end || b.args.p != b.args.end || b.time.p != b.time.end ||
+	    b.out_pos != b.out_size) {
 		b.why = "the block's records and its sizes do not match";
 		goto bad;
 	}

@@ -1,7 +1,7 @@
 /* tracefile.c - the trace file container: tf_writer (records -> event codec
  * payload -> checksummed zstd blocks on disk) and tf_reader (blocks ->
  * aligned records, detecting truncation and corruption without ever reading
- * out of bounds; reads format versions 1 to 3, the older two deflate; on
+ * out of bounds; reads format versions 1 to 4, 1 and 2 deflated; on
  * request a thread loads the blocks ahead of the caller). Layout in
  * tracefile.h, the records' compact form in event_codec.h.
  */
@@ -164,6 +164,8 @@ static int writer_put(struct tf_writer *w, const unsigned char *p, size_t n)
 	return 0;
 }
 
+_Static_assert(TF_FORMAT_VERSION == EC_FORMAT, "the writer writes the codec's layout");
+
 static int write_file_header(struct tf_writer *w)
 {
 	unsigned char h[TF_FILE_HEADER_LEN];
@@ -228,13 +230,13 @@ static int write_block(struct tf_writer *w, uint32_t kind, const struct ec_chunk
 
 static int flush_data_block(struct tf_writer *w)
 {
-	struct ec_chunk chunk[3];
+	struct ec_chunk chunk[EC_CHUNKS];
 	size_t raw_len;
 
 	if (ec_encoder_records(w->enc) == 0)
 		return 0;
 	raw_len = ec_encoder_payload(w->enc, chunk);
-	if (write_block(w, TF_BLOCK_DATA, chunk, 3, raw_len) < 0)
+	if (write_block(w, TF_BLOCK_DATA, chunk, EC_CHUNKS, raw_len) < 0)
 		return -1;
 	w->raw_total += raw_len;
 	ec_encoder_reset(w->enc);
@@ -640,10 +642,12 @@ static enum tf_status decode_records(struct block_loader *ld, struct ec_decoder 
 	const char *why = "bad records";
 	int rc;
 
-	if (ld->version == 1)
+	if (ld->version == 1) {
 		rc = ec_decode_framed(dec, ld->raw, ld->raw_len, 2 * (size_t)TF_MAX_BLOCK_LEN, &why);
-	else
+	} else {
+		ec_decoder_set_format(dec, ld->version);
 		rc = ec_decode_block(dec, ld->raw, ld->raw_len, TF_MAX_BLOCK_LEN, &why);
+	}
 	if (rc < 0)
 		return loader_corrupt(ld, why);
 	ld->decoded += ec_decoder_records(dec);

@@ -15,8 +15,9 @@
  *   u32 len + len bytes).
  *   The end block's raw payload is u64 record count + u64 total raw payload
  *   bytes of all data blocks; without it the file is truncated.
- * The writer writes version 3; the reader reads versions 1 to 3 (the
- * records' compact form is the same in 2 and 3).
+ * The writer writes version 4; the reader reads versions 1 to 4 (the
+ * records' compact form is the same in 2 and 3; 4 adds the pointer rings of
+ * event_codec.h, which no earlier file holds).
  */
 #ifndef FAULTLINE_TRACEFILE_H
 #define FAULTLINE_TRACEFILE_H
@@ -25,7 +26,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define TF_FORMAT_VERSION 3
+#define TF_FORMAT_VERSION 4
 #define TF_OLDEST_FORMAT_VERSION 1
 
 #define TF_FILE_HEADER_LEN 24
@@ -42,7 +43,7 @@
 #define TF_MAX_BLOCK_RAW (TF_MAX_BLOCK_LEN - (1u << 20))
 /* Largest record tf_writer_add accepts. */
 #define TF_MAX_RECORD_LEN (TF_MAX_BLOCK_RAW - 512u)
-#define TF_DEFAULT_BLOCK_SIZE (1u << 20)
+#define TF_DEFAULT_BLOCK_SIZE (8u << 20)
 /* zstd levels: the writer's default and the lowest it takes (zstd's fast
  * levels are negative). */
 #define TF_DEFAULT_LEVEL 1
@@ -61,7 +62,7 @@ struct tf_writer;
 struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err, size_t errlen);
 /* Size of a block's records (as the reader holds them: each 8 bytes plus its
  * length rounded up to 8) at which the block is written; 0 means the default
- * (1 MiB), larger values are capped at TF_MAX_BLOCK_RAW. */
+ * (8 MiB), larger values are capped at TF_MAX_BLOCK_RAW. */
 void tf_writer_set_block_size(struct tf_writer *w, size_t bytes);
 /* zstd level, TF_MIN_LEVEL to ZSTD_maxCLevel() (others: the default),
  * taken from the next block on; default TF_DEFAULT_LEVEL. */
