@@ -377,6 +377,36 @@ static void test_round_trip_many_blocks(void **state)
 	tf_reader_close(r);
 }
 
+/* The same through tf_writer_compress_behind (a thread compresses and
+ * writes while the caller fills the next block), flushed now and then as
+ * record does: every record back, in order. */
+static void test_round_trip_compress_behind(void **state)
+{
+	const char *path = tmp_path("behind.data");
+	char err[256];
+	unsigned count;
+	struct tf_writer *w;
+	struct tf_reader *r;
+
+	(void)state;
+	w = tf_writer_open(path, 42, err, sizeof(err));
+	assert_non_null(w);
+	tf_writer_set_block_size(w, 1000);
+	assert_int_equal(tf_writer_compress_behind(w), 0);
+	for (unsigned i = 0; i < 5000; i++) {
+		add_rec(w, i);
+		if (i % 777 == 0)
+			assert_int_equal(tf_writer_flush(w), 0);
+	}
+	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
+	r = reader_open(path, NULL, err, sizeof(err));
+	assert_non_null(r);
+	assert_int_equal(read_all(r, &count), TF_END);
+	assert_int_equal(count, 5000);
+	assert_true(tf_reader_blocks(r) > 250);
+	tf_reader_close(r);
+}
+
 static void test_on_disk_layout(void **state)
 {
 	const char *path = tmp_path("layout.data");
@@ -970,6 +1000,33 @@ static void test_dev_full_add_flush_close(void **state)
 	assert_string_equal(err, "writing /dev/full: No space left on device");
 }
 
+/* A write error in the thread of tf_writer_compress_behind reaches the
+ * caller: a later add, the flush and the close fail with it. */
+static void test_dev_full_compress_behind(void **state)
+{
+	struct tf_writer *w = open_dev_full();
+	char err[256] = "";
+	int rc = 0, e = 0;
+
+	(void)state;
+	if (!w)
+		skip();
+	tf_writer_set_block_size(w, 100);
+	assert_int_equal(tf_writer_compress_behind(w), 0);
+	for (unsigned i = 0; i < 1000 && rc == 0; i++) {
+		unsigned char buf[700];
+
+		rec_fill(i, buf);
+		rc = tf_writer_add(w, buf, rec_len(i));
+		e = errno;
+	}
+	assert_int_equal(rc, -1);
+	assert_int_equal(e, ENOSPC);
+	assert_int_equal(tf_writer_flush(w), -1);
+	assert_int_equal(tf_writer_close(w, err, sizeof(err)), -1);
+	assert_string_equal(err, "writing /dev/full: No space left on device");
+}
+
 static void test_dev_full_close(void **state)
 {
 	struct tf_writer *w = open_dev_full();
@@ -1124,6 +1181,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip_many_blocks),
+		cmocka_unit_test(test_round_trip_compress_behind),
 		cmocka_unit_test(test_on_disk_layout),
 		cmocka_unit_test(test_reads_hand_built_file),
 		cmocka_unit_test(test_reads_hand_built_version_2),
@@ -1141,6 +1199,7 @@ int main(void)
 		cmocka_unit_test(test_hand_built_corruption),
 		cmocka_unit_test(test_dev_full_add_flush_close),
 		cmocka_unit_test(test_dev_full_close),
+		cmocka_unit_test(test_dev_full_compress_behind),
 		cmocka_unit_test(test_cut_leaves_truncated_file),
 		cmocka_unit_test(test_abort_keeps_old_file),
 		cmocka_unit_test(test_read_ahead_same_results),

@@ -136,6 +136,7 @@ int cmd_record(int argc, char **argv)
 	r.w = tf_writer_open(o.out, FL_EVENT_ABI, err, sizeof(err));
 	if (!r.w)
 		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
+	(void)tf_writer_compress_behind(r.w); /* if not, the collector compresses: slower, as right */
 	o.s.consume = store_record;
 	o.s.tick = flush_tick;
 	o.s.ctx = &r;

@@ -114,8 +114,20 @@ static void pack_block_header(unsigned char h[TF_BLOCK_HEADER_LEN], uint32_t kin
 
 /* ---- writer ---- */
 
+/* tf_writer_compress_behind: a thread compresses and writes each full block
+ * while the caller encodes the next one into the other encoder. */
+struct behind {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ec_encoder *queued; /* the block the thread is writing; NULL: it is idle */
+	struct ec_encoder *spare;  /* the other encoder, empty, while the thread is idle */
+	bool stop;
+};
+
 struct tf_writer {
 	int fd;
+	struct behind *bg;      /* NULL: blocks are compressed and written by the caller */
 	struct sf_out out;	/* the temporary file, renamed over path when done */
 	char *path;
 	uint32_t event_abi;
@@ -126,7 +138,7 @@ struct tf_writer {
 	unsigned char *comp;	/* compression scratch */
 	size_t comp_cap;
 	bool header_written;
-	bool failed;
+	bool failed;            /* set last, with __atomic (the thread may set it) */
 	int failed_errno;
 	uint64_t records;	/* records added */
 	uint64_t raw_total;	/* raw payload bytes of data blocks written */
@@ -139,10 +151,11 @@ static int writer_fail(struct tf_writer *w)
 {
 	int e = errno ? errno : EIO;
 
-	if (!w->failed) {
-		w->failed = true;
+	/* one writer at a time: the caller writes only while the thread is idle */
+	if (!__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE)) {
 		w->failed_errno = e;
 		set_msg(w->msg, sizeof(w->msg), "writing %s: %s", w->path, strerror(e));
+		__atomic_store_n(&w->failed, true, __ATOMIC_RELEASE);
 	}
 	errno = w->failed_errno;
 	return -1;
@@ -150,7 +163,7 @@ static int writer_fail(struct tf_writer *w)
 
 static int writer_check(const struct tf_writer *w)
 {
-	if (!w->failed)
+	if (!__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE))
 		return 0;
 	errno = w->failed_errno;
 	return -1;
@@ -160,7 +173,7 @@ static int writer_put(struct tf_writer *w, const unsigned char *p, size_t n)
 {
 	if (io_write_all(w->fd, p, n) < 0)
 		return writer_fail(w);
-	w->file_bytes += n;
+	__atomic_add_fetch(&w->file_bytes, n, __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -228,19 +241,96 @@ static int write_block(struct tf_writer *w, uint32_t kind, const struct ec_chunk
 	return 0;
 }
 
-static int flush_data_block(struct tf_writer *w)
+/* Compresses and writes e's block, and empties e. */
+static int write_data_block(struct tf_writer *w, struct ec_encoder *e)
 {
 	struct ec_chunk chunk[EC_CHUNKS];
-	size_t raw_len;
+	size_t raw_len = ec_encoder_payload(e, chunk);
+	int rc = write_block(w, TF_BLOCK_DATA, chunk, EC_CHUNKS, raw_len);
+
+	if (rc == 0)
+		w->raw_total += raw_len;
+	ec_encoder_reset(e);
+	return rc;
+}
+
+static void *behind_run(void *arg)
+{
+	struct tf_writer *w = arg;
+	struct behind *bg = w->bg;
+
+	pthread_mutex_lock(&bg->lock);
+	for (;;) {
+		struct ec_encoder *e;
+
+		while (!bg->queued && !bg->stop)
+			pthread_cond_wait(&bg->cond, &bg->lock);
+		if (!bg->queued)
+			break;
+		e = bg->queued;
+		pthread_mutex_unlock(&bg->lock);
+		if (!__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE))
+			(void)write_data_block(w, e); /* a failure is sticky: the caller sees it */
+		else
+			ec_encoder_reset(e);
+		pthread_mutex_lock(&bg->lock);
+		bg->spare = e;
+		bg->queued = NULL;
+		pthread_cond_broadcast(&bg->cond);
+	}
+	pthread_mutex_unlock(&bg->lock);
+	return NULL;
+}
+
+/* Waits until the thread has written the block it holds (then only the
+ * caller touches the file). */
+static void behind_sync(struct tf_writer *w)
+{
+	struct behind *bg = w->bg;
+
+	if (!bg)
+		return;
+	pthread_mutex_lock(&bg->lock);
+	while (bg->queued)
+		pthread_cond_wait(&bg->cond, &bg->lock);
+	pthread_mutex_unlock(&bg->lock);
+}
+
+static int flush_data_block(struct tf_writer *w)
+{
+	struct behind *bg = w->bg;
 
 	if (ec_encoder_records(w->enc) == 0)
 		return 0;
-	raw_len = ec_encoder_payload(w->enc, chunk);
-	if (write_block(w, TF_BLOCK_DATA, chunk, EC_CHUNKS, raw_len) < 0)
-		return -1;
-	w->raw_total += raw_len;
-	ec_encoder_reset(w->enc);
-	return 0;
+	if (!bg)
+		return write_data_block(w, w->enc);
+	pthread_mutex_lock(&bg->lock);
+	while (bg->queued) /* the thread is behind by a whole block: wait for it */
+		pthread_cond_wait(&bg->cond, &bg->lock);
+	bg->queued = w->enc;
+	w->enc = bg->spare;
+	bg->spare = NULL;
+	pthread_cond_broadcast(&bg->cond);
+	pthread_mutex_unlock(&bg->lock);
+	return writer_check(w);
+}
+
+static void behind_stop(struct tf_writer *w)
+{
+	struct behind *bg = w->bg;
+
+	if (!bg)
+		return;
+	pthread_mutex_lock(&bg->lock);
+	bg->stop = true;
+	pthread_cond_broadcast(&bg->cond);
+	pthread_mutex_unlock(&bg->lock);
+	pthread_join(bg->thread, NULL);
+	ec_encoder_free(bg->spare);
+	pthread_mutex_destroy(&bg->lock);
+	pthread_cond_destroy(&bg->cond);
+	free(bg);
+	w->bg = NULL;
 }
 
 static int write_end_block(struct tf_writer *w)
@@ -255,6 +345,7 @@ static int write_end_block(struct tf_writer *w)
 
 static void writer_free(struct tf_writer *w)
 {
+	behind_stop(w);
 	ec_encoder_free(w->enc);
 	ZSTD_freeCCtx(w->zc);
 	free(w->comp);
@@ -289,6 +380,33 @@ struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err
 	w->level = TF_DEFAULT_LEVEL;
 	w->block_size = TF_DEFAULT_BLOCK_SIZE;
 	return w;
+}
+
+static int thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
+
+int tf_writer_compress_behind(struct tf_writer *w)
+{
+	struct behind *bg;
+
+	if (w->bg)
+		return 0;
+	bg = calloc(1, sizeof(*bg));
+	if (!bg || !(bg->spare = ec_encoder_new(w->event_abi != FL_EVENT_ABI))) {
+		free(bg);
+		return -1;
+	}
+	pthread_mutex_init(&bg->lock, NULL);
+	pthread_cond_init(&bg->cond, NULL);
+	w->bg = bg;
+	if (thread_start(&bg->thread, behind_run, w) != 0) {
+		ec_encoder_free(bg->spare);
+		pthread_mutex_destroy(&bg->lock);
+		pthread_cond_destroy(&bg->cond);
+		free(bg);
+		w->bg = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 void tf_writer_set_block_size(struct tf_writer *w, size_t bytes)
@@ -334,6 +452,7 @@ int tf_writer_add(struct tf_writer *w, const void *rec, uint32_t len)
 
 int tf_writer_flush(struct tf_writer *w)
 {
+	behind_sync(w); /* the header goes first, written by one thread at a time */
 	if (writer_check(w) < 0 || write_file_header(w) < 0)
 		return -1;
 	return flush_data_block(w);
@@ -362,7 +481,10 @@ int tf_writer_close(struct tf_writer *w, char *err, size_t errlen)
 {
 	int rc = 0, saved;
 
-	if (tf_writer_flush(w) < 0 || write_end_block(w) < 0)
+	if (tf_writer_flush(w) < 0)
+		rc = -1;
+	behind_sync(w);
+	if (rc == 0 && (writer_check(w) < 0 || write_end_block(w) < 0))
 		rc = -1;
 	rc = writer_finish(w, true, rc); /* on an error, kept cut short */
 	if (rc < 0)
@@ -392,8 +514,9 @@ int tf_writer_cut(struct tf_writer *w)
 
 	if (!w)
 		return -1;
-	if (!w->failed)
+	if (!__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE))
 		(void)tf_writer_flush(w);
+	behind_sync(w);
 	rc = writer_finish(w, true, -1) == -2 ? -1 : 0;
 	writer_free(w);
 	errno = saved;
@@ -406,6 +529,7 @@ void tf_writer_abort(struct tf_writer *w)
 
 	if (!w)
 		return;
+	behind_sync(w);
 	writer_finish(w, false, -1);
 	writer_free(w);
 	errno = saved;
@@ -423,7 +547,7 @@ uint64_t tf_writer_records(const struct tf_writer *w)
 
 uint64_t tf_writer_bytes_written(const struct tf_writer *w)
 {
-	return w->file_bytes;
+	return __atomic_load_n(&w->file_bytes, __ATOMIC_RELAXED);
 }
 
 /* ---- reader ---- */

@@ -64,6 +64,13 @@ struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err
  * length rounded up to 8) at which the block is written; 0 means the default
  * (8 MiB), larger values are capped at TF_MAX_BLOCK_RAW. */
 void tf_writer_set_block_size(struct tf_writer *w, size_t bytes);
+/* From now on a thread of w's compresses and writes each block while the
+ * caller fills the next (record: the collector does not stop draining the
+ * rings for the few ms a block takes). A write error then shows at a later
+ * call (tf_writer_add, _flush, _close: never lost); tf_writer_flush hands the
+ * pending block over, after waiting for the one before it. 0, or -1 when no
+ * thread could be started (w goes on as before). */
+int tf_writer_compress_behind(struct tf_writer *w);
 /* zstd level, TF_MIN_LEVEL to ZSTD_maxCLevel() (others: the default),
  * taken from the next block on; default TF_DEFAULT_LEVEL. */
 void tf_writer_set_level(struct tf_writer *w, int level);
