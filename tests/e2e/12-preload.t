@@ -21,7 +21,9 @@
 #  - SIGKILL of faultline leaves the program running to its end;
 #  - --lossy: faultline stopped for a second, the program does not wait: the
 #    calls its full ring dropped are counted lost, exactly (recorded + lost =
-#    the calls of a run without --lossy);
+#    the calls of a run without --lossy); SIGKILL of faultline under --lossy:
+#    the library marks recording stopped (read from the program's memfd);
+#  - --stacks=all with 300 forks while a thread unwinds: every child ends;
 #  - a program exiting while its threads allocate loses no record;
 #  - auto takes uprobes for a static program, preload refuses it; -p with
 #    preload is a usage error; -v and the report say which path ran;
@@ -56,7 +58,7 @@ OUTPUTS=(python sort gzip sqlite3 threads forkexec)
 gcc -O1 -g -o "$T/an" tests/e2e/analyses.c || { echo "Bail out! cannot build analyses"; exit 1; }
 STACKED=("$EXAMPLES/seed_claims" "$T/an")
 [ -x "$T/cxx" ] && STACKED+=("$T/cxx")
-plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#STACKED[@]} + 1 + ${#OUTPUTS[@]} + 1 + 2 + 2 + 1 + 3 + 5 + 2 + 2 ))
+plan $(( ${#ACCURACY[@]} * 3 + 1 + ${#STACKED[@]} + 1 + ${#OUTPUTS[@]} + 1 + 2 + 2 + 1 + 3 + 5 + 2 + 2 + 1 ))
 
 # same_summary A.json B.json CMD: the fields both paths must agree on, or why not
 same_summary() {
@@ -256,6 +258,36 @@ like "$(cat lossy.err)" "preload path: 0 waits for the collector" "--lossy: the 
 # and SIGKILL of faultline under --lossy: the threads notice, stop recording, and the program ends
 killed_runs_on killed2.done --lossy
 ok $? "--lossy, SIGKILL of faultline: the program ran on to its end"
+# ... because the library saw the collector gone (not only because a lossy
+# ring never waits): the flag it sets, read from the program's memfd mapping
+printf '#include <stddef.h>\n#include <stdio.h>\n#include "fl_preload.h"\nint main(void) { printf("%%zu\\n", offsetof(struct fl_preload_shm, stopped)); return 0; }\n' >off.c
+gcc -I"$ROOT/include" -o off off.c
+"$FAULTLINE" record -q --lossy --on-error detach --probes preload -o lk.data -- "$EXAMPLES/churn" 100000000 >/dev/null 2>&1 &
+flpid=$!
+sleep 0.7
+cpid=$(pgrep -P $flpid)
+kill -9 $flpid
+wait $flpid 2>/dev/null
+sleep 1
+stopped=$($PY3 - "$cpid" "$(./off)" <<'PYEOF'
+import struct, sys
+pid, off = sys.argv[1], int(sys.argv[2])
+try:
+    for l in open('/proc/%s/maps' % pid):
+        f = l.split()
+        if 'memfd:faultline-preload' in l and int(f[2], 16) == 0:
+            with open('/proc/%s/map_files/%s' % (pid, f[0]), 'rb') as m:
+                m.seek(off)
+                print(struct.unpack('<I', m.read(4))[0])
+            break
+    else:
+        print('no mapping')
+except OSError as e:
+    print(e)
+PYEOF
+)
+[ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
+is "$stopped" 1 "--lossy, SIGKILL of faultline: the library found the collector gone and stopped recording (its shared memory says so)"
 
 # ---- exit while threads allocate: nothing lost
 "$FAULTLINE" stat -q --probes preload --json exit.json -- ./exiting 4 200000 >/dev/null 2>exit.err
