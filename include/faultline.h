@@ -252,7 +252,8 @@ enum fl_counter {
 	FL_CNT_FAULTS = FL_CNT_SYSCALL + FL_NSYS,
 	FL_CNT_FAULTS_KERNEL,
 	FL_CNT_FIRST_TOUCH,
-	FL_CNT_STACKS_SKIPPED, /* --stacks: a stack not taken, the ring buffer being over half full */
+	FL_CNT_STACKS_SKIPPED, /* --stacks: a stack not taken, the ring buffer being over half full (the
+				  preload path adds its own: fl_preload.h's stacks_skipped) */
 	FL_NCOUNTERS,
 };
 

@@ -26,7 +26,7 @@ typedef uint64_t flp_u64;
 typedef uint32_t flp_u32;
 #endif
 
-#define FL_PRELOAD_VERSION 4
+#define FL_PRELOAD_VERSION 5
 #define FL_PRELOAD_MAGIC 0x31444c5052504c46ull /* "FLPRPLD1" */
 #define FL_PRELOAD_ENV_FD_NAME "FAULTLINE_PRELOAD_FD"
 
@@ -125,6 +125,8 @@ struct fl_preload_shm {
 	flp_u64 no_stack;      /* call stacks not taken (the library's unwinder could not be loaded) */
 	flp_u32 lossy;         /* --lossy: a full ring drops the call (counted in unrecorded), no wait */
 	flp_u32 pad;
+	flp_u64 stacks_skipped; /* --stacks=all: calls written without their stack (made while another
+				   thread forked, or the unwinder found no frame) */
 	struct fl_preload_buf buf[FL_PRELOAD_NBUF] __attribute__((aligned(4096)));
 };
 

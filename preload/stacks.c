@@ -3,54 +3,89 @@
  * with dlopen once; this library's own frames (recorder, hook) are found by
  * address: the extent of its loadable segments, read from its program
  * headers in memory. A fork waits until no other thread is inside the
- * unwinder (whose locks the child would otherwise inherit held), and an
- * unwind that starts while a fork is under way waits for it to end. */
+ * unwinder (whose locks the child would otherwise inherit held); an unwind
+ * that would start while another thread forks waits for it, 50 ms at most,
+ * then its call goes without its stack (counted: the call sites' "not
+ * taken"). */
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
+#include <time.h>
 #include "stacks.h"
+
+#define FLP_FORK_WAIT_NS 50000000ull
 
 static int (*backtrace_fn)(void **buf, int size);
 static uintptr_t self_lo, self_hi;
-static int unwinding; /* threads inside the unwinder */
-static int forking;   /* a fork is between its prepare and parent/child handlers */
-static __thread int is_forker __attribute__((tls_model("initial-exec")));
+static int unwinding; /* unwinds under way, in all threads */
+static int forks;     /* forks between their prepare and parent handlers (forks may overlap) */
+static __thread int my_unwinds __attribute__((tls_model("initial-exec")));
+static __thread int my_forks __attribute__((tls_model("initial-exec")));
 
+/* The other threads' unwinds end on their own (they wait for nothing the
+ * forking thread holds); this thread's own, if the fork comes from a signal
+ * handler that interrupted one, cannot, and is not waited for. */
 static void fork_prepare(void)
 {
-	is_forker = 1;
-	__atomic_store_n(&forking, 1, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&unwinding, __ATOMIC_SEQ_CST))
+	my_forks++;
+	__atomic_add_fetch(&forks, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&unwinding, __ATOMIC_SEQ_CST) > my_unwinds)
 		sched_yield();
 }
 
 static void fork_parent(void)
 {
-	is_forker = 0;
-	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+	my_forks--;
+	__atomic_sub_fetch(&forks, 1, __ATOMIC_SEQ_CST);
 }
 
 static void fork_child(void)
 {
-	is_forker = 0;
-	__atomic_store_n(&unwinding, 0, __ATOMIC_SEQ_CST); /* the other threads are gone */
-	__atomic_store_n(&forking, 0, __ATOMIC_SEQ_CST);
+	my_forks = 0;
+	__atomic_store_n(&unwinding, my_unwinds, __ATOMIC_SEQ_CST); /* the other threads are gone */
+	__atomic_store_n(&forks, 0, __ATOMIC_SEQ_CST);
 }
 
-/* Enters the unwinder: after any fork under way (in another thread: the
- * forking thread's own allocations, from other fork handlers, go through). */
-static void unwind_enter(void)
+static void unwind_leave(void)
 {
+	__atomic_sub_fetch(&unwinding, 1, __ATOMIC_SEQ_CST);
+	my_unwinds--;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* 1: the caller may unwind (unwind_leave after). While another thread forks
+ * the caller waits for the fork to end, but FLP_FORK_WAIT_NS at most, and
+ * then goes without its stack (0): it may hold a lock the fork takes after
+ * its handlers (glibc's stdio list lock, held by fflush(NULL) while a memory
+ * stream grows), and waiting longer would deadlock both. The forking
+ * thread's own calls (from other fork handlers) are unwound. */
+static int unwind_enter(void)
+{
+	uint64_t t0 = 0;
+
 	for (;;) {
+		my_unwinds++;
 		__atomic_add_fetch(&unwinding, 1, __ATOMIC_SEQ_CST);
-		if (!__atomic_load_n(&forking, __ATOMIC_SEQ_CST) || is_forker)
-			return;
-		__atomic_sub_fetch(&unwinding, 1, __ATOMIC_SEQ_CST);
-		while (__atomic_load_n(&forking, __ATOMIC_SEQ_CST))
-			sched_yield();
+		if (!__atomic_load_n(&forks, __ATOMIC_SEQ_CST) || my_forks)
+			return 1;
+		unwind_leave();
+		if (!t0)
+			t0 = mono_ns();
+		while (__atomic_load_n(&forks, __ATOMIC_SEQ_CST))
+			if (mono_ns() - t0 > FLP_FORK_WAIT_NS)
+				return 0;
+			else
+				sched_yield();
 	}
 }
 
@@ -119,9 +154,10 @@ unsigned flp_stack_take(uint64_t *ips, unsigned max)
 
 	if (!backtrace_fn)
 		return 0;
-	unwind_enter();
+	if (!unwind_enter())
+		return 0;
 	n = backtrace_fn(raw, FLP_STACK_RAW);
-	__atomic_sub_fetch(&unwinding, 1, __ATOMIC_SEQ_CST);
+	unwind_leave();
 	while (k + 1 < n && in_self((uintptr_t)raw[k + 1]))
 		k++; /* raw[k]: the outermost frame here, the hook's */
 	if (n <= 0 || !in_self((uintptr_t)raw[k]))

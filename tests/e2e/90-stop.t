@@ -6,14 +6,14 @@
 # once. Times are measured from the deadline (the "probes live" line of -v
 # plus the duration) or from the signal, with the 1 s the issue allows.
 # And a launched command's signals: a SIGCONT sent to it does not leave it
-# stopped, and under -f a second signal ends the recording when the command
-# is gone but a process it started ignores the first.
+# stopped, and under -f a second signal (or --duration's end) ends the
+# recording when the command is gone but a process it started runs on.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/e2e/lib.sh
 need_root
 need_bin gcc
 [ -x "$FAULTLINE" ] || skip_all "no $FAULTLINE (make build/faultline)"
-plan 34
+plan 35
 
 cat >"$T/storm.c" <<'EOF'
 #include <pthread.h>
@@ -149,4 +149,14 @@ ok $? "... and says it stopped following" "$(cat "$T/f.err")"
 ok $? "... its file reads back" "$(cat "$T/frep.err")"
 is "$(json_get "$T/f.json" extra.truncated)" False "... whole"
 kill -9 "$(cat "$T/follower")" 2>/dev/null
+
+# ---- record -f --duration: the command exits at once, a process it started
+# runs on: --duration's end still ends the recording (the command's pid,
+# reaped, is not signalled)
+t0=$EPOCHREALTIME
+"$FAULTLINE" record -q -f --duration 1 -o "$T/d.data" -- sh -c 'sleep 29 & echo $! >'"$T/follower2"'; exit 0' 2>"$T/d.err"
+rc=$?
+el=$(ms_after "$t0")
+kill -9 "$(cat "$T/follower2")" 2>/dev/null
+ok $([ $rc = 0 ] && [ "$el" -lt 10000 ]; echo $?) "record -f --duration 1, the command gone, a follower running: ends on time (${el} ms, exit $rc)" "$(cat "$T/d.err")"
 done_testing

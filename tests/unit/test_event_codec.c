@@ -631,6 +631,12 @@ static void test_hand_built_version_4(void **state)
 	assert_int_equal(c->a0, 16);
 	assert_int_equal(c->ret, 0x10);
 	assert_int_equal(c->ts_ret, 110);
+	/* ret by its age in the freed ring, empty yet (version 4: the bit is known, the age is not) */
+	ok[8] = 0x21;
+	ok[10] = 0;
+	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), MAX_OUT, &why), -1);
+	ok[8] = 0x09;
+	ok[10] = 0x20;
 	/* an argument stream longer than the payload, or one byte short */
 	ok[3] = 10;
 	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), MAX_OUT, &why), -1);
@@ -690,8 +696,8 @@ static void test_hand_built_errors(void **state)
 	memcpy(bad, ok, sizeof(ok));
 	bad[7] = 0x49;
 	assert_int_equal(ec_decode_block(d, bad, sizeof(ok), MAX_OUT, &why), -1);
-	/* ret by its age in the freed ring, which holds nothing yet; a2 from the
-	 * empty live ring; a pointer coded both ways at once */
+	/* version 3 knows no ring bits (ret or a2 by its age); a pointer coded
+	 * both ways at once */
 	memcpy(bad, ok, sizeof(ok));
 	bad[7] = 0x21;
 	bad[9] = 0;

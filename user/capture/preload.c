@@ -749,6 +749,11 @@ bool preload_stacks_missing(const struct preload *p)
 	return __atomic_load_n(&p->shm->no_stack, __ATOMIC_RELAXED) != 0;
 }
 
+uint64_t preload_stacks_skipped(const struct preload *p)
+{
+	return __atomic_load_n(&p->shm->stacks_skipped, __ATOMIC_RELAXED);
+}
+
 uint64_t preload_unrecorded(const struct preload *p)
 {
 	return p->shm->unrecorded;

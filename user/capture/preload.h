@@ -60,6 +60,8 @@ void preload_set_lossy(struct preload *p);
  * of the command loaded the library. */
 uint64_t preload_waits(const struct preload *p, uint64_t *wait_ns);
 uint64_t preload_unrecorded(const struct preload *p);
+/* --stacks=all: calls the library wrote without their stack (the call sites' "not taken") */
+uint64_t preload_stacks_skipped(const struct preload *p);
 bool preload_seen(const struct preload *p);
 /* Has some ring an eighth full or more (the run loop then does not sleep)? */
 bool preload_busy(struct preload *p);

@@ -454,16 +454,16 @@ static void ptrace_stop(struct session *s, pid_t p, int status)
 }
 
 /* A started command: reap children; a first signal is passed on to the
- * command, a second kills it (with -f, once the command is gone, a second
- * ends the recording: its descendants go on, no longer followed). Returns
- * true when the loop should end. */
+ * command, a second kills it (with -f, once the command is gone, a signal or
+ * --duration's end ends the recording: its descendants go on, no longer
+ * followed). Returns true when the loop should end. */
 static bool command_done(struct session *s, int *forwarded)
 {
 	int status;
 	pid_t p;
 
 	if (stop_signal) {
-		if (*forwarded && s->res->have_status) {
+		if (s->res->have_status) { /* -f, CMD reaped (its pid may be another's now): nothing to signal */
 			fprintf(stderr, "faultline: stopped following: processes the command started run on, "
 				"unrecorded\n");
 			return true;
@@ -548,7 +548,7 @@ static void run_loop(struct session *s, int pidfd)
 				s->o->tick(s->o->ctx, false);
 			last_tick = now_ns();
 		}
-		if (duration_over(s, start) && !s->o->attach_pid && !forwarded)
+		if (duration_over(s, start) && !s->o->attach_pid && (!forwarded || s->res->have_status))
 			stop_signal = SIGINT;
 		done = s->o->attach_pid ? attached_done(pidfd) || duration_over(s, start)
 					: command_done(s, &forwarded);
@@ -1031,6 +1031,7 @@ static void note_preload(struct session *s)
 
 	s->res->preload_waits = waits;
 	s->res->lost += preload_unrecorded(s->preload);
+	s->res->counters[FL_CNT_STACKS_SKIPPED] += preload_stacks_skipped(s->preload);
 	emit_meta(s, FL_META_PRELOAD_WAITS, s->pid, waits, &wait_ns, sizeof(wait_ns));
 	if (s->o->verbose)
 		fprintf(stderr, "faultline: preload path: %llu waits for the collector (%.1f ms), %llu calls "

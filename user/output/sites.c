@@ -68,8 +68,9 @@ void sites_write_text(struct callsites *cs, FILE *out)
 	if (st.not_unwound)
 		fprintf(out, ", %" PRIu64 " could not be unwound", st.not_unwound);
 	if (st.not_taken)
-		fprintf(out, "; %" PRIu64 " stacks were not taken: the ring buffer was over half full (counts are "
-			"whole; raise --buffer-size or lower --stack-size)", st.not_taken);
+		fprintf(out, "; %" PRIu64 " stacks were not taken (counts are whole): the ring buffer was over "
+			"half full (raise --buffer-size or lower --stack-size), or on the preload path the call "
+			"came while another thread forked", st.not_taken);
 	if (st.objects_cached)
 		fprintf(out, "; %" PRIu64 " object%s read from the build-id cache (%s: replaced, deleted or "
 			"in another mount namespace)", st.objects_cached, st.objects_cached == 1 ? "" : "s",

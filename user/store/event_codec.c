@@ -778,7 +778,7 @@ static void decode_call(struct block *b, struct ec_thread *t, struct fl_ev_call 
 	unsigned mask = get_byte(&b->main);
 
 	decode_call_times(b, t, c);
-	if ((mask & ~0x3fu) || (mask & 4 && mask & 16) || (mask & 8 && mask & 32))
+	if ((mask & ~(b->d->format >= 4 ? 0x3fu : 0xfu)) || (mask & 4 && mask & 16) || (mask & 8 && mask & 32))
 		m->bad = true;
 	c->a0 = (mask & 1) ? get_varint(m) : 0;
 	c->a1 = (mask & 2) ? get_varint(m) : 0;

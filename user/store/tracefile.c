@@ -123,6 +123,7 @@ struct behind {
 	struct ec_encoder *queued; /* the block the thread is writing; NULL: it is idle */
 	struct ec_encoder *spare;  /* the other encoder, empty, while the thread is idle */
 	bool stop;
+	pthread_mutex_t msg_lock;  /* the message and errno, which both sides may set */
 };
 
 struct tf_writer {
@@ -151,13 +152,17 @@ static int writer_fail(struct tf_writer *w)
 {
 	int e = errno ? errno : EIO;
 
-	/* one writer at a time: the caller writes only while the thread is idle */
+	if (w->bg)
+		pthread_mutex_lock(&w->bg->msg_lock);
 	if (!__atomic_load_n(&w->failed, __ATOMIC_ACQUIRE)) {
 		w->failed_errno = e;
 		set_msg(w->msg, sizeof(w->msg), "writing %s: %s", w->path, strerror(e));
 		__atomic_store_n(&w->failed, true, __ATOMIC_RELEASE);
 	}
-	errno = w->failed_errno;
+	e = w->failed_errno;
+	if (w->bg)
+		pthread_mutex_unlock(&w->bg->msg_lock);
+	errno = e;
 	return -1;
 }
 
@@ -328,6 +333,7 @@ static void behind_stop(struct tf_writer *w)
 	pthread_join(bg->thread, NULL);
 	ec_encoder_free(bg->spare);
 	pthread_mutex_destroy(&bg->lock);
+	pthread_mutex_destroy(&bg->msg_lock);
 	pthread_cond_destroy(&bg->cond);
 	free(bg);
 	w->bg = NULL;
@@ -396,11 +402,13 @@ int tf_writer_compress_behind(struct tf_writer *w)
 		return -1;
 	}
 	pthread_mutex_init(&bg->lock, NULL);
+	pthread_mutex_init(&bg->msg_lock, NULL);
 	pthread_cond_init(&bg->cond, NULL);
 	w->bg = bg;
 	if (thread_start(&bg->thread, behind_run, w) != 0) {
 		ec_encoder_free(bg->spare);
 		pthread_mutex_destroy(&bg->lock);
+		pthread_mutex_destroy(&bg->msg_lock);
 		pthread_cond_destroy(&bg->cond);
 		free(bg);
 		w->bg = NULL;
@@ -435,8 +443,12 @@ int tf_writer_add(struct tf_writer *w, const void *rec, uint32_t len)
 	if (writer_check(w) < 0)
 		return -1;
 	if (len > TF_MAX_RECORD_LEN) {
+		if (w->bg)
+			pthread_mutex_lock(&w->bg->msg_lock);
 		set_msg(w->msg, sizeof(w->msg), "writing %s: record of %u bytes is too large",
 			w->path, len);
+		if (w->bg)
+			pthread_mutex_unlock(&w->bg->msg_lock);
 		errno = EMSGSIZE;
 		return -1;
 	}
