@@ -68,7 +68,8 @@ static uint64_t mono_ns(void)
  * then goes without its stack (0): it may hold a lock the fork takes after
  * its handlers (glibc's stdio list lock, held by fflush(NULL) while a memory
  * stream grows), and waiting longer would deadlock both. The forking
- * thread's own calls (from other fork handlers) are unwound. */
+ * thread's own calls (from other fork handlers) are unwound, unless another
+ * thread forks as well (its child could inherit that unwind's locks). */
 static int unwind_enter(void)
 {
 	uint64_t t0 = 0;
@@ -76,12 +77,12 @@ static int unwind_enter(void)
 	for (;;) {
 		my_unwinds++;
 		__atomic_add_fetch(&unwinding, 1, __ATOMIC_SEQ_CST);
-		if (!__atomic_load_n(&forks, __ATOMIC_SEQ_CST) || my_forks)
+		if (__atomic_load_n(&forks, __ATOMIC_SEQ_CST) == my_forks) /* none, or only this thread's */
 			return 1;
 		unwind_leave();
 		if (!t0)
 			t0 = mono_ns();
-		while (__atomic_load_n(&forks, __ATOMIC_SEQ_CST))
+		while (__atomic_load_n(&forks, __ATOMIC_SEQ_CST) != my_forks)
 			if (mono_ns() - t0 > FLP_FORK_WAIT_NS)
 				return 0;
 			else
