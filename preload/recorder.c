@@ -318,9 +318,9 @@ static __attribute__((noinline)) void write_with_stack(struct flp_thread *t, con
 
 	n = flp_stack_take(ips, FL_PRELOAD_STACK_FRAMES);
 	own_end(t, was);
-	if (!n)
+	if (!n) {
 		__atomic_fetch_add(&shm->stacks_skipped, 1, __ATOMIC_RELAXED); /* said, as the kernel's */
-	if (n) {
+	} else {
 		uint64_t h = fl_ips_hash(ips, n), *seen = &t->stack_hash[h % FL_STACK_IPS_CACHE];
 
 		if (*seen == h && ++t->repeats % 4096) {

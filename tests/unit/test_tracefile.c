@@ -971,6 +971,22 @@ static struct tf_writer *open_dev_full(void)
 	return w;
 }
 
+/* Adds up to n test records until one fails: the last tf_writer_add's
+ * result, its errno in *e. */
+static int add_until_error(struct tf_writer *w, unsigned n, int *e)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		unsigned char buf[700];
+
+		rec_fill(i, buf);
+		rc = tf_writer_add(w, buf, rec_len(i));
+		*e = errno;
+	}
+	return rc;
+}
+
 static void test_dev_full_add_flush_close(void **state)
 {
 	struct tf_writer *w = open_dev_full();
@@ -981,13 +997,7 @@ static void test_dev_full_add_flush_close(void **state)
 	if (!w)
 		skip();
 	tf_writer_set_block_size(w, 100);
-	for (unsigned i = 0; i < 100 && rc == 0; i++) {
-		unsigned char buf[700];
-
-		rec_fill(i, buf);
-		rc = tf_writer_add(w, buf, rec_len(i));
-		e = errno;
-	}
+	rc = add_until_error(w, 100, &e);
 	assert_int_equal(rc, -1);
 	assert_int_equal(e, ENOSPC);
 	assert_string_equal(tf_writer_error(w), "writing /dev/full: No space left on device");
@@ -1013,13 +1023,7 @@ static void test_dev_full_compress_behind(void **state)
 		skip();
 	tf_writer_set_block_size(w, 100);
 	assert_int_equal(tf_writer_compress_behind(w), 0);
-	for (unsigned i = 0; i < 1000 && rc == 0; i++) {
-		unsigned char buf[700];
-
-		rec_fill(i, buf);
-		rc = tf_writer_add(w, buf, rec_len(i));
-		e = errno;
-	}
+	rc = add_until_error(w, 1000, &e);
 	assert_int_equal(rc, -1);
 	assert_int_equal(e, ENOSPC);
 	assert_int_equal(tf_writer_flush(w), -1);

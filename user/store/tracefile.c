@@ -320,22 +320,32 @@ static int flush_data_block(struct tf_writer *w)
 	return writer_check(w);
 }
 
-static void behind_stop(struct tf_writer *w)
+/* Tells a thread waiting on cond to stop, and joins it (the writer's and the
+ * reader's threads alike). */
+static void thread_stop(pthread_t th, pthread_mutex_t *lock, pthread_cond_t *cond, bool *stop)
 {
-	struct behind *bg = w->bg;
+	pthread_mutex_lock(lock);
+	*stop = true;
+	pthread_cond_broadcast(cond);
+	pthread_mutex_unlock(lock);
+	pthread_join(th, NULL);
+}
 
-	if (!bg)
-		return;
-	pthread_mutex_lock(&bg->lock);
-	bg->stop = true;
-	pthread_cond_broadcast(&bg->cond);
-	pthread_mutex_unlock(&bg->lock);
-	pthread_join(bg->thread, NULL);
+static void behind_free(struct behind *bg)
+{
 	ec_encoder_free(bg->spare);
 	pthread_mutex_destroy(&bg->lock);
 	pthread_mutex_destroy(&bg->msg_lock);
 	pthread_cond_destroy(&bg->cond);
 	free(bg);
+}
+
+static void behind_stop(struct tf_writer *w)
+{
+	if (!w->bg)
+		return;
+	thread_stop(w->bg->thread, &w->bg->lock, &w->bg->cond, &w->bg->stop);
+	behind_free(w->bg);
 	w->bg = NULL;
 }
 
@@ -406,11 +416,7 @@ int tf_writer_compress_behind(struct tf_writer *w)
 	pthread_cond_init(&bg->cond, NULL);
 	w->bg = bg;
 	if (thread_start(&bg->thread, behind_run, w) != 0) {
-		ec_encoder_free(bg->spare);
-		pthread_mutex_destroy(&bg->lock);
-		pthread_mutex_destroy(&bg->msg_lock);
-		pthread_cond_destroy(&bg->cond);
-		free(bg);
+		behind_free(bg);
 		w->bg = NULL;
 		return -1;
 	}
@@ -934,11 +940,7 @@ static void read_ahead_stop(struct tf_reader *r)
 
 	if (!ra)
 		return;
-	pthread_mutex_lock(&ra->lock);
-	ra->stop = true;
-	pthread_cond_broadcast(&ra->cond);
-	pthread_mutex_unlock(&ra->lock);
-	pthread_join(ra->thread, NULL);
+	thread_stop(ra->thread, &ra->lock, &ra->cond, &ra->stop);
 	r->dec = NULL;
 	r->ra = NULL;
 	read_ahead_free(ra);
