@@ -32,6 +32,15 @@ static void read_levels(struct timeline *tl)
 	v->held = v->heap + v->mmap > v->live + gb ? v->heap + v->mmap - v->live - gb : 0;
 }
 
+/* The end of point k's interval after t0, saturated (a hostile file's clock
+ * can jump to near 2^64 ns: the doubling intervals must not wrap). */
+static uint64_t end_of(const struct timeline *tl, uint64_t k)
+{
+	uint64_t e;
+
+	return __builtin_mul_overflow(k + 1, tl->interval_ns, &e) ? UINT64_MAX : e;
+}
+
 /* Pairs of points become one (the later's levels, both intervals' counts). */
 static void merge_pairs(struct timeline *tl)
 {
@@ -52,10 +61,11 @@ static void merge_pairs(struct timeline *tl)
 		tl->pts[k] = p;
 	}
 	tl->n = k;
-	tl->interval_ns *= 2;
+	if (tl->interval_ns <= UINT64_MAX / 2)
+		tl->interval_ns *= 2;
 	/* an odd last point ended at the old interval: it now ends at the new one */
 	if (tl->n)
-		tl->pts[tl->n - 1].t_ns = tl->n * tl->interval_ns;
+		tl->pts[tl->n - 1].t_ns = end_of(tl, tl->n - 1);
 }
 
 static void close_interval(struct timeline *tl)
@@ -71,7 +81,7 @@ static void close_interval(struct timeline *tl)
 		tl->pts = p;
 		tl->cap = cap;
 	}
-	tl->cur.t_ns = (tl->n + 1) * tl->interval_ns;
+	tl->cur.t_ns = end_of(tl, tl->n);
 	read_levels(tl);
 	tl->pts[tl->n++] = tl->cur;
 	memset(tl->cur.syscalls, 0, sizeof(tl->cur.syscalls));
@@ -86,9 +96,9 @@ void timeline_advance_slow(struct timeline *tl, uint64_t ts)
 		tl->started = true;
 		tl->t0 = ts;
 	}
-	while (ts - tl->t0 >= (tl->n + 1) * tl->interval_ns)
+	while (end_of(tl, tl->n) < UINT64_MAX && ts - tl->t0 >= end_of(tl, tl->n))
 		close_interval(tl);
-	tl->next_end = tl->t0 + (tl->n + 1) * tl->interval_ns;
+	tl->next_end = end_of(tl, tl->n) > UINT64_MAX - tl->t0 ? UINT64_MAX : tl->t0 + end_of(tl, tl->n);
 }
 
 void timeline_finish(struct timeline *tl, uint64_t ts)
