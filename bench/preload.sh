@@ -11,7 +11,8 @@
 # Sizes: the trace file's bytes per allocator call (faultline's JSON calls
 # count) next to heaptrack's file (its .zst) per call, on churn, on a churn
 # of random sizes and frees (`churn N hold random`: what no regular cycle
-# compresses), on sqlite3 and on the C++ workload.
+# compresses), on sqlite3 and on the C++ workload; with record's default
+# call time resolution (100 us) and with exact times.
 # Then --stacks=all (every outermost call's stack: unwound in the process by
 # the library on the preload path, copied by the kernel on the uprobe path)
 # against heaptrack (which unwinds every allocation) on a shorter churn and
@@ -63,6 +64,7 @@ run() {
 	case $c in
 	untraced) "${cmd[@]}" <"$in" >/dev/null 2>&1 ;;
 	preload|uprobes) "$FL" record -q --probes "$c" -o "$W/$c.$w.data" -- "${cmd[@]}" <"$in" >/dev/null 2>"$W/$c.$w.err" ;;
+	exact) "$FL" record -q --call-times=exact -o "$W/$c.$w.data" -- "${cmd[@]}" <"$in" >/dev/null 2>"$W/$c.$w.err" ;;
 	preload-stacks|uprobes-stacks)
 		"$FL" record -q --probes "${c%-stacks}" --stacks=all -o "$W/$c.$w.data" -- "${cmd[@]}" <"$in" >/dev/null 2>"$W/$c.$w.err" ;;
 	heaptrack) heaptrack -o "$W/$c.$w.ht" "${cmd[@]}" <"$in" >/dev/null 2>&1 ;;
@@ -108,12 +110,15 @@ if [ -n "$HT" ]; then
 			printf "%s: slowdown preload %.2fx, heaptrack %.2fx, uprobes %.2fx; preload/heaptrack extra time %.2f\n", w, p, h, u, (h > 1 ? (p - 1) / (h - 1) : 0) }'
 	done
 fi
+# the file sizes: record's default (the calls' times to 100 us; heaptrack
+# keeps a time every 10 ms), and (once more, not timed) with exact times
 for w in churn random sqlite3 cxx; do
+	run exact "$w" >/dev/null
 	read -r n lost < <(calls_of "$W/preload.$w.data")
-	fb=$(size_of "$W/preload.$w.data"); ub=$(size_of "$W/uprobes.$w.data")
+	fb=$(size_of "$W/preload.$w.data"); ub=$(size_of "$W/uprobes.$w.data"); eb=$(size_of "$W/exact.$w.data")
 	hb=0; [ -n "$HT" ] && hb=$(size_of "$(ls "$W"/heaptrack.$w.ht* 2>/dev/null | head -1)")
-	awk -v w="$w" -v n="$n" -v l="$lost" -v f="$fb" -v u="$ub" -v h="$hb" 'BEGIN {
-		printf "%s: %d calls, %d lost; trace bytes per call: preload %.2f, uprobes %.2f, heaptrack file %.2f\n", w, n, l, f / n, u / n, h / n }'
+	awk -v w="$w" -v n="$n" -v l="$lost" -v f="$fb" -v u="$ub" -v e="$eb" -v h="$hb" 'BEGIN {
+		printf "%s: %d calls, %d lost; trace bytes per call: preload %.3f (exact times %.3f), uprobes %.3f, heaptrack file %.3f\n", w, n, l, f / n, e / n, u / n, h / n }'
 done
 
 # ---- --stacks=all

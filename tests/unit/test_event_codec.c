@@ -625,6 +625,7 @@ static void test_hand_built_version_4(void **state)
 	uint32_t len;
 
 	(void)state;
+	ec_decoder_set_format(d, 4);
 	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), MAX_OUT, &why), 0);
 	assert_true(ec_decoder_next(d, &rec, &len));
 	c = rec;
@@ -768,6 +769,124 @@ static void hold_pattern(struct recs *rs, unsigned calls, uint64_t skew)
 	}
 }
 
+/* rs decoded from p by d: the calls' times rounded down to res, all else
+ * byte-identical. */
+static void assert_decoded_at_res(struct ec_decoder *d, const struct recs *rs, uint64_t res)
+{
+	const void *rec;
+	uint32_t len;
+	size_t i = 0, calls = 0;
+
+	while (ec_decoder_next(d, &rec, &len)) {
+		const struct fl_ev_call *orig = (const void *)rs->r[i].p;
+
+		assert_true(i < rs->n);
+		assert_int_equal(len, rs->r[i].len);
+		if (len == sizeof(struct fl_ev_call) && orig->h.type == FL_EV_CALL) {
+			struct fl_ev_call want = *orig;
+
+			want.h.ts = orig->h.ts / res * res;
+			want.ts_ret = orig->ts_ret / res * res;
+			assert_memory_equal(rec, &want, len);
+			calls++;
+		} else if (len) {
+			assert_memory_equal(rec, rs->r[i].p, len);
+		}
+		i++;
+	}
+	assert_int_equal(i, rs->n);
+	assert_true(calls > rs->n / 4);
+	assert_int_equal(d->time_res, res);
+}
+
+/* A coarser call time resolution: the calls' times come back rounded down,
+ * other events' exact, and the time stream shrinks; a resolution set while a
+ * block is filled applies from the next one. */
+static void test_call_time_resolution(void **state)
+{
+	struct recs rs = { 0 };
+	struct ec_encoder *e = ec_encoder_new(false);
+	struct ec_decoder *d = ec_decoder_new();
+	struct ec_chunk ch[EC_CHUNKS];
+	const char *why;
+	unsigned char *p;
+	size_t n, exact_time, coarse_time;
+
+	(void)state;
+	realistic(&rs, 3, 20000);
+	p = encode_range(e, &rs, 0, rs.n, &n);
+	ec_encoder_payload(e, ch);
+	exact_time = ch[EC_CHUNKS - 1].len;
+	assert_int_equal(ec_decode_block(d, p, n, MAX_OUT, &why), 0);
+	assert_decoded_at_res(d, &rs, 1);
+	free(p);
+
+	ec_encoder_reset(e);
+	assert_int_equal(ec_encode(e, rs.r[0].p, rs.r[0].len), 0);
+	ec_encoder_set_time_res(e, 10000); /* a record in: from the next block */
+	ec_encoder_payload(e, ch);
+	assert_int_equal(ch[0].p[2], 1);
+
+	p = encode_range(e, &rs, 0, rs.n, &n);
+	ec_encoder_payload(e, ch);
+	coarse_time = ch[EC_CHUNKS - 1].len;
+	assert_int_equal(ec_decode_block(d, p, n, MAX_OUT, &why), 0);
+	assert_decoded_at_res(d, &rs, 10000);
+	print_message("time stream: %zu bytes exact, %zu to 10 us\n", exact_time, coarse_time);
+	assert_true(coarse_time < exact_time * 3 / 4);
+	free(p);
+	ec_encoder_free(e);
+	ec_decoder_free(d);
+	recs_free(&rs);
+}
+
+/* Format version 5's layout: the time resolution, then the value streams,
+ * each value's first varint byte apart from the rest. */
+static void test_hand_built_version_5(void **state)
+{
+	struct ec_decoder *d = ec_decoder_new();
+	const char *why;
+	/* one malloc(300) of thread 5 at time 100 (to 10 ns) returning 0x10 */
+	unsigned char ok[] = { 1, 72, 10, 5, 1, 1, 0, 0, 0, 0, 0, 0, 1, 0, /* prelude */
+			       FL_EV_CALL | EC_TAG_THREAD | EC_TAG_FUNC, 0, 5, FL_MALLOC, 0x09, /* main */
+			       0xac, 0x02, 0x20, /* 300 = 44 + 2 << 7; ret 0x10 as a zigzag delta */
+			       20, 2 };          /* 10 units after 0, lasting 1 */
+	const struct fl_ev_call *c;
+	const void *rec;
+	uint32_t len;
+
+	(void)state;
+	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), MAX_OUT, &why), 0);
+	assert_true(ec_decoder_next(d, &rec, &len));
+	c = rec;
+	assert_int_equal(c->a0, 300);
+	assert_int_equal(c->ret, 0x10);
+	assert_int_equal(c->h.ts, 100);
+	assert_int_equal(c->ts_ret, 110);
+	assert_int_equal(d->time_res, 10);
+	/* the rest of a varint that does not go on (not the shortest form) */
+	ok[20] = 0;
+	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), MAX_OUT, &why), -1);
+	ok[20] = 2;
+	/* a resolution of 0 */
+	ok[2] = 0;
+	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), MAX_OUT, &why), -1);
+	assert_non_null(strstr(why, "prelude"));
+	ok[2] = 10;
+	/* the size's first byte in the wrong stream (an age's): a stream short, another left over */
+	ok[4] = 0;
+	ok[6] = 1;
+	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), MAX_OUT, &why), -1);
+	ok[4] = 1;
+	ok[6] = 0;
+	/* value streams longer than the payload */
+	ok[13] = 40;
+	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), MAX_OUT, &why), -1);
+	ok[13] = 0;
+	assert_int_equal(ec_decode_block(d, ok, sizeof(ok), MAX_OUT, &why), 0);
+	ec_decoder_free(d);
+}
+
 /* Format version 4's rings: byte-identical round trip, and a free or an
  * allocation named by its place in a ring costs fewer bytes than an address
  * delta (the same pattern with its frees skewed, where no ring helps: more
@@ -782,7 +901,9 @@ static size_t call_bytes(const struct recs *rs)
 	for (size_t i = 0; i < rs->n; i++)
 		assert_int_equal(ec_encode(e, rs->r[i].p, rs->r[i].len), 0);
 	ec_encoder_payload(e, chunk);
-	n = chunk[1].len + chunk[2].len; /* tags and masks, and the values */
+	n = 0;
+	for (unsigned i = 1; i < EC_CHUNKS - 1; i++) /* tags and masks, and the values */
+		n += chunk[i].len;
 	ec_encoder_free(e);
 	return n;
 }
@@ -854,6 +975,8 @@ int main(void)
 		cmocka_unit_test(test_random_bytes),
 		cmocka_unit_test(test_hand_built_errors),
 		cmocka_unit_test(test_hand_built_version_4),
+		cmocka_unit_test(test_hand_built_version_5),
+		cmocka_unit_test(test_call_time_resolution),
 		cmocka_unit_test(test_pointer_rings),
 		cmocka_unit_test(test_version_1_framing),
 	};

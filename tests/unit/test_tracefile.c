@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -104,6 +105,9 @@ static uint32_t test_abi(void)
 	return event_mode ? FL_EVENT_ABI : 7;
 }
 
+/* The calls' time resolution the file under test was written with. */
+static uint64_t call_res = 1;
+
 static void assert_rec(unsigned i, const void *rec, uint32_t len)
 {
 	unsigned char want[700];
@@ -111,6 +115,14 @@ static void assert_rec(unsigned i, const void *rec, uint32_t len)
 	assert_int_equal(len, rec_len(i));
 	assert_int_equal((uintptr_t)rec % 8, 0);
 	rec_fill(i, want);
+	if (event_mode && want[0] == FL_EV_CALL && len == sizeof(struct fl_ev_call)) { /* rounded down */
+		struct fl_ev_call c;
+
+		memcpy(&c, want, sizeof(c));
+		c.h.ts = c.h.ts / call_res * call_res;
+		c.ts_ret = c.ts_ret / call_res * call_res;
+		memcpy(want, &c, sizeof(c));
+	}
 	if (len)
 		assert_memory_equal(rec, want, len);
 }
@@ -269,9 +281,15 @@ static size_t put_block(unsigned char *p, uint32_t kind, const void *raw, size_t
 /* One zstd frame of exactly n bytes (a version 3 block's payload) into dst. */
 static size_t unzstd(const unsigned char *src, size_t n, unsigned char *dst, size_t cap)
 {
-	size_t out;
+	size_t out, at = 0;
 
-	assert_int_equal(ZSTD_findFrameCompressedSize(src, n), n);
+	while (at < n) { /* whole frames, one after another */
+		size_t f = ZSTD_findFrameCompressedSize(src + at, n - at);
+
+		assert_false(ZSTD_isError(f));
+		at += f;
+	}
+	assert_int_equal(at, n);
 	out = ZSTD_decompress(dst, cap, src, n);
 	assert_false(ZSTD_isError(out));
 	return out;
@@ -423,18 +441,21 @@ static void test_on_disk_layout(void **state)
 	assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
 
 	buf = slurp(path, &n);
-	assert_memory_equal(buf, "FAULTLN\0\4\0\0\0\4\3\2\1\0\0\0\0", 20);
+	assert_memory_equal(buf, "FAULTLN\0\5\0\0\0\4\3\2\1\0\0\0\0", 20);
 	assert_int_equal(crc32(0, buf, 20), buf[20] | buf[21] << 8 | buf[22] << 16 | (uint32_t)buf[23] << 24);
-	assert_memory_equal(buf + 24, "FBLK\1\0\0\0\x0b\0\0\0", 12);
+	assert_memory_equal(buf + 24, "FBLK\1\0\0\0\x15\0\0\0", 12);
 	uint32_t clen = buf[36] | buf[37] << 8 | buf[38] << 16 | (uint32_t)buf[39] << 24;
+	/* two frames: the prelude's and the main stream's (the empty streams have none) */
+	assert_int_equal(ZSTD_findFrameCompressedSize(buf + 48, clen) < clen, 1);
 	raw_len = unzstd(buf + 48, clen, raw, sizeof(raw));
-	/* 1 record, 16 bytes decoded, 7 bytes of main stream (verbatim, 5 bytes), no arguments */
-	assert_int_equal(raw_len, 11);
-	assert_memory_equal(raw, "\1\x10\7\0\0\5hello", 11);
+	/* 1 record, 16 bytes decoded, exact times, 7 bytes of main stream (verbatim,
+	 * 5 bytes), ten empty value streams, no times */
+	assert_int_equal(raw_len, 21);
+	assert_memory_equal(raw, "\1\x10\1\7\0\0\0\0\0\0\0\0\0\0\0\5hello", 21);
 	assert_memory_equal(buf + 48 + clen, "FBLK\2\0\0\0\x10\0\0\0", 12);
 	raw_len = unzstd(buf + 72 + clen, n - 72 - clen, raw, sizeof(raw));
 	assert_int_equal(raw_len, 16);
-	assert_memory_equal(raw, "\1\0\0\0\0\0\0\0\x0b\0\0\0\0\0\0\0", 16);
+	assert_memory_equal(raw, "\1\0\0\0\0\0\0\0\x15\0\0\0\0\0\0\0", 16);
 	free(buf);
 }
 
@@ -590,9 +611,9 @@ static void test_reader_open_errors(void **state)
 	spit(path, h, 24);
 	expect_open_fails(path, "checksum");
 
-	put_header(h, 5, 9);
+	put_header(h, 6, 9);
 	spit(path, h, 24);
-	expect_open_fails(path, "format version 5 is not supported (this faultline reads 1 to 4)");
+	expect_open_fails(path, "format version 6 is not supported (this faultline reads 1 to 5)");
 
 	put_header(h, 0, 9);
 	spit(path, h, 24);
@@ -814,6 +835,39 @@ static void test_event_round_trip(void **state)
 	event_mode = false;
 }
 
+/* The calls' times rounded down to the resolution, from the writer's thread
+ * as from the caller's, other events' exact (what it saves: test_event_codec). */
+static void test_call_time_res_round_trip(void **state)
+{
+	const char *path = tmp_path("coarse.data");
+	char err[256];
+	unsigned count;
+
+	(void)state;
+	event_mode = true;
+	for (int k = 0; k < 3; k++) {
+		struct tf_writer *w = tf_writer_open(path, FL_EVENT_ABI, err, sizeof(err));
+		struct tf_reader *r;
+
+		assert_non_null(w);
+		if (k == 2)
+			assert_int_equal(tf_writer_compress_behind(w), 0);
+		call_res = k ? 100000 : 1;
+		tf_writer_set_call_time_res(w, call_res);
+		tf_writer_set_block_size(w, 65536);
+		for (unsigned i = 0; i < 20000; i++)
+			add_rec(w, i);
+		assert_int_equal(tf_writer_close(w, err, sizeof(err)), 0);
+		r = reader_open(path, NULL, err, sizeof(err));
+		assert_non_null(r);
+		assert_int_equal(read_all(r, &count), TF_END);
+		assert_int_equal(count, 20000);
+		tf_reader_close(r);
+		call_res = 1; /* the other tests' records are exact */
+	}
+	event_mode = false;
+}
+
 /* Builds a version 2 file with one data block holding payload; returns its size. */
 static size_t build_v2(unsigned char *file, const unsigned char *payload, size_t n, uint64_t nrec)
 {
@@ -892,15 +946,17 @@ static size_t build_v3(unsigned char *file, const unsigned char *payload, size_t
 }
 
 /* Real recordings of examples/seed_claims (6 mallocs, 6 frees) in format
- * versions 2 and 3, kept in the fuzz corpus: still read whole, every call
- * decoded (version 4 moved the calls' values to a stream of their own). */
-static void test_reads_recorded_versions_2_and_3(void **state)
+ * versions 2 to 4, kept in the fuzz corpus: still read whole, every call
+ * decoded (version 4 moved the calls' values to a stream of their own, 5 to
+ * ten, and a block's streams to frames of their own). */
+static void test_reads_recorded_versions_2_to_4(void **state)
 {
 	static const char *const paths[] = { "tests/fuzz/corpus/tracefile/seed_claims_v2",
-					     "tests/fuzz/corpus/tracefile/seed_claims_v3" };
+					     "tests/fuzz/corpus/tracefile/seed_claims_v3",
+					     "tests/fuzz/corpus/tracefile/seed_claims_v4" };
 
 	(void)state;
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		char err[256];
 		uint32_t abi;
 		struct tf_reader *r = tf_reader_open(paths[i], &abi, err, sizeof(err));
@@ -1190,7 +1246,8 @@ int main(void)
 		cmocka_unit_test(test_reads_hand_built_file),
 		cmocka_unit_test(test_reads_hand_built_version_2),
 		cmocka_unit_test(test_reads_hand_built_version_3),
-		cmocka_unit_test(test_reads_recorded_versions_2_and_3),
+		cmocka_unit_test(test_reads_recorded_versions_2_to_4),
+		cmocka_unit_test(test_call_time_res_round_trip),
 		cmocka_unit_test(test_event_round_trip),
 		cmocka_unit_test(test_record_counts),
 		cmocka_unit_test(test_file_mode_0600),

@@ -1115,6 +1115,7 @@ static void on_meta(struct correlator *c, const struct fl_meta *m, size_t len)
 		break;
 	case FL_META_LOST: ri->lost += m->value; break;
 	case FL_META_PROBE_PATH: ri->probe_path = m->value <= 2 ? (uint8_t)m->value : 0; break;
+	case FL_META_CALL_TIME_RES: ri->call_time_res = m->value; break;
 	case FL_META_MAPS:
 		if (!fl_meta_maps_ok(data, dlen))
 			c->bad_records++;

@@ -72,6 +72,7 @@ struct run_info {
 	char allocators_more[4096];  /* the other objects some entry points come from, "; " between */
 	uint8_t probe_of[FL_NFUNC];  /* the entry whose probe counts func (an alias), 0xff: unknown */
 	uint8_t probe_path;          /* FL_META_PROBE_PATH: 1 preload, 2 uprobes, 0 not said */
+	uint64_t call_time_res;      /* FL_META_CALL_TIME_RES: the calls' times are multiples of it (ns); 0, 1: exact */
 };
 
 /* "preload", "uprobes", or NULL (a recording that does not say). */

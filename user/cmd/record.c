@@ -1,6 +1,7 @@
 /* record.c - `faultline record`: runs a command (or attaches to a
  * process) under the probes and stores the kernel's events as they came,
  * with the meta records `report` needs later, in a trace file. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "capture/child.h"
 #include "cmd/cli.h"
 #include "faultline.h"
+#include "store/event_codec.h"
 #include "store/meta.h"
 #include "capture/session.h"
 #include "store/tracefile.h"
@@ -49,6 +51,16 @@ static void flush_tick(void *ctx, bool final)
 	r->published = true;
 }
 
+enum { RO_HTML = SO_NEXT, RO_CALL_TIMES };
+
+/* The calls' time resolution a trace file gets unless --call-times says
+ * otherwise: finer than the reports' timeline (intervals of 1 ms or more
+ * unless --interval asks for less; syscalls and faults keep their exact
+ * times, and the events' order is exact whatever the times), coarse enough
+ * that a program's millions of calls a second cost the file almost nothing
+ * for them. */
+#define DEFAULT_CALL_TIME_RES 100000u /* 100 us */
+
 static const struct opt record_options[] = {
 	{ 'o', "output", "FILE", OPT_STRING, 0, 0, NULL,
 	  "trace file to write (default: faultline.data, mode 0600; made\n"
@@ -60,9 +72,13 @@ static const struct opt record_options[] = {
 	SESSION_ROWS_STACKS,
 	SESSION_ROWS_COMMAND,
 	{ 'q', "quiet", NULL, OPT_FLAG, 0, 0, NULL, "no summary line on stderr" },
-	{ SO_NEXT, "html", "PAGE", OPT_STRING, 0, 0, NULL,
+	{ RO_HTML, "html", "PAGE", OPT_STRING, 0, 0, NULL,
 	  "then write the HTML report of the recording to PAGE (report\n"
 	  "--format html -o PAGE FILE)" },
+	{ RO_CALL_TIMES, "call-times", "RES", OPT_STRING, 0, 0, NULL,
+	  "store the allocator calls' times rounded down to RES: exact, or\n"
+	  "1ns to 1s (as 10us, 1ms); default 100us (syscalls and faults\n"
+	  "are always exact)" },
 	SESSION_ROW_VERBOSE("allocator, attach time, libbpf warnings (-vv: debug)"),
 	{ 0 },
 };
@@ -87,8 +103,31 @@ static const struct cmd_spec record_spec = {
 struct record_opts {
 	const char *out, *html;
 	bool quiet;
+	uint64_t call_time_res; /* ns */
 	struct session_opts s;
 };
+
+/* --call-times RES: "exact", or a whole number with a unit ns, us, ms or s,
+ * 1 ns to 1 s. 0 and *ns set, or -1. */
+static int parse_time_res(const char *v, uint64_t *ns)
+{
+	static const struct { const char *unit; uint64_t ns; } units[] = {
+		{ "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
+	};
+	char *end;
+	unsigned long long n;
+
+	if (strcmp(v, "exact") == 0)
+		return *ns = 1, 0;
+	if (v[0] < '0' || v[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!errno && strcmp(end, units[i].unit) == 0 && n >= 1 && n <= EC_MAX_TIME_RES / units[i].ns)
+			return *ns = n * units[i].ns, 0;
+	return -1;
+}
 
 static int take_record_option(void *ctx, int key, const struct opt_value *v)
 {
@@ -101,9 +140,22 @@ static int take_record_option(void *ctx, int key, const struct opt_value *v)
 		o->out = v->s;
 	else if (key == 'q')
 		o->quiet = true;
-	else if (key == SO_NEXT)
+	else if (key == RO_HTML)
 		o->html = v->s;
+	else if (key == RO_CALL_TIMES && parse_time_res(v->s, &o->call_time_res))
+		return opts_error("record", "--call-times: '%s' is not a resolution (exact, or 1ns to 1s: 10us, 1ms)",
+				  v->s);
 	return 0;
+}
+
+/* The calls' time resolution, in the writer and (when not exact) in a meta
+ * record that `report` shows. 0, or -1. */
+static int set_call_time_res(struct recording *r, uint64_t ns)
+{
+	struct fl_meta m = { .type = FL_REC_META, .kind = FL_META_CALL_TIME_RES, .value = ns };
+
+	tf_writer_set_call_time_res(r->w, ns);
+	return ns > 1 ? tf_writer_add(r->w, &m, sizeof(m)) : 0;
 }
 
 /* --html PAGE: the report of the file just written, as `report --format
@@ -120,7 +172,7 @@ static int write_html(const char *file, const char *page)
 
 int cmd_record(int argc, char **argv)
 {
-	struct record_opts o = { .out = "faultline.data" };
+	struct record_opts o = { .out = "faultline.data", .call_time_res = DEFAULT_CALL_TIME_RES };
 	struct recording r = { 0 };
 	struct session_result res;
 	char err[1024];
@@ -137,6 +189,10 @@ int cmd_record(int argc, char **argv)
 	if (!r.w)
 		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
 	(void)tf_writer_compress_behind(r.w); /* if not, the collector compresses: slower, as right */
+	if (set_call_time_res(&r, o.call_time_res)) {
+		tf_writer_abort(r.w);
+		return fprintf(stderr, "faultline: %s\n", tf_writer_error(r.w)), FL_EXIT_FAILED;
+	}
 	o.s.consume = store_record;
 	o.s.tick = flush_tick;
 	o.s.ctx = &r;

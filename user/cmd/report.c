@@ -179,6 +179,12 @@ static int write_report(FILE *out, const struct report_opts *o, struct correlato
 			struct text_report *tr, struct html_events *he, struct callsites *cs, struct analyses *ha,
 			const struct processes *ps, bool truncated)
 {
+	uint64_t res = corr_run_info(c)->call_time_res;
+
+	if (ha && o->interval_ms > 0 && (double)res > o->interval_ms * 1e6)
+		fprintf(stderr, "faultline: note: the recording's allocator calls' times are to %.3f ms (record "
+			"--call-times): intervals of %g ms put them at the start of theirs\n", (double)res / 1e6,
+			o->interval_ms);
 	if (o->fmt == FMT_HTML && html_write(out, he, cs, corr_summary(c), corr_run_info(c), truncated))
 		return fprintf(stderr, "faultline: writing %s: %s\n", o->out ? o->out : "stdout",
 			       errno ? strerror(errno) : "out of memory"), 1;

@@ -107,6 +107,8 @@ void summary_write_json_runs(FILE *out, const struct summary *s, const struct ru
 		run_duration_ns(s, ri), ri->lost);
 	if (run_probe_path(ri))
 		fprintf(out, "\"probe_path\":\"%s\",", run_probe_path(ri));
+	if (ri->call_time_res > 1)
+		fprintf(out, "\"call_time_res_ns\":%" PRIu64 ",", ri->call_time_res);
 	write_count_sections(out, s);
 	fprintf(out, ",\"extra\":{\"first_touch_faults\":%" PRIu64 ",\"first_touch_by_owner\":", s->first_touch);
 	json_counts(out, s->first_touch_owner, fl_owner_names, FL_NOWNER);

@@ -379,8 +379,15 @@ static void write_header(FILE *out, const struct summary *s, const struct run_in
 		fprintf(out, "events:    TRUNCATED: the recording was cut short; events lost before the cut: "
 			"unknown\n");
 	else
-		fprintf(out, "events:    %" PRIu64 " lost%s\n", ri->lost,
+		fprintf(out, "events:    %" PRIu64 " lost%s", ri->lost,
 			ri->lost ? " (the counts below are lower bounds)" : "");
+	if (ri->call_time_res > 1) {
+		uint64_t r = ri->call_time_res;
+
+		fprintf(out, "; allocator calls' times to %" PRIu64 " %s", r % 1000000 == 0 ? r / 1000000 : r % 1000 == 0 ? r / 1000 : r,
+			r % 1000000 == 0 ? "ms" : r % 1000 == 0 ? "us" : "ns");
+	}
+	fputc('\n', out);
 }
 
 /* Entry points one probe stands for (tcmalloc's operator delete is its

@@ -1,11 +1,11 @@
 /* event_codec.c - the compact form of a trace file's records (format
- * versions 2 to 4): ec_encoder (records -> payload of one block, version 4) and ec_decoder
+ * versions 2 to 5): ec_encoder (records -> payload of one block, version 5) and ec_decoder
  * (payload -> byte-identical aligned records, rejecting any malformed input
  * without reading out of bounds). The layout is described in event_codec.h;
  * the per-type bodies are:
  *   call:    mask byte (bit 0 a0, 1 a1, 2 a2, 3 ret: set when non-zero), then
- *            (in the argument stream from version 4 on, in the main stream before)
- *            a0, a1 varints, a2 and ret zigzag deltas against the thread's
+ *            (in the value streams from version 5 on, enum val; in the
+ *            argument stream in 4; in the main stream before) a0, a1 varints, a2 and ret zigzag deltas against the thread's
  *            last pointer (a2 becomes the last pointer before ret is coded);
  *            from format version 4, bit 4 instead of 2: a2 is the varint age
  *            k of a pointer in the thread's live ring (the (k+1)th last one
@@ -46,7 +46,8 @@ _Static_assert(EC_NFUNC <= FL_NFUNC, "the entry points whose times are predicted
 /* Worst-case main-stream bytes of an event besides a verbatim record's data. */
 #define EVENT_MAIN_MAX 128
 #define EVENT_TIME_MAX 20
-#define EVENT_ARGS_MAX 40 /* a call's four values */
+#define EVENT_VAL_MAX 20 /* bytes of a call's values in any one value stream (two varints) */
+#define VAL_ROOM_RECORDS 64u /* records the value streams are made room for at a time */
 
 /* ---- shared: zigzag, thread slots ---- */
 
@@ -58,6 +59,16 @@ union event {
 	struct fl_ev_proc proc;
 	struct fl_ev_reason reason;
 };
+
+/* A call's value streams (format version 5), by the values they hold. */
+enum val {
+	VAL_ARG,       /* a0, a1: sizes, counts, alignments */
+	VAL_A2_AGE,    /* a2 (a pointer passed in) as its age in the live ring */
+	VAL_A2_DELTA,  /* a2 as a delta against the thread's last pointer */
+	VAL_RET_AGE,   /* ret as its age in the freed ring */
+	VAL_RET_DELTA, /* ret as a delta */
+};
+_Static_assert(VAL_RET_DELTA + 1 == EC_VALS, "one pair of streams each");
 
 static inline uint64_t zigzag(uint64_t delta)
 {
@@ -162,7 +173,15 @@ struct ec_encoder *ec_encoder_new(bool verbatim_only)
 	if (!e)
 		return NULL;
 	e->verbatim_only = verbatim_only;
+	e->time_res = e->next_time_res = 1;
 	return e;
+}
+
+void ec_encoder_set_time_res(struct ec_encoder *e, uint64_t ns)
+{
+	e->next_time_res = ns < 1 ? 1 : ns > EC_MAX_TIME_RES ? EC_MAX_TIME_RES : ns;
+	if (!e->records) /* nothing coded with the old one yet */
+		e->time_res = e->next_time_res;
 }
 
 void ec_encoder_free(struct ec_encoder *e)
@@ -172,7 +191,8 @@ void ec_encoder_free(struct ec_encoder *e)
 	for (size_t i = 0; i < EC_SLOTS; i++)
 		free(e->stack_buf[i]);
 	free(e->main.p);
-	free(e->args.p);
+	for (unsigned i = 0; i < EC_VAL_STREAMS; i++)
+		free(e->val[i].p);
 	free(e->time.p);
 	free(e);
 }
@@ -181,24 +201,33 @@ void ec_encoder_reset(struct ec_encoder *e)
 {
 	state_reset(&e->st);
 	e->main.len = 0;
-	e->args.len = 0;
+	for (unsigned i = 0; i < EC_VAL_STREAMS; i++)
+		e->val[i].len = 0;
 	e->time.len = 0;
 	e->records = 0;
 	e->out_bytes = 0;
+	e->val_room = 0;
+	e->time_res = e->next_time_res;
 }
 
 size_t ec_encoder_payload(struct ec_encoder *e, struct ec_chunk chunk[EC_CHUNKS])
 {
-	size_t n = varint_put(e->prelude, e->records);
+	size_t n = varint_put(e->prelude, e->records), total;
 
 	n += varint_put(e->prelude + n, e->out_bytes);
+	n += varint_put(e->prelude + n, e->time_res);
 	n += varint_put(e->prelude + n, e->main.len);
-	n += varint_put(e->prelude + n, e->args.len);
+	for (unsigned i = 0; i < EC_VAL_STREAMS; i++)
+		n += varint_put(e->prelude + n, e->val[i].len);
 	chunk[0] = (struct ec_chunk){ e->prelude, n };
 	chunk[1] = (struct ec_chunk){ e->main.p, e->main.len };
-	chunk[2] = (struct ec_chunk){ e->args.p, e->args.len };
-	chunk[3] = (struct ec_chunk){ e->time.p, e->time.len };
-	return n + e->main.len + e->args.len + e->time.len;
+	total = n + e->main.len + e->time.len;
+	for (unsigned i = 0; i < EC_VAL_STREAMS; i++) {
+		chunk[2 + i] = (struct ec_chunk){ e->val[i].p, e->val[i].len };
+		total += e->val[i].len;
+	}
+	chunk[2 + EC_VAL_STREAMS] = (struct ec_chunk){ e->time.p, e->time.len };
+	return total;
 }
 
 /* True if rec is an event the compact form reproduces exactly: a known type,
@@ -335,12 +364,21 @@ static struct ec_thread *encode_header(struct ec_encoder *e, const struct fl_hdr
 	return t;
 }
 
-/* A call's entry and return times, each against the thread's previous call
- * of the same func. */
-static void encode_call_times(struct ec_encoder *e, struct ec_thread *t, const struct fl_ev_call *c)
+/* A call's entry and return times in units of the resolution, each against
+ * the thread's previous call of the same func; returns its return time as
+ * the decoder will have it (rounded down). */
+static uint64_t encode_call_times(struct ec_encoder *e, struct ec_thread *t, const struct fl_ev_call *c)
 {
-	uint64_t gap = c->h.ts - t->ts, dur = c->ts_ret - c->h.ts;
+	uint64_t r = e->time_res, ts = c->h.ts, ts_ret = c->ts_ret, prev = t->ts;
+	uint64_t gap, dur;
 
+	if (r > 1) { /* the encoder's only divisions, none when exact */
+		ts /= r;
+		ts_ret /= r;
+		prev /= r;
+	}
+	gap = ts - prev;
+	dur = ts_ret - ts;
 	if (c->h.func < EC_NFUNC) {
 		put_varint(&e->time, zigzag(gap - t->gap[c->h.func]));
 		put_varint(&e->time, zigzag(dur - t->dur[c->h.func]));
@@ -350,6 +388,7 @@ static void encode_call_times(struct ec_encoder *e, struct ec_thread *t, const s
 		put_varint(&e->time, zigzag(gap));
 		put_varint(&e->time, zigzag(dur));
 	}
+	return ts_ret * r;
 }
 
 static inline struct ec_hint *hint_of(struct ec_hint *table, uint64_t ptr, uint32_t slot)
@@ -391,6 +430,19 @@ static inline int64_t find_in_ring(struct ec_hint *table, uint64_t ptr, uint32_t
 	return ring_age(hint_of(table, ptr, slot), ptr, slot, ring, n, size);
 }
 
+/* v into stream pair k: its first varint byte, then (v >= 128) the varint of v >> 7. */
+static inline void put_val(struct ec_encoder *e, enum val k, uint64_t v)
+{
+	struct ec_buf *lead = &e->val[2 * k];
+
+	if (v < 0x80) {
+		lead->p[lead->len++] = (unsigned char)v;
+		return;
+	}
+	lead->p[lead->len++] = (unsigned char)(v | 0x80);
+	put_varint(&e->val[2 * k + 1], v >> 7);
+}
+
 static void encode_call(struct ec_encoder *e, struct ec_thread *t, const struct fl_ev_call *c)
 {
 	uint32_t slot = (uint32_t)(t - e->st.slot);
@@ -402,24 +454,31 @@ static void encode_call(struct ec_encoder *e, struct ec_thread *t, const struct 
 		mask |= a2_age >= 0 ? 16 : 4;
 	if (c->ret)
 		mask |= ret_age >= 0 ? 32 : 8;
-	encode_call_times(e, t, c);
+	uint64_t ts_ret = encode_call_times(e, t, c);
+
 	put_byte(&e->main, mask);
 	if (c->a0)
-		put_varint(&e->args, c->a0);
+		put_val(e, VAL_ARG, c->a0);
 	if (c->a1)
-		put_varint(&e->args, c->a1);
+		put_val(e, VAL_ARG, c->a1);
 	if (c->a2) {
-		put_varint(&e->args, a2_age >= 0 ? (uint64_t)a2_age : zigzag(c->a2 - t->addr));
+		if (a2_age >= 0)
+			put_val(e, VAL_A2_AGE, (uint64_t)a2_age);
+		else
+			put_val(e, VAL_A2_DELTA, zigzag(c->a2 - t->addr));
 		t->addr = c->a2;
 		*hint_of(e->freed_hint, c->a2, slot) = (struct ec_hint){ c->a2, slot, t->nfreed };
 	}
 	if (c->ret) {
-		put_varint(&e->args, ret_age >= 0 ? (uint64_t)ret_age : zigzag(c->ret - t->addr));
+		if (ret_age >= 0)
+			put_val(e, VAL_RET_AGE, (uint64_t)ret_age);
+		else
+			put_val(e, VAL_RET_DELTA, zigzag(c->ret - t->addr));
 		t->addr = c->ret;
 		*hint_of(e->live_hint, c->ret, slot) = (struct ec_hint){ c->ret, slot, t->nlive };
 	}
 	ring_push(t, c);
-	t->ts = c->ts_ret;
+	t->ts = ts_ret;
 }
 
 /* mask byte, then the non-zero values of v[0..n) as zigzag varints */
@@ -475,8 +534,15 @@ static void encode_stack(struct ec_encoder *e, const void *rec)
 
 	memcpy(&s, rec, sizeof(s));
 	t = encode_header(e, &s.h);
-	put_varint(&e->time, zigzag(s.h.ts - t->ts));
-	t->ts = s.h.ts;
+	if (e->time_res > 1 && (s.kind & 0xff) == FL_STACK_FOR_CALL) { /* a call's: at the calls' resolution */
+		uint64_t r = e->time_res, q = s.h.ts / r;
+
+		put_varint(&e->time, zigzag(q - t->ts / r));
+		t->ts = q * r;
+	} else {
+		put_varint(&e->time, zigzag(s.h.ts - t->ts));
+		t->ts = s.h.ts;
+	}
 	put_varint(&e->main, s.kind);
 	put_varint(&e->main, s.len);
 	put_varint(&e->main, zigzag(s.ip - t->stack_ip));
@@ -517,9 +583,15 @@ static void encode_event(struct ec_encoder *e, const void *rec)
 
 int ec_encode(struct ec_encoder *e, const void *rec, uint32_t len)
 {
-	if (buf_reserve(&e->main, (size_t)len + EVENT_MAIN_MAX) < 0 ||
-	    buf_reserve(&e->args, EVENT_ARGS_MAX) < 0 || buf_reserve(&e->time, EVENT_TIME_MAX) < 0)
+	if (buf_reserve(&e->main, (size_t)len + EVENT_MAIN_MAX) < 0 || buf_reserve(&e->time, EVENT_TIME_MAX) < 0)
 		return -1;
+	if (!e->val_room) { /* room in every value stream for the next VAL_ROOM_RECORDS records */
+		for (unsigned i = 0; i < EC_VAL_STREAMS; i++)
+			if (buf_reserve(&e->val[i], EVENT_VAL_MAX * VAL_ROOM_RECORDS) < 0)
+				return -1;
+		e->val_room = VAL_ROOM_RECORDS;
+	}
+	e->val_room--;
 	if (!e->verbatim_only && len == sizeof(struct fl_ev_call) && !((uintptr_t)rec & 7) &&
 	    *(const unsigned char *)rec == FL_EV_CALL) {
 		/* the common record, read in place: a copy of it just after its writer's
@@ -650,7 +722,9 @@ void ec_decoder_free(struct ec_decoder *d)
 struct block {
 	struct ec_decoder *d;
 	struct cursor main, args, time;
-	struct cursor *vals; /* where the calls' values are: args (format 4), or main */
+	struct cursor val[EC_VAL_STREAMS]; /* format 5 */
+	struct cursor *vals; /* where the calls' values are before 5: args (format 4), or main */
+	uint64_t time_res;
 	size_t out_pos, out_size;
 	const char *why;
 };
@@ -749,6 +823,7 @@ static struct ec_thread *decode_header(struct block *b, unsigned tag, struct fl_
 static void decode_call_times(struct block *b, struct ec_thread *t, struct fl_ev_call *c)
 {
 	uint64_t gap = unzigzag(get_varint(&b->time)), dur = unzigzag(get_varint(&b->time));
+	uint64_t r = b->time_res;
 
 	if (c->h.func < EC_NFUNC) {
 		gap += t->gap[c->h.func];
@@ -756,17 +831,42 @@ static void decode_call_times(struct block *b, struct ec_thread *t, struct fl_ev
 		t->gap[c->h.func] = gap;
 		t->dur[c->h.func] = dur;
 	}
-	c->h.ts = t->ts + gap;
-	c->ts_ret = c->h.ts + dur;
+	if (r == 1) {
+		c->h.ts = t->ts + gap;
+		c->ts_ret = c->h.ts + dur;
+	} else {
+		c->h.ts = (t->ts / r + gap) * r;
+		c->ts_ret = c->h.ts + dur * r;
+	}
 }
 
-/* The pointer of age k (a varint) in a ring of size holding n: bad if it has no such one. */
-static inline uint64_t ring_get(struct cursor *m, const uint64_t *ring, uint32_t n, uint32_t size)
+/* A value of kind k: from its pair of streams (format 5; a bad one makes
+ * the main stream bad), or as a varint from the one stream before. */
+static inline uint64_t get_val(struct block *b, enum val k)
 {
-	uint64_t k = get_varint(m);
+	struct cursor *lead = &b->val[2 * k];
+	uint64_t v, more;
 
+	if (b->d->format < 5)
+		return get_varint(b->vals);
+	if (lead->p >= lead->end) {
+		b->main.bad = true;
+		return 0;
+	}
+	v = *lead->p++;
+	if (v < 0x80)
+		return v;
+	more = get_varint(&b->val[2 * k + 1]);
+	if (b->val[2 * k + 1].bad || more == 0 || more >> 57) /* 0: not the shortest form; 57: bits lost */
+		b->main.bad = true;
+	return (v & 0x7f) | more << 7;
+}
+
+/* The pointer of age k in a ring of size holding n: bad if it has no such one. */
+static inline uint64_t ring_get(struct block *b, uint64_t k, const uint64_t *ring, uint32_t n, uint32_t size)
+{
 	if (k >= n || k >= size) {
-		m->bad = true;
+		b->main.bad = true;
 		return 0;
 	}
 	return ring[(n - 1 - (uint32_t)k) & (size - 1)];
@@ -774,32 +874,31 @@ static inline uint64_t ring_get(struct cursor *m, const uint64_t *ring, uint32_t
 
 static void decode_call(struct block *b, struct ec_thread *t, struct fl_ev_call *c)
 {
-	struct cursor *m = b->vals;
 	unsigned mask = get_byte(&b->main);
 
 	decode_call_times(b, t, c);
 	if ((mask & ~(b->d->format >= 4 ? 0x3fu : 0xfu)) || (mask & 4 && mask & 16) || (mask & 8 && mask & 32))
-		m->bad = true;
-	c->a0 = (mask & 1) ? get_varint(m) : 0;
-	c->a1 = (mask & 2) ? get_varint(m) : 0;
+		b->main.bad = true;
+	c->a0 = (mask & 1) ? get_val(b, VAL_ARG) : 0;
+	c->a1 = (mask & 2) ? get_val(b, VAL_ARG) : 0;
 	c->a2 = 0;
 	c->ret = 0;
 	if (mask & 4)
-		c->a2 = t->addr + unzigzag(get_varint(m));
+		c->a2 = t->addr + unzigzag(get_val(b, VAL_A2_DELTA));
 	else if (mask & 16)
-		c->a2 = ring_get(m, t->live, t->nlive, EC_LIVE_RING);
+		c->a2 = ring_get(b, get_val(b, VAL_A2_AGE), t->live, t->nlive, EC_LIVE_RING);
 	if (c->a2)
 		t->addr = c->a2;
 	if (mask & 8)
-		c->ret = t->addr + unzigzag(get_varint(m));
+		c->ret = t->addr + unzigzag(get_val(b, VAL_RET_DELTA));
 	else if (mask & 32)
-		c->ret = ring_get(m, t->freed, t->nfreed, EC_FREED_RING);
+		c->ret = ring_get(b, get_val(b, VAL_RET_AGE), t->freed, t->nfreed, EC_FREED_RING);
 	if (c->ret)
 		t->addr = c->ret;
 	if ((mask & 20) && !c->a2) /* a pointer coded is never 0 */
-		m->bad = true;
+		b->main.bad = true;
 	if ((mask & 40) && !c->ret)
-		m->bad = true;
+		b->main.bad = true;
 	ring_push(t, c);
 	t->ts = c->ts_ret;
 }
@@ -903,15 +1002,20 @@ static bool decode_stack(struct block *b, unsigned tag)
 	struct cursor *m = &b->main;
 	struct ec_thread *t;
 	unsigned char *dst, *buf;
+	uint64_t gap;
 
 	memset(&s, 0, sizeof(s));
 	t = decode_header(b, tag, &s.h);
 	if (!t)
 		return false;
-	s.h.ts = t->ts + unzigzag(get_varint(&b->time));
+	gap = unzigzag(get_varint(&b->time));
+	s.kind = (uint32_t)get_bounded(m, UINT32_MAX);
+	if (b->time_res > 1 && (s.kind & 0xff) == FL_STACK_FOR_CALL)
+		s.h.ts = (t->ts / b->time_res + gap) * b->time_res;
+	else
+		s.h.ts = t->ts + gap;
 	t->ts = s.h.ts;
 	b->d->st.ts = t->ts;
-	s.kind = (uint32_t)get_bounded(m, UINT32_MAX);
 	s.len = (uint32_t)get_bounded(m, FL_STACK_MAX);
 	s.ip = t->stack_ip + unzigzag(get_varint(m));
 	s.sp = t->stack_sp + unzigzag(get_varint(m));
@@ -961,28 +1065,60 @@ static bool decode_prelude(struct block *b, const unsigned char *p, size_t n, si
 			   uint64_t *records)
 {
 	struct cursor c = { p, p + n, false };
-	uint64_t out_bytes, main_len, args_len = 0;
+	unsigned format = b->d->format, nval = format >= 5 ? EC_VAL_STREAMS : format == 4;
+	uint64_t out_bytes, main_len, len[EC_VAL_STREAMS] = { 0 }, left;
+	const unsigned char *at;
 
 	*records = get_varint(&c);
 	out_bytes = get_varint(&c);
+	b->time_res = format >= 5 ? get_varint(&c) : 1;
 	main_len = get_varint(&c);
-	if (b->d->format >= 4)
-		args_len = get_varint(&c);
-	if (c.bad || *records > n || out_bytes > max_out || out_bytes < 8 * *records ||
-	    main_len > (uint64_t)(c.end - c.p) || args_len > (uint64_t)(c.end - c.p) - main_len) {
-		b->why = "bad block prelude";
-		return false;
+	for (unsigned i = 0; i < nval; i++)
+		len[i] = get_varint(&c);
+	left = (uint64_t)(c.end - c.p);
+	if (c.bad || *records > n || out_bytes > max_out || out_bytes < 8 * *records || b->time_res < 1 ||
+	    b->time_res > EC_MAX_TIME_RES || main_len > left)
+		goto bad;
+	left -= main_len;
+	for (unsigned i = 0; i < nval; i++) {
+		if (len[i] > left)
+			goto bad;
+		left -= len[i];
 	}
 	if (out_reserve(b->d, out_bytes ? out_bytes : 1) < 0) {
 		b->why = "out of memory";
 		return false;
 	}
 	b->main = (struct cursor){ c.p, c.p + main_len, false };
-	b->args = (struct cursor){ c.p + main_len, c.p + main_len + args_len, false };
-	b->time = (struct cursor){ c.p + main_len + args_len, c.end, false };
-	b->vals = b->d->format >= 4 ? &b->args : &b->main;
+	at = c.p + main_len;
+	if (format == 4) {
+		b->args = (struct cursor){ at, at + len[0], false };
+		at += len[0];
+	} else {
+		b->args = (struct cursor){ at, at, false };
+	}
+	for (unsigned i = 0; i < EC_VAL_STREAMS; i++) {
+		size_t l = format >= 5 ? len[i] : 0;
+
+		b->val[i] = (struct cursor){ at, at + l, false };
+		at += l;
+	}
+	b->time = (struct cursor){ at, c.end, false };
+	b->vals = format >= 4 ? &b->args : &b->main;
 	b->out_size = out_bytes;
 	return true;
+bad:
+	b->why = "bad block prelude";
+	return false;
+}
+
+/* True if every stream of the block was read to its end. */
+static bool streams_used_up(const struct block *b)
+{
+	for (unsigned i = 0; i < EC_VAL_STREAMS; i++)
+		if (b->val[i].p != b->val[i].end)
+			return false;
+	return b->main.p == b->main.end && b->args.p == b->args.end && b->time.p == b->time.end;
 }
 
 static void decoder_empty(struct ec_decoder *d)
@@ -1005,13 +1141,13 @@ int ec_decode_block(struct ec_decoder *d, const unsigned char *p, size_t n, size
 	for (uint64_t i = 0; i < records; i++)
 		if (!decode_record(&b))
 			goto bad;
-	if (b.main.p != b.main.end || b.args.p != b.args.end || b.time.p != b.time.end ||
-	    b.out_pos != b.out_size) {
+	if (!streams_used_up(&b) || b.out_pos != b.out_size) {
 		b.why = "the block's records and its sizes do not match";
 		goto bad;
 	}
 	d->out_len = b.out_pos;
 	d->records = records;
+	d->time_res = b.time_res;
 	return 0;
 bad:
 	*why = b.why;

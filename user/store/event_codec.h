@@ -1,19 +1,26 @@
 /* event_codec.h - the compact form of a trace file's records (format
- * versions 2 to 4 of the file: 4 adds the pointer rings of a call's body): a stateful encoder that turns the records of one data block
- * (kernel events, include/faultline.h, and meta records, meta.h) into a byte
- * payload, and the decoder that turns such a payload back into byte-identical,
- * 8-byte-aligned records. tracefile.c compresses the payload.
+ * versions 2 to 5 of the file: 4 adds the pointer rings of a call's body, 5
+ * the value streams and the call time resolution): a stateful encoder that
+ * turns the records of one data block (kernel events, include/faultline.h,
+ * and meta records, meta.h) into a byte payload, and the decoder that turns
+ * such a payload back into 8-byte-aligned records, byte-identical but for the
+ * calls' times, which the encoder may round down to its resolution.
+ * tracefile.c compresses the payload.
  *
  * Payload of one block:
  *   varint records, varint out_bytes (the decoder's output size:
- *   sum over records of 8 + len rounded up to 8), varint main_len,
- *   (format version 4:) varint args_len, main_len bytes of the main stream,
- *   (4:) args_len bytes of the argument stream, then the time stream to the
- *   end. The argument stream holds the calls' values (a0, a1 and the
- *   pointers, see event_codec.c), which version 2 and 3 keep in the main
- *   stream: apart, the tags and masks left in the main stream of a random
- *   workload compress to almost nothing, and the values get their own
- *   entropy tables (the file of a random-size churn 16% smaller).
+ *   sum over records of 8 + len rounded up to 8), (format version 5:)
+ *   varint time_res (the calls' times are multiples of it, in ns; 1: exact),
+ *   varint main_len, (4:) varint args_len / (5:) EC_VAL_STREAMS varint
+ *   lengths, the main stream, (4:) the argument stream / (5:) the value
+ *   streams in order, then the time stream to the end.
+ * Value streams (5): a call's values by what they are (event_codec.c's
+ *   enum val), each in two streams: the first byte of every value's varint,
+ *   and the rest of the varints that go on. Apart, each kind of byte gets its
+ *   own entropy table: the random sizes' first bytes are 8 random bits, the
+ *   bytes after them 4, a ring age's 5 (the file of a random-size churn 16%
+ *   smaller than with all values in one stream, as version 4 has them;
+ *   versions 2 and 3 keep them in the main stream).
  * Main stream, per record: a tag byte, bits 0-2 the kind:
  *   0 verbatim: varint len, len bytes (meta records, unknown records, events
  *     whose length or padding is not the usual one);
@@ -29,8 +36,11 @@
  * Time stream, per event: zigzag(ts - the thread's previous time); for a
  *   call (of a known func) that gap minus the gap before the thread's previous
  *   call of that func, then zigzag of (ts_ret - ts) minus that previous call's
- *   duration. Kept apart because timestamps are the noisy part: the main
- *   stream of a steady workload then compresses to almost nothing.
+ *   duration, all of a call's in units of time_res (its times and the
+ *   thread's previous time divided by it), as is the gap of a call's stack
+ *   record (FL_STACK_FOR_CALL). Kept apart because timestamps are the noisy
+ *   part: the main stream of a steady workload then compresses to almost
+ *   nothing.
  * Thread state (slots: EC_SETS sets of EC_WAYS, least recently used evicted)
  * starts empty at every block, so each block decodes on its own.
  */
@@ -53,11 +63,19 @@
 #define EC_WAYS 4u
 #define EC_SLOTS (EC_SETS * EC_WAYS)
 
-/* Largest prelude (four varints). */
-#define EC_PRELUDE_MAX 40
+/* A call's values, by kind (format version 5), each in two streams: their
+ * varints' first bytes, and the rest of them. */
+#define EC_VALS 5
+#define EC_VAL_STREAMS (2 * EC_VALS)
+
+/* Largest prelude (four varints and the streams' lengths). */
+#define EC_PRELUDE_MAX (10 * (4 + EC_VAL_STREAMS))
+
+/* The coarsest call time resolution a block may state (ns): one second. */
+#define EC_MAX_TIME_RES 1000000000u
 
 /* The payload layout the encoder writes, and the oldest the decoder reads. */
-#define EC_FORMAT 4
+#define EC_FORMAT 5
 #define EC_OLDEST_FORMAT 2
 
 /* Decoder output bytes of a record of len bytes. */
@@ -123,7 +141,10 @@ struct ec_hint {
 struct ec_encoder {
 	struct ec_state st;
 	struct ec_hint live_hint[EC_HINTS], freed_hint[EC_HINTS];
-	struct ec_buf main, args, time;
+	struct ec_buf main, val[EC_VAL_STREAMS], time;
+	uint64_t time_res; /* the block's calls' times are rounded down to multiples of it (ns) */
+	uint64_t next_time_res; /* and the next blocks' */
+	unsigned val_room;      /* records the value streams have room for */
 	uint64_t records;
 	uint64_t out_bytes;
 	bool verbatim_only;
@@ -132,15 +153,21 @@ struct ec_encoder {
 };
 
 /* verbatim_only: store every record as it is (for an event ABI this codec
- * does not know). Returns NULL when out of memory. */
+ * does not know). Returns NULL when out of memory. The calls' times are kept
+ * exact until ec_encoder_set_time_res. */
 struct ec_encoder *ec_encoder_new(bool verbatim_only);
 void ec_encoder_free(struct ec_encoder *e);
+/* From the next block on, the calls' times (ts, ts_ret) are rounded down to
+ * multiples of ns (1 to EC_MAX_TIME_RES; 1: exact): the file of a program
+ * making millions of calls a second then keeps almost no bytes for them.
+ * Other events' times stay exact. */
+void ec_encoder_set_time_res(struct ec_encoder *e, uint64_t ns);
 /* Appends one record to the pending block. 0, or -1 with errno ENOMEM
  * (the block is then unchanged). */
 int ec_encode(struct ec_encoder *e, const void *rec, uint32_t len);
 /* The pending block's payload as EC_CHUNKS pieces to write in order; returns
  * its total length. Valid until the next ec_encode or ec_encoder_reset. */
-#define EC_CHUNKS 4
+#define EC_CHUNKS (3 + EC_VAL_STREAMS)
 size_t ec_encoder_payload(struct ec_encoder *e, struct ec_chunk chunk[EC_CHUNKS]);
 /* Starts a new block: no records, thread state forgotten. */
 void ec_encoder_reset(struct ec_encoder *e);
@@ -150,7 +177,11 @@ static inline uint64_t ec_encoder_out_bytes(const struct ec_encoder *e) { return
 /* Upper bound of the pending payload's length. */
 static inline uint64_t ec_encoder_bytes(const struct ec_encoder *e)
 {
-	return EC_PRELUDE_MAX + e->main.len + e->args.len + e->time.len;
+	size_t n = EC_PRELUDE_MAX + e->main.len + e->time.len;
+
+	for (unsigned i = 0; i < EC_VAL_STREAMS; i++)
+		n += e->val[i].len;
+	return n;
 }
 
 struct ec_decoder {
@@ -159,6 +190,7 @@ struct ec_decoder {
 	unsigned char *out; /* decoded records: u32 len, u32 0, bytes padded to 8 */
 	size_t out_len, out_cap, pos;
 	uint64_t records; /* in the block decoded last */
+	uint64_t time_res; /* the calls' time resolution the block decoded last states (1 before 5) */
 	ec_stack_bufs stack_buf;
 };
 

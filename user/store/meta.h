@@ -36,6 +36,8 @@ enum fl_meta_kind {
 				  as that one's), itself when it has its own */
 	FL_META_SMAPS = 13,    /* tgid; data: the kernel's resident bytes per mapping at the
 				  command's exit, "start end rss name" lines (symbols/smaps.h) */
+	FL_META_CALL_TIME_RES = 17, /* value: the calls' times in the file are multiples of it, ns
+				       (record --call-times); absent: exact */
 	FL_META_PROC = 16,     /* tgid: a process at its exec (or the attach); value: its parent's
 				  pid; data: the executable's real path NUL, then its argv,
 				  NUL-separated, without trailing empty strings */

@@ -1,7 +1,7 @@
 /* tracefile.c - the trace file container: tf_writer (records -> event codec
  * payload -> checksummed zstd blocks on disk) and tf_reader (blocks ->
  * aligned records, detecting truncation and corruption without ever reading
- * out of bounds; reads format versions 1 to 4, 1 and 2 deflated; on
+ * out of bounds; reads format versions 1 to 5, 1 and 2 deflated; on
  * request a thread loads the blocks ahead of the caller). Layout in
  * tracefile.h, the records' compact form in event_codec.h.
  */
@@ -135,7 +135,8 @@ struct tf_writer {
 	int level;
 	size_t block_size;
 	struct ec_encoder *enc;	/* pending data block */
-	ZSTD_CCtx *zc;		/* one zstd frame per block */
+	ZSTD_CCtx *zc;		/* one zstd frame per block (per chunk of it from version 5) */
+	uint64_t time_res;	/* the calls' time resolution, ns (event_codec.h) */
 	unsigned char *comp;	/* compression scratch */
 	size_t comp_cap;
 	bool header_written;
@@ -197,34 +198,61 @@ static int write_file_header(struct tf_writer *w)
 	return 0;
 }
 
-/* Compresses the n chunks, in order, into one zstd frame in w->comp (its
- * content size stated); returns the compressed length, or 0 on failure. */
-static size_t compress_chunks(struct tf_writer *w, const struct ec_chunk *chunk, int n,
-			      size_t raw_len)
-{
-	ZSTD_outBuffer out;
+/* A chunk of this length range that the writer's level makes this many
+ * times smaller is repetitive (the tags and values of a steady workload): it
+ * is compressed again at TF_DENSE_LEVEL, which takes such input 2-7 times
+ * smaller still. A random chunk (sizes, addresses, times) costs no second
+ * pass, nor does a longer one (the stacks of --stacks=all, tens of MB a
+ * block, where the pass took longer than the collector has). */
+#define DENSE_MIN_LEN 65536u
+#define DENSE_MAX_LEN (4u << 20)
+#define DENSE_MIN_RATIO 32u
 
+static size_t compress_frame(ZSTD_CCtx *zc, unsigned char *dst, size_t cap, const struct ec_chunk *c, int level)
+{
+	size_t n;
+
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, level)))
+		return 0;
+	n = ZSTD_compress2(zc, dst, cap, c->p, c->len);
+	return ZSTD_isError(n) ? 0 : n;
+}
+
+/* Compresses the n chunks, in order, into w->comp: each non-empty one a zstd
+ * frame of its own (content size stated), so each gets its own entropy
+ * tables and level. Returns the compressed length, or 0 on failure. */
+static size_t compress_chunks(struct tf_writer *w, const struct ec_chunk *chunk, int n)
+{
+	size_t bound = 0, longest = 0, pos = 0;
+
+	for (int i = 0; i < n; i++) {
+		bound += ZSTD_compressBound(chunk[i].len);
+		longest = chunk[i].len > longest ? chunk[i].len : longest;
+	}
+	bound += ZSTD_compressBound(longest); /* room for a dense pass behind the fast one */
 	if (!w->zc && !(w->zc = ZSTD_createCCtx()))
 		return 0;
-	if (grow(&w->comp, &w->comp_cap, ZSTD_compressBound(raw_len)) < 0)
+	if (grow(&w->comp, &w->comp_cap, bound) < 0)
 		return 0;
-	if (ZSTD_isError(ZSTD_CCtx_reset(w->zc, ZSTD_reset_session_only)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(w->zc, ZSTD_c_compressionLevel, w->level)) ||
-	    ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(w->zc, raw_len)))
-		return 0;
-	out = (ZSTD_outBuffer){ w->comp, w->comp_cap, 0 };
 	for (int i = 0; i < n; i++) {
-		ZSTD_EndDirective end = i == n - 1 ? ZSTD_e_end : ZSTD_e_continue;
-		ZSTD_inBuffer in = { chunk[i].p, chunk[i].len, 0 };
-		size_t left;
+		size_t k, dense;
 
-		do { /* the bound fits the whole frame: this ends in one or two turns */
-			left = ZSTD_compressStream2(w->zc, &out, &in, end);
-			if (ZSTD_isError(left))
-				return 0;
-		} while (end == ZSTD_e_end ? left != 0 : in.pos < in.size);
+		if (!chunk[i].len)
+			continue;
+		k = compress_frame(w->zc, w->comp + pos, w->comp_cap - pos, &chunk[i], w->level);
+		if (!k)
+			return 0;
+		if (chunk[i].len >= DENSE_MIN_LEN && chunk[i].len <= DENSE_MAX_LEN && w->level < TF_DENSE_LEVEL &&
+		    k * DENSE_MIN_RATIO < chunk[i].len) {
+			dense = compress_frame(w->zc, w->comp + pos + k, w->comp_cap - pos - k, &chunk[i], TF_DENSE_LEVEL);
+			if (dense && dense < k) {
+				memmove(w->comp + pos, w->comp + pos + k, dense);
+				k = dense;
+			}
+		}
+		pos += k;
 	}
-	return out.pos;
+	return pos;
 }
 
 static int write_block(struct tf_writer *w, uint32_t kind, const struct ec_chunk *chunk, int n,
@@ -235,7 +263,7 @@ static int write_block(struct tf_writer *w, uint32_t kind, const struct ec_chunk
 
 	if (write_file_header(w) < 0)
 		return -1;
-	comp_len = compress_chunks(w, chunk, n, raw_len);
+	comp_len = compress_chunks(w, chunk, n);
 	if (comp_len == 0) {
 		errno = ENOMEM;
 		return writer_fail(w);
@@ -394,6 +422,7 @@ struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err
 	w->fd = w->out.fd;
 	w->event_abi = event_abi;
 	w->level = TF_DEFAULT_LEVEL;
+	w->time_res = 1;
 	w->block_size = TF_DEFAULT_BLOCK_SIZE;
 	return w;
 }
@@ -411,6 +440,7 @@ int tf_writer_compress_behind(struct tf_writer *w)
 		free(bg);
 		return -1;
 	}
+	ec_encoder_set_time_res(bg->spare, w->time_res);
 	pthread_mutex_init(&bg->lock, NULL);
 	pthread_mutex_init(&bg->msg_lock, NULL);
 	pthread_cond_init(&bg->cond, NULL);
@@ -428,6 +458,14 @@ void tf_writer_set_block_size(struct tf_writer *w, size_t bytes)
 	if (bytes == 0)
 		bytes = TF_DEFAULT_BLOCK_SIZE;
 	w->block_size = bytes < TF_MAX_BLOCK_RAW ? bytes : TF_MAX_BLOCK_RAW;
+}
+
+void tf_writer_set_call_time_res(struct tf_writer *w, uint64_t ns)
+{
+	w->time_res = ns;
+	ec_encoder_set_time_res(w->enc, ns);
+	if (w->bg)
+		ec_encoder_set_time_res(w->bg->spare, ns);
 }
 
 void tf_writer_set_level(struct tf_writer *w, int level)
@@ -755,8 +793,25 @@ static bool file_too_short(int fd, uint64_t offset, uint64_t n)
 	return offset + n > (uint64_t)st.st_size;
 }
 
+/* True if comp_len bytes of comp are exactly one zstd frame (version 3 and
+ * 4), or (5) one to EC_CHUNKS frames. */
+static bool zstd_frames_fill(const unsigned char *comp, uint32_t comp_len, uint32_t version)
+{
+	size_t at = 0;
+	unsigned frames = 0;
+
+	while (at < comp_len) {
+		size_t n = ZSTD_findFrameCompressedSize(comp + at, comp_len - at);
+
+		if (ZSTD_isError(n) || n == 0 || ++frames > (version >= 5 ? EC_CHUNKS : 1u))
+			return false;
+		at += n;
+	}
+	return frames > 0 && at == comp_len;
+}
+
 /* Decompresses comp_len bytes of ld->comp into exactly raw_len bytes of
- * ld->raw: one zstd frame, or (versions 1 and 2) one deflate stream. */
+ * ld->raw: zstd frames, or (versions 1 and 2) one deflate stream. */
 static bool decompress_payload(struct block_loader *ld, uint32_t raw_len, uint32_t comp_len)
 {
 	z_stream *zs = &ld->zs;
@@ -764,8 +819,8 @@ static bool decompress_payload(struct block_loader *ld, uint32_t raw_len, uint32
 	if (ld->zd) {
 		size_t n;
 
-		if (ZSTD_findFrameCompressedSize(ld->comp, comp_len) != comp_len)
-			return false; /* not exactly one frame */
+		if (!zstd_frames_fill(ld->comp, comp_len, ld->version))
+			return false;
 		n = ZSTD_decompressDCtx(ld->zd, ld->raw, raw_len, ld->comp, comp_len);
 		return !ZSTD_isError(n) && n == raw_len;
 	}

@@ -8,16 +8,18 @@
  *   blocks, each a 24-byte header: u32 magic "FBLK", u32 kind, u32 raw_len,
  *                          u32 comp_len, u32 crc32(compressed payload),
  *                          u32 crc32 of the 20 header bytes before it,
- *                          then comp_len bytes: one zstd frame (format
- *                          version 2: raw deflate data; 1: zlib data).
+ *                          then comp_len bytes: zstd frames, one for each
+ *                          non-empty stream of the payload (format versions
+ *                          3 and 4: one frame; 2: raw deflate data; 1: zlib data).
  *   A data block's raw payload is its records in the compact form of
  *   event_codec.h, which decodes on its own (version 1: a run of
  *   u32 len + len bytes).
  *   The end block's raw payload is u64 record count + u64 total raw payload
  *   bytes of all data blocks; without it the file is truncated.
- * The writer writes version 4; the reader reads versions 1 to 4 (the
+ * The writer writes version 5; the reader reads versions 1 to 5 (the
  * records' compact form is the same in 2 and 3; 4 adds the pointer rings of
- * event_codec.h, which no earlier file holds).
+ * event_codec.h, which no earlier file holds; 5 its value streams and call
+ * time resolution, and a frame per stream).
  */
 #ifndef FAULTLINE_TRACEFILE_H
 #define FAULTLINE_TRACEFILE_H
@@ -26,7 +28,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define TF_FORMAT_VERSION 4
+#define TF_FORMAT_VERSION 5
 #define TF_OLDEST_FORMAT_VERSION 1
 
 #define TF_FILE_HEADER_LEN 24
@@ -43,11 +45,13 @@
 #define TF_MAX_BLOCK_RAW (TF_MAX_BLOCK_LEN - (1u << 20))
 /* Largest record tf_writer_add accepts. */
 #define TF_MAX_RECORD_LEN (TF_MAX_BLOCK_RAW - 512u)
-#define TF_DEFAULT_BLOCK_SIZE (8u << 20)
+#define TF_DEFAULT_BLOCK_SIZE (32u << 20)
 /* zstd levels: the writer's default and the lowest it takes (zstd's fast
  * levels are negative). */
 #define TF_DEFAULT_LEVEL 1
 #define TF_MIN_LEVEL (-7)
+/* The level a repetitive stream of a block is compressed at (tracefile.c). */
+#define TF_DENSE_LEVEL 7
 
 struct tf_writer;
 
@@ -62,7 +66,7 @@ struct tf_writer;
 struct tf_writer *tf_writer_open(const char *path, uint32_t event_abi, char *err, size_t errlen);
 /* Size of a block's records (as the reader holds them: each 8 bytes plus its
  * length rounded up to 8) at which the block is written; 0 means the default
- * (8 MiB), larger values are capped at TF_MAX_BLOCK_RAW. */
+ * (32 MiB), larger values are capped at TF_MAX_BLOCK_RAW. */
 void tf_writer_set_block_size(struct tf_writer *w, size_t bytes);
 /* From now on a thread of w's compresses and writes each block while the
  * caller fills the next (record: the collector does not stop draining the
@@ -71,6 +75,10 @@ void tf_writer_set_block_size(struct tf_writer *w, size_t bytes);
  * pending block over, after waiting for the one before it. 0, or -1 when no
  * thread could be started (w goes on as before). */
 int tf_writer_compress_behind(struct tf_writer *w);
+/* The calls' times go into the file rounded down to multiples of ns
+ * (1: exact, the default; event_codec.h's ec_encoder_set_time_res). Before
+ * the first tf_writer_add. */
+void tf_writer_set_call_time_res(struct tf_writer *w, uint64_t ns);
 /* zstd level, TF_MIN_LEVEL to ZSTD_maxCLevel() (others: the default),
  * taken from the next block on; default TF_DEFAULT_LEVEL. */
 void tf_writer_set_level(struct tf_writer *w, int level);
