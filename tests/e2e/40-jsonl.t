@@ -10,9 +10,9 @@ need_bin "$PY3"
 [ -x "$FAULTLINE" ] || skip_all "no $FAULTLINE (make build/faultline)"
 [ -x "$EXAMPLES/threads" ] || skip_all "no $EXAMPLES/threads (make build/examples/threads)"
 
-CHECKS=19
+CHECKS=21
 PROGS=(python threads)
-plan $(( ${#PROGS[@]} * (CHECKS + 3) ))
+plan $(( ${#PROGS[@]} * (CHECKS + 3) + 6 ))
 cd "$T" || exit 1
 
 check() { # check NAME: print "ok|not ok<TAB>desc<TAB>diag" lines
@@ -89,6 +89,13 @@ t(all(e["pid"] == pid for e in evs), "every event is of the target pid (no -f)",
 t(all(isinstance(c.get("size"), int) and c.get("ptr", "").startswith("0x")
       for c in calls.values() if c["func"] in ("malloc", "calloc", "realloc")),
   "malloc/calloc/realloc events carry size and ptr", "", "")
+# record's default call time resolution: 100 us for the calls, exact for the kernel's events
+t(S.get("call_time_res_ns") == 100000, "the summary says the calls' times are to 100 us",
+  S.get("call_time_res_ns"), 100000)
+kern = [e["ts_ns"] for e in evs if e["ev"] in ("syscall", "fault")]
+t(all(c["ts_ns"] % 100000 == 0 for c in calls.values()) and any(x % 100000 for x in kern),
+  "calls' ts_ns are multiples of 100 us, syscalls' and faults' are not all",
+  [c["ts_ns"] for c in calls.values() if c["ts_ns"] % 100000][:3], "calls rounded, kernel exact")
 procs = Counter(e.get("kind") for e in evs if e["ev"] == "proc")
 t(procs.get("exec", 0) >= 1, "a proc exec event is present", dict(procs), "exec >= 1")
 t(procs.get("exit", 0) >= 1, "a proc exit event is present", dict(procs), "exit >= 1")
@@ -115,4 +122,21 @@ for name in "${PROGS[@]}"; do
 	done < <(check $name)
 	while [ $n -lt $CHECKS ]; do n=$((n + 1)); ok 1 "$name: check $n did not run"; done
 done
+
+# --call-times exact: the same counts as the default, nanosecond call times
+"$FAULTLINE" record -q -o d.data -- "$EXAMPLES/seed_claims" >/dev/null 2>d.err
+"$FAULTLINE" record -q --call-times=exact -o x.data -- "$EXAMPLES/seed_claims" >/dev/null 2>>d.err
+is $? 0 "record --call-times=exact exits 0"
+"$FAULTLINE" report d.data --format json -o d.json 2>>d.err && "$FAULTLINE" report x.data --format json -o x.json 2>>d.err &&
+	"$FAULTLINE" report x.data --format jsonl -o x.jsonl 2>>d.err
+is $? 0 "reports of both exit 0"
+is "$($PY3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); print(all(a[k]==b[k] for k in ("calls","syscalls","syscalls_by_caller")))' d.json x.json)" True \
+	"calls, syscalls and syscalls by caller equal with the calls' times exact and to 100 us"
+is "$($PY3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("call_time_res_ns" in d)' x.json)" False \
+	"exact: the summary has no call_time_res_ns"
+is "$($PY3 -c 'import json,sys; print(any(e["ts_ns"] % 1000 for e in map(json.loads, open(sys.argv[1])) if e["ev"] == "call"))' x.jsonl)" True \
+	"exact: calls' ts_ns keep their nanoseconds"
+"$FAULTLINE" record --call-times=3min -o bad.data -- true >/dev/null 2>bad.err
+rc=$?
+is "$rc:$(wc -l <bad.err):$([ -e bad.data ] && echo file)" "2:1:" "--call-times=3min: exit 2, one line, no file"
 done_testing
