@@ -113,8 +113,8 @@ is "$(lines rep.out)" 0 "nothing on stdout"
 # a small recording (one block) and a big one (many blocks)
 rec -q -o small.data -- "$EXAMPLES/seed_claims"
 is $? 0 "record seed_claims"
-rec -q -o big.data -- "$EXAMPLES/churn" 300000
-is $? 0 "record churn 300000"
+rec -q --call-times=exact -o big.data -- "$EXAMPLES/churn" 2000000 # exact: a file of some MB, 9 blocks
+is $? 0 "record churn 2000000"
 rep big.data --format json
 is $? 0 "report of the good big recording exits 0"
 good_malloc=$(json_get rep.out calls.malloc)
@@ -156,7 +156,8 @@ cmp_ok "$m" -lt "$good_malloc" "fewer than the whole recording"
 is "$(json_get rep.out extra.truncated 2>/dev/null)" True "json says truncated"
 
 # ------------------------------------------------------------ faultline SIGKILLed mid-recording
-"$FAULTLINE" record -q -o killed.data -- "$EXAMPLES/churn" 50000000 >/dev/null 2>killrec.err &
+# (exact call times: the file grows by MBs a second)
+"$FAULTLINE" record -q --call-times=exact -o killed.data -- "$EXAMPLES/churn" 50000000 >/dev/null 2>killrec.err &
 fp=$!
 # wait until events flow to the file (BPF setup takes a few seconds)
 for _ in $(seq 300); do

@@ -169,7 +169,7 @@ open(sys.argv[1], "a").write("finished\n")
 EOF
 mkdir -p full
 if mount -t tmpfs -o size=200k faultline-e2e-full full; then
-	timeout 60 "$FAULTLINE" record --stacks=all -o full/x.data -- "$PY3" busy.py "$T/mark1" 3 2>fd1.err
+	timeout 60 "$FAULTLINE" record --stacks=all --call-times=exact -o full/x.data -- "$PY3" busy.py "$T/mark1" 3 2>fd1.err
 	rc=$?
 	is $rc 125 "full disk: record exits 125"
 	is "$(lines fd1.err)" 1 "full disk: one line"
@@ -179,7 +179,7 @@ if mount -t tmpfs -o size=200k faultline-e2e-full full; then
 	timeout 20 "$FAULTLINE" report full/x.data >/dev/null 2>fd1.rep
 	like "$(cat fd1.rep)" "cut short" "full disk: the recording kept is cut short, and report says so"
 	rm -f full/*
-	timeout 60 "$FAULTLINE" record --stacks=all --on-error detach -o full/x.data -- "$PY3" busy.py "$T/mark2" 2 2>fd2.err
+	timeout 60 "$FAULTLINE" record --stacks=all --call-times=exact --on-error detach -o full/x.data -- "$PY3" busy.py "$T/mark2" 2 2>fd2.err
 	like "$(cat fd2.err)" "No space left on device.*goes on, untraced \\(--on-error detach\\)" "full disk, --on-error detach: it says the command goes on"
 	for i in $(seq 100); do grep -q finished mark2 2>/dev/null && break; sleep 0.2; done
 	like "$(cat mark2 2>/dev/null)" finished "full disk, --on-error detach: the command ran to its end"
