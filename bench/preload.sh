@@ -12,7 +12,7 @@
 # count) next to heaptrack's file (its .zst) per call, on churn, on a churn
 # of random sizes and frees (`churn N hold random`: what no regular cycle
 # compresses), on sqlite3 and on the C++ workload; with record's default
-# call time resolution (100 us) and with exact times.
+# call time resolution (1 ms) and with exact times.
 # Then --stacks=all (every outermost call's stack: unwound in the process by
 # the library on the preload path, copied by the kernel on the uprobe path)
 # against heaptrack (which unwinds every allocation) on a shorter churn and
@@ -110,7 +110,7 @@ if [ -n "$HT" ]; then
 			printf "%s: slowdown preload %.2fx, heaptrack %.2fx, uprobes %.2fx; preload/heaptrack extra time %.2f\n", w, p, h, u, (h > 1 ? (p - 1) / (h - 1) : 0) }'
 	done
 fi
-# the file sizes: record's default (the calls' times to 100 us; heaptrack
+# the file sizes: record's default (the calls' times to 1 ms; heaptrack
 # keeps a time every 10 ms), and (once more, not timed) with exact times
 for w in churn random sqlite3 cxx; do
 	run exact "$w" >/dev/null

@@ -89,13 +89,13 @@ t(all(e["pid"] == pid for e in evs), "every event is of the target pid (no -f)",
 t(all(isinstance(c.get("size"), int) and c.get("ptr", "").startswith("0x")
       for c in calls.values() if c["func"] in ("malloc", "calloc", "realloc")),
   "malloc/calloc/realloc events carry size and ptr", "", "")
-# record's default call time resolution: 100 us for the calls, exact for the kernel's events
-t(S.get("call_time_res_ns") == 100000, "the summary says the calls' times are to 100 us",
-  S.get("call_time_res_ns"), 100000)
+# record's default call time resolution: 1 ms for the calls, exact for the kernel's events
+t(S.get("call_time_res_ns") == 1000000, "the summary says the calls' times are to 1 ms",
+  S.get("call_time_res_ns"), 1000000)
 kern = [e["ts_ns"] for e in evs if e["ev"] in ("syscall", "fault")]
-t(all(c["ts_ns"] % 100000 == 0 for c in calls.values()) and any(x % 100000 for x in kern),
-  "calls' ts_ns are multiples of 100 us, syscalls' and faults' are not all",
-  [c["ts_ns"] for c in calls.values() if c["ts_ns"] % 100000][:3], "calls rounded, kernel exact")
+t(all(c["ts_ns"] % 1000000 == 0 for c in calls.values()) and any(x % 1000000 for x in kern),
+  "calls' ts_ns are multiples of 1 ms, syscalls' and faults' are not all",
+  [c["ts_ns"] for c in calls.values() if c["ts_ns"] % 1000000][:3], "calls rounded, kernel exact")
 procs = Counter(e.get("kind") for e in evs if e["ev"] == "proc")
 t(procs.get("exec", 0) >= 1, "a proc exec event is present", dict(procs), "exec >= 1")
 t(procs.get("exit", 0) >= 1, "a proc exit event is present", dict(procs), "exit >= 1")
@@ -131,7 +131,7 @@ is $? 0 "record --call-times=exact exits 0"
 	"$FAULTLINE" report x.data --format jsonl -o x.jsonl 2>>d.err
 is $? 0 "reports of both exit 0"
 is "$($PY3 -c 'import json,sys; a,b=(json.load(open(f)) for f in sys.argv[1:]); print(all(a[k]==b[k] for k in ("calls","syscalls","syscalls_by_caller")))' d.json x.json)" True \
-	"calls, syscalls and syscalls by caller equal with the calls' times exact and to 100 us"
+	"calls, syscalls and syscalls by caller equal with the calls' times exact and to 1 ms"
 is "$($PY3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("call_time_res_ns" in d)' x.json)" False \
 	"exact: the summary has no call_time_res_ns"
 is "$($PY3 -c 'import json,sys; print(any(e["ts_ns"] % 1000 for e in map(json.loads, open(sys.argv[1])) if e["ev"] == "call"))' x.jsonl)" True \

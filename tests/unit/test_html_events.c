@@ -135,6 +135,26 @@ static void test_thinning_per_kind(void **state)
 	corr_free(c);
 }
 
+/* An event whose time is before the previous one's (a call's time rounded
+ * down by record --call-times, after a syscall's exact one) never takes the
+ * timeline back. */
+static void test_series_never_back(void **state)
+{
+	struct html_series sr;
+	struct html_point now = { .live = 1 };
+	static const uint64_t times[] = { 1000, 1500, 1200, 1600, 1000, 1700 };
+
+	(void)state;
+	assert_int_equal(html_series_init(&sr, 0, 64), 0);
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+		html_series_add(&sr, times[i], &now);
+	assert_true(sr.n >= 2);
+	for (size_t i = 1; i < sr.n; i++)
+		assert_true(sr.p[i].ts >= sr.p[i - 1].ts);
+	assert_int_equal(sr.p[sr.n - 1].ts, 1700);
+	html_series_free(&sr);
+}
+
 /* A second process: the first gets the totals' past as its series, then
  * each its own levels; the totals are their sum. */
 static void test_per_process(void **state)
@@ -174,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_marker_of_a_call),
 		cmocka_unit_test(test_thinning_per_kind),
 		cmocka_unit_test(test_per_process),
+		cmocka_unit_test(test_series_never_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,6 +39,8 @@ static inline void html_series_add(struct html_series *s, uint64_t ts, const str
 {
 	struct html_point *p;
 
+	if (s->n && ts < s->p[s->n - 1].ts) /* a call's time rounded down (record --call-times) */
+		ts = s->p[s->n - 1].ts;     /* before the exact time of the event before it: never back */
 	if (s->n && ts < s->start + s->interval + (s->interval == 0))
 		p = &s->p[s->n - 1];
 	else
