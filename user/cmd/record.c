@@ -191,8 +191,9 @@ int cmd_record(int argc, char **argv)
 		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
 	(void)tf_writer_compress_behind(r.w); /* if not, the collector compresses: slower, as right */
 	if (set_call_time_res(&r, o.call_time_res)) {
-		tf_writer_abort(r.w);
-		return fprintf(stderr, "faultline: %s\n", tf_writer_error(r.w)), FL_EXIT_FAILED;
+		snprintf(err, sizeof(err), "%s", tf_writer_error(r.w));
+		tf_writer_abort(r.w); /* frees the writer: its message copied first */
+		return fprintf(stderr, "faultline: %s\n", err), FL_EXIT_FAILED;
 	}
 	o.s.consume = store_record;
 	o.s.tick = flush_tick;
