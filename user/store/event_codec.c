@@ -70,6 +70,12 @@ enum val {
 };
 _Static_assert(VAL_RET_DELTA + 1 == EC_VALS, "one pair of streams each");
 
+/* A time in units of the resolution r (r 1: exact, no division). */
+static inline uint64_t in_units(uint64_t ts, uint64_t r)
+{
+	return r > 1 ? ts / r : ts;
+}
+
 static inline uint64_t zigzag(uint64_t delta)
 {
 	return (delta << 1) ^ (uint64_t)-(int64_t)(delta >> 63);
@@ -369,16 +375,8 @@ static struct ec_thread *encode_header(struct ec_encoder *e, const struct fl_hdr
  * the decoder will have it (rounded down). */
 static uint64_t encode_call_times(struct ec_encoder *e, struct ec_thread *t, const struct fl_ev_call *c)
 {
-	uint64_t r = e->time_res, ts = c->h.ts, ts_ret = c->ts_ret, prev = t->ts;
-	uint64_t gap, dur;
-
-	if (r > 1) { /* the encoder's only divisions, none when exact */
-		ts /= r;
-		ts_ret /= r;
-		prev /= r;
-	}
-	gap = ts - prev;
-	dur = ts_ret - ts;
+	uint64_t r = e->time_res, ts = in_units(c->h.ts, r), ts_ret = in_units(c->ts_ret, r);
+	uint64_t gap = ts - in_units(t->ts, r), dur = ts_ret - ts;
 	if (c->h.func < EC_NFUNC) {
 		put_varint(&e->time, zigzag(gap - t->gap[c->h.func]));
 		put_varint(&e->time, zigzag(dur - t->dur[c->h.func]));
@@ -525,24 +523,26 @@ static void encode_reason(struct ec_encoder *e, const struct fl_ev_reason *r)
 	encode_masked(e, r->a, 5);
 }
 
+/* A call's stack record has its time at the calls' resolution, others exact. */
+static inline uint64_t stack_time_res(uint32_t kind, uint64_t call_res)
+{
+	return (kind & 0xff) == FL_STACK_FOR_CALL ? call_res : 1;
+}
+
 static void encode_stack(struct ec_encoder *e, const void *rec)
 {
 	struct fl_ev_stack s;
 	const unsigned char *data = (const unsigned char *)rec + sizeof(s);
 	struct ec_thread *t;
 	unsigned char *buf, *out;
+	uint64_t r, q;
 
 	memcpy(&s, rec, sizeof(s));
 	t = encode_header(e, &s.h);
-	if (e->time_res > 1 && (s.kind & 0xff) == FL_STACK_FOR_CALL) { /* a call's: at the calls' resolution */
-		uint64_t r = e->time_res, q = s.h.ts / r;
-
-		put_varint(&e->time, zigzag(q - t->ts / r));
-		t->ts = q * r;
-	} else {
-		put_varint(&e->time, zigzag(s.h.ts - t->ts));
-		t->ts = s.h.ts;
-	}
+	r = stack_time_res(s.kind, e->time_res);
+	q = in_units(s.h.ts, r);
+	put_varint(&e->time, zigzag(q - in_units(t->ts, r)));
+	t->ts = q * r;
 	put_varint(&e->main, s.kind);
 	put_varint(&e->main, s.len);
 	put_varint(&e->main, zigzag(s.ip - t->stack_ip));
@@ -831,13 +831,8 @@ static void decode_call_times(struct block *b, struct ec_thread *t, struct fl_ev
 		t->gap[c->h.func] = gap;
 		t->dur[c->h.func] = dur;
 	}
-	if (r == 1) {
-		c->h.ts = t->ts + gap;
-		c->ts_ret = c->h.ts + dur;
-	} else {
-		c->h.ts = (t->ts / r + gap) * r;
-		c->ts_ret = c->h.ts + dur * r;
-	}
+	c->h.ts = (in_units(t->ts, r) + gap) * r;
+	c->ts_ret = c->h.ts + dur * r;
 }
 
 /* A value of kind k: from its pair of streams (format 5; a bad one makes
@@ -1002,7 +997,7 @@ static bool decode_stack(struct block *b, unsigned tag)
 	struct cursor *m = &b->main;
 	struct ec_thread *t;
 	unsigned char *dst, *buf;
-	uint64_t gap;
+	uint64_t gap, r;
 
 	memset(&s, 0, sizeof(s));
 	t = decode_header(b, tag, &s.h);
@@ -1010,10 +1005,8 @@ static bool decode_stack(struct block *b, unsigned tag)
 		return false;
 	gap = unzigzag(get_varint(&b->time));
 	s.kind = (uint32_t)get_bounded(m, UINT32_MAX);
-	if (b->time_res > 1 && (s.kind & 0xff) == FL_STACK_FOR_CALL)
-		s.h.ts = (t->ts / b->time_res + gap) * b->time_res;
-	else
-		s.h.ts = t->ts + gap;
+	r = stack_time_res(s.kind, b->time_res);
+	s.h.ts = (in_units(t->ts, r) + gap) * r;
 	t->ts = s.h.ts;
 	b->d->st.ts = t->ts;
 	s.len = (uint32_t)get_bounded(m, FL_STACK_MAX);
